@@ -1,0 +1,100 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Module layout and dependency direction: docs/ARCHITECTURE.md.
+// Lower layers never import higher ones.
+
+let package = Package(
+    name: "Basalt",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "basalt", targets: ["basalt"]),
+        .library(name: "BasaltClient", targets: ["BasaltClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibUV",
+            pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSnappy",
+            pkgConfig: "snappy",
+            providers: [.apt(["libsnappy-dev"])]
+        ),
+        .target(
+            name: "BasaltCore"
+        ),
+        .target(
+            name: "BasaltStorage",
+            dependencies: [
+                "BasaltCore", "CSnappy",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Collections", package: "swift-collections"),
+            ]
+        ),
+        .target(
+            name: "BasaltNet",
+            dependencies: [
+                "BasaltCore", "CLibUV",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .target(
+            name: "BasaltCluster",
+            dependencies: [
+                "BasaltCore", "BasaltStorage", "BasaltNet",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Collections", package: "swift-collections"),
+            ]
+        ),
+        .target(
+            name: "BasaltVector",
+            dependencies: ["BasaltCore"]
+        ),
+        .target(
+            name: "BasaltCQL",
+            dependencies: [
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "CSnappy",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "BasaltServer",
+            dependencies: [
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltCQL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "BasaltClient",
+            dependencies: [
+                "BasaltCore", "BasaltNet", "BasaltCQL",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "basalt",
+            dependencies: [
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .testTarget(name: "BasaltCoreTests", dependencies: ["BasaltCore"]),
+        .testTarget(name: "BasaltStorageTests", dependencies: ["BasaltCore", "BasaltStorage"]),
+        .testTarget(name: "BasaltNetTests", dependencies: ["BasaltCore", "BasaltNet"]),
+        .testTarget(name: "BasaltClusterTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster"]),
+        .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltCQL", "BasaltCluster"]),
+    ]
+)

@@ -1,0 +1,2 @@
+// BasaltCQL: see docs/ARCHITECTURE.md for what this module holds.
+import BasaltCore

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A mutual-exclusion lock for short critical sections (a heap-allocated `pthread_mutex_t`, so it
+/// never moves). Used where state is shared across threads outside any event loop.
+public final class Lock: @unchecked Sendable {
+    // @unchecked: the mutex itself is the synchronisation; it is allocated once and never moved.
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    public init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        let rc = pthread_mutex_init(mutex, nil)
+        precondition(rc == 0, "pthread_mutex_init failed: \(rc)")
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    @inlinable public func lock() { pthread_mutex_lock(mutex) }
+    @inlinable public func unlock() { pthread_mutex_unlock(mutex) }
+
+    @inlinable
+    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
+/// A lock with a condition variable, for threads that wait for work or for an event (the commit-log
+/// sync thread, flush and compaction workers).
+public final class ConditionLock: @unchecked Sendable {
+    // @unchecked: mutex and condition are heap-allocated once; all shared state is guarded by them.
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline let cond: UnsafeMutablePointer<pthread_cond_t>
+
+    public init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+        cond = .allocate(capacity: 1)
+        cond.initialize(to: pthread_cond_t())
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        #if os(Linux)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        #endif
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
+    }
+
+    @inlinable public func lock() { pthread_mutex_lock(mutex) }
+    @inlinable public func unlock() { pthread_mutex_unlock(mutex) }
+
+    @inlinable
+    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+
+    /// Waits for a signal; the lock must be held. Spurious wake-ups happen: re-check the predicate.
+    @inlinable public func wait() { pthread_cond_wait(cond, mutex) }
+
+    /// Waits at most `nanos` nanoseconds; the lock must be held. Returns false on timeout.
+    @discardableResult
+    public func wait(nanos: UInt64) -> Bool {
+        var ts = timespec()
+        #if os(Linux)
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        #else
+        clock_gettime(CLOCK_REALTIME, &ts)
+        #endif
+        let total = UInt64(ts.tv_nsec) + nanos % 1_000_000_000
+        ts.tv_sec += Int(nanos / 1_000_000_000) + Int(total / 1_000_000_000)
+        ts.tv_nsec = Int(total % 1_000_000_000)
+        return pthread_cond_timedwait(cond, mutex, &ts) == 0
+    }
+
+    @inlinable public func signal() { pthread_cond_signal(cond) }
+    @inlinable public func broadcast() { pthread_cond_broadcast(cond) }
+}

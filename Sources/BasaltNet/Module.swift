@@ -1,0 +1,2 @@
+// BasaltNet: see docs/ARCHITECTURE.md for what this module holds.
+import BasaltCore

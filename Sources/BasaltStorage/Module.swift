@@ -1,0 +1,2 @@
+// BasaltStorage: see docs/ARCHITECTURE.md for what this module holds.
+import BasaltCore

@@ -1,0 +1,2 @@
+// BasaltVector: see docs/ARCHITECTURE.md for what this module holds.
+import BasaltCore

@@ -1,0 +1,4 @@
+#ifndef BASALT_CSNAPPY_SHIM_H
+#define BASALT_CSNAPPY_SHIM_H
+#include <snappy-c.h>
+#endif
