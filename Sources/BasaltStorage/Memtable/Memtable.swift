@@ -41,10 +41,15 @@ final class Memtable: @unchecked Sendable {
     /// Commit-log positions of the writes it holds: `[lower, upper)`; `upper` is set on switch.
     let commitLogLower: CommitLogPosition
     var commitLogUpper: CommitLogPosition?
-    private(set) var minTimestamp = Int64.max
-    private(set) var maxTimestamp = Int64.min
-    private(set) var tombstones = 0
-    private(set) var writes = 0
+    private var lowestTimestamp = Int64.max
+    private var highestTimestamp = Int64.min
+    private var tombstoneCount = 0
+    /// Extra commit-log ranges whose records it holds (replayed from an earlier process).
+    var replayedIntervals: [CommitLogInterval] = []
+
+    var minTimestamp: Int64 { lock.withReadLock { lowestTimestamp } }
+    var maxTimestamp: Int64 { lock.withReadLock { highestTimestamp } }
+    var tombstones: Int { lock.withReadLock { tombstoneCount } }
 
     init(id: Int, commitLogLower: CommitLogPosition) {
         self.id = id
@@ -110,8 +115,10 @@ final class Memtable: @unchecked Sendable {
         return h
     }
 
-    /// Adds an encoded partition body for `key`. The caller holds the table's write lock.
-    func apply(token: Int64, key: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, minTimestamp lo: Int64, maxTimestamp hi: Int64, tombstones t: Int, _ cmp: ClusteringComparator) {
+    /// Adds an encoded partition body for `key`; returns the memtable's approximate size. The caller
+    /// holds the table's write lock.
+    @discardableResult
+    func apply(token: Int64, key: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, minTimestamp lo: Int64, maxTimestamp hi: Int64, tombstones t: Int, _ cmp: ClusteringComparator) -> Int {
         lock.withWriteLock {
             let found = findPredecessors(token, key)
             let fragment = writeFragment(body, previous: -1)
@@ -124,10 +131,10 @@ final class Memtable: @unchecked Sendable {
             } else {
                 insertNode(token: token, key: key, fragment: fragment)
             }
-            minTimestamp = Swift.min(minTimestamp, lo)
-            maxTimestamp = Swift.max(maxTimestamp, hi)
-            tombstones += t
-            writes += 1
+            lowestTimestamp = Swift.min(lowestTimestamp, lo)
+            highestTimestamp = Swift.max(highestTimestamp, hi)
+            tombstoneCount += t
+            return arena.allocatedBytes + nodes.capacity * MemoryLayout<Node>.stride + links.capacity * 4
         }
     }
 
@@ -225,15 +232,15 @@ final class Memtable: @unchecked Sendable {
         }
     }
 
-    /// Up to `limit` keys in order, strictly after `(token, key)` (or from the start when nil) and
-    /// with token at most `endToken` (no end bound when nil).
-    func keys(after: (Int64, [UInt8])?, endToken: Int64?, limit: Int) -> [(Int64, [UInt8])] {
+    /// Up to `limit` keys in order from `(token, key)` (strictly after it unless `inclusive`; from
+    /// the start when nil) with token at most `endToken` (no end bound when nil).
+    func keys(after: (Int64, [UInt8])?, inclusive: Bool = false, endToken: Int64?, limit: Int) -> [(Int64, [UInt8])] {
         lock.withReadLock {
             var x: Int32
             if let (t, k) = after {
                 x = k.withUnsafeBytes { kb in
                     var n = findPredecessors(t, kb)
-                    if n >= 0 && compare(n, t, kb) == 0 { n = link(n, 0) }
+                    if !inclusive && n >= 0 && compare(n, t, kb) == 0 { n = link(n, 0) }
                     return n
                 }
             } else {

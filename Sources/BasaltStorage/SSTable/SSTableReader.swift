@@ -110,9 +110,9 @@ final class SSTableReader: @unchecked Sendable {
         return nil
     }
 
-    /// Up to `limit` keys in order strictly after `after` (from the start when nil), with token at
-    /// most `endToken` when given.
-    func keys(after: (Int64, [UInt8])?, endToken: Int64?, limit: Int) throws -> [(Int64, [UInt8])] {
+    /// Up to `limit` keys in order from `after` (strictly after it unless `inclusive`; from the
+    /// start when nil), with token at most `endToken` when given.
+    func keys(after: (Int64, [UInt8])?, inclusive: Bool = false, endToken: Int64?, limit: Int) throws -> [(Int64, [UInt8])] {
         var out: [(Int64, [UInt8])] = []
         var off = 5
         if let (t, k) = after {
@@ -122,11 +122,25 @@ final class SSTableReader: @unchecked Sendable {
         while off < indexEnd && out.count < limit {
             let e = try entry(at: off)
             off = e.next
-            if let (t, k) = after, k.withUnsafeBytes({ compareKey(e.token, e.keyStart, e.keyLength, t, $0) }) <= 0 { continue }
+            if let (t, k) = after {
+                let c = k.withUnsafeBytes { compareKey(e.token, e.keyStart, e.keyLength, t, $0) }
+                if c < 0 || (c == 0 && !inclusive) { continue }
+            }
             if let end = endToken, e.token > end { break }
             out.append((e.token, Array(index[e.keyStart ..< e.keyStart + e.keyLength])))
         }
         return out
+    }
+
+    /// Offset of the first index entry.
+    static let firstIndexOffset = 5
+
+    /// The index entry at `offset` (token, key, data position, offset of the next entry); nil at
+    /// the end of the index.
+    func indexEntry(at offset: Int) throws -> (token: Int64, key: [UInt8], position: Int, next: Int)? {
+        guard offset < indexEnd else { return nil }
+        let e = try entry(at: offset)
+        return (e.token, Array(index[e.keyStart ..< e.keyStart + e.keyLength]), e.position, e.next)
     }
 
     /// Visits every index entry in order: token, key, data position.

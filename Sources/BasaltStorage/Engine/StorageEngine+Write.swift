@@ -1,0 +1,118 @@
+import BasaltCore
+
+extension StorageEngine {
+    /// Applies a mutation and returns once it is durable per the commit-log sync mode (at once in
+    /// periodic mode). Blocks the calling thread: never call it on an event loop.
+    /// Throws ``StorageError``.
+    public func apply(_ m: Mutation) throws {
+        let pos = try applyLocally(m, mayBlock: true)
+        try commitLog.awaitDurable(pos)
+    }
+
+    /// Applies a mutation without blocking on I/O: `completion` runs on the commit-log sync thread
+    /// once the write is durable (on the caller's thread when it fails at once, or in periodic
+    /// mode). When a bound is reached (flush backlog, commit-log buffer) it fails with
+    /// ``StorageError/overloaded(_:)`` instead of waiting.
+    public func apply(_ m: Mutation, completion: @escaping @Sendable (Result<Void, StorageError>) -> Void) {
+        do {
+            let pos = try applyLocally(m, mayBlock: false)
+            commitLog.onDurable(pos, completion)
+        } catch let e as StorageError {
+            completion(.failure(e))
+        } catch {
+            completion(.failure(.invalid("\(error)")))
+        }
+    }
+
+    /// Applies a mutation, suspending until it is durable; never blocks a thread.
+    public func apply(_ m: Mutation) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            apply(m) { r in c.resume(with: r.mapError { $0 as any Error }) }
+        }
+    }
+
+    /// Validates, logs and inserts a mutation; returns its commit-log end position.
+    func applyLocally(_ m: Mutation, mayBlock: Bool) throws -> CommitLogPosition {
+        if isClosed { throw StorageError.closed }
+        let t = try table(m.tableId)
+        guard !m.partitionKey.isEmpty else { throw StorageError.invalid("empty partition key") }
+        guard m.partitionKey.count <= Int(UInt16.max) else { throw StorageError.invalid("partition key of \(m.partitionKey.count) bytes exceeds 65535") }
+        let (_, cmp) = t.currentSchema
+        let update = m.update.normalized(cmp)
+        let token = Murmur3.token(m.partitionKey).value
+        let range = update.timestampRange ?? (Int64.max, Int64.min)
+        let tombstones = update.tombstoneCount
+        t.writeLock.lock()
+        defer { t.writeLock.unlock() }
+        if t.dropped { throw StorageError.unknownTable(m.tableId) }
+        try ensureRoom(t, mayBlock: mayBlock)
+        t.scratch.removeAll(keepingCapacity: true)
+        t.scratch.writeUInt8(StorageCodec.version)
+        StorageCodec.writeTableRef(keyspace: m.keyspace, table: m.table, id: m.tableId, &t.scratch)
+        t.scratch.writeVarUInt(UInt64(m.partitionKey.count))
+        let keyStart = t.scratch.count
+        t.scratch.writeBytes(m.partitionKey)
+        let bodyStart = t.scratch.count
+        StorageCodec.writePartition(update, &t.scratch)
+        let size = t.scratch.count
+        guard size <= commitLog.maxRecordBytes else {
+            throw StorageError.invalid("mutation of \(size) bytes exceeds the limit of \(commitLog.maxRecordBytes) (half a commit-log segment)")
+        }
+        let pos = try t.scratch.bytes.withUnsafeBytes { all in
+            let p = try commitLog.append(all, table: m.tableId, mayBlock: mayBlock, deadlineNanos: config.writeBlockTimeoutNanos)
+            t.memtableBytes = t.memtable.apply(token: token, key: UnsafeRawBufferPointer(rebasing: all[keyStart ..< bodyStart]),
+                                               body: UnsafeRawBufferPointer(rebasing: all[bodyStart ..< size]),
+                                               minTimestamp: range.0, maxTimestamp: range.1, tombstones: tombstones, cmp)
+            return p
+        }
+        metrics.add(metrics.writes, 1)
+        metrics.add(metrics.bytesWritten, size)
+        metrics.add(metrics.commitLogBytes, size + CommitLogSegmentFormat.recordOverhead)
+        return pos
+    }
+
+    /// Makes room in the memtable (caller holds the table's write lock): switches a full memtable
+    /// when the flush backlog allows, else waits for a flush (blocking callers) or fails overloaded.
+    func ensureRoom(_ t: TableStore, mayBlock: Bool) throws {
+        guard t.memtableBytes >= config.memtableSizeLimitBytes else { return }
+        let start = clock.monotonicNanos()
+        while t.pendingFlushes >= max(1, config.maxPendingFlushesPerTable) {
+            metrics.add(metrics.overloadedWrites, 1)
+            if !mayBlock {
+                throw StorageError.overloaded("table \(t.schema.keyspace).\(t.schema.name): \(t.pendingFlushes) memtables waiting for flush")
+            }
+            let waited = clock.monotonicNanos() &- start
+            if waited >= config.writeBlockTimeoutNanos || isClosed {
+                throw StorageError.overloaded("table \(t.schema.keyspace).\(t.schema.name): flush backlog did not clear in \(waited / 1_000_000) ms")
+            }
+            t.writeLock.wait(nanos: min(100_000_000, config.writeBlockTimeoutNanos - waited))
+        }
+        let old = t.switchMemtable(at: commitLog.currentPosition)
+        submitFlush(t, old)
+    }
+
+    /// Applies a mutation read back from the commit log at `position` (no logging).
+    func applyReplayed(_ t: TableStore, _ m: Mutation, at position: CommitLogPosition) throws {
+        let (_, cmp) = t.currentSchema
+        let update = m.update.normalized(cmp)
+        let token = Murmur3.token(m.partitionKey).value
+        let range = update.timestampRange ?? (Int64.max, Int64.min)
+        var w = ByteWriter(capacity: 256)
+        StorageCodec.writePartition(update, &w)
+        t.writeLock.lock()
+        defer { t.writeLock.unlock() }
+        try ensureRoom(t, mayBlock: true)
+        let mt = t.memtable
+        let next = CommitLogPosition(segment: position.segment, offset: position.offset &+ 1)
+        if let i = mt.replayedIntervals.first {
+            mt.replayedIntervals = [CommitLogInterval(lower: min(i.lower, position), upper: max(i.upper, next))]
+        } else {
+            mt.replayedIntervals = [CommitLogInterval(lower: position, upper: next)]
+        }
+        m.partitionKey.withUnsafeBytes { k in
+            w.bytes.withUnsafeBytes { b in
+                t.memtableBytes = mt.apply(token: token, key: k, body: b, minTimestamp: range.0, maxTimestamp: range.1, tombstones: update.tombstoneCount, cmp)
+            }
+        }
+    }
+}
