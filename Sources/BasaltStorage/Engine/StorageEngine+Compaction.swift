@@ -147,3 +147,19 @@ extension StorageEngine {
         return out
     }
 }
+
+extension StorageEngine {
+    /// Compacts `count` of the table's SSTables chosen by `pick` (for tests and tools that need a
+    /// partial compaction, which leaves other SSTables holding older data).
+    func compactSubset(tableId: UUIDValue, pick: ([Int]) -> [Int]) throws {
+        let t = try table(tableId)
+        compactionExecutor.waitIdle()
+        let inputs: [SSTableReader] = t.stateLock.withLock {
+            let free = t.sstables.filter { !t.compacting.contains($0.descriptor.generation) }
+            let chosen = Set(pick(free.map(\.descriptor.generation)))
+            t.compacting.formUnion(chosen)
+            return free.filter { chosen.contains($0.descriptor.generation) }
+        }
+        if !inputs.isEmpty { try compact(t, inputs) }
+    }
+}

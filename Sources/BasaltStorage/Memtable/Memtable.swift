@@ -66,7 +66,7 @@ final class Memtable: @unchecked Sendable {
 
     /// Approximate memory held, for the flush threshold.
     var sizeBytes: Int {
-        lock.withReadLock { arena.allocatedBytes + nodes.capacity * MemoryLayout<Node>.stride + links.capacity * 4 }
+        lock.withReadLock { arena.usedBytes + nodes.count * MemoryLayout<Node>.stride + links.count * 4 }
     }
 
     var partitionCount: Int { lock.withReadLock { nodes.count - 1 } }
@@ -134,7 +134,7 @@ final class Memtable: @unchecked Sendable {
             lowestTimestamp = Swift.min(lowestTimestamp, lo)
             highestTimestamp = Swift.max(highestTimestamp, hi)
             tombstoneCount += t
-            return arena.allocatedBytes + nodes.capacity * MemoryLayout<Node>.stride + links.capacity * 4
+            return arena.usedBytes + nodes.count * MemoryLayout<Node>.stride + links.count * 4
         }
     }
 

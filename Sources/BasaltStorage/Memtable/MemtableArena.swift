@@ -9,6 +9,8 @@ struct MemtableArena {
     private var capacity = 0
     /// Bytes obtained from the allocator.
     private(set) var allocatedBytes = 0
+    /// Bytes handed out (what the memtable's size limit counts).
+    private(set) var usedBytes = 0
 
     /// Space for `n` bytes, 8-byte aligned; returns its reference.
     mutating func allocate(_ n: Int) -> Int {
@@ -22,6 +24,7 @@ struct MemtableArena {
         }
         let ref = (chunks.count - 1) << 32 | used
         used += size
+        usedBytes += size
         return ref
     }
 
