@@ -285,7 +285,13 @@ struct PropertyRun {
                 restarts += 1
                 engine = nil
                 try open()
-            case 65 ..< 72:
+            case 65:
+                if chance(0.3) {
+                    log.append("\(i): truncate")
+                    try engine!.truncateTable(id: schema.id)
+                    model.truncate()
+                }
+            case 66 ..< 72:
                 let s = Double(int(0 ..< 4))
                 log.append("\(i): clock +\(s)s")
                 clock.advance(seconds: s)

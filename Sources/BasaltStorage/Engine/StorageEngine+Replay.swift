@@ -22,6 +22,10 @@ extension StorageEngine {
                     report.unknownTable += 1
                     return
                 }
+                if let cut = t.stateLock.withLock({ t.truncatedAt }), pos < cut {
+                    report.alreadyFlushed += 1
+                    return
+                }
                 if t.view.sstables.contains(where: { $0.stats.commitLogIntervals.contains { $0.contains(pos) } }) {
                     report.alreadyFlushed += 1
                     return

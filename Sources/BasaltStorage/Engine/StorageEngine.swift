@@ -122,7 +122,11 @@ public final class StorageEngine: @unchecked Sendable {
     /// Removes every row of a table (TRUNCATE).
     public func truncateTable(id: UUIDValue) throws {
         let t = try table(id)
-        let old: [SSTableReader] = t.writeLock.withLock { t.truncate(at: commitLog.currentPosition) }
+        let old: [SSTableReader] = try t.writeLock.withLock {
+            let position = commitLog.currentPosition
+            try t.writeTruncationRecord(position)
+            return t.truncate(at: position)
+        }
         commitLog.forget(table: id)
         for r in old { deleteFiles(r) }
     }

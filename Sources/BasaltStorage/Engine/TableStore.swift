@@ -36,6 +36,8 @@ final class TableStore: @unchecked Sendable {
     private var nextGeneration: Int
     private var nextMemtableId = 1
     var scratch = ByteWriter(capacity: 4096)
+    /// Commit-log position of the last TRUNCATE: replay skips the table's records before it.
+    private(set) var truncatedAt: CommitLogPosition?
     var quarantined: [StorageError] = []
 
     init(schema: TableSchema, directory: String, commitLogPosition: CommitLogPosition, logger: Logger) {
@@ -76,7 +78,7 @@ final class TableStore: @unchecked Sendable {
         var generations: [Int: Set<SSTableDescriptor.Component>] = [:]
         var maxGen = 0
         for name in try FileSystem.list(directory) {
-            if name.hasPrefix("tmp-") {
+            if name.hasPrefix("tmp-") || name.hasSuffix(".tmp") {
                 try FileSystem.remove(directory + "/" + name)
                 continue
             }
@@ -87,6 +89,7 @@ final class TableStore: @unchecked Sendable {
         for q in (try? FileSystem.list(directory + "/quarantine")) ?? [] {
             if let (d, _) = SSTableDescriptor.parse(path: q) { maxGen = max(maxGen, d.generation) }
         }
+        try loadTruncationRecord()
         var readers: [SSTableReader] = []
         for (gen, comps) in generations.sorted(by: { $0.key < $1.key }) {
             let d = SSTableDescriptor(directory: directory, generation: gen)
@@ -107,6 +110,32 @@ final class TableStore: @unchecked Sendable {
             sstables = readers
             nextGeneration = maxGen + 1
         }
+    }
+
+    var truncationRecordPath: String { directory + "/truncated-at" }
+
+    /// Reads the truncation record: "BSTR", version 1, segment (u64 BE), offset (u32 BE), CRC32C.
+    func loadTruncationRecord() throws {
+        guard FileSystem.exists(truncationRecordPath) else { return }
+        let pos = try SSTableMetadata.checked(FileSystem.readAll(truncationRecordPath), magic: "BSTR", path: truncationRecordPath) { r throws(DecodeError) in
+            CommitLogPosition(segment: try r.readUInt64(), offset: try r.readUInt32())
+        }
+        stateLock.withLock { truncatedAt = pos }
+    }
+
+    /// Durably records that everything before `position` was truncated.
+    func writeTruncationRecord(_ position: CommitLogPosition) throws {
+        var w = ByteWriter(capacity: 24)
+        w.writeBytes(Array("BSTR".utf8))
+        w.writeUInt8(1)
+        w.writeUInt64(position.segment)
+        w.writeUInt32(position.offset)
+        w.writeUInt32LE(CRC32C.checksum(w.bytes))
+        let tmp = truncationRecordPath + ".tmp"
+        try FileSystem.writeFile(tmp, w.bytes)
+        try FileSystem.rename(tmp, truncationRecordPath)
+        try FileSystem.syncDirectory(directory)
+        stateLock.withLock { truncatedAt = position }
     }
 
     /// Moves an SSTable's files into `<table dir>/quarantine/`.
