@@ -78,6 +78,14 @@ extension StorageEngine {
         flushExecutor.waitIdle()
     }
 
+    /// Waits until no flush or compaction is queued or running.
+    public func waitForBackgroundWork() {
+        repeat {
+            flushExecutor.waitIdle()
+            compactionExecutor.waitIdle()
+        } while flushExecutor.pending > 0
+    }
+
     /// Flushes every table and waits.
     public func flushAll() throws {
         for t in allTables { try forceFlush(t) }
