@@ -79,7 +79,7 @@ struct CrashTests {
             let r = try engine.read(ReadCommand(schema: Self.schema, partitionKey: key, nowSeconds: 0))
             if r.live(now: 0, cmp).rows.first?.cells.first?.value != key + key { missing.append(k) }
         }
-        #expect(missing.isEmpty, "\(missing.count) acknowledged writes lost, e.g. \(missing.prefix(5))")
+        #expect(missing.count == 0, "\(missing.count) acknowledged writes lost, e.g. \(missing.prefix(5))")
         for path in try engine.sstablePaths(tableId: Self.schema.id) {
             let v = SSTableInspector.verify(path: path)
             #expect(v.isIntact, "\(v)")
