@@ -144,3 +144,15 @@ struct EncodingTests {
         #expect(throws: DecodeError.self) { try Mutation.decode(Array(bytes.dropLast())) }
     }
 }
+
+@Suite("Checksums")
+struct ChecksumTests {
+    @Test func hardwareAndTableCRC32CAgree() {
+        var g = SeededGenerator(seed: 3)
+        for n in [0, 1, 7, 8, 9, 15, 16, 17, 100, 4096, 4099] {
+            let bytes = (0 ..< n).map { _ in UInt8.random(in: 0 ... 255, using: &g) }
+            #expect(Checksum.crc32c(bytes) == CRC32C.checksum(bytes))
+        }
+        #expect(Checksum.crc32c(Array("123456789".utf8)) == 0xE306_9283)
+    }
+}

@@ -24,7 +24,7 @@ enum CommitLogSegmentFormat {
         w.writeUInt8(1)
         w.writeBytes([0, 0, 0])
         w.writeUInt64(id)
-        w.writeUInt32LE(CRC32C.checksum(w.bytes))
+        w.writeUInt32LE(Checksum.crc32c(w.bytes))
         return w.bytes
     }
 
@@ -32,8 +32,8 @@ enum CommitLogSegmentFormat {
     @inline(__always)
     static func appendRecord(_ payload: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         var len = UInt32(payload.count).littleEndian
-        let lenCRC = withUnsafeBytes(of: &len) { CRC32C.checksum($0) }.littleEndian
-        var crc = CRC32C.checksum(payload).littleEndian
+        let lenCRC = withUnsafeBytes(of: &len) { Checksum.crc32c($0) }.littleEndian
+        var crc = Checksum.crc32c(payload).littleEndian
         withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: lenCRC) { out.append(contentsOf: $0) }
         out.append(contentsOf: payload)
@@ -81,7 +81,7 @@ struct CommitLogSegmentReader {
         guard bytes.count >= h else {
             return .init(path: path, offset: 0, reason: "segment shorter than its header (\(bytes.count) bytes)")
         }
-        let headerCRC = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< 16])) }
+        let headerCRC = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[0 ..< 16])) }
         var r = ByteReader(bytes, from: 16)
         guard Array(bytes[0 ..< 4]) == Array("BSCL".utf8), bytes[4] == 1, (try? r.readUInt32LE()) == headerCRC else {
             return .init(path: path, offset: 0, reason: "bad segment header")
@@ -94,7 +94,7 @@ struct CommitLogSegmentReader {
             var rr = ByteReader(bytes, from: off)
             let len = try rr.readUInt32LE()
             let lenCRC = try rr.readUInt32LE()
-            let actualLenCRC = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[off ..< off + 4])) }
+            let actualLenCRC = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[off ..< off + 4])) }
             if lenCRC != actualLenCRC {
                 return .init(path: path, offset: off, reason: "record length checksum mismatch")
             }
@@ -103,7 +103,7 @@ struct CommitLogSegmentReader {
                 return .init(path: path, offset: off, reason: "record of \(n) bytes runs past the end of the segment")
             }
             let start = rr.position
-            let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start ..< start + n])) }
+            let crc = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[start ..< start + n])) }
             try rr.skip(n)
             if try rr.readUInt32LE() != crc {
                 return .init(path: path, offset: off, reason: "record checksum mismatch")

@@ -130,7 +130,7 @@ final class TableStore: @unchecked Sendable {
         w.writeUInt8(1)
         w.writeUInt64(position.segment)
         w.writeUInt32(position.offset)
-        w.writeUInt32LE(CRC32C.checksum(w.bytes))
+        w.writeUInt32LE(Checksum.crc32c(w.bytes))
         let tmp = truncationRecordPath + ".tmp"
         try FileSystem.writeFile(tmp, w.bytes)
         try FileSystem.rename(tmp, truncationRecordPath)

@@ -2,41 +2,35 @@ import BasaltCore
 
 /// The in-memory, sorted write buffer of one table.
 ///
-/// Partitions are kept in a skiplist ordered by (token, key bytes) whose nodes live in one
-/// contiguous array (links are indices, not pointers). Keys and partition bodies live in a
-/// ``MemtableArena``: a write copies the already-encoded partition body (the same bytes the commit
-/// log got) into the arena and links it in front of the partition's earlier fragments, so the write
-/// path allocates nothing per operation. Reads decode and merge a partition's fragments; a partition
-/// with many fragments is collapsed into one. Skiplist after Pugh, "Skip Lists: A Probabilistic
-/// Alternative to Balanced Trees" (CACM 1990), with p = 1/4.
+/// Partitions are kept in a skiplist ordered by (token, key bytes) after Pugh, "Skip Lists: A
+/// Probabilistic Alternative to Balanced Trees" (CACM 1990), with p = 1/4. Nodes, keys and partition
+/// fragments all live in a ``MemtableArena`` and link to each other with raw pointers, so a search
+/// touches one cache line per visited node and nothing is reference-counted. A write copies the
+/// already-encoded partition body (the bytes the commit log got) into the arena and links it in
+/// front of the partition's earlier fragments: no per-write heap allocation. Reads decode and merge a
+/// partition's fragments; a partition with many fragments is collapsed into one.
 ///
 /// Thread safety: one writer at a time (the table's write lock) and concurrent readers, through an
 /// internal readers-writer lock.
 final class Memtable: @unchecked Sendable {
-    // @unchecked: all mutable state is guarded by `lock`; the stats fields are written under the
-    // owning table's write lock and read after the memtable is frozen or under `lock`.
-    struct Node {
-        var token: Int64
-        var keyRef: Int
-        var keyLength: Int32
-        var height: Int32
-        var linkBase: Int32
-        var fragments: Int32
-        var head: Int
-    }
+    // @unchecked: the arena and the skiplist are guarded by `lock`; the commit-log bounds are set
+    // under the owning table's write lock before the memtable is handed to a flush.
 
+    // Node layout (byte offsets): token Int64 @0, newest fragment @8, fragment count Int32 @16,
+    // height Int32 @20, key length Int32 @24, links (height pointers) @32, then the key bytes.
+    // Fragment layout: previous fragment @0, body length UInt32 @8, body @16.
     static let maxHeight = 16
     static let collapseThreshold: Int32 = 8
-    /// Fragment header: previous fragment reference (Int64) and body length (UInt32), padded.
+    static let linksOffset = 32
     static let fragmentHeader = 16
 
     let id: Int
     let lock = ReadWriteLock()
     private var arena = MemtableArena()
-    private var nodes: [Node] = []
-    private var links: [Int32] = []
-    private var preds = [Int32](repeating: 0, count: Memtable.maxHeight)
+    private let head: UnsafeMutableRawPointer
+    private var preds = [UnsafeMutableRawPointer?](repeating: nil, count: Memtable.maxHeight)
     private var height = 1
+    private var count = 0
     private var rng: UInt64
     /// Commit-log positions of the writes it holds: `[lower, upper)`; `upper` is set on switch.
     let commitLogLower: CommitLogPosition
@@ -47,59 +41,75 @@ final class Memtable: @unchecked Sendable {
     /// Extra commit-log ranges whose records it holds (replayed from an earlier process).
     var replayedIntervals: [CommitLogInterval] = []
 
-    var minTimestamp: Int64 { lock.withReadLock { lowestTimestamp } }
-    var maxTimestamp: Int64 { lock.withReadLock { highestTimestamp } }
-    var tombstones: Int { lock.withReadLock { tombstoneCount } }
-
     init(id: Int, commitLogLower: CommitLogPosition) {
         self.id = id
         self.commitLogLower = commitLogLower
         rng = 0x9E37_79B9_7F4A_7C15 &* UInt64(truncatingIfNeeded: id &+ 1)
-        nodes.reserveCapacity(1024)
-        links.reserveCapacity(1400)
-        // Node 0 is the head sentinel with every level.
-        nodes.append(Node(token: .min, keyRef: 0, keyLength: 0, height: Int32(Self.maxHeight), linkBase: 0, fragments: 0, head: -1))
-        links.append(contentsOf: repeatElement(-1, count: Self.maxHeight))
+        head = arena.allocate(Self.linksOffset + 8 * Self.maxHeight)
+        head.initializeMemory(as: UInt8.self, repeating: 0, count: Self.linksOffset + 8 * Self.maxHeight)
+        head.storeBytes(of: Int32(Self.maxHeight), toByteOffset: 20, as: Int32.self)
     }
 
     deinit { arena.free() }
 
-    /// Approximate memory held, for the flush threshold.
-    var sizeBytes: Int {
-        lock.withReadLock { arena.usedBytes + nodes.count * MemoryLayout<Node>.stride + links.count * 4 }
-    }
-
-    var partitionCount: Int { lock.withReadLock { nodes.count - 1 } }
+    var minTimestamp: Int64 { lock.withReadLock { lowestTimestamp } }
+    var maxTimestamp: Int64 { lock.withReadLock { highestTimestamp } }
+    var tombstones: Int { lock.withReadLock { tombstoneCount } }
+    var partitionCount: Int { lock.withReadLock { count } }
     var isEmpty: Bool { partitionCount == 0 }
+    /// Approximate memory held, for the flush threshold.
+    var sizeBytes: Int { lock.withReadLock { arena.usedBytes } }
 
-    @inline(__always)
-    private func link(_ node: Int32, _ level: Int) -> Int32 { links[Int(nodes[Int(node)].linkBase) + level] }
+    // MARK: node access
 
-    /// (token, key) order of node `n` against a probe: negative when the node sorts first.
+    @inline(__always) private static func token(_ n: UnsafeMutableRawPointer) -> Int64 { n.load(as: Int64.self) }
+    @inline(__always) private static func next(_ n: UnsafeMutableRawPointer, _ level: Int) -> UnsafeMutableRawPointer? {
+        UnsafeMutableRawPointer(bitPattern: n.load(fromByteOffset: linksOffset + 8 * level, as: UInt.self))
+    }
+    @inline(__always) private static func setNext(_ n: UnsafeMutableRawPointer, _ level: Int, _ to: UnsafeMutableRawPointer?) {
+        n.storeBytes(of: UInt(bitPattern: to), toByteOffset: linksOffset + 8 * level, as: UInt.self)
+    }
+    @inline(__always) private static func nodeHeight(_ n: UnsafeMutableRawPointer) -> Int { Int(n.load(fromByteOffset: 20, as: Int32.self)) }
+    @inline(__always) private static func key(_ n: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: n + linksOffset + 8 * nodeHeight(n), count: Int(n.load(fromByteOffset: 24, as: Int32.self)))
+    }
+    @inline(__always) private static func newestFragment(_ n: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
+        UnsafeMutableRawPointer(bitPattern: n.load(fromByteOffset: 8, as: UInt.self))
+    }
+    @inline(__always) private static func fragmentCount(_ n: UnsafeMutableRawPointer) -> Int32 { n.load(fromByteOffset: 16, as: Int32.self) }
+
+    /// (token, key) order of a node against a probe: negative when the node sorts first.
     @inline(__always)
-    private func compare(_ n: Int32, _ token: Int64, _ key: UnsafeRawBufferPointer) -> Int {
-        let node = nodes[Int(n)]
-        if node.token != token { return node.token < token ? -1 : 1 }
-        let kp = UnsafeRawBufferPointer(start: arena.pointer(node.keyRef), count: Int(node.keyLength))
-        return CQLType.compareUnsigned(kp, key)
+    private static func compare(_ n: UnsafeMutableRawPointer, _ token: Int64, _ key: UnsafeRawBufferPointer) -> Int {
+        let t = Self.token(n)
+        if t != token { return t < token ? -1 : 1 }
+        return CQLType.compareUnsigned(Self.key(n), key)
     }
 
-    /// The last node sorting strictly before the probe at every level, filled into `preds`; returns
-    /// the level-0 successor (-1 for none).
+    /// Fills `preds` with the last node before the probe at every level; returns the first node at
+    /// or after it.
     @inline(__always)
-    private func findPredecessors(_ token: Int64, _ key: UnsafeRawBufferPointer) -> Int32 {
-        var x: Int32 = 0
+    private func findPredecessors(_ token: Int64, _ key: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer? {
+        var x = head
         var level = height - 1
         while level >= 0 {
-            while true {
-                let next = link(x, level)
-                if next < 0 || compare(next, token, key) >= 0 { break }
-                x = next
-            }
+            while let n = Self.next(x, level), Self.compare(n, token, key) < 0 { x = n }
             preds[level] = x
             level -= 1
         }
-        return link(x, 0)
+        return Self.next(x, 0)
+    }
+
+    /// The first node at or after the probe (read-only search, no `preds`).
+    @inline(__always)
+    private func seek(_ token: Int64, _ key: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer? {
+        var x = head
+        var level = height - 1
+        while level >= 0 {
+            while let n = Self.next(x, level), Self.compare(n, token, key) < 0 { x = n }
+            level -= 1
+        }
+        return Self.next(x, 0)
     }
 
     private func randomHeight() -> Int {
@@ -115,91 +125,98 @@ final class Memtable: @unchecked Sendable {
         return h
     }
 
+    // MARK: writes
+
     /// Adds an encoded partition body for `key`; returns the memtable's approximate size. The caller
     /// holds the table's write lock.
     @discardableResult
     func apply(token: Int64, key: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, minTimestamp lo: Int64, maxTimestamp hi: Int64, tombstones t: Int, _ cmp: ClusteringComparator) -> Int {
         lock.withWriteLock {
             let found = findPredecessors(token, key)
-            let fragment = writeFragment(body, previous: -1)
-            if found >= 0 && compare(found, token, key) == 0 {
-                let f = Int(found)
-                setPrevious(fragment, nodes[f].head)
-                nodes[f].head = fragment
-                nodes[f].fragments += 1
-                if nodes[f].fragments >= Self.collapseThreshold { collapse(f, cmp) }
+            if let n = found, Self.compare(n, token, key) == 0 {
+                let f = writeFragment(body, previous: Self.newestFragment(n))
+                n.storeBytes(of: UInt(bitPattern: f), toByteOffset: 8, as: UInt.self)
+                let c = Self.fragmentCount(n) + 1
+                n.storeBytes(of: c, toByteOffset: 16, as: Int32.self)
+                if c >= Self.collapseThreshold { collapse(n, cmp) }
             } else {
-                insertNode(token: token, key: key, fragment: fragment)
+                insertNode(token: token, key: key, fragment: writeFragment(body, previous: nil))
             }
             lowestTimestamp = Swift.min(lowestTimestamp, lo)
             highestTimestamp = Swift.max(highestTimestamp, hi)
             tombstoneCount += t
-            return arena.usedBytes + nodes.count * MemoryLayout<Node>.stride + links.count * 4
+            return arena.usedBytes
         }
     }
 
-    private func insertNode(token: Int64, key: UnsafeRawBufferPointer, fragment: Int) {
+    private func insertNode(token: Int64, key: UnsafeRawBufferPointer, fragment: UnsafeMutableRawPointer) {
         let h = randomHeight()
         if h > height {
-            for l in height ..< h { preds[l] = 0 }
+            for l in height ..< h { preds[l] = head }
             height = h
         }
-        let keyRef = arena.allocate(key.count)
-        if key.count > 0 { arena.pointer(keyRef).copyMemory(from: key.baseAddress!, byteCount: key.count) }
-        let idx = Int32(nodes.count)
-        let base = Int32(links.count)
-        nodes.append(Node(token: token, keyRef: keyRef, keyLength: Int32(key.count), height: Int32(h), linkBase: base, fragments: 1, head: fragment))
+        let n = arena.allocate(Self.linksOffset + 8 * h + key.count)
+        n.storeBytes(of: token, as: Int64.self)
+        n.storeBytes(of: UInt(bitPattern: fragment), toByteOffset: 8, as: UInt.self)
+        n.storeBytes(of: Int32(1), toByteOffset: 16, as: Int32.self)
+        n.storeBytes(of: Int32(h), toByteOffset: 20, as: Int32.self)
+        n.storeBytes(of: Int32(key.count), toByteOffset: 24, as: Int32.self)
+        if let k = key.baseAddress, key.count > 0 { (n + Self.linksOffset + 8 * h).copyMemory(from: k, byteCount: key.count) }
         for l in 0 ..< h {
-            let p = preds[l]
-            links.append(link(p, l))
-            links[Int(nodes[Int(p)].linkBase) + l] = idx
+            let p = preds[l]!
+            Self.setNext(n, l, Self.next(p, l))
+            Self.setNext(p, l, n)
         }
+        count += 1
     }
 
-    private func writeFragment(_ body: UnsafeRawBufferPointer, previous: Int) -> Int {
-        let ref = arena.allocate(Self.fragmentHeader + body.count)
-        let p = arena.pointer(ref)
-        p.storeBytes(of: Int64(previous), as: Int64.self)
+    private func writeFragment(_ body: UnsafeRawBufferPointer, previous: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer {
+        let p = arena.allocate(Self.fragmentHeader + body.count)
+        p.storeBytes(of: UInt(bitPattern: previous), as: UInt.self)
         p.storeBytes(of: UInt32(body.count), toByteOffset: 8, as: UInt32.self)
-        if body.count > 0 { (p + Self.fragmentHeader).copyMemory(from: body.baseAddress!, byteCount: body.count) }
-        return ref
+        if let b = body.baseAddress, body.count > 0 { (p + Self.fragmentHeader).copyMemory(from: b, byteCount: body.count) }
+        return p
     }
 
-    private func setPrevious(_ fragment: Int, _ previous: Int) {
-        arena.pointer(fragment).storeBytes(of: Int64(previous), as: Int64.self)
+    @inline(__always)
+    private static func fragmentBody(_ f: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: f + fragmentHeader, count: Int(f.load(fromByteOffset: 8, as: UInt32.self)))
     }
 
-    private func fragmentBody(_ ref: Int) -> (UnsafeRawBufferPointer, Int) {
-        let p = arena.pointer(ref)
-        let prev = Int(p.load(as: Int64.self))
-        let n = Int(p.load(fromByteOffset: 8, as: UInt32.self))
-        return (UnsafeRawBufferPointer(start: p + Self.fragmentHeader, count: n), prev)
+    @inline(__always)
+    private static func previousFragment(_ f: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
+        UnsafeMutableRawPointer(bitPattern: f.load(as: UInt.self))
     }
 
-    /// Copies of the bodies of node `n`'s fragments, newest first.
-    private func copyFragments(_ n: Int) -> [[UInt8]] {
+    /// Copies of the bodies of a node's fragments, newest first.
+    private static func copyFragments(_ n: UnsafeMutableRawPointer) -> [[UInt8]] {
         var out: [[UInt8]] = []
-        out.reserveCapacity(Int(nodes[n].fragments))
-        var ref = nodes[n].head
-        while ref >= 0 {
-            let (body, prev) = fragmentBody(ref)
-            out.append(Array(body))
-            ref = prev
+        out.reserveCapacity(Int(fragmentCount(n)))
+        var f = newestFragment(n)
+        while let frag = f {
+            out.append(Array(fragmentBody(frag)))
+            f = previousFragment(frag)
         }
         return out
     }
 
-    private func collapse(_ n: Int, _ cmp: ClusteringComparator) {
-        guard let merged = try? Self.decodeAndMerge(copyFragments(n), cmp) else { return }
+    private func collapse(_ n: UnsafeMutableRawPointer, _ cmp: ClusteringComparator) {
+        guard let merged = try? Self.decodeAndMerge(Self.copyFragments(n), cmp) else { return }
         var w = ByteWriter(capacity: 256)
         StorageCodec.writePartition(merged, &w)
-        let ref = w.bytes.withUnsafeBytes { writeFragment($0, previous: -1) }
-        nodes[n].head = ref
-        nodes[n].fragments = 1
+        let f = w.bytes.withUnsafeBytes { writeFragment($0, previous: nil) }
+        n.storeBytes(of: UInt(bitPattern: f), toByteOffset: 8, as: UInt.self)
+        n.storeBytes(of: Int32(1), toByteOffset: 16, as: Int32.self)
     }
+
+    // MARK: reads
 
     /// Decodes encoded partition bodies and merges them.
     static func decodeAndMerge(_ bodies: [[UInt8]], _ cmp: ClusteringComparator) throws(DecodeError) -> PartitionUpdate {
+        if bodies.count == 1 {
+            var r = ByteReader(bodies[0])
+            return try StorageCodec.readPartition(&r)
+        }
         var parts: [PartitionUpdate] = []
         parts.reserveCapacity(bodies.count)
         for b in bodies {
@@ -213,45 +230,34 @@ final class Memtable: @unchecked Sendable {
     func read(token: Int64, key: [UInt8], _ cmp: ClusteringComparator) throws(DecodeError) -> PartitionUpdate? {
         let bodies: [[UInt8]]? = key.withUnsafeBytes { k in
             lock.withReadLock {
-                let found = findPredecessors(token, k)
-                guard found >= 0, compare(found, token, k) == 0 else { return nil }
-                return copyFragments(Int(found))
+                guard let n = seek(token, k), Self.compare(n, token, k) == 0 else { return nil }
+                return Self.copyFragments(n)
             }
         }
         guard let bodies else { return nil }
         return try Self.decodeAndMerge(bodies, cmp)
     }
 
-    /// Whether the memtable holds anything for the key.
-    func contains(token: Int64, key: [UInt8]) -> Bool {
-        key.withUnsafeBytes { k in
-            lock.withReadLock {
-                let found = findPredecessors(token, k)
-                return found >= 0 && compare(found, token, k) == 0
-            }
-        }
-    }
-
     /// Up to `limit` keys in order from `(token, key)` (strictly after it unless `inclusive`; from
     /// the start when nil) with token at most `endToken` (no end bound when nil).
     func keys(after: (Int64, [UInt8])?, inclusive: Bool = false, endToken: Int64?, limit: Int) -> [(Int64, [UInt8])] {
         lock.withReadLock {
-            var x: Int32
+            var x: UnsafeMutableRawPointer?
             if let (t, k) = after {
                 x = k.withUnsafeBytes { kb in
-                    var n = findPredecessors(t, kb)
-                    if !inclusive && n >= 0 && compare(n, t, kb) == 0 { n = link(n, 0) }
+                    var n = seek(t, kb)
+                    if !inclusive, let m = n, Self.compare(m, t, kb) == 0 { n = Self.next(m, 0) }
                     return n
                 }
             } else {
-                x = link(0, 0)
+                x = Self.next(head, 0)
             }
             var out: [(Int64, [UInt8])] = []
-            while x >= 0 && out.count < limit {
-                let node = nodes[Int(x)]
-                if let e = endToken, node.token > e { break }
-                out.append((node.token, Array(UnsafeRawBufferPointer(start: arena.pointer(node.keyRef), count: Int(node.keyLength)))))
-                x = link(x, 0)
+            while let n = x, out.count < limit {
+                let t = Self.token(n)
+                if let e = endToken, t > e { break }
+                out.append((t, Array(Self.key(n))))
+                x = Self.next(n, 0)
             }
             return out
         }
@@ -261,16 +267,15 @@ final class Memtable: @unchecked Sendable {
     /// valid only during the call) or, when it has several fragments, their merge.
     func forEachPartition(_ cmp: ClusteringComparator, _ body: (Int64, UnsafeRawBufferPointer, PartitionBody) throws -> Void) throws {
         try lock.withReadLock {
-            var x = link(0, 0)
-            while x >= 0 {
-                let node = nodes[Int(x)]
-                let key = UnsafeRawBufferPointer(start: arena.pointer(node.keyRef), count: Int(node.keyLength))
-                if node.fragments == 1 {
-                    try body(node.token, key, .encoded(fragmentBody(node.head).0))
+            var x = Self.next(head, 0)
+            while let n = x {
+                let key = Self.key(n)
+                if Self.fragmentCount(n) == 1, let f = Self.newestFragment(n) {
+                    try body(Self.token(n), key, .encoded(Self.fragmentBody(f)))
                 } else {
-                    try body(node.token, key, .merged(try Self.decodeAndMerge(copyFragments(Int(x)), cmp)))
+                    try body(Self.token(n), key, .merged(try Self.decodeAndMerge(Self.copyFragments(n), cmp)))
                 }
-                x = link(x, 0)
+                x = Self.next(n, 0)
             }
         }
     }

@@ -1,36 +1,32 @@
-/// Append-only memory for a memtable's keys and partition fragments: large chunks allocated once,
-/// freed together when the memtable goes away. A reference is `chunk << 32 | offset`.
+/// Append-only memory for a memtable's skiplist nodes, keys and partition fragments: large chunks
+/// allocated once and freed together when the memtable goes away. Allocations never move, so the
+/// skiplist links them with plain pointers.
 ///
 /// Not thread-safe; the owning ``Memtable`` serialises access.
 struct MemtableArena {
     static let chunkSize = 1 << 20
-    private(set) var chunks: [UnsafeMutableRawPointer] = []
-    private var used = 0
-    private var capacity = 0
-    /// Bytes obtained from the allocator.
-    private(set) var allocatedBytes = 0
+    private var chunks: [UnsafeMutableRawPointer] = []
+    private var next: UnsafeMutableRawPointer?
+    private var left = 0
     /// Bytes handed out (what the memtable's size limit counts).
     private(set) var usedBytes = 0
 
-    /// Space for `n` bytes, 8-byte aligned; returns its reference.
-    mutating func allocate(_ n: Int) -> Int {
-        let size = (n + 7) & ~7
-        if used + size > capacity {
-            let cap = Swift.max(Self.chunkSize, size)
-            chunks.append(UnsafeMutableRawPointer.allocate(byteCount: cap, alignment: 8))
-            allocatedBytes += cap
-            used = 0
-            capacity = cap
-        }
-        let ref = (chunks.count - 1) << 32 | used
-        used += size
-        usedBytes += size
-        return ref
-    }
-
+    /// `n` bytes, 8-byte aligned, valid until `free()`.
     @inline(__always)
-    func pointer(_ ref: Int) -> UnsafeMutableRawPointer {
-        chunks[ref >> 32] + (ref & 0xffff_ffff)
+    mutating func allocate(_ n: Int) -> UnsafeMutableRawPointer {
+        let size = (n + 7) & ~7
+        if size > left {
+            let cap = Swift.max(Self.chunkSize, size)
+            let c = UnsafeMutableRawPointer.allocate(byteCount: cap, alignment: 8)
+            chunks.append(c)
+            next = c
+            left = cap
+        }
+        let p = next!
+        next = p + size
+        left -= size
+        usedBytes += size
+        return p
     }
 
     func free() {

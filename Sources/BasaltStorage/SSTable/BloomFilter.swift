@@ -59,7 +59,7 @@ struct BloomFilter: Sendable {
         w.writeUInt8(UInt8(hashCount))
         w.writeUInt64(UInt64(words.count))
         for x in words { w.writeUInt64LE(x) }
-        w.writeUInt32LE(CRC32C.checksum(w.bytes))
+        w.writeUInt32LE(Checksum.crc32c(w.bytes))
         return w.bytes
     }
 
@@ -68,7 +68,7 @@ struct BloomFilter: Sendable {
         let body = bytes.count - 4
         var r = ByteReader(bytes, from: body)
         let stored = try r.readUInt32LE()
-        let actual = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< body])) }
+        let actual = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[0 ..< body])) }
         if stored != actual { throw StorageError.corrupt(path: path, offset: body, reason: "bloom filter checksum mismatch") }
         r = ByteReader(bytes, from: 0, to: body)
         do {

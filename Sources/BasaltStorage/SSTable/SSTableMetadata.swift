@@ -39,7 +39,7 @@ public struct SSTableStatistics: Hashable, Sendable {
             w.writeVarUInt(i.lower.segment); w.writeVarUInt(UInt64(i.lower.offset))
             w.writeVarUInt(i.upper.segment); w.writeVarUInt(UInt64(i.upper.offset))
         }
-        w.writeUInt32LE(CRC32C.checksum(w.bytes))
+        w.writeUInt32LE(Checksum.crc32c(w.bytes))
         return w.bytes
     }
 
@@ -85,7 +85,7 @@ struct CompressionInfo: Sendable {
         w.writeUInt64(UInt64(dataLength))
         w.writeUInt64(UInt64(offsets.count))
         for o in offsets { w.writeUInt64(o) }
-        w.writeUInt32LE(CRC32C.checksum(w.bytes))
+        w.writeUInt32LE(Checksum.crc32c(w.bytes))
         return w.bytes
     }
 
@@ -127,7 +127,7 @@ struct IndexSummary: Sendable {
             w.writeVarBytes(keys[i])
             w.writeVarUInt(UInt64(offsets[i]))
         }
-        w.writeUInt32LE(CRC32C.checksum(w.bytes))
+        w.writeUInt32LE(Checksum.crc32c(w.bytes))
         return w.bytes
     }
 
@@ -156,7 +156,7 @@ enum SSTableMetadata {
         guard bytes.count >= 9 else { throw StorageError.corrupt(path: path, offset: 0, reason: "file too short (\(bytes.count) bytes)") }
         let end = bytes.count - 4
         let stored = UInt32(bytes[end]) | UInt32(bytes[end + 1]) << 8 | UInt32(bytes[end + 2]) << 16 | UInt32(bytes[end + 3]) << 24
-        let actual = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< end])) }
+        let actual = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[0 ..< end])) }
         if stored != actual { throw StorageError.corrupt(path: path, offset: end, reason: "checksum mismatch (stored \(stored), computed \(actual))") }
         if Array(bytes[0 ..< 4]) != Array(magic.utf8) { throw StorageError.corrupt(path: path, offset: 0, reason: "bad magic, expected \(magic)") }
         if bytes[4] != 1 { throw StorageError.corrupt(path: path, offset: 4, reason: "unsupported version \(bytes[4])") }

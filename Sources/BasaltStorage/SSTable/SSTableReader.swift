@@ -35,7 +35,7 @@ final class SSTableReader: @unchecked Sendable {
         }
         let end = idx.count - 4
         let stored = UInt32(idx[end]) | UInt32(idx[end + 1]) << 8 | UInt32(idx[end + 2]) << 16 | UInt32(idx[end + 3]) << 24
-        let actual = idx.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< end])) }
+        let actual = idx.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[0 ..< end])) }
         if stored != actual { throw StorageError.corrupt(path: d.path(.index), offset: end, reason: "index checksum mismatch") }
         index = idx
         data = try MappedFile(path: d.path(.data))
@@ -166,7 +166,7 @@ final class SSTableReader: @unchecked Sendable {
         guard start <= end - 4, end <= data.bytes.count else { throw corrupt(.data, start, "chunk \(i) bounds invalid or file truncated") }
         let block = UnsafeRawBufferPointer(rebasing: data.bytes[start ..< end - 4])
         let stored = UInt32(littleEndian: data.bytes.loadUnaligned(fromByteOffset: end - 4, as: UInt32.self))
-        let actual = CRC32C.checksum(block)
+        let actual = Checksum.crc32c(block)
         if stored != actual { throw corrupt(.data, start, "chunk \(i) checksum mismatch (stored \(stored), computed \(actual))") }
         let expected = i + 1 < info.offsets.count ? info.chunkLength : info.dataLength - i * info.chunkLength
         var out: [UInt8]

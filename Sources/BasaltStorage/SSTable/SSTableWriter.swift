@@ -104,11 +104,11 @@ final class SSTableWriter {
             let n = chunk.withUnsafeBytes { src in compressedBuffer.withUnsafeMutableBytes { Snappy.compress(src, into: $0) } }
             try compressedBuffer.withUnsafeBytes { b in
                 let block = UnsafeRawBufferPointer(rebasing: b[0 ..< n])
-                crc = CRC32C.checksum(block)
+                crc = Checksum.crc32c(block)
                 try data.write(block)
             }
         } else {
-            crc = chunk.withUnsafeBytes { CRC32C.checksum($0) }
+            crc = chunk.withUnsafeBytes { Checksum.crc32c($0) }
             try data.write(chunk)
         }
         var le = crc.littleEndian
@@ -132,7 +132,7 @@ final class SSTableWriter {
         stats.commitLogIntervals = commitLogIntervals
         stats.createdAt = createdAt
         stats.level = level
-        index.writeUInt32LE(CRC32C.checksum(index.bytes))
+        index.writeUInt32LE(Checksum.crc32c(index.bytes))
         let d = descriptor
         let info = CompressionInfo(chunkLength: chunkLength, compressed: compress, dataLength: streamPosition, offsets: offsets)
         try FileSystem.writeFile(d.temporaryPath(.compressionInfo), info.serialized())
