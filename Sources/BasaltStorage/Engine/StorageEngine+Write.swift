@@ -37,7 +37,7 @@ extension StorageEngine {
         let t = try table(m.tableId)
         guard !m.partitionKey.isEmpty else { throw StorageError.invalid("empty partition key") }
         guard m.partitionKey.count <= Int(UInt16.max) else { throw StorageError.invalid("partition key of \(m.partitionKey.count) bytes exceeds 65535") }
-        let (_, cmp) = t.currentSchema
+        let cmp = t.comparatorSnapshot
         let update = m.update.normalized(cmp)
         let token = Murmur3.token(m.partitionKey).value
         let range = update.timestampRange ?? (Int64.max, Int64.min)
@@ -46,23 +46,29 @@ extension StorageEngine {
         defer { t.writeLock.unlock() }
         if t.dropped { throw StorageError.unknownTable(m.tableId) }
         try ensureRoom(t, mayBlock: mayBlock)
-        t.scratch.removeAll(keepingCapacity: true)
-        t.scratch.writeUInt8(StorageCodec.version)
-        StorageCodec.writeTableRef(keyspace: m.keyspace, table: m.table, id: m.tableId, &t.scratch)
-        t.scratch.writeVarUInt(UInt64(m.partitionKey.count))
-        let keyStart = t.scratch.count
-        t.scratch.writeBytes(m.partitionKey)
-        let bodyStart = t.scratch.count
-        StorageCodec.writePartition(update, &t.scratch)
-        let size = t.scratch.count
+        // Work on a local buffer (moved out of the table and back, no copy) so the many small
+        // writes below are plain stack accesses.
+        var w = ByteWriter(capacity: 0)
+        swap(&w, &t.scratch)
+        defer { swap(&w, &t.scratch) }
+        w.removeAll(keepingCapacity: true)
+        w.writeUInt8(StorageCodec.version)
+        StorageCodec.writeTableRef(keyspace: m.keyspace, table: m.table, id: m.tableId, &w)
+        w.writeVarUInt(UInt64(m.partitionKey.count))
+        let keyStart = w.count
+        w.writeBytes(m.partitionKey)
+        let bodyStart = w.count
+        StorageCodec.writePartition(update, &w)
+        let size = w.count
         guard size <= commitLog.maxRecordBytes else {
             throw StorageError.invalid("mutation of \(size) bytes exceeds the limit of \(commitLog.maxRecordBytes) (half a commit-log segment)")
         }
-        let pos = try t.scratch.bytes.withUnsafeBytes { all in
+        let mt = t.memtable
+        let pos = try w.bytes.withUnsafeBytes { all in
             let p = try commitLog.append(all, table: m.tableId, mayBlock: mayBlock, deadlineNanos: config.writeBlockTimeoutNanos)
-            t.memtableBytes = t.memtable.apply(token: token, key: UnsafeRawBufferPointer(rebasing: all[keyStart ..< bodyStart]),
-                                               body: UnsafeRawBufferPointer(rebasing: all[bodyStart ..< size]),
-                                               minTimestamp: range.0, maxTimestamp: range.1, tombstones: tombstones, cmp)
+            t.memtableBytes = mt.apply(token: token, key: UnsafeRawBufferPointer(rebasing: all[keyStart ..< bodyStart]),
+                                       body: UnsafeRawBufferPointer(rebasing: all[bodyStart ..< size]),
+                                       minTimestamp: range.0, maxTimestamp: range.1, tombstones: tombstones, cmp)
             return p
         }
         metrics.add(metrics.writes, 1)

@@ -57,6 +57,9 @@ final class TableStore: @unchecked Sendable {
 
     var currentSchema: (TableSchema, ClusteringComparator) { stateLock.withLock { (schema, comparator) } }
 
+    /// The comparator alone (cheaper than copying the schema on every write).
+    var comparatorSnapshot: ClusteringComparator { stateLock.withLock { comparator } }
+
     func alter(_ s: TableSchema) {
         stateLock.withLock {
             schema = s

@@ -28,7 +28,8 @@ final class Memtable: @unchecked Sendable {
     let lock = ReadWriteLock()
     private var arena = MemtableArena()
     private let head: UnsafeMutableRawPointer
-    private var preds = [UnsafeMutableRawPointer?](repeating: nil, count: Memtable.maxHeight)
+    /// Scratch for insertions: the predecessor at every level (fixed memory, no exclusivity checks).
+    private let preds: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private var height = 1
     private var count = 0
     private var rng: UInt64
@@ -45,12 +46,17 @@ final class Memtable: @unchecked Sendable {
         self.id = id
         self.commitLogLower = commitLogLower
         rng = 0x9E37_79B9_7F4A_7C15 &* UInt64(truncatingIfNeeded: id &+ 1)
+        preds = .allocate(capacity: Self.maxHeight)
+        preds.initialize(repeating: nil, count: Self.maxHeight)
         head = arena.allocate(Self.linksOffset + 8 * Self.maxHeight)
         head.initializeMemory(as: UInt8.self, repeating: 0, count: Self.linksOffset + 8 * Self.maxHeight)
         head.storeBytes(of: Int32(Self.maxHeight), toByteOffset: 20, as: Int32.self)
     }
 
-    deinit { arena.free() }
+    deinit {
+        arena.free()
+        preds.deallocate()
+    }
 
     var minTimestamp: Int64 { lock.withReadLock { lowestTimestamp } }
     var maxTimestamp: Int64 { lock.withReadLock { highestTimestamp } }
@@ -92,9 +98,10 @@ final class Memtable: @unchecked Sendable {
     private func findPredecessors(_ token: Int64, _ key: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer? {
         var x = head
         var level = height - 1
+        let p = preds
         while level >= 0 {
             while let n = Self.next(x, level), Self.compare(n, token, key) < 0 { x = n }
-            preds[level] = x
+            p[level] = x
             level -= 1
         }
         return Self.next(x, 0)
