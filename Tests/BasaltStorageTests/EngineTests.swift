@@ -273,3 +273,25 @@ final class ResultBox: @unchecked Sendable {
     func set(_ r: Result<Void, StorageError>) { lock.withLock { value = r } }
     func get() -> Result<Void, StorageError>? { lock.withLock { value } }
 }
+
+@Suite("Storage engine input checks")
+struct EngineInputTests {
+    @Test func invalidMutationsAreRejectedAndDirectoryIsExclusive() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let s = TestSchemas.wide()
+        let (e, _) = try StorageEngine.open(directory: dir.path, tables: [s], logger: .test)
+        defer { e.close() }
+        #expect(throws: StorageError.self) { try StorageEngine(directory: dir.path, logger: .test) }
+        let bad = [
+            PartitionUpdate(rows: [Row(clustering: [TestSchemas.int32(1)], cells: [.live(column: "a", timestamp: 1, value: [1])])]),
+            PartitionUpdate(rows: [Row(clustering: [TestSchemas.int32(1), [1]], cells: [Cell(column: "a", timestamp: 1, ttl: 5, value: [1])])]),
+            PartitionUpdate(staticRow: Row(clustering: [[1]], cells: [.live(column: "s", timestamp: 1, value: [1])])),
+        ]
+        for u in bad {
+            #expect(throws: StorageError.self) { try e.apply(Mutation(schema: s, partitionKey: TestSchemas.int32(1), update: u)) }
+        }
+        #expect(throws: StorageError.self) { try e.apply(Mutation(schema: s, partitionKey: [], update: bad[0])) }
+        #expect(e.counters.writes == 0)
+    }
+}

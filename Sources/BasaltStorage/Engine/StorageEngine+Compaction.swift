@@ -17,7 +17,7 @@ extension StorageEngine {
             do {
                 try compact(t, inputs)
             } catch {
-                logger.error("compaction failed", metadata: ["table": "\(t.schema.keyspace).\(t.schema.name)", "error": "\(error)"])
+                logger.error("compaction failed", metadata: ["table": "\(t.name)", "error": "\(error)"])
                 return
             }
         }

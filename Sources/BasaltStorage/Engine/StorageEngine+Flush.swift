@@ -24,7 +24,7 @@ extension StorageEngine {
                 if published { scheduleCompaction(t) }
                 return
             } catch {
-                logger.error("memtable flush failed; will retry", metadata: ["table": "\(t.schema.keyspace).\(t.schema.name)", "error": "\(error)"])
+                logger.error("memtable flush failed; will retry", metadata: ["table": "\(t.name)", "error": "\(error)"])
                 if isClosed || t.stateLock.withLock({ t.dropped }) { return }
                 usleep(delay)
                 delay = min(delay * 2, 5_000_000)

@@ -35,9 +35,8 @@ extension StorageEngine {
     func applyLocally(_ m: Mutation, mayBlock: Bool) throws -> CommitLogPosition {
         if isClosed { throw StorageError.closed }
         let t = try table(m.tableId)
-        guard !m.partitionKey.isEmpty else { throw StorageError.invalid("empty partition key") }
-        guard m.partitionKey.count <= Int(UInt16.max) else { throw StorageError.invalid("partition key of \(m.partitionKey.count) bytes exceeds 65535") }
         let cmp = t.comparatorSnapshot
+        if let problem = m.validationProblem(clusteringColumns: cmp.clusteringCount) { throw StorageError.invalid(problem) }
         let update = m.update.normalized(cmp)
         let token = Murmur3.token(m.partitionKey).value
         let range = update.timestampRange ?? (Int64.max, Int64.min)
@@ -85,11 +84,11 @@ extension StorageEngine {
         while t.pendingFlushes >= max(1, config.maxPendingFlushesPerTable) {
             metrics.add(metrics.overloadedWrites, 1)
             if !mayBlock {
-                throw StorageError.overloaded("table \(t.schema.keyspace).\(t.schema.name): \(t.pendingFlushes) memtables waiting for flush")
+                throw StorageError.overloaded("table \(t.name): \(t.pendingFlushes) memtables waiting for flush")
             }
             let waited = clock.monotonicNanos() &- start
             if waited >= config.writeBlockTimeoutNanos || isClosed {
-                throw StorageError.overloaded("table \(t.schema.keyspace).\(t.schema.name): flush backlog did not clear in \(waited / 1_000_000) ms")
+                throw StorageError.overloaded("table \(t.name): flush backlog did not clear in \(waited / 1_000_000) ms")
             }
             t.writeLock.wait(nanos: min(100_000_000, config.writeBlockTimeoutNanos - waited))
         }

@@ -34,6 +34,8 @@ public final class StorageEngine: @unchecked Sendable {
     private var tables: [UUIDValue: TableStore] = [:]
     /// Segment ids found at start-up, replayed by `replayCommitLog()`.
     private var oldSegments: [UInt64]
+    /// Holds an exclusive `flock` on `<dir>/LOCK` while open: one engine per data directory.
+    private let lockFD: Int32
     let closedFlag = Atomic<Bool>(false)
     let compactionLock = Lock()
     var compactionQueued: Set<UUIDValue> = []
@@ -44,6 +46,14 @@ public final class StorageEngine: @unchecked Sendable {
         self.clock = clock
         self.logger = logger
         try FileSystem.makeDirectories(directory + "/data")
+        let lockPath = directory + "/LOCK"
+        let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw FileSystem.fail(lockPath, "open") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            Glibc.close(fd)
+            throw StorageError.invalid("data directory \(directory) is in use by another storage engine")
+        }
+        lockFD = fd
         let logDir = directory + "/commitlog"
         try FileSystem.makeDirectories(logDir)
         let existing = try FileSystem.list(logDir).compactMap(CommitLogSegmentFormat.segmentId(fileName:)).sorted()
@@ -176,6 +186,8 @@ public final class StorageEngine: @unchecked Sendable {
         compactionExecutor.shutdown(dropQueued: true)
         flushExecutor.shutdown(dropQueued: false)
         commitLog.close()
+        flock(lockFD, LOCK_UN)
+        Glibc.close(lockFD)
     }
 
     deinit { close(flush: false) }
@@ -184,3 +196,6 @@ public final class StorageEngine: @unchecked Sendable {
 }
 
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -42,6 +42,8 @@ final class TableStore: @unchecked Sendable {
 
     init(schema: TableSchema, directory: String, commitLogPosition: CommitLogPosition, logger: Logger) {
         self.schema = schema
+        id = schema.id
+        name = "\(schema.keyspace).\(schema.name)"
         comparator = ClusteringComparator(schema)
         self.directory = directory
         self.logger = logger
@@ -49,7 +51,9 @@ final class TableStore: @unchecked Sendable {
         nextGeneration = 1
     }
 
-    var id: UUIDValue { schema.id }
+    let id: UUIDValue
+    /// `keyspace.table`, for messages.
+    let name: String
 
     var view: View {
         stateLock.withLock { View(memtables: [memtable] + flushing, sstables: sstables) }

@@ -26,6 +26,9 @@ public struct ClusteringComparator: Sendable {
         pathTypes = p
     }
 
+    /// Number of clustering columns.
+    public var clusteringCount: Int { types.count }
+
     /// Orders two clustering prefixes; a shorter prefix that matches sorts first.
     @inlinable
     public func compare(_ a: [[UInt8]], _ b: [[UInt8]]) -> Int {
