@@ -64,29 +64,16 @@ struct BloomFilter: Sendable {
     }
 
     static func deserialize(_ bytes: [UInt8], path: String) throws -> BloomFilter {
-        guard bytes.count >= 18 else { throw StorageError.corrupt(path: path, offset: 0, reason: "bloom filter file too short (\(bytes.count) bytes)") }
-        let body = bytes.count - 4
-        var r = ByteReader(bytes, from: body)
-        let stored = try r.readUInt32LE()
-        let actual = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[0 ..< body])) }
-        if stored != actual { throw StorageError.corrupt(path: path, offset: body, reason: "bloom filter checksum mismatch") }
-        r = ByteReader(bytes, from: 0, to: body)
-        do {
-            let magic = try r.readBytes(4)
-            if magic != Array("BSBF".utf8) { throw StorageError.corrupt(path: path, offset: 0, reason: "not a bloom filter file") }
-            let v = try r.readUInt8()
-            if v != 1 { throw StorageError.corrupt(path: path, offset: 4, reason: "unsupported bloom filter version \(v)") }
+        try SSTableMetadata.checked(bytes, magic: "BSBF", path: path) { r throws(DecodeError) in
             let k = Int(try r.readUInt8())
             let n = try r.readUInt64()
             guard k >= 1, n >= 1, n == UInt64(r.remaining / 8), r.remaining % 8 == 0 else {
-                throw StorageError.corrupt(path: path, offset: 6, reason: "bloom filter header inconsistent with its size")
+                throw DecodeError.invalid("bloom filter header inconsistent with its size", at: 5)
             }
             var words = [UInt64]()
             words.reserveCapacity(Int(n))
             for _ in 0 ..< n { words.append(try r.readUInt64LE()) }
             return BloomFilter(words: words, hashCount: k)
-        } catch let e as DecodeError {
-            throw StorageError.corrupt(path: path, offset: 0, reason: e.description)
         }
     }
 }
