@@ -295,3 +295,33 @@ struct EngineInputTests {
         #expect(e.counters.writes == 0)
     }
 }
+
+@Suite("Wide partitions")
+struct WidePartitionTests {
+    @Test func slicesOfAnIndexedPartition() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let s = TestSchemas.wide()
+        var c = StorageConfig()
+        c.commitLogSync = .periodic(intervalNanos: 5_000_000)
+        c.rowIndexBlockBytes = 4096
+        let (e, _) = try StorageEngine.open(directory: dir.path, config: c, tables: [s], logger: .test)
+        defer { e.close() }
+        let cmp = ClusteringComparator(s)
+        let key = TestSchemas.int32(7)
+        for i in 0 ..< 3000 {
+            let row = Row(clustering: [TestSchemas.int32(i / 10), Array("r\(i % 10)".utf8)], liveness: LivenessInfo(timestamp: 1),
+                          cells: [.live(column: "b", timestamp: 1, value: Array("row \(i) with some padding to make it longer".utf8))])
+            try e.apply(Mutation(schema: s, partitionKey: key, update: PartitionUpdate(rows: [row])))
+        }
+        try e.flush(tableId: s.id)
+        let slice = ClusteringSlice(start: ClusteringBound([TestSchemas.int32(150)], inclusive: true), end: ClusteringBound([TestSchemas.int32(152)], inclusive: false))
+        let r = try e.read(ReadCommand(schema: s, partitionKey: key, slices: [slice], nowSeconds: 0))
+        let rows = r.live(now: 0, cmp).rows
+        #expect(rows.count == 20)
+        #expect(rows.first?.clustering == [TestSchemas.int32(150), Array("r9".utf8)]) // c2 is DESC
+        let last = try e.read(ReadCommand(schema: s, partitionKey: key, slices: [ClusteringSlice(start: ClusteringBound([TestSchemas.int32(299)], inclusive: true), end: .unbounded)], reversed: true, limit: 3, nowSeconds: 0))
+        #expect(last.live(now: 0, reversed: true, limit: 3, cmp).rows.map { $0.clustering[1] } == ["r0", "r1", "r2"].map { Array($0.utf8) })
+        for p in try e.sstablePaths(tableId: s.id) { #expect(SSTableInspector.verify(path: p).isIntact) }
+    }
+}

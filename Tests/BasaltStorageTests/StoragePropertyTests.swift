@@ -83,6 +83,8 @@ struct PropertyRun {
         config.compactionThroughputBytesPerSecond = 0
         config.automaticCompaction = s.automaticCompaction
         config.chunkCacheBytes = 64 << 10
+        // Tiny row-index blocks so that sliced reads go through row indexes.
+        config.rowIndexBlockBytes = 64
     }
 
     mutating func open() throws {

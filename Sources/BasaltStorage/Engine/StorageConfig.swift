@@ -39,6 +39,9 @@ public struct StorageConfig: Sendable {
     public var compactionThroughputBytesPerSecond = 64 << 20
     /// Whether compactions start automatically after flushes.
     public var automaticCompaction = true
+    /// Partitions whose encoded body exceeds this get a row index with a block every this many
+    /// bytes, so clustering slices decode only the blocks that can hold them.
+    public var rowIndexBlockBytes = 64 << 10
     /// Capacity of the decompressed-chunk cache shared by all tables.
     public var chunkCacheBytes = 64 << 20
 

@@ -8,14 +8,15 @@ extension StorageEngine {
         let t = try table(cmd.tableId)
         metrics.add(metrics.reads, 1)
         let (schema, cmp) = t.currentSchema
-        let merged = try readMerged(t, key: cmd.partitionKey, cmp)
+        let merged = try readMerged(t, key: cmd.partitionKey, slices: cmd.slices, cmp)
         let clean = merged.update.withoutDroppedColumns(schema.droppedColumns)
         let filtered = clean.filtered(slices: cmd.slices, columns: cmd.columns, reversed: cmd.reversed, limit: cmd.limit, now: cmd.nowSeconds, cmp)
         return PartitionResult(partitionKey: cmd.partitionKey, token: merged.token, update: filtered)
     }
 
-    /// A whole partition from every source, merged (nothing filtered).
-    func readMerged(_ t: TableStore, key: [UInt8], _ cmp: ClusteringComparator) throws -> PartitionResult {
+    /// A partition from every source, merged: whole, or at least the rows of `slices` (SSTables
+    /// with a row index decode only the blocks that can hold them).
+    func readMerged(_ t: TableStore, key: [UInt8], slices: [ClusteringSlice] = [.all], _ cmp: ClusteringComparator) throws -> PartitionResult {
         let hash = key.withUnsafeBytes { Murmur3.hash128($0) }
         let h0 = Int64(bitPattern: hash.0)
         let token = h0 == .min ? Int64.max : h0
@@ -32,7 +33,7 @@ extension StorageEngine {
                     continue
                 }
                 do {
-                    if let p = try s.read(token: token, key: key) {
+                    if let p = try s.read(token: token, key: key, slices: slices, cmp) {
                         metrics.add(metrics.bloomHits, 1)
                         parts.append(p)
                     } else {
@@ -61,9 +62,9 @@ extension StorageEngine {
         var position = cmd.after
 
         func emit(_ key: [UInt8], token: Int64, startAfter: [[UInt8]]?) throws -> Bool {
-            let merged = try readMerged(t, key: key, cmp)
             var slice = ClusteringSlice.all
             if let c = startAfter { slice = ClusteringSlice(start: ClusteringBound(c, inclusive: false), end: .unbounded) }
+            let merged = try readMerged(t, key: key, slices: [slice], cmp)
             var update = merged.update.withoutDroppedColumns(schema.droppedColumns)
                 .filtered(slices: [slice], columns: cmd.columns, reversed: false, limit: .max, now: cmd.nowSeconds, cmp)
             if startAfter != nil { update.partitionDeletion = nil; update.staticRow = nil }

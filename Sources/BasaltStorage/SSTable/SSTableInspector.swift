@@ -58,7 +58,7 @@ public enum SSTableInspector {
         }
         var previous: (Int64, [UInt8])?
         do {
-            try reader.forEachEntry { token, key, position in
+            try reader.forEachEntry { token, key, position, rowIndex in
                 if let p = previous, p.0 > token || (p.0 == token && !p.1.lexicographicallyPrecedes(key)) {
                     report.errors.append(.corrupt(path: d.path(.index), offset: 0, reason: "partition \(key.hexString) out of order after \(p.1.hexString)"))
                 }
@@ -67,7 +67,15 @@ public enum SSTableInspector {
                 }
                 previous = (token, key)
                 do {
-                    _ = try key.withUnsafeBytes { try reader.readPartition(at: position, key: $0, useCache: false) }
+                    let p = try key.withUnsafeBytes { try reader.readPartition(at: position, key: $0, useCache: false) }
+                    if let ri = rowIndex {
+                        // Every block must start at a row boundary with the clustering it names.
+                        for (i, first) in ri.firstClusterings.enumerated() {
+                            let start = ClusteringSlice(start: ClusteringBound(first, inclusive: true), end: ClusteringBound(first, inclusive: true))
+                            let ok = p.rows.contains { $0.clustering == first } && ri.offsets[i] < ri.bodyLength
+                            if !ok { report.errors.append(.corrupt(path: d.path(.index), offset: 0, reason: "row index block \(i) of \(key.hexString) names a row the partition lacks (\(start))")) }
+                        }
+                    }
                     report.partitions += 1
                 } catch let e as StorageError {
                     report.errors.append(e)
@@ -88,7 +96,7 @@ public enum SSTableInspector {
     public static func dump(path: String, _ body: (PartitionResult) throws -> Void) throws {
         let d = try descriptor(forPath: path)
         let reader = try SSTableReader(descriptor: d, cache: nil)
-        try reader.forEachEntry { token, key, position in
+        try reader.forEachEntry { token, key, position, _ in
             let p = try key.withUnsafeBytes { try reader.readPartition(at: position, key: $0, useCache: false) }
             try body(PartitionResult(partitionKey: key, token: Token(token), update: p))
         }

@@ -60,19 +60,35 @@ final class SSTableReader: @unchecked Sendable {
 
     // MARK: index
 
-    /// Reads the index entry at `offset`: token, key range in `index`, data position, next offset.
+    /// Reads the index entry at `offset`: token, key range in `index`, data position, row index
+    /// range (length 0 for none), next offset.
     @inline(__always)
-    private func entry(at offset: Int) throws -> (token: Int64, keyStart: Int, keyLength: Int, position: Int, next: Int) {
+    private func entry(at offset: Int) throws -> (token: Int64, keyStart: Int, keyLength: Int, position: Int, rowIndex: Range<Int>, next: Int) {
         let end = indexEnd
         guard offset + 10 <= end else { throw corrupt(.index, offset, "index entry header past the end") }
         return try index.withUnsafeBytes { p in
             let token = Int64(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: Int64.self))
             let klen = Int(UInt16(bigEndian: p.loadUnaligned(fromByteOffset: offset + 8, as: UInt16.self)))
             let pos = offset + 10 + klen
-            guard pos + 8 <= end else { throw corrupt(.index, offset, "index entry past the end") }
+            guard pos + 12 <= end else { throw corrupt(.index, offset, "index entry past the end") }
             let dataPos = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: pos, as: UInt64.self))
             guard dataPos < UInt64(info.dataLength) else { throw corrupt(.index, pos, "data position \(dataPos) past the data length \(info.dataLength)") }
-            return (token, offset + 10, klen, Int(dataPos), pos + 8)
+            let riLength = Int(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: pos + 8, as: UInt32.self)))
+            let riStart = pos + 12
+            guard riLength <= end - riStart else { throw corrupt(.index, pos + 8, "row index of \(riLength) bytes past the end") }
+            return (token, offset + 10, klen, Int(dataPos), riStart ..< riStart + riLength, riStart + riLength)
+        }
+    }
+
+    /// The row index stored at `range` of the index file.
+    private func rowIndex(_ range: Range<Int>) throws -> RowIndex {
+        var r = ByteReader(index, from: range.lowerBound, to: range.upperBound)
+        do {
+            let ri = try RowIndex.deserialize(&r)
+            if !r.isAtEnd { throw DecodeError.invalid("trailing bytes in row index", at: r.position) }
+            return ri
+        } catch let e as DecodeError {
+            throw corrupt(.index, e.offset, "row index: \(e)")
         }
     }
 
@@ -94,15 +110,16 @@ final class SSTableReader: @unchecked Sendable {
         return summary.offsets.isEmpty ? 5 : summary.offsets[best]
     }
 
-    /// The data position of the partition, or nil when the SSTable does not hold it.
-    func find(token: Int64, key: UnsafeRawBufferPointer) throws -> Int? {
+    /// The data position (and row index range) of the partition, or nil when the SSTable does not
+    /// hold it.
+    func find(token: Int64, key: UnsafeRawBufferPointer) throws -> (position: Int, rowIndex: Range<Int>)? {
         if token < stats.minToken || token > stats.maxToken { return nil }
         var off = summaryStart(token, key)
         var scanned = 0
         while off < indexEnd && scanned <= summary.interval {
             let e = try entry(at: off)
             let c = compareKey(e.token, e.keyStart, e.keyLength, token, key)
-            if c == 0 { return e.position }
+            if c == 0 { return (e.position, e.rowIndex) }
             if c > 0 { return nil }
             off = e.next
             scanned += 1
@@ -143,12 +160,12 @@ final class SSTableReader: @unchecked Sendable {
         return (e.token, Array(index[e.keyStart ..< e.keyStart + e.keyLength]), e.position, e.next)
     }
 
-    /// Visits every index entry in order: token, key, data position.
-    func forEachEntry(_ body: (Int64, [UInt8], Int) throws -> Void) throws {
+    /// Visits every index entry in order: token, key, data position, row index (if any).
+    func forEachEntry(_ body: (Int64, [UInt8], Int, RowIndex?) throws -> Void) throws {
         var off = 5
         while off < indexEnd {
             let e = try entry(at: off)
-            try body(e.token, Array(index[e.keyStart ..< e.keyStart + e.keyLength]), e.position)
+            try body(e.token, Array(index[e.keyStart ..< e.keyStart + e.keyLength]), e.position, e.rowIndex.isEmpty ? nil : try rowIndex(e.rowIndex))
             off = e.next
         }
     }
@@ -187,7 +204,7 @@ final class SSTableReader: @unchecked Sendable {
     }
 
     /// The stream bytes `[position, position + count)`, gathered across chunks.
-    private func streamBytes(_ position: Int, _ count: Int, useCache: Bool) throws -> [UInt8] {
+    func streamBytes(_ position: Int, _ count: Int, useCache: Bool) throws -> [UInt8] {
         guard position >= 0, count >= 0, position + count <= info.dataLength else {
             throw corrupt(.data, position, "record of \(count) bytes at stream position \(position) runs past the data (\(info.dataLength))")
         }
@@ -258,11 +275,60 @@ final class SSTableReader: @unchecked Sendable {
         }
     }
 
-    /// The partition for a key, or nil when absent (the caller checked the bloom filter).
-    func read(token: Int64, key: [UInt8]) throws -> PartitionUpdate? {
+    /// The partition for a key, or nil when absent (the caller checked the bloom filter). With
+    /// `slices` (and a row index) only the row blocks that can hold them are decoded; rows outside
+    /// the slices may still be returned.
+    func read(token: Int64, key: [UInt8], slices: [ClusteringSlice]? = nil, _ cmp: ClusteringComparator? = nil) throws -> PartitionUpdate? {
         try key.withUnsafeBytes { k in
-            guard let pos = try find(token: token, key: k) else { return nil }
+            guard let (pos, ri) = try find(token: token, key: k) else { return nil }
+            if let slices, let cmp, !ri.isEmpty, !(slices.count == 1 && slices[0] == .all) {
+                return try readSlices(at: pos, key: k, rowIndex: try rowIndex(ri), slices: slices, cmp)
+            }
             return try readPartition(at: pos, key: k)
+        }
+    }
+
+    /// Decodes the partition header and the row blocks that can hold `slices`.
+    func readSlices(at position: Int, key: UnsafeRawBufferPointer, rowIndex ri: RowIndex, slices: [ClusteringSlice], _ cmp: ClusteringComparator, useCache: Bool = true) throws -> PartitionUpdate {
+        let head = try streamBytes(position, min(6 + key.count, info.dataLength - position), useCache: useCache)
+        guard head.count >= 6 + key.count else { throw corrupt(.data, position, "partition header truncated") }
+        let klen = Int(UInt16(head[0]) << 8 | UInt16(head[1]))
+        guard klen == key.count, head[2 ..< 2 + klen].elementsEqual(key) else { throw corrupt(.data, position, "partition key differs from the index") }
+        let b = 2 + klen
+        let blen = Int(UInt32(head[b]) << 24 | UInt32(head[b + 1]) << 16 | UInt32(head[b + 2]) << 8 | UInt32(head[b + 3]))
+        guard blen == ri.bodyLength else { throw corrupt(.data, position, "body length \(blen) differs from the row index (\(ri.bodyLength))") }
+        let bodyPos = position + b + 4
+        do {
+            var r = ByteReader(try streamBytes(bodyPos, ri.offsets[0], useCache: useCache))
+            let flags = try r.readUInt8()
+            var p = PartitionUpdate()
+            if flags & 1 != 0 { p.partitionDeletion = try StorageCodec.readDeletion(&r) }
+            if flags & 4 != 0 {
+                let n = try StorageCodec.readCount(&r)
+                for _ in 0 ..< n {
+                    let s = try StorageCodec.readBound(&r)
+                    let e = try StorageCodec.readBound(&r)
+                    p.rangeTombstones.append(RangeTombstone(start: s, end: e, deletion: try StorageCodec.readDeletion(&r)))
+                }
+            }
+            if flags & 2 != 0 { p.staticRow = try StorageCodec.readRow(&r) }
+            _ = try r.readVarUInt()
+            if !r.isAtEnd { throw DecodeError.invalid("partition header longer than the row index says", at: r.position) }
+            var blocks = ri.blocks(for: slices, cmp)[...]
+            while let first = blocks.first {
+                // Decode a run of consecutive blocks in one read.
+                var last = first
+                blocks = blocks.dropFirst()
+                while let n = blocks.first, n == last + 1 { last = n; blocks = blocks.dropFirst() }
+                var rr = ByteReader(try streamBytes(bodyPos + ri.offsets[first], ri.blockEnd(last) - ri.offsets[first], useCache: useCache))
+                while !rr.isAtEnd {
+                    let row = try StorageCodec.readRow(&rr)
+                    if slices.contains(where: { cmp.contains($0, row.clustering) }) { p.rows.append(row) }
+                }
+            }
+            return p
+        } catch let e as DecodeError {
+            throw corrupt(.data, position, "partition does not decode through its row index (\(e))")
         }
     }
 }

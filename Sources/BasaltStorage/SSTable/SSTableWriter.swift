@@ -6,8 +6,9 @@ import BasaltCore
 /// the ``StorageCodec`` partition encoding. The stream is cut into chunks of `chunkLength`
 /// uncompressed bytes; each chunk is written as its Snappy block (or raw bytes when compression is
 /// off) followed by a CRC32C (LE) of those bytes. Index entries are `[token i64 BE][key length u16
-/// BE][key][data position u64 BE]` after a 5-byte header ("BSIX", version) and before a CRC32C
-/// trailer. Every component is written under a temporary name, fsynced, then renamed; the TOC last.
+/// BE][key][data position u64 BE][row index length u32 BE][row index]` after a 5-byte header
+/// ("BSIX", version) and before a CRC32C trailer; partitions whose body exceeds `rowIndexBlockBytes`
+/// carry a ``RowIndex``. Every component is written under a temporary name, fsynced, then renamed; the TOC last.
 final class SSTableWriter {
     let descriptor: SSTableDescriptor
     let chunkLength: Int
@@ -27,9 +28,11 @@ final class SSTableWriter {
     var onChunkWritten: ((Int) -> Void)?
 
     static let summaryInterval = 32
+    let rowIndexBlockBytes: Int
 
-    init(descriptor: SSTableDescriptor, chunkLength: Int, compress: Bool, expectedKeys: Int, falsePositiveRate: Double) throws {
+    init(descriptor: SSTableDescriptor, chunkLength: Int, compress: Bool, expectedKeys: Int, falsePositiveRate: Double, rowIndexBlockBytes: Int = 64 << 10) throws {
         self.descriptor = descriptor
+        self.rowIndexBlockBytes = max(64, rowIndexBlockBytes)
         self.chunkLength = max(1024, chunkLength)
         self.compress = compress
         data = try WritableFile(path: descriptor.temporaryPath(.data))
@@ -55,6 +58,13 @@ final class SSTableWriter {
         index.writeUInt16(UInt16(key.count))
         index.writeBytes(key)
         index.writeUInt64(UInt64(streamPosition))
+        if body.count > rowIndexBlockBytes, let ri = try RowIndex.build(body: Array(body), blockBytes: rowIndexBlockBytes) {
+            let bytes = ri.serialized()
+            index.writeUInt32(UInt32(bytes.count))
+            index.writeBytes(bytes)
+        } else {
+            index.writeUInt32(0)
+        }
         filter.add(Murmur3.hash128(key))
         stats.partitionCount += 1
         stats.minToken = min(stats.minToken, token)
