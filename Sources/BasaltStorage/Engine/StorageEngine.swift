@@ -159,6 +159,7 @@ public final class StorageEngine: @unchecked Sendable {
     public var counters: StorageCounters {
         var c = metrics.snapshot()
         c.liveSSTables = allTables.reduce(0) { $0 + $1.view.sstables.count }
+        (c.chunkCacheHits, c.chunkCacheMisses) = cache.statistics
         return c
     }
 

@@ -24,6 +24,10 @@ final class ChunkCache: @unchecked Sendable {
     private var freeSlots: [Int] = []
     private(set) var sizeBytes = 0
     let capacityBytes: Int
+    private(set) var hits = 0
+    private(set) var misses = 0
+
+    var statistics: (hits: Int, misses: Int) { lock.withLock { (hits, misses) } }
 
     init(capacityBytes: Int) {
         self.capacityBytes = capacityBytes
@@ -31,7 +35,11 @@ final class ChunkCache: @unchecked Sendable {
 
     func get(_ key: Key) -> [UInt8]? {
         lock.withLock {
-            guard let i = map[key] else { return nil }
+            guard let i = map[key] else {
+                misses += 1
+                return nil
+            }
+            hits += 1
             slots[i].referenced = true
             return slots[i].bytes
         }
