@@ -1,0 +1,62 @@
+import BasaltCore
+@testable import BasaltStorage
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Damaged files")
+struct DamagedFileTests {
+    let schema = TestSchemas.keyValue()
+
+    func config() -> StorageConfig {
+        var c = StorageConfig()
+        c.commitLogSync = .batch
+        c.commitLogSegmentBytes = 64 << 10
+        return c
+    }
+
+    @Test func truncatedDataFileIsNamedAndQuarantined() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        for i in 0 ..< 2000 { try e.apply(kvMutation(schema, i, value: [UInt8](repeating: UInt8(i & 0xff), count: 64))) }
+        try e.flush(tableId: schema.id)
+        let data = try #require(try e.sstablePaths(tableId: schema.id).first)
+        e.close(flush: false)
+        let size = try FileSystem.fileSize(data)
+        #expect(truncate(data, off_t(size / 2)) == 0)
+        let report = SSTableInspector.verify(path: data)
+        #expect(!report.isIntact)
+        #expect(report.errors.contains { if case let .corrupt(path, _, reason) = $0 { path == data && reason.contains("truncated") } else { false } })
+        (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        defer { e.close() }
+        #expect(e.counters.quarantinedSSTables == 1)
+        try e.apply(kvMutation(schema, 1))
+        #expect(try kvValue(e, schema, 1) == Array("value-1".utf8))
+    }
+
+    @Test func flippedByteInTheCommitLogEndsThatSegmentOnly() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        for i in 0 ..< 1500 { try e.apply(kvMutation(schema, i, value: [UInt8](repeating: 1, count: 100))) }
+        e.close(flush: false)
+        let logDir = dir.path + "/commitlog"
+        let segments = try FileSystem.list(logDir)
+        #expect(segments.count >= 3)
+        // Damage a record in the middle of the first segment.
+        let first = logDir + "/" + segments[0]
+        var bytes = try FileSystem.readAll(first)
+        bytes[bytes.count / 2] ^= 0x40
+        try FileSystem.writeFile(first, bytes)
+        let report: CommitLogReplayReport
+        (e, report) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        defer { e.close() }
+        #expect(report.tornTails.count == 1)
+        #expect(report.tornTails.first?.path == first)
+        #expect(report.replayed > 1000 && report.replayed < 1500)
+        // Later segments were replayed.
+        #expect(try kvValue(e, schema, 1499) != nil)
+    }
+}
