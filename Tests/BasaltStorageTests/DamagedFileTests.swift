@@ -60,3 +60,28 @@ struct DamagedFileTests {
         #expect(try kvValue(e, schema, 1499) != nil)
     }
 }
+
+@Suite("Truncation races")
+struct TruncationRaceTests {
+    /// A memtable frozen before TRUNCATE whose flush only starts afterwards must not publish.
+    @Test func flushQueuedBeforeTruncateDoesNotResurrectData() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let s = TestSchemas.keyValue()
+        var c = StorageConfig()
+        c.commitLogSync = .periodic(intervalNanos: 5_000_000)
+        c.flushThreads = 1
+        let (e, _) = try StorageEngine.open(directory: dir.path, config: c, tables: [s], logger: .test)
+        defer { e.close() }
+        let gate = ConditionLock()
+        nonisolated(unsafe) var open = false
+        e.flushExecutor.submit { gate.withLock { while !open { gate.wait() } } }
+        for i in 0 ..< 10 { try e.apply(kvMutation(s, i)) }
+        try e.forceFlush(e.table(s.id)) // queued behind the gate
+        try e.truncateTable(id: s.id)
+        gate.withLock { open = true; gate.broadcast() }
+        e.waitForBackgroundWork()
+        #expect(try kvValue(e, s, 3) == nil)
+        #expect(try e.sstablePaths(tableId: s.id).isEmpty)
+    }
+}

@@ -40,7 +40,7 @@ struct EngineTests {
         let report: CommitLogReplayReport
         (e, report) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
         defer { e.close() }
-        #expect(report.replayed == 500)
+        #expect(report.replayed > 0 && report.replayed + report.alreadyFlushed == 500)
         #expect(report.tornTails.isEmpty)
         for i in [0, 999, 1999, 2000, 2499] { #expect(try kvValue(e, schema, i) == Array("value-\(i)".utf8)) }
         #expect(e.counters.liveSSTables >= 1)

@@ -18,13 +18,18 @@ struct StoragePropertyTests {
         var timeWindow: Bool = false
         /// Background compaction after flushes, or only the test's own (partial) compactions.
         var automaticCompaction = true
-        var description: String { "seed \(seed)\(purging ? " purging" : "")\(timeWindow ? " twcs" : "")\(automaticCompaction ? "" : " manual-compaction")" }
+        /// Memtables switched every few writes (many concurrent flushes and a full flush backlog).
+        var tinyMemtables = false
+        var description: String {
+            "seed \(seed)\(purging ? " purging" : "")\(timeWindow ? " twcs" : "")\(automaticCompaction ? "" : " manual-compaction")\(tinyMemtables ? " tiny-memtables" : "")"
+        }
     }
 
     static let scenarios: [Scenario] = [
         Scenario(seed: 1, purging: false), Scenario(seed: 2, purging: true),
         Scenario(seed: 3, purging: false, automaticCompaction: false), Scenario(seed: 4, purging: true, timeWindow: true),
         Scenario(seed: 5, purging: true, automaticCompaction: false),
+        Scenario(seed: 6, purging: false, tinyMemtables: true),
     ]
 
     /// `BASALT_PROPERTY_SEEDS=N` adds N more seeds (and `BASALT_PROPERTY_OPS` sets the operations
@@ -36,7 +41,8 @@ struct StoragePropertyTests {
             let purging: Bool = i % 2 == 0
             let twcs: Bool = i % 5 == 4
             let auto: Bool = i % 3 != 0
-            all.append(Scenario(seed: UInt64(1000 + i), purging: purging, timeWindow: twcs, automaticCompaction: auto))
+            let tiny: Bool = i % 4 == 1
+            all.append(Scenario(seed: UInt64(1000 + i), purging: purging, timeWindow: twcs, automaticCompaction: auto, tinyMemtables: tiny))
         }
         return all
     }
@@ -79,7 +85,8 @@ struct PropertyRun {
         cmp = ClusteringComparator(schema)
         model = ReferenceModel(schema)
         config.commitLogSync = .periodic(intervalNanos: 5_000_000)
-        config.memtableSizeLimitBytes = 8 << 10
+        config.memtableSizeLimitBytes = s.tinyMemtables ? 1 << 10 : 8 << 10
+        config.flushThreads = s.tinyMemtables ? 2 : 1
         config.compactionThroughputBytesPerSecond = 0
         config.automaticCompaction = s.automaticCompaction
         config.chunkCacheBytes = 64 << 10

@@ -13,9 +13,9 @@ extension StorageEngine {
 
     private func runAutomaticCompactions(_ t: TableStore) {
         _ = compactionLock.withLock { compactionQueued.remove(t.id) }
-        while !isClosed, let inputs = pickCompaction(t) {
+        while !isClosed, let (inputs, epoch) = pickCompaction(t) {
             do {
-                try compact(t, inputs)
+                try compact(t, inputs, epoch: epoch)
             } catch {
                 logger.error("compaction failed", metadata: ["table": "\(t.name)", "error": "\(error)"])
                 return
@@ -23,8 +23,9 @@ extension StorageEngine {
         }
     }
 
-    /// Chooses SSTables per the table's strategy and marks them as compacting.
-    func pickCompaction(_ t: TableStore) -> [SSTableReader]? {
+    /// Chooses SSTables per the table's strategy and marks them as compacting; also returns the
+    /// truncation epoch they belong to.
+    func pickCompaction(_ t: TableStore) -> ([SSTableReader], Int)? {
         t.stateLock.withLock {
             guard !t.dropped else { return nil }
             let free = t.sstables.filter { !t.compacting.contains($0.descriptor.generation) }
@@ -32,7 +33,7 @@ extension StorageEngine {
             guard let gens = CompactionStrategy.select(candidates, params: t.schema.params.compaction), gens.count >= 2 else { return nil }
             let set = Set(gens)
             t.compacting.formUnion(set)
-            return free.filter { set.contains($0.descriptor.generation) }
+            return (free.filter { set.contains($0.descriptor.generation) }, t.epochLocked)
         }
     }
 
@@ -41,21 +42,20 @@ extension StorageEngine {
     public func compact(tableId: UUIDValue) throws {
         let t = try table(tableId)
         compactionExecutor.waitIdle()
-        let groups: [[SSTableReader]] = t.stateLock.withLock {
+        let (groups, epoch): ([[SSTableReader]], Int) = t.stateLock.withLock {
             let free = t.sstables.filter { !t.compacting.contains($0.descriptor.generation) }
             let candidates = free.map { CompactionCandidate(generation: $0.descriptor.generation, sizeBytes: $0.sizeOnDisk, maxTimestamp: $0.stats.maxTimestamp) }
             let gs = CompactionStrategy.major(candidates, params: t.schema.params.compaction)
             for g in gs { t.compacting.formUnion(g) }
-            return gs.map { g in free.filter { g.contains($0.descriptor.generation) } }
+            return (gs.map { g in free.filter { g.contains($0.descriptor.generation) } }, t.epochLocked)
         }
-        for g in groups { try compact(t, g) }
+        for g in groups { try compact(t, g, epoch: epoch) }
     }
 
     /// Merges `inputs` into one new SSTable, purging what may be purged, publishes it, then deletes
     /// the inputs. Reads and writes continue meanwhile; inputs stay readable until the swap.
-    func compact(_ t: TableStore, _ inputs: [SSTableReader]) throws {
+    func compact(_ t: TableStore, _ inputs: [SSTableReader], epoch: Int) throws {
         let (schema, cmp) = t.currentSchema
-        let epoch = t.currentEpoch
         let now = clock.nowSeconds()
         let gcBefore = now - Int64(schema.params.gcGraceSeconds)
         let excluding = Set(inputs.map(\.descriptor.generation))
@@ -154,12 +154,12 @@ extension StorageEngine {
     func compactSubset(tableId: UUIDValue, pick: ([Int]) -> [Int]) throws {
         let t = try table(tableId)
         compactionExecutor.waitIdle()
-        let inputs: [SSTableReader] = t.stateLock.withLock {
+        let (inputs, epoch): ([SSTableReader], Int) = t.stateLock.withLock {
             let free = t.sstables.filter { !t.compacting.contains($0.descriptor.generation) }
             let chosen = Set(pick(free.map(\.descriptor.generation)))
             t.compacting.formUnion(chosen)
-            return free.filter { chosen.contains($0.descriptor.generation) }
+            return (free.filter { chosen.contains($0.descriptor.generation) }, t.epochLocked)
         }
-        if !inputs.isEmpty { try compact(t, inputs) }
+        if !inputs.isEmpty { try compact(t, inputs, epoch: epoch) }
     }
 }

@@ -13,10 +13,9 @@ extension StorageEngine {
     func runFlush(_ t: TableStore, _ m: Memtable) {
         var delay: UInt32 = 100_000
         while true {
-            let epoch = t.currentEpoch
             do {
                 let reader = try writeSSTable(from: m, of: t)
-                let (published, clean) = t.completeFlush(m, reader: reader, epoch: epoch)
+                let (published, clean) = t.completeFlush(m, reader: reader, epoch: m.epoch)
                 if !published, let reader { deleteFiles(reader) }
                 if let clean { commitLog.markClean(table: t.id, upTo: clean) }
                 t.writeLock.withLock { t.writeLock.broadcast() }

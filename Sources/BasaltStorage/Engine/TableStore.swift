@@ -178,7 +178,7 @@ final class TableStore: @unchecked Sendable {
     func switchMemtable(at position: CommitLogPosition) -> Memtable {
         let old = memtable
         old.commitLogUpper = position
-        let fresh = Memtable(id: nextMemtableId, commitLogLower: position)
+        let fresh = Memtable(id: nextMemtableId, epoch: currentEpoch, commitLogLower: position)
         nextMemtableId += 1
         stateLock.withLock {
             memtable = fresh
@@ -211,7 +211,7 @@ final class TableStore: @unchecked Sendable {
 
     /// Drops every memtable and SSTable (TRUNCATE); returns the SSTables to delete.
     func truncate(at position: CommitLogPosition) -> [SSTableReader] {
-        let fresh = Memtable(id: nextMemtableId, commitLogLower: position)
+        let fresh = Memtable(id: nextMemtableId, epoch: currentEpoch + 1, commitLogLower: position)
         nextMemtableId += 1
         memtableBytes = 0
         return stateLock.withLock {
@@ -240,6 +240,8 @@ final class TableStore: @unchecked Sendable {
     }
 
     var currentEpoch: Int { stateLock.withLock { epoch } }
+    /// The epoch, for callers already holding `stateLock`.
+    var epochLocked: Int { epoch }
 
     /// The oldest write timestamp that data outside `excluding` may hold for a partition: the
     /// minimum over memtables and over other SSTables whose bloom filter may hold the key.

@@ -8,7 +8,10 @@ import BasaltCore
 /// touches one cache line per visited node and nothing is reference-counted. A write copies the
 /// already-encoded partition body (the bytes the commit log got) into the arena and links it in
 /// front of the partition's earlier fragments: no per-write heap allocation. Reads decode and merge a
-/// partition's fragments; a partition with many fragments is collapsed into one.
+/// partition's fragments; a partition with many fragments is collapsed into one. Beside the
+/// skiplist, an open-addressing hash table from token to node answers point lookups (reads, and
+/// writes to partitions already present) in about one cache miss; the skiplist serves ordered scans
+/// and flushes.
 ///
 /// Thread safety: one writer at a time (the table's write lock) and concurrent readers, through an
 /// internal readers-writer lock.
@@ -25,6 +28,9 @@ final class Memtable: @unchecked Sendable {
     static let fragmentHeader = 16
 
     let id: Int
+    /// The table's truncation epoch when the memtable was created; a flush publishes only if the
+    /// table was not truncated since.
+    let epoch: Int
     let lock = ReadWriteLock()
     private var arena = MemtableArena()
     private let head: UnsafeMutableRawPointer
@@ -39,13 +45,20 @@ final class Memtable: @unchecked Sendable {
     private var lowestTimestamp = Int64.max
     private var highestTimestamp = Int64.min
     private var tombstoneCount = 0
+    /// Hash index: `slotCapacity` pairs of (token, node pointer; 0 when empty), linear probing,
+    /// grown at half full.
+    private var slots: UnsafeMutablePointer<UInt>
+    private var slotCapacity = 64
     /// Extra commit-log ranges whose records it holds (replayed from an earlier process).
     var replayedIntervals: [CommitLogInterval] = []
 
-    init(id: Int, commitLogLower: CommitLogPosition) {
+    init(id: Int, epoch: Int = 0, commitLogLower: CommitLogPosition) {
         self.id = id
+        self.epoch = epoch
         self.commitLogLower = commitLogLower
         rng = 0x9E37_79B9_7F4A_7C15 &* UInt64(truncatingIfNeeded: id &+ 1)
+        slots = .allocate(capacity: 2 * 64)
+        slots.initialize(repeating: 0, count: 2 * 64)
         preds = .allocate(capacity: Self.maxHeight)
         preds.initialize(repeating: nil, count: Self.maxHeight)
         head = arena.allocate(Self.linksOffset + 8 * Self.maxHeight)
@@ -56,6 +69,49 @@ final class Memtable: @unchecked Sendable {
     deinit {
         arena.free()
         preds.deallocate()
+        slots.deallocate()
+    }
+
+    // MARK: hash index
+
+    @inline(__always)
+    private func slot(for token: Int64) -> Int {
+        Int(truncatingIfNeeded: (UInt64(bitPattern: token) &* 0x9E37_79B9_7F4A_7C15) >> 32) & (slotCapacity - 1)
+    }
+
+    /// The node for a key, through the hash index.
+    @inline(__always)
+    private func lookup(_ token: Int64, _ key: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer? {
+        var i = slot(for: token)
+        let t = UInt(bitPattern: Int(token))
+        while true {
+            let p = slots[2 * i + 1]
+            if p == 0 { return nil }
+            if slots[2 * i] == t, let n = UnsafeMutableRawPointer(bitPattern: p), CQLType.compareUnsigned(Self.key(n), key) == 0 { return n }
+            i = (i + 1) & (slotCapacity - 1)
+        }
+    }
+
+    private func indexInsert(_ token: Int64, _ node: UnsafeMutableRawPointer) {
+        if 2 * (count + 1) > slotCapacity { growIndex() }
+        var i = slot(for: token)
+        while slots[2 * i + 1] != 0 { i = (i + 1) & (slotCapacity - 1) }
+        slots[2 * i] = UInt(bitPattern: Int(token))
+        slots[2 * i + 1] = UInt(bitPattern: node)
+    }
+
+    private func growIndex() {
+        let old = slots, oldCapacity = slotCapacity
+        slotCapacity *= 2
+        slots = .allocate(capacity: 2 * slotCapacity)
+        slots.initialize(repeating: 0, count: 2 * slotCapacity)
+        for j in 0 ..< oldCapacity where old[2 * j + 1] != 0 {
+            var i = slot(for: Int64(bitPattern: UInt64(old[2 * j])))
+            while slots[2 * i + 1] != 0 { i = (i + 1) & (slotCapacity - 1) }
+            slots[2 * i] = old[2 * j]
+            slots[2 * i + 1] = old[2 * j + 1]
+        }
+        old.deallocate()
     }
 
     var minTimestamp: Int64 { lock.withReadLock { lowestTimestamp } }
@@ -64,7 +120,7 @@ final class Memtable: @unchecked Sendable {
     var partitionCount: Int { lock.withReadLock { count } }
     var isEmpty: Bool { partitionCount == 0 }
     /// Approximate memory held, for the flush threshold.
-    var sizeBytes: Int { lock.withReadLock { arena.usedBytes } }
+    var sizeBytes: Int { lock.withReadLock { arena.usedBytes + 16 * slotCapacity } }
 
     // MARK: node access
 
@@ -139,20 +195,20 @@ final class Memtable: @unchecked Sendable {
     @discardableResult
     func apply(token: Int64, key: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, minTimestamp lo: Int64, maxTimestamp hi: Int64, tombstones t: Int, _ cmp: ClusteringComparator) -> Int {
         lock.withWriteLock {
-            let found = findPredecessors(token, key)
-            if let n = found, Self.compare(n, token, key) == 0 {
+            if let n = lookup(token, key) {
                 let f = writeFragment(body, previous: Self.newestFragment(n))
                 n.storeBytes(of: UInt(bitPattern: f), toByteOffset: 8, as: UInt.self)
                 let c = Self.fragmentCount(n) + 1
                 n.storeBytes(of: c, toByteOffset: 16, as: Int32.self)
                 if c >= Self.collapseThreshold { collapse(n, cmp) }
             } else {
+                _ = findPredecessors(token, key)
                 insertNode(token: token, key: key, fragment: writeFragment(body, previous: nil))
             }
             lowestTimestamp = Swift.min(lowestTimestamp, lo)
             highestTimestamp = Swift.max(highestTimestamp, hi)
             tombstoneCount += t
-            return arena.usedBytes
+            return arena.usedBytes + 16 * slotCapacity
         }
     }
 
@@ -174,6 +230,7 @@ final class Memtable: @unchecked Sendable {
             Self.setNext(n, l, Self.next(p, l))
             Self.setNext(p, l, n)
         }
+        indexInsert(token, n)
         count += 1
     }
 
@@ -237,7 +294,7 @@ final class Memtable: @unchecked Sendable {
     func read(token: Int64, key: [UInt8], _ cmp: ClusteringComparator) throws(DecodeError) -> PartitionUpdate? {
         let bodies: [[UInt8]]? = key.withUnsafeBytes { k in
             lock.withReadLock {
-                guard let n = seek(token, k), Self.compare(n, token, k) == 0 else { return nil }
+                guard let n = lookup(token, k) else { return nil }
                 return Self.copyFragments(n)
             }
         }
