@@ -131,20 +131,21 @@ final class SSTableReader: @unchecked Sendable {
     /// start when nil), with token at most `endToken` when given.
     func keys(after: (Int64, [UInt8])?, inclusive: Bool = false, endToken: Int64?, limit: Int) throws -> [(Int64, [UInt8])] {
         var out: [(Int64, [UInt8])] = []
-        var off = 5
-        if let (t, k) = after {
-            if t > stats.maxToken { return [] }
-            off = k.withUnsafeBytes { summaryStart(t, $0) }
-        }
-        while off < indexEnd && out.count < limit {
-            let e = try entry(at: off)
-            off = e.next
-            if let (t, k) = after {
-                let c = k.withUnsafeBytes { compareKey(e.token, e.keyStart, e.keyLength, t, $0) }
-                if c < 0 || (c == 0 && !inclusive) { continue }
+        let probeToken = after?.0 ?? .min
+        let probeKey = after?.1 ?? []
+        if after != nil && probeToken > stats.maxToken { return [] }
+        try probeKey.withUnsafeBytes { probe in
+            var off = after == nil ? Self.firstIndexOffset : summaryStart(probeToken, probe)
+            while off < indexEnd && out.count < limit {
+                let e = try entry(at: off)
+                off = e.next
+                if after != nil {
+                    let c = compareKey(e.token, e.keyStart, e.keyLength, probeToken, probe)
+                    if c < 0 || (c == 0 && !inclusive) { continue }
+                }
+                if let end = endToken, e.token > end { break }
+                out.append((e.token, Array(index[e.keyStart ..< e.keyStart + e.keyLength])))
             }
-            if let end = endToken, e.token > end { break }
-            out.append((e.token, Array(index[e.keyStart ..< e.keyStart + e.keyLength])))
         }
         return out
     }
