@@ -111,3 +111,30 @@ final class Flag: @unchecked Sendable {
     func set() { lock.withLock { value = true } }
     var isSet: Bool { lock.withLock { value } }
 }
+
+@Suite("Memtable memory bound")
+struct MemtableMemoryTests {
+    @Test func globalLimitFlushesTheLargestMemtable() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let a = TestSchemas.keyValue(id: UUIDValue(msb: 7, lsb: 1))
+        let b = TestSchemas.keyValue(id: UUIDValue(msb: 7, lsb: 2))
+        var c = StorageConfig()
+        c.commitLogSync = .periodic(intervalNanos: 5_000_000)
+        c.memtableSizeLimitBytes = 256 << 20
+        c.memtableTotalLimitBytes = 1 << 20
+        let (e, _) = try StorageEngine.open(directory: dir.path, config: c, tables: [a, b], logger: .test)
+        defer { e.close() }
+        var peak = 0
+        for i in 0 ..< 8000 {
+            try e.apply(kvMutation(a, i, value: [UInt8](repeating: 3, count: 300)))
+            if i % 10 == 0 { try e.apply(kvMutation(b, i)) }
+            peak = max(peak, e.memtableMemory.current)
+        }
+        e.waitForBackgroundWork()
+        #expect(e.counters.flushes >= 2)
+        #expect(peak <= 2 * (1 << 20) + (64 << 10))
+        #expect(try e.sstablePaths(tableId: a.id).count >= 1)
+        #expect(try kvValue(e, a, 7999) == [UInt8](repeating: 3, count: 300))
+    }
+}

@@ -28,6 +28,9 @@ public struct StorageConfig: Sendable {
     public var commitLogBufferLimitBytes = 16 << 20
     /// A table's memtable is switched and flushed once it holds this much memory.
     public var memtableSizeLimitBytes = 64 << 20
+    /// Memory all memtables together (active and being flushed) may hold: above it the largest is
+    /// flushed; above twice it writes wait (blocking API) or fail overloaded (non-blocking API).
+    public var memtableTotalLimitBytes = 512 << 20
     /// Memtables per table that may wait for or undergo flushing; when reached, writes to the table
     /// wait (blocking API) or fail overloaded (non-blocking API).
     public var maxPendingFlushesPerTable = 2

@@ -11,6 +11,7 @@ extension StorageEngine {
     /// Writes a frozen memtable to an SSTable and publishes it, retrying on I/O errors (the data
     /// stays readable in the memtable and durable in the commit log meanwhile).
     func runFlush(_ t: TableStore, _ m: Memtable) {
+        defer { memtableMemory.release(m.accountedBytes) }
         var delay: UInt32 = 100_000
         while true {
             do {

@@ -41,6 +41,11 @@ extension StorageEngine {
         let token = Murmur3.token(m.partitionKey).value
         let range = update.timestampRange ?? (Int64.max, Int64.min)
         let tombstones = update.tombstoneCount
+        if !memtableMemory.waitForRoom(mayBlock: mayBlock, timeoutNanos: config.writeBlockTimeoutNanos) {
+            metrics.add(metrics.overloadedWrites, 1)
+            throw StorageError.overloaded("memtables hold \(memtableMemory.current) bytes, more than twice the \(memtableMemory.limit)-byte limit; flushes are behind")
+        }
+        defer { if memtableMemory.isAboveFlushThreshold { relieveMemoryPressure() } }
         t.writeLock.lock()
         defer { t.writeLock.unlock() }
         if t.dropped { throw StorageError.unknownTable(m.tableId) }
@@ -65,9 +70,9 @@ extension StorageEngine {
         let mt = t.memtable
         let pos = try w.bytes.withUnsafeBytes { all in
             let p = try commitLog.append(all, table: m.tableId, mayBlock: mayBlock, deadlineNanos: config.writeBlockTimeoutNanos)
-            t.memtableBytes = mt.apply(token: token, key: UnsafeRawBufferPointer(rebasing: all[keyStart ..< bodyStart]),
-                                       body: UnsafeRawBufferPointer(rebasing: all[bodyStart ..< size]),
-                                       minTimestamp: range.0, maxTimestamp: range.1, tombstones: tombstones, cmp)
+            t.noteMemtableSize(mt.apply(token: token, key: UnsafeRawBufferPointer(rebasing: all[keyStart ..< bodyStart]),
+                                        body: UnsafeRawBufferPointer(rebasing: all[bodyStart ..< size]),
+                                        minTimestamp: range.0, maxTimestamp: range.1, tombstones: tombstones, cmp))
             return p
         }
         metrics.add(metrics.writes, 1)
@@ -96,6 +101,19 @@ extension StorageEngine {
         submitFlush(t, old)
     }
 
+    /// Flushes the largest active memtable whose table has room in its flush backlog (memtables
+    /// together hold more than the global limit). One thread at a time does this.
+    func relieveMemoryPressure() {
+        guard relievingMemory.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        defer { relievingMemory.store(false, ordering: .releasing) }
+        var best: (TableStore, Int)?
+        for t in allTables {
+            let size = t.writeLock.withLock { t.memtableBytes }
+            if size > (best?.1 ?? 0), t.pendingFlushes < max(1, config.maxPendingFlushesPerTable) { best = (t, size) }
+        }
+        if let (t, _) = best { _ = try? forceFlush(t) }
+    }
+
     /// Applies a mutation read back from the commit log at `position` (no logging).
     func applyReplayed(_ t: TableStore, _ m: Mutation, at position: CommitLogPosition) throws {
         let (_, cmp) = t.currentSchema
@@ -116,7 +134,7 @@ extension StorageEngine {
         }
         m.partitionKey.withUnsafeBytes { k in
             w.bytes.withUnsafeBytes { b in
-                t.memtableBytes = mt.apply(token: token, key: k, body: b, minTimestamp: range.0, maxTimestamp: range.1, tombstones: update.tombstoneCount, cmp)
+                t.noteMemtableSize(mt.apply(token: token, key: k, body: b, minTimestamp: range.0, maxTimestamp: range.1, tombstones: update.tombstoneCount, cmp))
             }
         }
     }

@@ -30,6 +30,8 @@ public final class StorageEngine: @unchecked Sendable {
     let flushExecutor: BackgroundExecutor
     let compactionExecutor: BackgroundExecutor
     let throughput: ThroughputLimiter
+    let memtableMemory: MemtableMemory
+    let relievingMemory = Atomic<Bool>(false)
     private let tablesLock = Lock()
     private var tables: [UUIDValue: TableStore] = [:]
     /// Segment ids found at start-up, replayed by `replayCommitLog()`.
@@ -67,6 +69,7 @@ public final class StorageEngine: @unchecked Sendable {
         flushExecutor = BackgroundExecutor(name: "flush", threads: config.flushThreads, queueLimit: 1 << 16)
         compactionExecutor = BackgroundExecutor(name: "compaction", threads: config.compactionThreads, queueLimit: 1024)
         throughput = ThroughputLimiter(bytesPerSecond: config.compactionThroughputBytesPerSecond)
+        memtableMemory = MemtableMemory(limit: config.memtableTotalLimitBytes)
     }
 
     /// Opens a data directory with its tables and replays the commit log.
@@ -105,7 +108,7 @@ public final class StorageEngine: @unchecked Sendable {
             existing.alter(schema)
             return
         }
-        let t = TableStore(schema: schema, directory: tableDirectory(schema), commitLogPosition: commitLog.currentPosition, logger: logger)
+        let t = TableStore(schema: schema, directory: tableDirectory(schema), commitLogPosition: commitLog.currentPosition, memory: memtableMemory, logger: logger)
         try t.loadSSTables(cache: cache) { _ in metrics.add(metrics.quarantinedSSTables, 1) }
         let maxSegment = t.view.sstables.flatMap(\.stats.commitLogIntervals).map(\.upper.segment).max() ?? 0
         commitLog.advanceSegmentId(above: maxSegment)

@@ -24,7 +24,9 @@ final class TableStore: @unchecked Sendable {
     let stateLock = Lock()
     // Guarded by writeLock (and stateLock for the swap).
     private(set) var memtable: Memtable
-    var memtableBytes = 0
+    private(set) var memtableBytes = 0
+    /// The engine-wide account of memtable memory.
+    let memory: MemtableMemory
     // Guarded by stateLock.
     private(set) var flushing: [Memtable] = []
     private var flushOrder: [(Memtable, Bool)] = []
@@ -40,7 +42,8 @@ final class TableStore: @unchecked Sendable {
     private(set) var truncatedAt: CommitLogPosition?
     var quarantined: [StorageError] = []
 
-    init(schema: TableSchema, directory: String, commitLogPosition: CommitLogPosition, logger: Logger) {
+    init(schema: TableSchema, directory: String, commitLogPosition: CommitLogPosition, memory: MemtableMemory, logger: Logger) {
+        self.memory = memory
         self.schema = schema
         id = schema.id
         name = "\(schema.keyspace).\(schema.name)"
@@ -174,10 +177,17 @@ final class TableStore: @unchecked Sendable {
 
     // MARK: memtable switching (callers hold writeLock)
 
+    /// Records the active memtable's new size (caller holds writeLock).
+    func noteMemtableSize(_ size: Int) {
+        memory.add(size - memtableBytes)
+        memtableBytes = size
+    }
+
     /// Freezes the current memtable at `position` and starts a new one; returns the frozen one.
     func switchMemtable(at position: CommitLogPosition) -> Memtable {
         let old = memtable
         old.commitLogUpper = position
+        old.accountedBytes = memtableBytes
         let fresh = Memtable(id: nextMemtableId, epoch: currentEpoch, commitLogLower: position)
         nextMemtableId += 1
         stateLock.withLock {
@@ -213,6 +223,7 @@ final class TableStore: @unchecked Sendable {
     func truncate(at position: CommitLogPosition) -> [SSTableReader] {
         let fresh = Memtable(id: nextMemtableId, epoch: currentEpoch + 1, commitLogLower: position)
         nextMemtableId += 1
+        memory.release(memtableBytes)
         memtableBytes = 0
         return stateLock.withLock {
             epoch += 1

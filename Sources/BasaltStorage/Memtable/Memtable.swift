@@ -49,6 +49,9 @@ final class Memtable: @unchecked Sendable {
     /// grown at half full.
     private var slots: UnsafeMutablePointer<UInt>
     private var slotCapacity = 64
+    /// Bytes counted against the engine's memtable memory when it was frozen (released once its
+    /// flush is done).
+    var accountedBytes = 0
     /// Extra commit-log ranges whose records it holds (replayed from an earlier process).
     var replayedIntervals: [CommitLogInterval] = []
 
