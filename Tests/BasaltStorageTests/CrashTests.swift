@@ -80,6 +80,8 @@ struct CrashTests {
             if r.live(now: 0, cmp).rows.first?.cells.first?.value != key + key { missing.append(k) }
         }
         #expect(missing.count == 0, "\(missing.count) acknowledged writes lost, e.g. \(missing.prefix(5))")
+        // Let background compactions settle so the files listed are the live ones.
+        engine.waitForBackgroundWork()
         for path in try engine.sstablePaths(tableId: Self.schema.id) {
             let v = SSTableInspector.verify(path: path)
             #expect(v.isIntact, "\(v)")
