@@ -8,7 +8,8 @@ import BasaltCore
 /// touches one cache line per visited node and nothing is reference-counted. A write copies the
 /// already-encoded partition body (the bytes the commit log got) into the arena and links it in
 /// front of the partition's earlier fragments: no per-write heap allocation. Reads decode and merge a
-/// partition's fragments; a partition with many fragments is collapsed into one. Beside the
+/// partition's fragments; a partition's newest fragments are merged into one as they accumulate
+/// (see `collapse`). Beside the
 /// skiplist, an open-addressing hash table from token to node answers point lookups (reads, and
 /// writes to partitions already present) in about one cache miss; the skiplist serves ordered scans
 /// and flushes.
@@ -267,13 +268,29 @@ final class Memtable: @unchecked Sendable {
         return out
     }
 
+    /// Merges the newest fragments of a partition into one, as long as each next older fragment
+    /// is at most twice the size merged so far (and at least two are merged). Like a binary
+    /// counter, every byte is re-merged O(log n) times, so a partition receiving many small writes
+    /// (a time series) costs O(n log n) in total, not O(n²); the chain stays O(log n) + threshold
+    /// long.
     private func collapse(_ n: UnsafeMutableRawPointer, _ cmp: ClusteringComparator) {
-        guard let merged = try? Self.decodeAndMerge(Self.copyFragments(n), cmp) else { return }
-        var w = ByteWriter(capacity: 256)
+        var group: [[UInt8]] = []
+        var total = 0
+        var f = Self.newestFragment(n)
+        while let frag = f {
+            let body = Self.fragmentBody(frag)
+            if group.count >= 2 && body.count > 2 * total { break }
+            group.append(Array(body))
+            total += body.count
+            f = Self.previousFragment(frag)
+        }
+        guard group.count >= 2, let merged = try? Self.decodeAndMerge(group, cmp) else { return }
+        var w = ByteWriter(capacity: total + 64)
         StorageCodec.writePartition(merged, &w)
-        let f = w.bytes.withUnsafeBytes { writeFragment($0, previous: nil) }
-        n.storeBytes(of: UInt(bitPattern: f), toByteOffset: 8, as: UInt.self)
-        n.storeBytes(of: Int32(1), toByteOffset: 16, as: Int32.self)
+        let rest = f
+        let newFragment = w.bytes.withUnsafeBytes { writeFragment($0, previous: rest) }
+        n.storeBytes(of: UInt(bitPattern: newFragment), toByteOffset: 8, as: UInt.self)
+        n.storeBytes(of: Self.fragmentCount(n) - Int32(group.count) + 1, toByteOffset: 16, as: Int32.self)
     }
 
     // MARK: reads

@@ -27,7 +27,7 @@ final class SSTableWriter {
     /// Called with the number of bytes each time a chunk is written (compaction throttling).
     var onChunkWritten: ((Int) -> Void)?
 
-    static let summaryInterval = 32
+    static let summaryInterval = 16
     let rowIndexBlockBytes: Int
 
     init(descriptor: SSTableDescriptor, chunkLength: Int, compress: Bool, expectedKeys: Int, falsePositiveRate: Double, rowIndexBlockBytes: Int = 64 << 10) throws {
