@@ -147,17 +147,6 @@ extension PartitionUpdate {
         return out
     }
 
-    /// The latest range-tombstone deletion covering a row, if any.
-    @inlinable
-    func rangeDeletion(covering clustering: [[UInt8]], _ cmp: ClusteringComparator) -> DeletionTime? {
-        var best: DeletionTime?
-        for rt in rangeTombstones where cmp.contains(rt.slice, clustering) {
-            if let b = best, !(b < rt.deletion) { continue }
-            best = rt.deletion
-        }
-        return best
-    }
-
     /// Removes everything a deletion in this partition shadows, and deletions that a broader one
     /// supersedes; sorts and deduplicates range tombstones.
     mutating func applyShadowing(_ cmp: ClusteringComparator) {
@@ -185,11 +174,21 @@ extension PartitionUpdate {
             }
             return
         }
+        // Sweep rows and range tombstones (both sorted by start) together, keeping the tombstones
+        // that have started and not yet ended: O(rows × open tombstones), not O(rows × tombstones).
         var out: [Row] = []
         out.reserveCapacity(rows.count)
+        var nextRT = 0
+        var open: [RangeTombstone] = []
         for r in rows {
-            let outer = Self.maxDeletion(pd, rangeDeletion(covering: r.clustering, cmp))
-            let s = Self.shadow(r, by: outer)
+            while nextRT < rangeTombstones.count, cmp.isAfter(r.clustering, start: rangeTombstones[nextRT].start) {
+                open.append(rangeTombstones[nextRT])
+                nextRT += 1
+            }
+            if !open.isEmpty { open.removeAll { !cmp.isBefore(r.clustering, end: $0.end) } }
+            var covering: DeletionTime?
+            for rt in open { covering = Self.maxDeletion(covering, rt.deletion) }
+            let s = Self.shadow(r, by: Self.maxDeletion(pd, covering))
             if !s.isEmpty { out.append(s) }
         }
         rows = out
