@@ -3,6 +3,7 @@ import BasaltCore
 import BasaltStorage
 import Foundation
 import Logging
+import Synchronization
 
 /// `basalt bench storage`: the storage engine under RocksDB `db_bench`'s workloads (fillrandom,
 /// readrandom, seekrandom) with the same key and value shapes, printing db_bench-style lines.
@@ -41,6 +42,8 @@ struct BenchStorageCommand: ParsableCommand {
     var compactionMiB = 0
     @Option(help: "Random seed.")
     var seed: UInt64 = 301
+    @Option(help: "Writer threads for fillrandom (with --sync group, concurrent writers share fsyncs).")
+    var threads = 1
 
     static let schemaId = UUIDValue(msb: 0xBE4C, lsb: 1)
 
@@ -87,6 +90,33 @@ struct BenchStorageCommand: ParsableCommand {
             var found = 0
             var bytes = 0
             switch name {
+            case "fillrandom" where threads > 1:
+                let per = num / threads
+                let group = DispatchGroup()
+                let failures = Atomic<Int>(0)
+                for t in 0 ..< threads {
+                    group.enter()
+                    Thread.detachNewThread { [keySize, valueSize, seed] in
+                        defer { group.leave() }
+                        var r = BenchRandom(seed: seed &+ UInt64(t) &* 7919)
+                        var k = [UInt8](repeating: UInt8(ascii: "0"), count: max(8, keySize))
+                        var valuePos = t * 997
+                        for i in 0 ..< per {
+                            var be = UInt64(r.next(below: num)).bigEndian
+                            withUnsafeBytes(of: &be) { b in for j in 0 ..< 8 { k[j] = b[j] } }
+                            let v = values.slice(&valuePos, valueSize)
+                            let ts = Int64(t) << 40 | Int64(i + 1)
+                            do {
+                                try engine.apply(Mutation(keyspace: "bench", table: "kv", tableId: Self.schemaId, partitionKey: k,
+                                                          update: PartitionUpdate(rows: [Row(clustering: [], cells: [.live(column: "value", timestamp: ts, value: v)])])))
+                            } catch { failures.add(1, ordering: .relaxed) }
+                        }
+                    }
+                }
+                group.wait()
+                if failures.load(ordering: .relaxed) > 0 { throw ValidationError("\(failures.load(ordering: .relaxed)) writes failed") }
+                ops = per * threads
+                bytes = ops * (keySize + valueSize)
             case "fillrandom", "fillseq":
                 var valuePos = 0
                 for i in 0 ..< num {

@@ -80,7 +80,8 @@ final class CommitLog: @unchecked Sendable {
         defer { cond.unlock() }
         while bufferedBytes + size > bufferLimit && failure == nil && !closing {
             if !mayBlock { throw .overloaded("commit-log buffer full (\(bufferedBytes) bytes not yet written)") }
-            cond.signal()
+            // Broadcast: writers waiting for durability share the condition with the sync thread.
+            cond.broadcast()
             if !cond.wait(nanos: deadlineNanos) {
                 throw .overloaded("commit-log buffer stayed full for \(deadlineNanos / 1_000_000) ms")
             }
@@ -97,7 +98,7 @@ final class CommitLog: @unchecked Sendable {
         let pos = CommitLogPosition(segment: activeId, offset: UInt32(offset))
         segments[activeId, default: Segment()].dirty[table] = pos
         appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
-        if bufferedBytes >= 256 << 10 { cond.signal() }
+        if bufferedBytes >= 256 << 10 && bufferedBytes - size < 256 << 10 { cond.broadcast() }
         return appended
     }
 

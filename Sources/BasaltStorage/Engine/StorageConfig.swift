@@ -1,16 +1,18 @@
 /// When commit-log writes are made durable before a write is acknowledged.
 public enum CommitLogSyncMode: Hashable, Sendable {
-    /// fsync before acknowledging; writers arriving while a sync is prepared wait up to `window`
-    /// nanoseconds and share one fsync. The default (window 1 ms).
+    /// fsync before acknowledging; writers that arrive while an fsync runs share the next one, and
+    /// with a `window` the sync thread also waits that long before syncing so that more writers
+    /// join. The default has no window: on this project's machines waiting only added latency
+    /// (docs/storage.md, "Group commit").
     case group(windowNanos: UInt64)
-    /// fsync before acknowledging, as soon as a write is waiting (no window); writers that arrive
-    /// during an fsync share the next one.
+    /// Cassandra's name for fsync-before-acknowledging without a window: the same as
+    /// `group(windowNanos: 0)`.
     case batch
     /// Acknowledge at once; buffered records are written within a millisecond or so and fsynced
     /// every `intervalNanos`. A machine crash may lose up to one interval of writes.
     case periodic(intervalNanos: UInt64)
 
-    public static let `default` = CommitLogSyncMode.group(windowNanos: 1_000_000)
+    public static let `default` = CommitLogSyncMode.group(windowNanos: 0)
 
     var acknowledgesBeforeSync: Bool {
         if case .periodic = self { return true }
