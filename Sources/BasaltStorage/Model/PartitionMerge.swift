@@ -59,25 +59,27 @@ extension PartitionUpdate {
             }
             out.rows = merged
         } else {
-            for k in out.rows.indices { out.rows[k] = Self.normalizedRow(out.rows[k], cmp) }
+            // Rewrite only rows that change, so an already-canonical update is not copied.
+            for k in out.rows.indices where !Self.isCanonicalRow(out.rows[k], cmp) {
+                out.rows[k] = Self.normalizedRow(out.rows[k], cmp)
+            }
         }
-        if let s = out.staticRow { out.staticRow = Self.normalizedRow(s, cmp) }
+        if let s = out.staticRow, !Self.isCanonicalRow(s, cmp) { out.staticRow = Self.normalizedRow(s, cmp) }
         out.applyShadowing(cmp)
         return out
     }
 
-    static func normalizedRow(_ r: Row, _ cmp: ClusteringComparator) -> Row {
-        var sorted = true
-        for k in r.cells.indices.dropFirst() where cmp.compareCells(r.cells[k - 1], r.cells[k]) >= 0 {
-            sorted = false
-            break
-        }
-        var cdSorted = true
+    /// Whether a row's cells and complex deletions are sorted and unique.
+    static func isCanonicalRow(_ r: Row, _ cmp: ClusteringComparator) -> Bool {
+        for k in r.cells.indices.dropFirst() where cmp.compareCells(r.cells[k - 1], r.cells[k]) >= 0 { return false }
         for k in r.complexDeletions.indices.dropFirst() where !r.complexDeletions[k - 1].column.utf8.lexicographicallyPrecedes(r.complexDeletions[k].column.utf8) {
-            cdSorted = false
-            break
+            return false
         }
-        if sorted && cdSorted { return r }
+        return true
+    }
+
+    static func normalizedRow(_ r: Row, _ cmp: ClusteringComparator) -> Row {
+        if isCanonicalRow(r, cmp) { return r }
         return mergeRows(Row(clustering: r.clustering), r, cmp)!
     }
 
