@@ -58,7 +58,8 @@ public struct CommitLogReplayReport: Sendable, CustomStringConvertible {
     public var alreadyFlushed = 0
     /// Records for tables the engine does not know (dropped, or not added before replay).
     public var unknownTable = 0
-    /// Records whose checksum passed but whose content did not decode.
+    /// Records whose checksum passed but whose content did not decode or is not a valid mutation
+    /// for its table.
     public var undecodable = 0
     public var tornTails: [TornTail] = []
 

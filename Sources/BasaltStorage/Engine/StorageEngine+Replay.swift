@@ -22,6 +22,10 @@ extension StorageEngine {
                     report.unknownTable += 1
                     return
                 }
+                if m.validationProblem(clusteringColumns: t.comparatorSnapshot.clusteringCount) != nil {
+                    report.undecodable += 1
+                    return
+                }
                 if let cut = t.stateLock.withLock({ t.truncatedAt }), pos < cut {
                     report.alreadyFlushed += 1
                     return
