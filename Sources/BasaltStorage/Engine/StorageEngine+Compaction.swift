@@ -64,7 +64,7 @@ extension StorageEngine {
         func release() { _ = t.replace(inputs, with: nil, epoch: -1) }
         do {
             let w = try SSTableWriter(descriptor: d, chunkLength: schema.params.chunkLengthKiB * 1024, compress: schema.params.compressionEnabled,
-                                      expectedKeys: inputs.reduce(0) { $0 + $1.stats.partitionCount }, falsePositiveRate: schema.params.bloomFilterFPChance, rowIndexBlockBytes: config.rowIndexBlockBytes)
+                                      expectedKeys: inputs.reduce(0) { $0 + $1.partitionCountBound }, falsePositiveRate: schema.params.bloomFilterFPChance, rowIndexBlockBytes: config.rowIndexBlockBytes)
             writer = w
             w.onChunkWritten = { [throughput] n in throughput.acquire(n) }
             var heads: [(token: Int64, key: [UInt8], position: Int, next: Int)?] = []

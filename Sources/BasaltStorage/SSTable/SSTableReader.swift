@@ -51,6 +51,10 @@ final class SSTableReader: @unchecked Sendable {
 
     var indexEnd: Int { index.count - 4 }
 
+    /// Partition count, bounded by what the index can hold (an entry takes at least 22 bytes), so a
+    /// damaged statistics file cannot make a caller size buffers absurdly.
+    var partitionCountBound: Int { min(max(0, stats.partitionCount), index.count / 22) }
+
     @inline(__always)
     func mightContain(_ hash: (UInt64, UInt64)) -> Bool { filter.mightContain(hash) }
 
