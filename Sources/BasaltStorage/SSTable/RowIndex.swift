@@ -55,9 +55,11 @@ struct RowIndex: Sendable {
     }
 
     static func deserialize(_ r: inout ByteReader) throws(DecodeError) -> RowIndex {
+        let lenAt = r.position
         let len = try r.readVarUInt()
+        guard len <= UInt64(UInt32.max) else { throw DecodeError.invalid("row index body length \(len) out of range", at: lenAt) }
         let n = try StorageCodec.readCount(&r)
-        var index = RowIndex(bodyLength: Int(clamping: len), firstClusterings: [], offsets: [])
+        var index = RowIndex(bodyLength: Int(len), firstClusterings: [], offsets: [])
         var last = -1
         for _ in 0 ..< n {
             index.firstClusterings.append(try StorageCodec.readClustering(&r))

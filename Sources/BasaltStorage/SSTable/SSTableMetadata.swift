@@ -100,7 +100,12 @@ struct CompressionInfo: Sendable {
             else { throw DecodeError.invalid("compression info inconsistent (chunk \(chunk), length \(len), \(n) chunks)", at: 5) }
             var offs: [UInt64] = []
             offs.reserveCapacity(Int(n))
-            for _ in 0 ..< n { offs.append(try r.readUInt64()) }
+            for _ in 0 ..< n {
+                let at = r.position
+                let o = try r.readUInt64()
+                guard o < 1 << 48, o >= (offs.last.map { $0 + 4 } ?? 0) else { throw DecodeError.invalid("chunk offset \(o) out of order or out of range", at: at) }
+                offs.append(o)
+            }
             return CompressionInfo(chunkLength: chunk, compressed: compressed, dataLength: Int(len), offsets: offs)
         }
     }
