@@ -274,6 +274,9 @@ final class CommitLog: @unchecked Sendable {
                         }
                         file = try WritableFile(path: directory + "/" + CommitLogSegmentFormat.fileName(id))
                         fileId = id
+                        // The new file's directory entry must be durable before anything in it is
+                        // acknowledged (fdatasync covers the file, not its name).
+                        try FileSystem.syncDirectory(directory)
                     }
                     if !bytes.isEmpty { try file?.write(bytes) }
                 }
