@@ -85,6 +85,14 @@ final class TableStore: @unchecked Sendable {
     /// quarantines SSTables that fail to open.
     func loadSSTables(cache: ChunkCache, onQuarantine: (StorageError) -> Void) throws {
         try FileSystem.makeDirectories(directory)
+        // Make the (possibly new) table and keyspace directory entries durable before any SSTable
+        // relies on them.
+        var parent = directory
+        for _ in 0 ..< 2 {
+            guard let slash = parent.lastIndex(of: "/") else { break }
+            parent = String(parent[..<slash])
+            try FileSystem.syncDirectory(parent)
+        }
         var generations: [Int: Set<SSTableDescriptor.Component>] = [:]
         var maxGen = 0
         for name in try FileSystem.list(directory) {
