@@ -8,10 +8,50 @@ extension StorageEngine {
         let t = try table(cmd.tableId)
         metrics.add(metrics.reads, 1)
         let (schema, cmp) = t.currentSchema
+        if cmd.limit < Int.max, cmd.slices.count == 1, let r = try readPrefix(t, cmd, schema, cmp) { return r }
         let merged = try readMerged(t, key: cmd.partitionKey, slices: cmd.slices, cmp)
         let clean = merged.update.withoutDroppedColumns(schema.droppedColumns)
         let filtered = clean.filtered(slices: cmd.slices, columns: cmd.columns, reversed: cmd.reversed, limit: cmd.limit, now: cmd.nowSeconds, cmp)
         return PartitionResult(partitionKey: cmd.partitionKey, token: merged.token, update: filtered)
+    }
+
+    /// A limited read of a large partition: reads a growing prefix (or suffix, when reversed) of
+    /// the slice, cut at row-index block boundaries, from every source, until it holds `limit` live
+    /// rows. The part read is complete in every source, so when it holds enough live rows the
+    /// answer equals that of reading the whole slice. Nil when the partition has no row index to
+    /// cut at, or the whole slice was needed.
+    func readPrefix(_ t: TableStore, _ cmd: ReadCommand, _ schema: TableSchema, _ cmp: ClusteringComparator) throws -> PartitionResult? {
+        let slice = cmd.slices[0]
+        let token = Murmur3.token(cmd.partitionKey).value
+        let hash = cmd.partitionKey.withUnsafeBytes { Murmur3.hash128($0) }
+        var cuts: [[[UInt8]]] = []
+        for s in t.view.sstables where token >= s.stats.minToken && token <= s.stats.maxToken && s.mightContain(hash) {
+            guard let ri = try? s.rowIndex(token: token, key: cmd.partitionKey), ri.offsets.count > cuts.count else { continue }
+            cuts = ri.firstClusterings
+        }
+        // Candidate cut points strictly inside the slice, in the direction of reading.
+        cuts = cuts.filter { cmp.isAfter($0, start: slice.start) && cmp.isBefore($0, end: slice.end) }
+        if cmd.reversed { cuts.reverse() }
+        guard cuts.count >= 4 else { return nil }
+        var k = 2
+        while k < cuts.count {
+            let cut = cuts[k]
+            let part = cmd.reversed
+                ? ClusteringSlice(start: ClusteringBound(cut, inclusive: true), end: slice.end)
+                : ClusteringSlice(start: slice.start, end: ClusteringBound(cut, inclusive: false))
+            let merged = try readMerged(t, key: cmd.partitionKey, slices: [part], cmp)
+            let filtered = merged.update.withoutDroppedColumns(schema.droppedColumns)
+                .filtered(slices: [part], columns: cmd.columns, reversed: cmd.reversed, limit: cmd.limit, now: cmd.nowSeconds, cmp)
+            var live = 0
+            for r in filtered.rows where r.isLive(now: cmd.nowSeconds) { live += 1 }
+            if live >= cmd.limit {
+                // Rows, and range tombstones (cut at the last row returned by `filtered`), are those
+                // a read of the whole slice returns.
+                return PartitionResult(partitionKey: cmd.partitionKey, token: merged.token, update: filtered)
+            }
+            k *= 4
+        }
+        return nil
     }
 
     /// A partition from every source, merged: whole, or at least the rows of `slices` (SSTables

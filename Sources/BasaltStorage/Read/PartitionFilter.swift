@@ -4,6 +4,8 @@ import BasaltCore
 extension PartitionUpdate {
     /// The rows in `slices`, the range tombstones overlapping them, the selected columns, and rows
     /// up to and including the `limit`-th live row at `now` (counted from the end when `reversed`).
+    /// When the limit is reached, range tombstones lying wholly beyond the last row returned are
+    /// dropped too.
     ///
     /// When the column selection removes every live cell of a live row that has no live marker, the
     /// row keeps a marker derived from the removed cell that lives longest, so the row still exists
@@ -34,14 +36,26 @@ extension PartitionUpdate {
                     k -= 1
                     if selected[k].isLive(now: now) { live += 1 }
                 }
-                if live >= limit { selected.removeFirst(k) }
+                if live >= limit {
+                    selected.removeFirst(k)
+                    // Only the tombstones that can touch what was returned: then the result does not
+                    // depend on how far past the limit a replica happened to read.
+                    if let first = selected.first?.clustering {
+                        out.rangeTombstones.removeAll { cmp.compareBounds($0.end, aIsStart: false, ClusteringBound(first, inclusive: true), bIsStart: true) < 0 }
+                    }
+                }
             } else {
                 var k = 0
                 while k < selected.count && live < limit {
                     if selected[k].isLive(now: now) { live += 1 }
                     k += 1
                 }
-                if live >= limit { selected.removeLast(selected.count - k) }
+                if live >= limit {
+                    selected.removeLast(selected.count - k)
+                    if let last = selected.last?.clustering {
+                        out.rangeTombstones.removeAll { cmp.compareBounds(ClusteringBound(last, inclusive: true), aIsStart: false, $0.start, bIsStart: true) < 0 }
+                    }
+                }
             }
         }
         out.rows = selected

@@ -293,6 +293,14 @@ final class SSTableReader: @unchecked Sendable {
         }
     }
 
+    /// The row index of a partition, when it has one.
+    func rowIndex(token: Int64, key: [UInt8]) throws -> RowIndex? {
+        try key.withUnsafeBytes { k in
+            guard let (_, ri) = try find(token: token, key: k), !ri.isEmpty else { return nil }
+            return try rowIndex(ri)
+        }
+    }
+
     /// Decodes the partition header and the row blocks that can hold `slices`.
     func readSlices(at position: Int, key: UnsafeRawBufferPointer, rowIndex ri: RowIndex, slices: [ClusteringSlice], _ cmp: ClusteringComparator, useCache: Bool = true) throws -> PartitionUpdate {
         let head = try streamBytes(position, min(6 + key.count, info.dataLength - position), useCache: useCache)
