@@ -32,19 +32,22 @@ public struct ClusteringComparator: Sendable {
     /// Orders two clustering prefixes; a shorter prefix that matches sorts first.
     @inlinable
     public func compare(_ a: [[UInt8]], _ b: [[UInt8]]) -> Int {
-        let n = Swift.min(a.count, b.count)
-        var i = 0
-        while i < n {
-            let c = i < types.count ? types[i].compare(a[i], b[i]) : compareBytes(a[i], b[i])
-            if c != 0 { return i < descending.count && descending[i] ? -c : c }
-            i += 1
-        }
+        let c = compareCommon(a, b)
+        if c != 0 { return c }
         return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
     }
 
-    /// Compares the first `min(a.count, limit)` components of `a` with all of `b`.
+    /// Compares a clustering with a bound's prefix: equal when `a` begins with `b`.
     @inlinable
     func comparePrefix(_ a: [[UInt8]], _ b: [[UInt8]]) -> Int {
+        let c = compareCommon(a, b)
+        if c != 0 { return c }
+        return a.count >= b.count ? 0 : -1
+    }
+
+    /// Orders the components the two have in common (0 when those are equal).
+    @inlinable
+    func compareCommon(_ a: [[UInt8]], _ b: [[UInt8]]) -> Int {
         let n = Swift.min(a.count, b.count)
         var i = 0
         while i < n {
@@ -52,7 +55,7 @@ public struct ClusteringComparator: Sendable {
             if c != 0 { return i < descending.count && descending[i] ? -c : c }
             i += 1
         }
-        return a.count >= b.count ? 0 : -1
+        return 0
     }
 
     /// Whether the row `clustering` lies at or after the start bound.
@@ -92,13 +95,8 @@ public struct ClusteringComparator: Sendable {
             let vb = b.prefix.isEmpty ? (bIsStart ? -1 : 1) : 0
             return va == vb ? 0 : (va < vb ? -1 : 1)
         }
-        let n = Swift.min(a.prefix.count, b.prefix.count)
-        var i = 0
-        while i < n {
-            let c = i < types.count ? types[i].compare(a.prefix[i], b.prefix[i]) : compareBytes(a.prefix[i], b.prefix[i])
-            if c != 0 { return i < descending.count && descending[i] ? -c : c }
-            i += 1
-        }
+        let common = compareCommon(a.prefix, b.prefix)
+        if common != 0 { return common }
         let sa = side(a, isStart: aIsStart), sb = side(b, isStart: bIsStart)
         if a.prefix.count == b.prefix.count { return sa == sb ? 0 : (sa < sb ? -1 : 1) }
         // The shorter prefix's bound lies outside all rows of the longer one.
