@@ -325,3 +325,27 @@ struct WidePartitionTests {
         for p in try e.sstablePaths(tableId: s.id) { #expect(SSTableInspector.verify(path: p).isIntact) }
     }
 }
+
+@Suite("Non-durable tables")
+struct NonDurableTableTests {
+    @Test func writesSkipTheCommitLog() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let s = TestSchemas.keyValue()
+        var c = StorageConfig()
+        c.commitLogSync = .batch
+        var e = try StorageEngine(directory: dir.path, config: c, logger: .test)
+        try e.addTable(s, durableWrites: false)
+        _ = try e.replayCommitLog()
+        for i in 0 ..< 10 { try e.apply(kvMutation(s, i)) }
+        #expect(try kvValue(e, s, 3) == Array("value-3".utf8))
+        #expect(e.counters.commitLogBytes == 0)
+        e.close(flush: false)
+        // Unflushed and not logged: gone after a restart, as with Cassandra's durable_writes = false.
+        e = try StorageEngine(directory: dir.path, config: c, logger: .test)
+        defer { e.close() }
+        try e.addTable(s, durableWrites: false)
+        #expect(try e.replayCommitLog().replayed == 0)
+        #expect(try kvValue(e, s, 3) == nil)
+    }
+}

@@ -69,7 +69,8 @@ extension StorageEngine {
         }
         let mt = t.memtable
         let pos = try w.bytes.withUnsafeBytes { all in
-            let p = try commitLog.append(all, table: m.tableId, mayBlock: mayBlock, deadlineNanos: config.writeBlockTimeoutNanos)
+            // Non-durable tables skip the log; position zero is always "already durable".
+            let p = t.durableWrites ? try commitLog.append(all, table: m.tableId, mayBlock: mayBlock, deadlineNanos: config.writeBlockTimeoutNanos) : CommitLogPosition.zero
             t.noteMemtableSize(mt.apply(token: token, key: UnsafeRawBufferPointer(rebasing: all[keyStart ..< bodyStart]),
                                         body: UnsafeRawBufferPointer(rebasing: all[bodyStart ..< size]),
                                         minTimestamp: range.0, maxTimestamp: range.1, tombstones: tombstones, cmp))
@@ -77,7 +78,7 @@ extension StorageEngine {
         }
         metrics.add(metrics.writes, 1)
         metrics.add(metrics.bytesWritten, size)
-        metrics.add(metrics.commitLogBytes, size + CommitLogSegmentFormat.recordOverhead)
+        if t.durableWrites { metrics.add(metrics.commitLogBytes, size + CommitLogSegmentFormat.recordOverhead) }
         return pos
     }
 

@@ -103,12 +103,16 @@ public final class StorageEngine: @unchecked Sendable {
     // MARK: schema
 
     /// Adds a table (opening its existing SSTables), or updates its schema when already present.
-    public func addTable(_ schema: TableSchema) throws {
+    /// With `durableWrites` false (a keyspace's `durable_writes = false`) its writes skip the
+    /// commit log: acknowledged at once, and lost in a crash unless flushed.
+    public func addTable(_ schema: TableSchema, durableWrites: Bool = true) throws {
         if let existing = tablesLock.withLock({ tables[schema.id] }) {
             existing.alter(schema)
+            existing.setDurableWrites(durableWrites)
             return
         }
         let t = TableStore(schema: schema, directory: tableDirectory(schema), commitLogPosition: commitLog.currentPosition, memory: memtableMemory, logger: logger)
+        t.setDurableWrites(durableWrites)
         try t.loadSSTables(cache: cache) { _ in metrics.add(metrics.quarantinedSSTables, 1) }
         let maxSegment = t.view.sstables.flatMap(\.stats.commitLogIntervals).map(\.upper.segment).max() ?? 0
         commitLog.advanceSegmentId(above: maxSegment)

@@ -38,6 +38,11 @@ final class TableStore: @unchecked Sendable {
     private var nextGeneration: Int
     private var nextMemtableId = 1
     var scratch = ByteWriter(capacity: 4096)
+    /// Whether writes go through the commit log (guarded by writeLock).
+    private(set) var durableWrites = true
+
+    func setDurableWrites(_ on: Bool) { writeLock.withLock { durableWrites = on } }
+
     /// Commit-log position of the last TRUNCATE: replay skips the table's records before it.
     private(set) var truncatedAt: CommitLogPosition?
     var quarantined: [StorageError] = []
