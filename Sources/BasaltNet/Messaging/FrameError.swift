@@ -15,7 +15,7 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unsupportedVersion(version, at):
-            "unsupported frame version \(version) at stream offset \(at)"
+            "unsupported frame version \(version) (byte 0x\(String(version, radix: 16))) at stream offset \(at)"
         case let .headerChecksumMismatch(expected, actual, at):
             "frame header checksum mismatch at stream offset \(at): header says \(hex(expected)), bytes give \(hex(actual))"
         case let .payloadChecksumMismatch(expected, actual, at):
