@@ -34,6 +34,8 @@ public final class MessagingService: @unchecked Sendable {
     private var context: MessagingContext?
     private var listener: TCPListener?
     private var channels: [SocketAddress: PeerChannel] = [:]
+    /// The context, for the listener's accept callback (which must not hold the service itself).
+    private let runningContext = ContextCell()
 
     /// A service on `group`'s loops (the caller keeps ownership of the group).
     public init(settings: MessagingSettings, group: EventLoopGroup, logger: Logger = Logger(label: "basalt.messaging")) {
@@ -96,8 +98,8 @@ public final class MessagingService: @unchecked Sendable {
         let newListener = try await TCPListener.listen(
             on: listenLoop, at: settings.address, distributeTo: group.loops.count > 1 ? group : nil,
             connectionOptions: settings.tcp, logger: baseLogger
-        ) { [weak self] connection in
-            guard let context = self?.lock.withLock({ self?.context }) else {
+        ) { [cell = runningContext] connection in
+            guard let context = cell.context else {
                 connection.close(.local("messaging service not running"))
                 return
             }
@@ -111,6 +113,7 @@ public final class MessagingService: @unchecked Sendable {
             listener = newListener
             phase = .running
         }
+        runningContext.context = newContext
         newContext.logger.info("messaging listening", metadata: ["verbs": "\(handlerTable.count)"])
     }
 
@@ -228,6 +231,18 @@ public final class MessagingService: @unchecked Sendable {
         } else if !lane.loop.execute({ lane.submitOneWay(message) }) {
             throw .shutDown
         }
+    }
+}
+
+/// The running context, readable from the accept callback on any loop.
+private final class ContextCell: @unchecked Sendable {
+    // @unchecked: `stored` is guarded by `lock`.
+    private let lock = Lock()
+    private var stored: MessagingContext?
+
+    var context: MessagingContext? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }
 

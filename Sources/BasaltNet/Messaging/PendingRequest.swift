@@ -7,12 +7,13 @@ import Synchronization
 /// with the first of timeout, connection closed, cancellation or shutdown. Whoever removes the
 /// request from its connection's pending table completes it, and only one can.
 final class PendingRequest: LoopHandleOwner {
+    // Loop-bound; @exclusivity(unchecked) as in OutboundConnection.
     let id: UInt64
     let verb: UInt16
     let timeout: Duration
     let owner: OutboundConnection
-    private var completion: ((Result<[UInt8], MessagingError>) -> Void)?
-    private var timer: UnsafeMutablePointer<uv_timer_t>?
+    @exclusivity(unchecked) private var completion: ((Result<[UInt8], MessagingError>) -> Void)?
+    @exclusivity(unchecked) private var timer: UnsafeMutablePointer<uv_timer_t>?
 
     init(
         id: UInt64, verb: UInt16, timeout: Duration, owner: OutboundConnection,

@@ -54,8 +54,10 @@ extension TCPConnection {
             return
         }
         let timeout = options.connectTimeout
-        connection.connectTimer = loop.scheduleTimer(after: timeout) { [weak connection] in
-            guard let connection, connection.state == .connecting else { return }
+        // Strong capture (no side table on the connection); the timer is cancelled when the
+        // connect completes or the connection closes.
+        connection.connectTimer = loop.scheduleTimer(after: timeout) {
+            guard connection.state == .connecting else { return }
             connection.connectTimedOut = true
             connection.close(.local("connect timed out after \(timeout)"))
         }
