@@ -7,9 +7,11 @@ import Logging
 /// `basalt bench transport`: small request/response messages between two messaging nodes in this
 /// process, each on its own loopback address and event-loop thread.
 ///
-/// Reports, like redis-benchmark: throughput unpipelined (`--clients` requesters, one request each in
-/// flight), throughput pipelined (`--clients × --pipeline` in flight), then latency percentiles of
-/// an open-loop run at half the pipelined throughput.
+/// Reports, like redis-benchmark: throughput with one request in flight (back-to-back round trips),
+/// with `--clients` requesters each keeping one request in flight, and pipelined (`--clients ×
+/// --pipeline` in flight); then latency percentiles of an open-loop run at half the pipelined
+/// throughput. All requesters share the node's one connection per lane to the peer, as the
+/// coordinator's requests would, so many requesters pipeline on the wire even at one each.
 struct TransportBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transport",
@@ -56,6 +58,8 @@ struct TransportBench: AsyncParsableCommand {
 
         print("transport benchmark: \(payload)-byte payloads, \(clientHost) -> \(peer), \(threads) loop thread(s) per node, \(api) API")
         _ = await closedLoop(client, peer, body, laneLoop, concurrency: clients * pipeline, seconds: min(1, seconds))  // warm-up
+        let single = await closedLoop(client, peer, body, laneLoop, concurrency: 1, seconds: seconds)
+        report("one request in flight (round trips)", single)
         let unpipelined = await closedLoop(client, peer, body, laneLoop, concurrency: clients, seconds: seconds)
         report("unpipelined (\(clients) requesters, 1 in flight each)", unpipelined)
         let pipelined = await closedLoop(client, peer, body, laneLoop, concurrency: clients * pipeline, seconds: seconds)
@@ -63,13 +67,13 @@ struct TransportBench: AsyncParsableCommand {
 
         let rate = latencyRate ?? Double(pipelined.completed) / seconds / 2
         let latency = await OpenLoopDriver(
-            service: client, peer: peer, verb: Self.verb, payload: body, loop: laneLoop
+            target: EchoTarget(service: client, peer: peer, verb: Self.verb, payload: body, loop: laneLoop)
         ).run(rate: rate, seconds: seconds)
         func micros(_ p: Double) -> String {
             let v = Double(latency.histogram.valueAtPercentile(p)) / 1000
             return v < 10 ? String(format2: v) : "\(Int(v.rounded()))"
         }
-        print("latency at \(Int(rate)) requests/s (open loop, \(latency.sent) sent, \(latency.failures) failed):"
+        print("latency at \(Int(rate)) requests/s (open loop, from due time, \(latency.sent) sent, \(latency.failures) failed):"
             + " p50 \(micros(50)) µs, p99 \(micros(99)) µs, p99.9 \(micros(99.9)) µs, max \(micros(100)) µs")
         if let failure = latency.firstFailure { print("  first failure: \(failure)") }
         let counters = client.counters
@@ -82,14 +86,10 @@ struct TransportBench: AsyncParsableCommand {
         _ client: MessagingService, _ peer: SocketAddress, _ body: [UInt8], _ loop: EventLoop, concurrency: Int,
         seconds: Double
     ) async -> (completed: Int, failures: Int) {
+        let target = EchoTarget(service: client, peer: peer, verb: Self.verb, payload: body, loop: loop)
         switch api {
-        case .callback:
-            return await ClosedLoopDriver(
-                service: client, peer: peer, verb: Self.verb, payload: body, loop: loop
-            ).run(concurrency: concurrency, seconds: seconds)
-        case .async:
-            return await AsyncDriver.run(
-                service: client, peer: peer, verb: Self.verb, payload: body, concurrency: concurrency, seconds: seconds)
+        case .callback: return await ClosedLoopDriver(target: target).run(concurrency: concurrency, seconds: seconds)
+        case .async: return await AsyncDriver.run(target: target, concurrency: concurrency, seconds: seconds)
         }
     }
 

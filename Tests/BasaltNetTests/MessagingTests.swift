@@ -165,4 +165,32 @@ struct MessagingTests {
             try await eventually("the rest answered") { results.current.count == 9 }
         }
     }
+
+    @Test func refusedRequestsNeverCompleteInsideTheCallThatMadeThem() async throws {
+        try await withCluster { cluster in
+            let held = Shared([ReplyToken]())
+            let b = try await cluster.start(host: 23, register: { service in
+                service.register(TestVerbs.hold) { _, reply in held.with { $0.append(reply) } }
+            })
+            let a = try await cluster.start(host: 22, configure: { $0.maxInFlightPerConnection = 1 })
+            a.request(to: b.address, verb: TestVerbs.hold, payload: [], timeout: .seconds(60)) { _ in }
+            try await eventually("one request held") { held.current.count == 1 }
+            // Each refusal sends again from its completion: 20 000 times. Were completions called
+            // from inside request(), this would recurse 20 000 deep and overflow the stack.
+            let refusals = Shared(0)
+            let depth = Shared((current: 0, deepest: 0))
+            @Sendable func sendAgain() {
+                depth.with { $0.current += 1; $0.deepest = max($0.deepest, $0.current) }
+                a.request(to: b.address, verb: TestVerbs.hold, payload: [], timeout: .seconds(60)) { result in
+                    guard case .failure(.overloaded) = result else { return }
+                    if refusals.with({ $0 += 1; return $0 }) < 20_000 { sendAgain() }
+                }
+                depth.with { $0.current -= 1 }
+            }
+            sendAgain()
+            try await eventually("20 000 refusals", timeout: .seconds(120)) { refusals.current == 20_000 }
+            #expect(depth.current.deepest == 1)
+            for token in held.current { token.reply([]) }
+        }
+    }
 }

@@ -195,15 +195,16 @@ public final class MessagingService: @unchecked Sendable {
     }
 
     /// Callback form of ``request(to:verb:payload:timeout:)`` for hot paths: no task, no
-    /// continuation. `completion` runs exactly once — on the lane's loop, or on the calling thread
-    /// if the request is refused before reaching it (too large, not running).
+    /// continuation. `completion` runs exactly once, on a loop of ``group`` (the lane's, except for
+    /// refusals before a lane is chosen), and never from inside this call, so a completion may send
+    /// the next request without recursing.
     public func request(
         to peer: SocketAddress, verb: Verb, payload: [UInt8], timeout: Duration? = nil,
         completion: @escaping @Sendable (Result<[UInt8], MessagingError>) -> Void
     ) {
         switch prepare(to: peer, verb: verb, payload: payload, flags: []) {
         case let .failure(error):
-            completion(.failure(error))
+            if !group.next().execute({ completion(.failure(error)) }) { completion(.failure(error)) }
         case let .success((lane, message)):
             Self.submit(message, on: lane, timeout: timeout ?? settings.defaultTimeout, canceller: nil, completion: completion)
         }

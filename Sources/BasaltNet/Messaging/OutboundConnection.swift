@@ -37,24 +37,30 @@ final class OutboundConnection: @unchecked Sendable {
 
     // MARK: - Sending
 
-    /// Sends a request and arms its timeout; `completion` runs once on this loop. A request whose
-    /// task was cancelled before it got here completes as cancelled.
+    /// Sends a request and arms its timeout; `completion` runs once on this loop, never from
+    /// inside this call (a refusal completes on a later loop turn, so a caller that sends again
+    /// from its completion cannot recurse). A request whose task was cancelled before it got here
+    /// completes as cancelled.
     func submitRequest(
         _ message: OutgoingMessage, timeout: Duration, canceller: RequestCanceller?,
         completion: @escaping (Result<[UInt8], MessagingError>) -> Void
     ) {
         loop.assertInEventLoop()
-        if canceller?.isCancelled == true { return completion(.failure(.cancelled)) }
-        if loop.isShuttingDown { return completion(.failure(.shutDown)) }
+        let request = PendingRequest(id: message.requestID, verb: message.verb, timeout: timeout, owner: self, completion: completion)
+        if canceller?.isCancelled == true { return request.finishLater(.failure(.cancelled)) }
+        if loop.isShuttingDown { return request.finishLater(.failure(.shutDown)) }
         if pending.count >= context.settings.maxInFlightPerConnection {
             context.metrics.overloadRejections.bump()
-            return completion(.failure(.overloaded(
+            return request.finishLater(.failure(.overloaded(
                 peer, reason: "\(pending.count) requests in flight on the \(lane) lane (limit \(context.settings.maxInFlightPerConnection))")))
         }
-        let request = PendingRequest(id: message.requestID, verb: message.verb, timeout: timeout, owner: self, completion: completion)
-        if let refusal = transmit(message) { return completion(.failure(refusal)) }
+        // Registered first: a connect that fails synchronously fails everything pending, this too.
         pending[message.requestID] = request
-        request.startTimer()
+        if let refusal = transmit(message) {
+            pending.removeValue(forKey: message.requestID)?.finishLater(.failure(refusal))
+            return
+        }
+        if pending[message.requestID] != nil { request.startTimer() }
     }
 
     /// Sends a one-way message; refusals are counted and logged, not reported.
@@ -238,10 +244,12 @@ final class OutboundConnection: @unchecked Sendable {
         pending.removeValue(forKey: id)?.finish(.failure(error))
     }
 
+    /// Fails every pending request, on a later loop turn (this runs inside connect and close
+    /// callbacks, possibly inside `submitRequest`).
     private func failAll(with error: MessagingError) {
         let requests = pending
         pending.removeAll()
-        for request in requests.values { request.finish(.failure(error)) }
+        for request in requests.values { request.finishLater(.failure(error)) }
     }
 
     /// Closes the lane for good, failing everything pending.

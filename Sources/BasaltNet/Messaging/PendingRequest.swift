@@ -50,6 +50,16 @@ final class PendingRequest: LoopHandleOwner {
         completion?(result)
     }
 
+    /// Stops the timer now and runs the completion on a later loop turn (at once if the loop no
+    /// longer takes tasks), so it never runs inside the call that refused the request.
+    func finishLater(_ result: Result<[UInt8], MessagingError>) {
+        if let timer {
+            self.timer = nil
+            owner.loop.releaseTimerHandle(timer)
+        }
+        if !owner.loop.enqueue({ self.finish(result) }) { finish(result) }
+    }
+
     func closeForLoopShutdown() { owner.abandon(id, with: .shutDown) }
 }
 
