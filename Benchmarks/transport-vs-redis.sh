@@ -28,8 +28,9 @@ fi
 for round in $(seq "$rounds"); do
     echo "== round $round ($(cut -d' ' -f1-3 /proc/loadavg) load average)"
     if [ -n "$redis_pid" ]; then
-        echo "-- redis-benchmark GET, 32-byte values, 50 connections"
+        echo "-- redis-benchmark GET, 32-byte values: 1 connection; 50 connections; 50 connections -P 16"
         redis-cli -h 127.0.1.210 -p 6390 set key:__rand_int__ x >/dev/null
+        redis-benchmark -h 127.0.1.210 -p 6390 -c 1 -n $((requests / 4)) -d 32 -t get -q | tr '\r' '\n' | grep -v '^$' | tail -1
         redis-benchmark -h 127.0.1.210 -p 6390 -c 50 -n "$requests" -d 32 -t get -q | tr '\r' '\n' | grep -v '^$' | tail -1
         redis-benchmark -h 127.0.1.210 -p 6390 -c 50 -n $((requests * 4)) -P 16 -d 32 -t get -q | tr '\r' '\n' | grep -v '^$' | tail -1
     fi
