@@ -35,13 +35,19 @@ public final class TCPConnection: LoopHandleOwner, @unchecked Sendable {
     /// The peer's address, known once open.
     public internal(set) var remoteAddress: SocketAddress?
 
-    /// Called with each chunk read; the bytes are valid only during the call.
-    @exclusivity(unchecked) public var onRead: ((UnsafeRawBufferPointer) -> Void)?
-    /// Called once when the connection has closed.
-    public var onClose: ((TCPCloseReason) -> Void)?
+    /// Called with each chunk read; the bytes are valid only during the call. Set on the loop.
+    @exclusivity(unchecked) public var onRead: ((UnsafeRawBufferPointer) -> Void)? {
+        didSet { loop.assertInEventLoop() }
+    }
+    /// Called once when the connection has closed. Set on the loop.
+    public var onClose: ((TCPCloseReason) -> Void)? {
+        didSet { loop.assertInEventLoop() }
+    }
     /// Called with false when queued writes pass the high watermark, with true when they drain below
-    /// the low watermark.
-    public var onWritabilityChanged: ((Bool) -> Void)?
+    /// the low watermark. Set on the loop.
+    public var onWritabilityChanged: ((Bool) -> Void)? {
+        didSet { loop.assertInEventLoop() }
+    }
 
     @exclusivity(unchecked) public private(set) var isReading = false
     @exclusivity(unchecked) public internal(set) var isWritable = true
