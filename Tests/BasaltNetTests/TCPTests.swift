@@ -87,6 +87,29 @@ struct TCPTests {
         }
     }
 
+    @Test func closingAfterFlushDeliversEverythingQueuedFirst() async throws {
+        try await withEventLoop { loop in
+            let size = 6 << 20
+            let listener = try await TCPListener.listen(on: loop, at: try TestAddress.any(7)) { connection in
+                try? connection.write(count: size - 1)
+                try? connection.write([0xFF])
+                connection.close(.local("said everything"), flushFirst: true)
+            }
+            let client = try await TCPConnection.connect(on: loop, to: listener.localAddress)
+            let received = Received()
+            try await loop.submit {
+                client.onRead = { received.append($0) }
+                client.onClose = { received.closed($0) }
+                client.startReading()
+            }
+            try await eventually("the close after the data") { received.reason != nil }
+            #expect(received.count == size)
+            #expect(received.all.last == 0xFF)
+            #expect(received.reason == .remoteClosed)
+            listener.close()
+        }
+    }
+
     @Test func pausedReaderPushesBackAndTheWriteQueueIsBounded() async throws {
         try await withEventLoop { loop in
             let serverConnection = Shared<TCPConnection?>(nil)
