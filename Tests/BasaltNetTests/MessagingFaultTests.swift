@@ -170,7 +170,7 @@ struct MessagingFaultTests {
             #expect(heldBulk.current.count == receivedWhilePaused, "the large lane must still be stalled")
             // Answer the held ones; reading resumes and the rest arrive and are answered.
             release.with { $0 = true }
-            for token in heldBulk.with({ list in defer { list.removeAll() }; return list }) { token.reply([0]) }
+            heldBulk.replyAll([0])
             var answered = 0
             for task in bulk where await task.value != nil { answered += 1 }
             #expect(answered == count)

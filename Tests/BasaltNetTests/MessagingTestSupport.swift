@@ -65,6 +65,14 @@ func requestError(
     }
 }
 
+extension Shared where Value == [ReplyToken] {
+    /// Answers every held request and drops the tokens (a token keeps its connection alive, and the
+    /// handler that holds this list is referenced by the connection: a cycle until cleared).
+    func replyAll(_ payload: [UInt8]) {
+        for token in with({ list in defer { list.removeAll() }; return list }) { token.reply(payload) }
+    }
+}
+
 extension UInt32 {
     var bytes: [UInt8] { withUnsafeBytes(of: bigEndian) { Array($0) } }
     init(bytes: [UInt8]) { self = bytes.prefix(4).reduce(0) { $0 << 8 | UInt32($1) } }
