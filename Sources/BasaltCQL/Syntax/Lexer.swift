@@ -55,6 +55,8 @@ public struct CQLLexer {
     var i = 0
     var line = 1
     var lineStart = 0
+    /// A known (offset, column) on the current line, so locating tokens stays linear.
+    var columnMark = (offset: 0, column: 0)
 
     public init(_ text: String) {
         source = text
@@ -73,6 +75,20 @@ public struct CQLLexer {
     }
 
     var location: SourceLocation { location(at: i) }
+
+    /// The location of `offset` (on the current line, at or after the last located one), in
+    /// time proportional to the distance from the previous call.
+    mutating func locate(_ offset: Int) -> SourceLocation {
+        if columnMark.offset < lineStart || columnMark.offset > offset { columnMark = (lineStart, 0) }
+        var column = columnMark.column
+        var k = columnMark.offset
+        while k < offset && k < bytes.count {
+            if bytes[k] & 0xC0 != 0x80 { column += 1 }
+            k += 1
+        }
+        columnMark = (offset, column)
+        return SourceLocation(line: line, column: column, offset: offset)
+    }
 
     func location(at offset: Int) -> SourceLocation {
         var column = 0
@@ -134,7 +150,7 @@ public struct CQLLexer {
 
     public mutating func next() throws(CQLSyntaxError) -> CQLToken {
         try skipSpaceAndComments()
-        let start = location
+        let start = locate(i)
         let s = i
         func token(_ kind: CQLToken.Kind) -> CQLToken {
             CQLToken(kind: kind, text: text(s, i), location: start, endOffset: i)
