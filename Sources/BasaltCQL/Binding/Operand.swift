@@ -32,25 +32,14 @@ public indirect enum Operand: Hashable, Sendable {
     /// A function evaluated at execution: now(), uuid(), currenttimestamp()…
     case function(String, CQLType)
 
-    /// A resolved value: bytes, null, or not set (`-2`, which leaves a column unchanged).
-    public enum Value: Hashable, Sendable {
-        case bytes([UInt8])
-        case null
-        case unset
-
-        public var bytes: [UInt8]? {
-            if case let .bytes(b) = self { return b }
-            return nil
-        }
-    }
-
     public var isConstant: Bool {
         if case .constant = self { return true }
         return false
     }
 
-    /// The value, given the statement's bound values in marker order.
-    public func resolve(_ values: [ProtocolValue], context: ExecutionContext) throws(CQLError) -> Value {
+    /// The value, given the statement's bound values in marker order: bytes, null, or not set
+    /// (`unset` leaves a column unchanged).
+    public func resolve(_ values: [ProtocolValue], context: ExecutionContext) throws(CQLError) -> ProtocolValue {
         switch self {
         case let .constant(b): return b.map { .bytes($0) } ?? .null
         case let .marker(i, type):

@@ -121,3 +121,14 @@ public enum FrameCompression: String, Hashable, Sendable, CaseIterable {
         return out
     }
 }
+
+extension Frame {
+    /// The body, inflated when the compressed flag is set. A compressed frame without an agreed
+    /// algorithm, or one that does not inflate, is a protocol error.
+    public func uncompressedBody(_ compression: FrameCompression?, maxBodyLength: Int) throws(CQLError) -> [UInt8] {
+        guard header.flags.contains(.compressed) else { return body }
+        let name = header.opcode.map(\.description) ?? "0x" + String(header.rawOpcode, radix: 16)
+        guard let compression else { throw .protocolError("Received a compressed \(name) frame but no compression was negotiated") }
+        do { return try compression.decompress(body, maxLength: maxBodyLength) } catch { throw .protocolError(error.description) }
+    }
+}

@@ -198,12 +198,7 @@ public struct RequestFrame: Hashable, Sendable {
             throw .protocolError("Unknown opcode 0x\(String(frame.header.rawOpcode, radix: 16))")
         }
         guard opcode.isRequest else { throw .protocolError("Unexpected message \(opcode), expecting a request") }
-        var body = frame.body
-        if frame.header.flags.contains(.compressed) {
-            guard let compression else { throw .protocolError("Received a compressed \(opcode) frame but no compression was negotiated") }
-            do { body = try compression.decompress(body, maxLength: maxBodyLength) } catch { throw .protocolError(error.description) }
-        }
-        var r = ByteReader(body)
+        var r = ByteReader(try frame.uncompressedBody(compression, maxBodyLength: maxBodyLength))
         do {
             var payload: [String: [UInt8]?]?
             if frame.header.flags.contains(.customPayload) { payload = try r.readBytesMap() }

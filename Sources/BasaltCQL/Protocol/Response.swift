@@ -203,12 +203,7 @@ public struct ResponseFrame: Hashable, Sendable {
         guard let opcode = frame.header.opcode, !opcode.isRequest else {
             throw .protocolError("Unexpected opcode 0x\(String(frame.header.rawOpcode, radix: 16)) in a response")
         }
-        var body = frame.body
-        if frame.header.flags.contains(.compressed) {
-            guard let compression else { throw .protocolError("Received a compressed \(opcode) frame but no compression was negotiated") }
-            do { body = try compression.decompress(body, maxLength: maxBodyLength) } catch { throw .protocolError(error.description) }
-        }
-        var r = ByteReader(body)
+        var r = ByteReader(try frame.uncompressedBody(compression, maxBodyLength: maxBodyLength))
         do {
             var out = ResponseFrame(stream: frame.header.stream, response: .ready)
             let flags = frame.header.flags
