@@ -130,6 +130,13 @@ struct BinderTests {
         #expect(cells[4].operation == .set(floatOne + [0x40, 0, 0, 0, 0x40, 0x40, 0, 0]))
     }
 
+    @Test func staticOnlyUpdatesNeedOnlyThePartitionKey() throws {
+        guard case let .writes(plans, _) = try Self.bind("UPDATE wide SET s = 5 WHERE a = 1 AND b = 'x'").kind else { Issue.record("not a write"); return }
+        let m = try plans[0].mutations([], context: Self.ctx)
+        #expect(m.count == 1 && m[0].clustering.isEmpty)
+        #expect(Self.bindError("UPDATE wide SET s = 5, v = 'x' WHERE a = 1 AND b = 'x'") == .invalid("Missing mandatory PRIMARY KEY part c"))
+    }
+
     @Test func deletesOfCellsRowsRangesAndPartitions() throws {
         func kinds(_ text: String, _ values: [ProtocolValue] = []) throws -> [RowMutation.Kind] {
             guard case let .writes(plans, _) = try Self.bind(text).kind else { return [] }

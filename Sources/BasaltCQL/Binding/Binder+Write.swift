@@ -63,10 +63,10 @@ extension Binder {
 
     /// The key restrictions of an UPDATE or DELETE: the whole partition key by = / IN, and the
     /// clustering columns by = / IN (a prefix; with `allowSlice`, a range after it).
-    func writeKeys(_ relations: [Relation], _ t: TableSchema, terms: inout TermBinder, allowSlice: Bool, requireFullClustering: Bool)
+    func writeKeys(_ restrictions: KeyRestrictions, _ t: TableSchema, allowSlice: Bool, requireFullClustering: Bool)
         throws(CQLError) -> (KeyRestrictions, [OperandList], SliceOperands?)
     {
-        var r = try restrictions(relations, t, terms: &terms)
+        var r = restrictions
         if r.hasToken { throw .invalid("The token function cannot be used in WHERE clauses for UPDATE and DELETE statements") }
         if let f = r.filters.first {
             throw f.0.isPrimaryKey
@@ -96,19 +96,10 @@ extension Binder {
             if c.isPrimaryKey { throw .invalid("PRIMARY KEY part \(c.name) found in SET part") }
             cells.append(CellMutation(column: c, operation: try assignment(a, c, t, terms: &terms)))
         }
-        let onlyStatic = cells.allSatisfy { $0.column.kind == .static }
-        var rel = try restrictions(s.whereClause, t, terms: &terms)
+        let rel = try restrictions(s.whereClause, t, terms: &terms)
         // Static-only updates need just the partition key.
-        if onlyStatic, rel.clusteringEq.allSatisfy({ $0 == nil }) {
-            let missing = t.partitionKey.filter { rel.partition[$0.position] == nil }.map(\.name)
-            if !missing.isEmpty { throw .invalid("Some partition key parts are missing: \(missing.joined(separator: ", "))") }
-            if let f = rel.filters.first { throw .invalid("Non PRIMARY KEY columns found in where clause: \(f.0.name)") }
-            _ = try clusteringPlan(&rel, t, allowFiltering: false)
-            let plan = WritePlan(table: t, partitionKey: rel.partition.compactMap { $0 }, clustering: [], slice: nil,
-                                 action: .update(cells), ttl: ttl, timestamp: ts)
-            return BoundStatement(kind: .writes([plan], batch: nil), variables: [], partitionKeyIndexes: rel.pkIndexes, resultColumns: [], keyspace: t.keyspace)
-        }
-        let (r, prefix, _) = try writeKeys(s.whereClause, t, terms: &terms, allowSlice: false, requireFullClustering: true)
+        let staticOnly = cells.allSatisfy { $0.column.kind == .static } && rel.clusteringEq.allSatisfy { $0 == nil }
+        let (r, prefix, _) = try writeKeys(rel, t, allowSlice: false, requireFullClustering: !staticOnly)
         let plan = WritePlan(table: t, partitionKey: r.partition.compactMap { $0 }, clustering: prefix, slice: nil, action: .update(cells), ttl: ttl, timestamp: ts)
         return BoundStatement(kind: .writes([plan], batch: nil), variables: [], partitionKeyIndexes: r.pkIndexes, resultColumns: [], keyspace: t.keyspace)
     }
@@ -171,7 +162,7 @@ extension Binder {
         }
         let (_, ts) = try usingOperands(s.using, t, terms: &terms)
         let onlyStatic = !cells.isEmpty && cells.allSatisfy { $0.column.kind == .static }
-        let (r, prefix, slice) = try writeKeys(s.whereClause, t, terms: &terms, allowSlice: cells.isEmpty,
+        let (r, prefix, slice) = try writeKeys(try restrictions(s.whereClause, t, terms: &terms), t, allowSlice: cells.isEmpty,
                                                requireFullClustering: !cells.isEmpty && !onlyStatic)
         let plan = WritePlan(table: t, partitionKey: r.partition.compactMap { $0 }, clustering: prefix, slice: slice, action: .delete(cells), ttl: nil, timestamp: ts)
         return BoundStatement(kind: .writes([plan], batch: nil), variables: [], partitionKeyIndexes: r.pkIndexes, resultColumns: [], keyspace: t.keyspace)
