@@ -278,6 +278,7 @@ struct BinderTests {
         guard case .use("ks") = try Self.bind("USE ks").kind else { Issue.record("not use"); return }
         let d = try Self.bind("DESCRIBE TABLE project_view")
         #expect(d.resultColumns.map(\.name) == ["keyspace_name", "type", "name", "create_statement"])
+        #expect(try Self.bind("DESCRIBE KEYSPACES").resultColumns.map(\.name) == ["keyspace_name", "type", "name"])
     }
 }
 

@@ -160,6 +160,11 @@ struct ParserTests {
         #expect(s.limit == .marker(BindMarker(index: 3)))
     }
 
+    @Test func modifierWordsCanBeColumnNames() throws {
+        guard case let .select(s) = try Self.parse("SELECT distinct, json FROM t") else { return }
+        #expect(!s.distinct && !s.json && s.selection.map(\.selector) == [.column("distinct"), .column("json")])
+    }
+
     @Test func annOrdering() throws {
         let p = try CQLParser.parse("SELECT * FROM t ORDER BY v ANN OF ? LIMIT ?")
         guard case let .select(s) = p.statement else { return }

@@ -79,9 +79,7 @@ public struct Binder: Sendable {
         case let .batch(b): return try bindBatch(b, terms: &terms)
         case let .select(s): return try bindSelect(s, terms: &terms)
         case let .describe(d):
-            let columns = ["keyspace_name", "type", "name", "create_statement"].map {
-                ColumnSpec(keyspace: "", table: "", name: $0, type: .text)
-            }
+            let columns = SchemaDescriber.columns(for: d).map { ColumnSpec(keyspace: "", table: "", name: $0, type: .text) }
             return BoundStatement(kind: .describe(d), variables: [], partitionKeyIndexes: [], resultColumns: columns, keyspace: nil)
         }
     }

@@ -54,8 +54,8 @@ public enum FrameDecodeError: Error, Hashable, Sendable, CustomStringConvertible
 /// Cuts a TCP byte stream into whole frames, incrementally.
 ///
 /// Feed chunks as they arrive with ``append(_:)``, then call ``next()`` until it returns nil.
-/// Guarantees: the buffer never holds more than one frame's body (bounded by `maxBodyLength`) plus
-/// the unread part of the last chunk; a body above the limit is discarded as it streams in and
+/// Guarantees: when `next()` is drained after each `append`, the buffer never holds more than one
+/// frame's body (bounded by `maxBodyLength`) plus the unread part of the last chunk; a body above the limit is discarded as it streams in and
 /// reported once as ``FrameDecodeError/frameTooLarge(length:limit:stream:)``; nothing here traps
 /// on any input. After a fatal error every later call throws the same error.
 public struct FrameDecoder: Sendable {

@@ -106,6 +106,16 @@ public enum SchemaDescriber {
 
     static let statementColumns = ["keyspace_name", "type", "name", "create_statement"]
     static let listingColumns = ["keyspace_name", "type", "name"]
+    static let clusterColumns = ["cluster", "partitioner", "snitch"]
+
+    /// The (text) result columns a DESCRIBE answers with.
+    public static func columns(for d: DescribeStatement) -> [String] {
+        switch d {
+        case .cluster: clusterColumns
+        case .keyspaces, .tables, .types, .functions, .aggregates: listingColumns
+        case .keyspace, .table, .index, .schema, .name: statementColumns
+        }
+    }
 
     static func keyspaceRows(_ k: KeyspaceDefinition, only: Bool) -> [[String]] {
         var rows = [[k.name, "keyspace", k.name, createKeyspace(k.params)]]
@@ -130,7 +140,7 @@ public enum SchemaDescriber {
         }
         switch d {
         case .cluster:
-            return DescribeResult(columns: ["cluster", "partitioner", "snitch"], rows: [[cluster.clusterName, cluster.partitioner, cluster.snitch]])
+            return DescribeResult(columns: clusterColumns, rows: [[cluster.clusterName, cluster.partitioner, cluster.snitch]])
         case .keyspaces:
             return DescribeResult(columns: listingColumns, rows: schema.allKeyspaces.map { [$0.name, "keyspace", $0.name] })
         case let .keyspace(name, only):

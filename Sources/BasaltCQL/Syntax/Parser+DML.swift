@@ -190,8 +190,9 @@ extension CQLParser {
 
     mutating func selectStatement() throws(CQLSyntaxError) -> SelectStatement {
         try expectWord("select")
-        let json = acceptWord("json")
-        let distinct = acceptWord("distinct")
+        // JSON and DISTINCT are modifiers unless they are the name of a selected column.
+        let json = isModifier("json") && acceptWord("json")
+        let distinct = isModifier("distinct") && acceptWord("distinct")
         var selection = [SelectClause]()
         if !acceptSymbol("*") {
             repeat {
@@ -237,6 +238,10 @@ extension CQLParser {
         }
         return SelectStatement(distinct: distinct, json: json, selection: selection, table: table, whereClause: relations, ordering: ordering,
                                perPartitionLimit: perPartition, limit: limit, allowFiltering: allowFiltering)
+    }
+
+    func isModifier(_ word: String) -> Bool {
+        isWord(word) && !(peek(1).isWord("from") || peek(1).isSymbol(",") || peek(1).isWord("as"))
     }
 
     mutating func acceptIntegerOne() -> Bool {
