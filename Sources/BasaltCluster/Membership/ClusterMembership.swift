@@ -85,13 +85,8 @@ public struct ClusterMembership: Sendable {
                 if !touched.contains(n.address) { touched.append(n.address) }
             }
         }
-        var ringChanged = false
-        for address in touched {
-            for e in view.refresh(address, state: gossip.state(of: address), isAlive: gossip.isAlive(address)) {
-                if e == .ringChanged { ringChanged = true } else { out.append(.event(e)) }
-            }
-        }
-        if ringChanged { out.append(.event(.ringChanged)) }
+        let updates = touched.map { (address: $0, state: gossip.state(of: $0), isAlive: gossip.isAlive($0)) }
+        for e in view.refresh(updates) { out.append(.event(e)) }
         return out
     }
 }

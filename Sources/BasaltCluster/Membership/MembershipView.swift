@@ -21,19 +21,39 @@ public struct MembershipView: Sendable {
 
     /// Brings `address` up to date with gossip's `state` (nil: evicted) and liveness.
     public mutating func refresh(_ address: NodeAddress, state: Gossip.EndpointState?, isAlive: Bool) -> [MembershipEvent] {
+        refresh([(address, state, isAlive)])
+    }
+
+    /// Brings several endpoints up to date at once; the ring is rebuilt at most once, and
+    /// `.ringChanged` reported after every member's own events if the ring differs.
+    public mutating func refresh(_ updates: [(address: NodeAddress, state: Gossip.EndpointState?, isAlive: Bool)]) -> [MembershipEvent] {
         var events: [MembershipEvent] = []
+        var ringChanged = false
+        for u in updates {
+            ringChanged = update(u.address, state: u.state, isAlive: u.isAlive, into: &events) || ringChanged
+        }
+        if ringChanged {
+            let before = ring
+            rebuildRing()
+            if ring != before { events.append(.ringChanged) }
+        }
+        return events
+    }
+
+    /// Updates one member, appending its events; returns whether the ring must change.
+    private mutating func update(_ address: NodeAddress, state: Gossip.EndpointState?, isAlive: Bool,
+                                 into events: inout [MembershipEvent]) -> Bool {
         let old = members[address]
         guard let state else {
-            guard let old else { return [] }
+            guard let old else { return false }
             members[address] = nil
             if old.status?.isDeadState != true { events.append(.removed(old)) }
-            if old.ownsTokens { rebuildRing(); events.append(.ringChanged) }
-            return events
+            return old.ownsTokens
         }
         let isLocal = address == localAddress
         let new = Member(address: address, state: state, isAlive: isLocal || isAlive)
         members[address] = new
-        if old == new { return [] }
+        if old == new { return false }
 
         if let old {
             if new.generation > old.generation { events.append(.restarted(new)) }
@@ -54,11 +74,7 @@ public struct MembershipView: Sendable {
         if !isLocal && new.isAlive != (old?.isAlive ?? false) {
             events.append(new.isAlive ? .up(new) : .down(new))
         }
-        if wasInRing != new.ownsTokens || (new.ownsTokens && old?.ringMember != new.ringMember) {
-            rebuildRing()
-            events.append(.ringChanged)
-        }
-        return events
+        return wasInRing != new.ownsTokens || (new.ownsTokens && (old?.ringMember != new.ringMember || old?.generation != new.generation))
     }
 
     private mutating func rebuildRing() {
