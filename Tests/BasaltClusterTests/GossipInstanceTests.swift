@@ -261,6 +261,21 @@ struct GossipInstanceTests {
         #expect(liveTargets[a1, default: 0] > 25 && liveTargets[H.address(4), default: 0] > 25)
     }
 
+    @Test func endpointTableIsBounded() {
+        let clock = ManualClock()
+        var settings = H.settings(seeds: [])
+        settings.maxEndpoints = 3
+        var one = Gossip.Instance(settings: settings, localAddress: a1, generation: clock.nowSeconds(), clock: clock)
+        let deltas = (2 ... 6).map {
+            Gossip.EndpointDelta(address: H.address($0), state: .init(heartbeat: .init(generation: clock.nowSeconds(), version: 1)))
+        }
+        let out = one.onMessage(.init(from: a2, message: .ack2(states: deltas)))
+        #expect(one.endpoints.count == 3)
+        #expect(out.filter { if case .rejected = $0 { true } else { false } }.count == 3)
+        let (requests, _) = one.examine((7 ... 9).map { Gossip.Digest(address: H.address($0), generation: 1, maxVersion: 1) })
+        #expect(requests.isEmpty)
+    }
+
     @Test func localStateChangesGetIncreasingVersions() {
         var h = H()
         h.add(1)

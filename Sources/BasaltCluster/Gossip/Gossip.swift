@@ -28,6 +28,9 @@ extension Gossip {
         public var quarantineNanos: UInt64
         /// An ACK or ACK2 stops adding endpoint states past this many bytes; the rest follow next round.
         public var maxMessageBytes: Int
+        /// The most endpoints one instance tracks; state for further unknown endpoints is ignored (and
+        /// reported as a rejection), so a confused or hostile peer cannot grow the map without bound.
+        public var maxEndpoints: Int
         /// Seed of the generator that picks gossip targets.
         public var randomSeed: UInt64
 
@@ -41,6 +44,7 @@ extension Gossip {
             deadStateRetentionNanos: UInt64 = 3 * 86_400 * 1_000_000_000,
             quarantineNanos: UInt64 = 60_000_000_000,
             maxMessageBytes: Int = 1 << 20,
+            maxEndpoints: Int = 4096,
             randomSeed: UInt64 = 0
         ) {
             self.clusterName = clusterName
@@ -52,6 +56,7 @@ extension Gossip {
             self.deadStateRetentionNanos = deadStateRetentionNanos
             self.quarantineNanos = quarantineNanos
             self.maxMessageBytes = maxMessageBytes
+            self.maxEndpoints = maxEndpoints
             self.randomSeed = randomSeed
         }
     }

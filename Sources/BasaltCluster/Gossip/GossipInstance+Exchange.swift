@@ -10,7 +10,7 @@ extension Gossip.Instance {
         let latestBelievable = clock.nowSeconds() + settings.maxGenerationDriftSeconds
         for d in digests where quarantined[d.address] == nil {
             guard let local = endpoints[d.address] else {
-                if d.generation <= latestBelievable {
+                if d.generation <= latestBelievable && endpoints.count + requests.count < settings.maxEndpoints {
                     requests.append(Gossip.Digest(address: d.address, generation: d.generation, maxVersion: 0))
                 }
                 continue
@@ -93,6 +93,10 @@ extension Gossip.Instance {
                 continue
             }
             guard let local = endpoints[addr] else {
+                guard endpoints.count < settings.maxEndpoints else {
+                    out.append(.rejected(peer: "\(addr)", reason: "already tracking \(endpoints.count) endpoints; ignored"))
+                    continue
+                }
                 detector.report(addr, at: clock.monotonicNanos())
                 replaceState(of: addr, with: remote, restarted: false, into: &out)
                 continue
