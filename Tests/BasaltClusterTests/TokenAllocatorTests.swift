@@ -13,7 +13,7 @@ struct TokenAllocatorTests {
         let random = OwnershipReport.build(nodes: nodes, tokensPerNode: 16, allocation: .random, using: &rng2)
         let b1 = balanced.spread(rf: 1), b3 = balanced.spread(rf: 3)
         let r1 = random.spread(rf: 1)
-        #expect(b1.max / b1.min < 1.25, "RF=1 spread \(b1)")
+        #expect(b1.max / b1.min < 1.15, "RF=1 spread \(b1)")
         #expect(b3.max / b3.min < 1.15, "RF=3 spread \(b3)")
         #expect(b1.max / b1.min < r1.max / r1.min, "balanced beats random")
         #expect(balanced.ring.members.count == nodes)

@@ -11,6 +11,8 @@ import BasaltCore
 ///   nodes, summed for replication factor 1 and for `replicationFactor` (replicated ownership under
 ///   SimpleStrategy within the data center). Existing nodes' target is `rf/(n+1)`; the newcomer's
 ///   target grows with each token placed (`rf/(n+1) · placed/count`), so every token takes a fair share.
+/// - Then two local-search passes slide each new token to 1/12 … 11/12 of the gap between its
+///   neighbours whenever that lowers the same objective (with the newcomer's full target).
 /// Racks are not considered. The figures this gives are in docs/membership.md.
 public enum TokenAllocator {
     /// Tokens for `newcomer` in `dataCenter`, balanced against the ring's members in that data center.
@@ -56,7 +58,8 @@ public enum TokenAllocator {
             work = work.inserting(pick.token, owner: newcomer, at: pick.at)
             chosen.append(Token(pick.token))
         }
-        return chosen.sorted()
+        work.refine(newcomer: newcomer, rf: rf, passes: 2)
+        return work.tokens.indices.filter { work.owners[$0] == newcomer }.map { Token(work.tokens[$0]) }
     }
 
     /// `count` tokens evenly spaced around the ring from a random offset.
@@ -89,6 +92,39 @@ public enum TokenAllocator {
         var tokens: [Int64]
         var owners: [Int]
         var nodeCount: Int
+
+        func score(rf: Int, newcomer: Int) -> Double {
+            imbalance(rf: rf, newcomer: newcomer, newcomerFill: 1) + (rf > 1 ? imbalance(rf: 1, newcomer: newcomer, newcomerFill: 1) : 0)
+        }
+
+        /// Local search: slide each of the newcomer's tokens between its neighbours while that helps.
+        mutating func refine(newcomer: Int, rf: Int, passes: Int) {
+            guard tokens.count > 2 else { return }
+            var current = score(rf: rf, newcomer: newcomer)
+            for _ in 0 ..< passes {
+                for i in tokens.indices where owners[i] == newcomer {
+                    let n = tokens.count
+                    let prev = tokens[i == 0 ? n - 1 : i - 1]
+                    let next = tokens[i == n - 1 ? 0 : i + 1]
+                    let span = UInt64(bitPattern: next &- prev)
+                    for k in 1 ..< 12 {
+                        let t = prev &+ Int64(bitPattern: UInt64(Double(span) * Double(k) / 12))
+                        guard t != tokens[i], t != prev, t != next, t != Int64.min else { continue }
+                        // Keep sorted order: only positions that stay between the same neighbours
+                        // without crossing the ring's wrap point are tried.
+                        if i > 0 && t <= prev { continue }
+                        if i < n - 1 && t >= next { continue }
+                        var trial = self
+                        trial.tokens[i] = t
+                        let s = trial.score(rf: rf, newcomer: newcomer)
+                        if s < current {
+                            current = s
+                            self = trial
+                        }
+                    }
+                }
+            }
+        }
 
         func inserting(_ t: Int64, owner: Int, at i: Int) -> Layout {
             var copy = self
