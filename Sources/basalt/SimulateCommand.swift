@@ -43,6 +43,7 @@ struct SimulateCommand: ParsableCommand {
         @Option(parsing: .upToNextOption, help: "Random seeds; one row per seed.") var seeds: [UInt64] = [1, 2, 3]
         @Option(help: "Message loss probability (0…1).") var loss = 0.0
         @Option(help: "Seconds of steady state over which traffic is measured.") var steady = 60.0
+        @Flag(help: "Also print the steady-state message mix of each run.") var mix = false
 
         func validate() throws {
             guard (0 ..< 1).contains(loss) else { throw ValidationError("--loss must be in [0, 1)") }
@@ -57,6 +58,7 @@ struct SimulateCommand: ParsableCommand {
                 for seed in seeds {
                     let f = SimulationFigures.measure(nodes: n, seed: seed, lossProbability: loss, steadySeconds: steady)
                     print(f.row(seed: seed))
+                    if mix { print("  mix: \(f.mixDescription)") }
                     if f.rejections > 0 { print("  (\(f.rejections) messages rejected)") }
                 }
             }

@@ -81,6 +81,8 @@ public struct ClusterSimulation: Sendable {
     public private(set) var records: [Record] = []
     public static let maxRecords = 1_000_000
     public private(set) var droppedRecords = 0
+    /// Messages and bytes sent, by message kind (the envelope's kind byte: 1 SYN … 6 SHUTDOWN).
+    public private(set) var sentByKind: [UInt8: (messages: UInt64, bytes: UInt64)] = [:]
     /// Messages rejected by a receiver (should stay 0).
     public private(set) var rejections: [String] = []
     let clock: ManualClock
@@ -257,6 +259,9 @@ public struct ClusterSimulation: Sendable {
             case let .send(to, bytes):
                 nodes[i].bytesSent += UInt64(bytes.count)
                 nodes[i].messagesSent += 1
+                let kind = bytes.count > 1 ? bytes[1] : 0
+                let before = sentByKind[kind] ?? (0, 0)
+                sentByKind[kind] = (before.messages + 1, before.bytes + UInt64(bytes.count))
                 guard let j = indexByAddress[to], let delay = network.delay(from: i, to: j, using: &rng) else { continue }
                 schedule(at: now + delay, .deliver(from: i, to: j, bytes: bytes))
             case let .event(e):

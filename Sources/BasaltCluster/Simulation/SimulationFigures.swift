@@ -13,6 +13,8 @@ public struct SimulationFigures: Sendable {
     /// Bytes sent per node per second in steady state: mean over nodes, and the busiest node.
     public var bytesPerSecondPerNode: (mean: Double, max: Double)
     public var messagesPerSecondPerNode: Double
+    /// Steady state, by message name: messages per second per node and mean size in bytes.
+    public var messageMix: [(name: String, perSecondPerNode: Double, meanBytes: Double)]
     /// Messages a receiver rejected (a correct run has none).
     public var rejections: Int
 
@@ -26,11 +28,20 @@ public struct SimulationFigures: Sendable {
         let all = Set(0 ..< nodes)
         let converged = sim.run(until: { $0.isConverged(up: all) }, limit: limit)
 
+        let kindsBefore = sim.sentByKind
         let bytesBefore = sim.nodes.map(\.bytesSent)
         let messagesBefore = sim.nodes.reduce(0) { $0 + $1.messagesSent }
         sim.run(seconds: steadySeconds)
         let perNode = sim.nodes.indices.map { Double(sim.nodes[$0].bytesSent - bytesBefore[$0]) / steadySeconds }
         let messages = Double(sim.nodes.reduce(0) { $0 + $1.messagesSent } - messagesBefore) / steadySeconds / Double(nodes)
+        let names = ["?", "SYN", "ACK", "ACK2", "ECHO", "ECHO_REPLY", "SHUTDOWN"]
+        let mix = sim.sentByKind.keys.sorted().compactMap { kind -> (String, Double, Double)? in
+            let now = sim.sentByKind[kind]!, then = kindsBefore[kind] ?? (0, 0)
+            let count = now.messages - then.messages
+            guard count > 0 else { return nil }
+            return (Int(kind) < names.count ? names[Int(kind)] : "kind \(kind)",
+                    Double(count) / steadySeconds / Double(nodes), Double(now.bytes - then.bytes) / Double(count))
+        }
 
         let victim = nodes - 1
         let victimAddress = sim.nodes[victim].address
@@ -62,7 +73,14 @@ public struct SimulationFigures: Sendable {
             recoverySeconds: recovered.map { Double($0 - restartedAt) / 1e9 },
             bytesPerSecondPerNode: (perNode.reduce(0, +) / Double(nodes), perNode.max() ?? 0),
             messagesPerSecondPerNode: messages,
+            messageMix: mix,
             rejections: sim.rejections.count)
+    }
+
+    /// The steady-state message mix, e.g. `SYN 1.6/s × 982 B, ACK 1.6/s × 210 B`.
+    public var mixDescription: String {
+        messageMix.map { "\($0.name) \(String(format1: $0.perSecondPerNode))/s × \(Int($0.meanBytes.rounded())) B" }
+            .joined(separator: ", ")
     }
 
     /// One markdown table row.
