@@ -60,6 +60,7 @@ struct SimulateCommand: ParsableCommand {
                     print(f.row(seed: seed))
                     if mix { print("  mix: \(f.mixDescription)") }
                     if f.rejections > 0 { print("  (\(f.rejections) messages rejected)") }
+                    if f.falseDowns > 0 { print("  (\(f.falseDowns) false down events in the steady state)") }
                 }
             }
         }

@@ -52,6 +52,28 @@ struct GossipInstanceTests {
         _ = b.onTick()
     }
 
+    @Test func ackIsAnsweredWithTheRequestedStates() {
+        var h = H()
+        h.add(1)
+        var one = h.node(1)
+        let me = one.localState
+        let out = one.onAck(from: a2, requests: [
+            Gossip.Digest(address: a1, generation: me.heartbeat.generation, maxVersion: 1),    // newer than 1
+            Gossip.Digest(address: a1, generation: me.heartbeat.generation - 3, maxVersion: 50), // older generation
+            Gossip.Digest(address: a3, generation: 1, maxVersion: 0),                           // unknown here
+        ], states: [])
+        guard case let .send(to, envelope)? = out.first, case let .ack2(states) = envelope.message else {
+            Issue.record("expected an ACK2, got \(out)")
+            return
+        }
+        #expect(to == a2)
+        #expect(states.map(\.address) == [a1, a1])
+        #expect(states[0].state == me.delta(after: 1))
+        #expect(states[1].state == me)
+        // Nothing requested that this node has: no ACK2 at all.
+        #expect(one.onAck(from: a2, requests: [], states: []).isEmpty)
+    }
+
     @Test func newerGenerationReplacesTheWholeState() {
         var h = H()
         h.add(1)
@@ -81,7 +103,7 @@ struct GossipInstanceTests {
             .rack: .init(version: 5, bytes: Array("r1".utf8)),
             .load: .init(version: 9, bytes: Gossip.ApplicationValue.load(1).encoded()),
         ])
-        h.on(1) { $0.onMessage(.init(from: a2, message: .ack2(states: [.init(address: a2, state: first)]))) }
+        h.on(1) { $0.onAck2(from: a2, states: [.init(address: a2, state: first)]) }
         let later = Gossip.EndpointState(heartbeat: .init(generation: gen, version: 20), states: [
             .rack: .init(version: 4, bytes: Array("stale".utf8)),
             .load: .init(version: 15, bytes: Gossip.ApplicationValue.load(2).encoded()),
@@ -208,7 +230,7 @@ struct GossipInstanceTests {
     @Test func foreignClusterAndGarbageAreRejectedWithoutHarm() {
         var h = H()
         h.add(1)
-        h.on(1) { $0.onMessage(.init(from: a2, message: .syn(clusterName: "other", digests: []))) }
+        h.on(1) { $0.onSyn(from: a2, clusterName: "other", digests: []) }
         #expect(h.rejections.last?.contains("cluster 'other'") == true)
         h.on(1) { $0.onMessage(.init(from: a1, message: .echo)) }
         #expect(h.rejections.last?.contains("claims to come from this node") == true)

@@ -168,6 +168,21 @@ extension Gossip {
             return out
         }
 
+        /// A SYN from `from` (same as ``onMessage(_:)`` with `.syn`).
+        public mutating func onSyn(from: NodeAddress, clusterName: String, digests: [Digest]) -> [Directive] {
+            onMessage(Envelope(from: from, message: .syn(clusterName: clusterName, digests: digests)))
+        }
+
+        /// An ACK from `from`: the digests it requests and the states it sends.
+        public mutating func onAck(from: NodeAddress, requests: [Digest], states: [EndpointDelta]) -> [Directive] {
+            onMessage(Envelope(from: from, message: .ack(requests: requests, states: states)))
+        }
+
+        /// An ACK2 from `from` with the states this node requested.
+        public mutating func onAck2(from: NodeAddress, states: [EndpointDelta]) -> [Directive] {
+            onMessage(Envelope(from: from, message: .ack2(states: states)))
+        }
+
         /// Sets this node's application states, each with a new version. Returns the notification for
         /// this node; the next gossip rounds spread the values.
         public mutating func onLocalStateChange(_ values: [ApplicationValue]) -> [Directive] {

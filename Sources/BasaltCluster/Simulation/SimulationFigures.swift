@@ -15,6 +15,8 @@ public struct SimulationFigures: Sendable {
     public var messagesPerSecondPerNode: Double
     /// Steady state, by message name: messages per second per node and mean size in bytes.
     public var messageMix: [(name: String, perSecondPerNode: Double, meanBytes: Double)]
+    /// Nodes marked down during the steady-state window, when every node was running (false convictions).
+    public var falseDowns: Int
     /// Messages a receiver rejected (a correct run has none).
     public var rejections: Int
 
@@ -29,6 +31,7 @@ public struct SimulationFigures: Sendable {
         let converged = sim.run(until: { $0.isConverged(up: all) }, limit: limit)
 
         let kindsBefore = sim.sentByKind
+        let steadyFrom = sim.records.count
         let bytesBefore = sim.nodes.map(\.bytesSent)
         let messagesBefore = sim.nodes.reduce(0) { $0 + $1.messagesSent }
         sim.run(seconds: steadySeconds)
@@ -43,6 +46,7 @@ public struct SimulationFigures: Sendable {
                     Double(count) / steadySeconds / Double(nodes), Double(now.bytes - then.bytes) / Double(count))
         }
 
+        let falseDowns = sim.records[steadyFrom...].filter { if case .down = $0.event { true } else { false } }.count
         let victim = nodes - 1
         let victimAddress = sim.nodes[victim].address
         let killedAt = sim.now
@@ -74,6 +78,7 @@ public struct SimulationFigures: Sendable {
             bytesPerSecondPerNode: (perNode.reduce(0, +) / Double(nodes), perNode.max() ?? 0),
             messagesPerSecondPerNode: messages,
             messageMix: mix,
+            falseDowns: falseDowns,
             rejections: sim.rejections.count)
     }
 
