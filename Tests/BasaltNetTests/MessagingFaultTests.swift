@@ -6,7 +6,7 @@ import Testing
 func handshakeFrame(host: String, port: UInt16) -> [UInt8] {
     var payload = Array("BSLT".utf8) + [Lane.small.rawValue, UInt8(port >> 8), UInt8(port & 0xFF)]
     payload += [UInt8(host.utf8.count)] + Array(host.utf8)
-    return Frame(flags: .oneWay, verb: 0, requestID: 0, payload: payload).encoded()
+    return InternodeFrame(flags: .oneWay, verb: 0, requestID: 0, payload: payload).encoded()
 }
 
 struct MessagingFaultTests {
@@ -86,19 +86,19 @@ struct MessagingFaultTests {
             let claimed = try SocketAddress(host: "127.0.1.59", port: 7000)
             let hello = handshakeFrame(host: claimed.host, port: claimed.port)
 
-            var corruptPayload = Frame(flags: [], verb: TestVerbs.echo.code, requestID: 1, payload: Array("data".utf8)).encoded()
-            corruptPayload[FrameHeader.size + 1] ^= 0x20
-            var corruptHeader = Frame(flags: [], verb: TestVerbs.echo.code, requestID: 1, payload: []).encoded()
+            var corruptPayload = InternodeFrame(flags: [], verb: TestVerbs.echo.code, requestID: 1, payload: Array("data".utf8)).encoded()
+            corruptPayload[InternodeFrameHeader.size + 1] ^= 0x20
+            var corruptHeader = InternodeFrame(flags: [], verb: TestVerbs.echo.code, requestID: 1, payload: []).encoded()
             corruptHeader[5] ^= 0x01
-            var oversize = [UInt8](repeating: 0, count: FrameHeader.size)
+            var oversize = [UInt8](repeating: 0, count: InternodeFrameHeader.size)
             oversize.withUnsafeMutableBytes {
-                FrameHeader(flags: [], verb: TestVerbs.echo.code, requestID: 2, payloadLength: (1 << 20) + 1).encode(into: $0)
+                InternodeFrameHeader(flags: [], verb: TestVerbs.echo.code, requestID: 2, payloadLength: (1 << 20) + 1).encode(into: $0)
             }
-            var version2 = [UInt8](repeating: 0, count: FrameHeader.size)
+            var version2 = [UInt8](repeating: 0, count: InternodeFrameHeader.size)
             version2.withUnsafeMutableBytes {
-                FrameHeader(version: 2, flags: [], verb: TestVerbs.echo.code, requestID: 3, payloadLength: 0).encode(into: $0)
+                InternodeFrameHeader(version: 2, flags: [], verb: TestVerbs.echo.code, requestID: 3, payloadLength: 0).encode(into: $0)
             }
-            let unknownVerb = Frame(flags: [], verb: 999, requestID: 4, payload: [1, 2]).encoded()
+            let unknownVerb = InternodeFrame(flags: [], verb: 999, requestID: 4, payload: [1, 2]).encoded()
             let cases: [(name: String, bytes: [UInt8], afterHandshake: Bool, expect: String)] = [
                 ("garbage", Array("GET / HTTP/1.1\r\nHost: basalt\r\n\r\n".utf8), false, "unsupported frame version 71"),
                 ("bad payload CRC", hello + corruptPayload, true, "payload checksum mismatch"),

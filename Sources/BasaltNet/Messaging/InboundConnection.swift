@@ -7,7 +7,7 @@ import Logging
 /// Guarantees:
 /// - The first frame must be a valid ``Handshake``; until then nothing is dispatched. A connection
 ///   that sends none within ``MessagingSettings/handshakeTimeout`` is closed.
-/// - Any bad input (a ``FrameError``, a request for a verb with no handler, a response frame, a
+/// - Any bad input (a ``InternodeFrameError``, a request for a verb with no handler, a response frame, a
 ///   second handshake) closes this connection with a warning naming the peer; other connections are
 ///   unaffected.
 /// - Backpressure: while more than ``MessagingSettings/maxOutstandingInboundRequests`` requests (or
@@ -23,7 +23,7 @@ final class InboundConnection: @unchecked Sendable {
     let connection: TCPConnection
     var loop: EventLoop { connection.loop }
     private var logger: Logger
-    @exclusivity(unchecked) private var decoder: FrameDecoder
+    @exclusivity(unchecked) private var decoder: InternodeFrameDecoder
     @exclusivity(unchecked) private var handshake: Handshake?
     private var handshakeTimer: LoopTimer?
     /// Unanswered requests: id → payload bytes.
@@ -37,7 +37,7 @@ final class InboundConnection: @unchecked Sendable {
         var logger = context.logger
         logger[metadataKey: "peer"] = "\(connection.remoteAddress?.description ?? "unknown")"
         self.logger = logger
-        decoder = FrameDecoder(maxPayloadSize: context.settings.maxFrameSize)
+        decoder = InternodeFrameDecoder(maxPayloadSize: context.settings.maxFrameSize)
     }
 
     /// Installs the callbacks and starts reading. Loop thread only.
@@ -72,7 +72,7 @@ final class InboundConnection: @unchecked Sendable {
         }
     }
 
-    private func didReceive(_ frame: Frame) -> Bool {
+    private func didReceive(_ frame: InternodeFrame) -> Bool {
         context.metrics.framesIn.bump()
         guard let handshake else { return acceptHandshake(frame) }
         if frame.flags.contains(.response) {
@@ -95,7 +95,7 @@ final class InboundConnection: @unchecked Sendable {
         return connection.state == .open
     }
 
-    private func acceptHandshake(_ frame: Frame) -> Bool {
+    private func acceptHandshake(_ frame: InternodeFrame) -> Bool {
         guard frame.verb == Verb.handshakeCode, frame.flags == .oneWay else {
             drop(because: "expected a handshake, got verb \(frame.verb) with flags 0x\(String(frame.flags.rawValue, radix: 16))")
             return false

@@ -39,7 +39,7 @@ public struct ReplyToken: Sendable {
         guard let inbound else { return }
         let limit = inbound.context.settings.maxFrameSize
         var payload = payload
-        var flags: FrameFlags = failure ? [.response, .failure] : .response
+        var flags: InternodeFrameFlags = failure ? [.response, .failure] : .response
         if payload.count > limit {
             payload = Array("response of \(payload.count) bytes exceeds the frame limit of \(limit)".utf8)
             flags = [.response, .failure]

@@ -3,7 +3,7 @@ import Logging
 
 /// A node's internode messaging: it listens on the node's internode address, keeps one connection
 /// per lane to each peer it talks to (opened on demand, reconnected with exponential backoff), and
-/// carries requests, responses and one-way messages as checksummed frames (``FrameHeader``).
+/// carries requests, responses and one-way messages as checksummed frames (``InternodeFrameHeader``).
 ///
 /// Peers are identified by their internode address (host and port); outgoing connections bind this
 /// node's own host, so peers and per-node network rules see it. Handlers are registered per
@@ -162,7 +162,7 @@ public final class MessagingService: @unchecked Sendable {
 
     /// Checks the size and computes the checksum on the caller's thread.
     private func prepare(
-        to peer: SocketAddress, verb: Verb, payload: [UInt8], flags: FrameFlags
+        to peer: SocketAddress, verb: Verb, payload: [UInt8], flags: InternodeFrameFlags
     ) -> Result<(OutboundConnection, OutgoingMessage), MessagingError> {
         guard payload.count <= settings.maxFrameSize else {
             return .failure(.frameTooLarge(size: payload.count, limit: settings.maxFrameSize))

@@ -17,7 +17,7 @@ final class OutboundConnection: @unchecked Sendable {
     private let logger: Logger
     @exclusivity(unchecked) private var machine: OutboundStateMachine
     @exclusivity(unchecked) private var connection: TCPConnection?
-    @exclusivity(unchecked) private var decoder: FrameDecoder
+    @exclusivity(unchecked) private var decoder: InternodeFrameDecoder
     @exclusivity(unchecked) private var pending: [UInt64: PendingRequest] = [:]
     @exclusivity(unchecked) private var held: [OutgoingMessage] = []
     private var backoffTimer: LoopTimer?
@@ -32,7 +32,7 @@ final class OutboundConnection: @unchecked Sendable {
         logger[metadataKey: "lane"] = "\(lane)"
         self.logger = logger
         machine = OutboundStateMachine(backoff: context.settings.reconnectBackoff)
-        decoder = FrameDecoder(maxPayloadSize: context.settings.maxFrameSize)
+        decoder = InternodeFrameDecoder(maxPayloadSize: context.settings.maxFrameSize)
     }
 
     // MARK: - Sending
@@ -186,7 +186,7 @@ final class OutboundConnection: @unchecked Sendable {
         }
     }
 
-    private func didReceive(_ frame: Frame) -> Bool {
+    private func didReceive(_ frame: InternodeFrame) -> Bool {
         context.metrics.framesIn.bump()
         guard frame.flags.contains(.response) else {
             dropConnection(because: "peer sent a request (verb \(frame.verb)) on a connection it accepted")
@@ -221,7 +221,7 @@ final class OutboundConnection: @unchecked Sendable {
     private func didClose(_ closed: TCPConnection, reason: TCPCloseReason) {
         guard connection === closed else { return }
         connection = nil
-        decoder = FrameDecoder(maxPayloadSize: context.settings.maxFrameSize)
+        decoder = InternodeFrameDecoder(maxPayloadSize: context.settings.maxFrameSize)
         context.metrics.connectionsActive.bump(-1)
         machine.onConnectionClosed()
         if !pending.isEmpty || reason != .loopShutdown {

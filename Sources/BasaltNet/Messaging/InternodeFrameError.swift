@@ -1,6 +1,6 @@
 /// Why bytes received on an internode connection are not a valid frame. Offsets count bytes from
 /// the start of the connection's stream, so a log line can say where the garbage began.
-public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum InternodeFrameError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The version byte is not one this node speaks (often: the bytes are not a Basalt frame at all).
     case unsupportedVersion(UInt8, at: Int)
     /// The header's checksum does not match its bytes.

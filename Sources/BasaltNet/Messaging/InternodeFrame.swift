@@ -4,16 +4,16 @@ import BasaltCore
 ///
 /// Valid combinations: none (a request expecting a response), ``oneWay``, ``response``, and
 /// ``response`` with ``failure``. Anything else is rejected by the decoder.
-public struct FrameFlags: OptionSet, Sendable, Hashable {
+public struct InternodeFrameFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// The frame answers the request with the same id.
-    public static let response = FrameFlags(rawValue: 0x01)
+    public static let response = InternodeFrameFlags(rawValue: 0x01)
     /// With ``response``: the remote handler failed; the payload is a UTF-8 message.
-    public static let failure = FrameFlags(rawValue: 0x02)
+    public static let failure = InternodeFrameFlags(rawValue: 0x02)
     /// A request that expects no response.
-    public static let oneWay = FrameFlags(rawValue: 0x04)
+    public static let oneWay = InternodeFrameFlags(rawValue: 0x04)
 
     /// True for the four valid combinations.
     public var isValid: Bool {
@@ -31,7 +31,7 @@ public struct FrameFlags: OptionSet, Sendable, Hashable {
 /// | offset | size | field |
 /// | --- | --- | --- |
 /// | 0 | 1 | version (1) |
-/// | 1 | 1 | flags (``FrameFlags``) |
+/// | 1 | 1 | flags (``InternodeFrameFlags``) |
 /// | 2 | 2 | verb code |
 /// | 4 | 8 | request id |
 /// | 12 | 4 | payload length N |
@@ -40,7 +40,7 @@ public struct FrameFlags: OptionSet, Sendable, Hashable {
 /// | 20+N | 4 | CRC32C of the payload (0 when N is 0) |
 ///
 /// The header has its own checksum so a corrupt length is caught before any payload is awaited.
-public struct FrameHeader: Sendable, Hashable {
+public struct InternodeFrameHeader: Sendable, Hashable {
     public static let currentVersion: UInt8 = 1
     /// Bytes before the payload.
     public static let size = 20
@@ -50,13 +50,13 @@ public struct FrameHeader: Sendable, Hashable {
     public static let overhead = size + trailerSize
 
     public var version: UInt8
-    public var flags: FrameFlags
+    public var flags: InternodeFrameFlags
     public var verb: UInt16
     public var requestID: UInt64
     public var payloadLength: UInt32
 
     public init(
-        version: UInt8 = FrameHeader.currentVersion, flags: FrameFlags, verb: UInt16, requestID: UInt64,
+        version: UInt8 = InternodeFrameHeader.currentVersion, flags: InternodeFrameFlags, verb: UInt16, requestID: UInt64,
         payloadLength: UInt32
     ) {
         self.version = version
@@ -80,10 +80,10 @@ public struct FrameHeader: Sendable, Hashable {
 
     /// Reads the fields from the first 20 bytes of `bytes` without validating them.
     @inlinable
-    static func load(from bytes: UnsafeRawBufferPointer) -> (header: FrameHeader, crc: UInt32) {
-        let header = FrameHeader(
+    static func load(from bytes: UnsafeRawBufferPointer) -> (header: InternodeFrameHeader, crc: UInt32) {
+        let header = InternodeFrameHeader(
             version: bytes.load(fromByteOffset: 0, as: UInt8.self),
-            flags: FrameFlags(rawValue: bytes.load(fromByteOffset: 1, as: UInt8.self)),
+            flags: InternodeFrameFlags(rawValue: bytes.load(fromByteOffset: 1, as: UInt8.self)),
             verb: UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: 2, as: UInt16.self)),
             requestID: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt64.self)),
             payloadLength: UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
@@ -92,25 +92,25 @@ public struct FrameHeader: Sendable, Hashable {
 }
 
 /// One decoded internode frame.
-public struct Frame: Sendable, Equatable {
-    public var flags: FrameFlags
+public struct InternodeFrame: Sendable, Equatable {
+    public var flags: InternodeFrameFlags
     public var verb: UInt16
     public var requestID: UInt64
     public var payload: [UInt8]
 
-    public init(flags: FrameFlags, verb: UInt16, requestID: UInt64, payload: [UInt8]) {
+    public init(flags: InternodeFrameFlags, verb: UInt16, requestID: UInt64, payload: [UInt8]) {
         self.flags = flags
         self.verb = verb
         self.requestID = requestID
         self.payload = payload
     }
 
-    /// The frame's bytes on the wire (version ``FrameHeader/currentVersion``).
+    /// The frame's bytes on the wire (version ``InternodeFrameHeader/currentVersion``).
     public func encoded() -> [UInt8] {
         let crc = CRC32C.checksum(payload)
-        let total = FrameHeader.overhead + payload.count
+        let total = InternodeFrameHeader.overhead + payload.count
         return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
-            Frame.encode(
+            InternodeFrame.encode(
                 flags: flags, verb: verb, requestID: requestID, payload: payload, payloadCRC: crc,
                 into: UnsafeMutableRawBufferPointer(buffer))
             count = total
@@ -122,14 +122,14 @@ public struct Frame: Sendable, Equatable {
     /// payloads).
     @inlinable
     public static func encode(
-        flags: FrameFlags, verb: UInt16, requestID: UInt64, payload: [UInt8], payloadCRC: UInt32,
+        flags: InternodeFrameFlags, verb: UInt16, requestID: UInt64, payload: [UInt8], payloadCRC: UInt32,
         into buffer: UnsafeMutableRawBufferPointer
     ) {
-        let header = FrameHeader(flags: flags, verb: verb, requestID: requestID, payloadLength: UInt32(payload.count))
+        let header = InternodeFrameHeader(flags: flags, verb: verb, requestID: requestID, payloadLength: UInt32(payload.count))
         header.encode(into: buffer)
-        let end = FrameHeader.size + payload.count
+        let end = InternodeFrameHeader.size + payload.count
         payload.withUnsafeBytes { source in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[FrameHeader.size ..< end]).copyMemory(from: source)
+            UnsafeMutableRawBufferPointer(rebasing: buffer[InternodeFrameHeader.size ..< end]).copyMemory(from: source)
         }
         buffer.storeBytes(of: payloadCRC.bigEndian, toByteOffset: end, as: UInt32.self)
     }

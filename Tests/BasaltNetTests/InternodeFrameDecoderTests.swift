@@ -18,9 +18,9 @@ struct SeededRandom: RandomNumberGenerator {
 /// Feeds `bytes` to a decoder in the given chunk sizes (cycled); returns the frames and the error.
 func decodeAll(
     _ bytes: [UInt8], chunks: [Int] = [Int.max], maxPayload: Int = 1 << 20
-) -> (frames: [Frame], error: FrameError?) {
-    var decoder = FrameDecoder(maxPayloadSize: maxPayload)
-    var frames: [Frame] = []
+) -> (frames: [InternodeFrame], error: InternodeFrameError?) {
+    var decoder = InternodeFrameDecoder(maxPayloadSize: maxPayload)
+    var frames: [InternodeFrame] = []
     var offset = 0, k = 0
     while offset < bytes.count {
         let size = max(1, min(chunks[k % chunks.count], bytes.count - offset))
@@ -34,42 +34,42 @@ func decodeAll(
 }
 
 /// Feeds one chunk; returns the decoder's error, if any.
-func feed(_ decoder: inout FrameDecoder, _ chunk: [UInt8], into frames: inout [Frame]) -> FrameError? {
-    chunk.withUnsafeBytes { raw -> FrameError? in
+func feed(_ decoder: inout InternodeFrameDecoder, _ chunk: [UInt8], into frames: inout [InternodeFrame]) -> InternodeFrameError? {
+    chunk.withUnsafeBytes { raw -> InternodeFrameError? in
         do {
             try decoder.decode(raw) { frames.append($0); return true }
             return nil
         } catch {
-            return error as? FrameError
+            return error as? InternodeFrameError
         }
     }
 }
 
-func sampleFrames() -> [Frame] {
+func sampleFrames() -> [InternodeFrame] {
     [
-        Frame(flags: .oneWay, verb: 0, requestID: 0, payload: []),
-        Frame(flags: [], verb: 7, requestID: 1, payload: Array("hello".utf8)),
-        Frame(flags: .response, verb: 7, requestID: 1, payload: [UInt8](repeating: 0xAB, count: 300)),
-        Frame(flags: [.response, .failure], verb: 9, requestID: .max, payload: Array("boom".utf8)),
-        Frame(flags: [], verb: 0xFFFF, requestID: 42, payload: (0 ..< 70_000).map { UInt8(truncatingIfNeeded: $0 * 7) }),
+        InternodeFrame(flags: .oneWay, verb: 0, requestID: 0, payload: []),
+        InternodeFrame(flags: [], verb: 7, requestID: 1, payload: Array("hello".utf8)),
+        InternodeFrame(flags: .response, verb: 7, requestID: 1, payload: [UInt8](repeating: 0xAB, count: 300)),
+        InternodeFrame(flags: [.response, .failure], verb: 9, requestID: .max, payload: Array("boom".utf8)),
+        InternodeFrame(flags: [], verb: 0xFFFF, requestID: 42, payload: (0 ..< 70_000).map { UInt8(truncatingIfNeeded: $0 * 7) }),
     ]
 }
 
 /// A header with a valid checksum but arbitrary fields.
 func rawHeader(version: UInt8 = 1, flags: UInt8, verb: UInt16, id: UInt64, length: UInt32) -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: FrameHeader.size)
+    var bytes = [UInt8](repeating: 0, count: InternodeFrameHeader.size)
     bytes.withUnsafeMutableBytes {
-        FrameHeader(version: version, flags: FrameFlags(rawValue: flags), verb: verb, requestID: id, payloadLength: length)
+        InternodeFrameHeader(version: version, flags: InternodeFrameFlags(rawValue: flags), verb: verb, requestID: id, payloadLength: length)
             .encode(into: $0)
     }
     return bytes
 }
 
-struct FrameDecoderTests {
+struct InternodeFrameDecoderTests {
     @Test func framesRoundTripWhateverTheChunking() {
         let frames = sampleFrames()
         let stream = frames.flatMap { $0.encoded() }
-        #expect(stream.count == frames.reduce(0) { $0 + $1.payload.count + FrameHeader.overhead })
+        #expect(stream.count == frames.reduce(0) { $0 + $1.payload.count + InternodeFrameHeader.overhead })
         for chunks in [[Int.max], [1], [2], [3], [19], [20], [21], [23], [24], [25], [4096], [1, 7, 64, 3, 1000]] {
             let (decoded, error) = decodeAll(stream, chunks: chunks)
             #expect(error == nil, "chunks \(chunks)")
@@ -78,7 +78,7 @@ struct FrameDecoderTests {
     }
 
     @Test func headerLayoutIsTheDocumentedOne() {
-        let bytes = Frame(flags: .response, verb: 0x0102, requestID: 0x0304_0506_0708_090A, payload: [0xEE]).encoded()
+        let bytes = InternodeFrame(flags: .response, verb: 0x0102, requestID: 0x0304_0506_0708_090A, payload: [0xEE]).encoded()
         #expect(bytes.count == 25)
         #expect(Array(bytes[0 ..< 16]) == [1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 0, 0, 1])
         let headerCRC = CRC32C.checksum(bytes[0 ..< 16])
@@ -104,7 +104,7 @@ struct FrameDecoderTests {
             return
         }
         var payload = sampleFrames()[2].encoded()
-        payload[FrameHeader.size + 100] ^= 0x01
+        payload[InternodeFrameHeader.size + 100] ^= 0x01
         guard case .payloadChecksumMismatch(_, _, at: 0)? = decodeAll(payload).error else {
             Issue.record("expected a payload checksum error")
             return
@@ -131,8 +131,8 @@ struct FrameDecoderTests {
     }
 
     @Test func errorsAreSticky() {
-        var decoder = FrameDecoder(maxPayloadSize: 100)
-        var frames: [Frame] = []
+        var decoder = InternodeFrameDecoder(maxPayloadSize: 100)
+        var frames: [InternodeFrame] = []
         #expect(feed(&decoder, [0x47], into: &frames) == .unsupportedVersion(0x47, at: 0))
         #expect(feed(&decoder, sampleFrames()[1].encoded(), into: &frames) == .unsupportedVersion(0x47, at: 0))
         #expect(frames.isEmpty)
@@ -145,7 +145,7 @@ struct FrameDecoderTests {
             let count = Int.random(in: 0 ... 600, using: &random)
             var bytes = (0 ..< count).map { _ in UInt8.random(in: 0 ... 255, using: &random) }
             // Half the cases start like a frame, so the decoder gets past the version byte.
-            if !bytes.isEmpty && Bool.random(using: &random) { bytes[0] = FrameHeader.currentVersion }
+            if !bytes.isEmpty && Bool.random(using: &random) { bytes[0] = InternodeFrameHeader.currentVersion }
             let chunk = Int.random(in: 1 ... 64, using: &random)
             let (frames, error) = decodeAll(bytes, chunks: [chunk], maxPayload: 4096)
             if error != nil { errors += 1 }

@@ -1,22 +1,23 @@
 import BasaltCore
 
-/// Turns the byte chunks of one connection into ``Frame``s. A pure value: no I/O, no clock.
+/// Turns the byte chunks of one connection into ``InternodeFrame``s. A pure value: no I/O, no clock.
 ///
-/// Guarantees: any input, however malformed, yields frames or a ``FrameError``, never a trap; the
-/// first error is sticky (the stream cannot be resynchronised, so the connection must close); a
-/// payload is copied once, from the chunk into the frame's array, and its checksum is computed as
+/// Guarantees: any input, however malformed, yields frames or an ``InternodeFrameError``, never a
+/// trap; the first error is sticky (the stream cannot be resynchronised, so the connection must
+/// close); a payload is copied once, from the chunk into the frame's array, and its checksum is computed as
 /// the bytes arrive, so a large frame costs no single long pause. Memory held is bounded by the
 /// largest acceptable payload (``maxPayloadSize``) plus the 20-byte header.
-public struct FrameDecoder: Sendable {
-    /// Largest payload accepted; a header announcing more fails with ``FrameError/frameTooLarge(length:limit:at:)``.
+public struct InternodeFrameDecoder: Sendable {
+    /// Largest payload accepted; a header announcing more fails with
+    /// ``InternodeFrameError/frameTooLarge(length:limit:at:)``.
     public let maxPayloadSize: Int
     /// Bytes consumed so far.
     public private(set) var streamOffset = 0
 
     private enum Phase: Sendable {
         case header
-        case payload(FrameHeader)
-        case trailer(FrameHeader)
+        case payload(InternodeFrameHeader)
+        case trailer(InternodeFrameHeader)
     }
 
     private var phase = Phase.header
@@ -24,18 +25,18 @@ public struct FrameDecoder: Sendable {
     private var payload: [UInt8] = []
     private var payloadCRC: UInt32 = 0
     private var frameStart = 0
-    private var failure: FrameError?
+    private var failure: InternodeFrameError?
 
     public init(maxPayloadSize: Int) {
         self.maxPayloadSize = maxPayloadSize
-        partial.reserveCapacity(FrameHeader.size)
+        partial.reserveCapacity(InternodeFrameHeader.size)
     }
 
     /// Decodes `chunk`, calling `onFrame` for every complete frame in order. `onFrame` returns false
     /// to stop early (the rest of the chunk is dropped; the decoder must not be fed again).
     public mutating func decode(
-        _ chunk: UnsafeRawBufferPointer, _ onFrame: (Frame) -> Bool
-    ) throws(FrameError) {
+        _ chunk: UnsafeRawBufferPointer, _ onFrame: (InternodeFrame) -> Bool
+    ) throws(InternodeFrameError) {
         if let failure { throw failure }
         var i = 0
         let n = chunk.count
@@ -43,21 +44,21 @@ public struct FrameDecoder: Sendable {
         while i < n {
             switch phase {
             case .header:
-                let header: FrameHeader
-                if partial.isEmpty && n - i >= FrameHeader.size {
+                let header: InternodeFrameHeader
+                if partial.isEmpty && n - i >= InternodeFrameHeader.size {
                     frameStart = base + i
-                    header = try checked(validate(UnsafeRawBufferPointer(rebasing: chunk[i ..< i + FrameHeader.size])))
-                    i += FrameHeader.size
+                    header = try checked(validate(UnsafeRawBufferPointer(rebasing: chunk[i ..< i + InternodeFrameHeader.size])))
+                    i += InternodeFrameHeader.size
                 } else {
                     if partial.isEmpty {
                         frameStart = base + i
                         let version = chunk[i]
-                        if version != FrameHeader.currentVersion { throw fail(.unsupportedVersion(version, at: frameStart)) }
+                        if version != InternodeFrameHeader.currentVersion { throw fail(.unsupportedVersion(version, at: frameStart)) }
                     }
-                    let take = min(FrameHeader.size - partial.count, n - i)
+                    let take = min(InternodeFrameHeader.size - partial.count, n - i)
                     partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[i ..< i + take]))
                     i += take
-                    guard partial.count == FrameHeader.size else { break }
+                    guard partial.count == InternodeFrameHeader.size else { break }
                     header = try checked(partial.withUnsafeBytes { validate($0) })
                     partial.removeAll(keepingCapacity: true)
                 }
@@ -78,21 +79,21 @@ public struct FrameDecoder: Sendable {
                 if payload.count == Int(header.payloadLength) { phase = .trailer(header) }
             case let .trailer(header):
                 let expected: UInt32
-                if partial.isEmpty && n - i >= FrameHeader.trailerSize {
+                if partial.isEmpty && n - i >= InternodeFrameHeader.trailerSize {
                     expected = UInt32(bigEndian: chunk.loadUnaligned(fromByteOffset: i, as: UInt32.self))
-                    i += FrameHeader.trailerSize
+                    i += InternodeFrameHeader.trailerSize
                 } else {
-                    let take = min(FrameHeader.trailerSize - partial.count, n - i)
+                    let take = min(InternodeFrameHeader.trailerSize - partial.count, n - i)
                     partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[i ..< i + take]))
                     i += take
-                    guard partial.count == FrameHeader.trailerSize else { break }
+                    guard partial.count == InternodeFrameHeader.trailerSize else { break }
                     expected = partial.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
                     partial.removeAll(keepingCapacity: true)
                 }
                 if expected != payloadCRC {
                     throw fail(.payloadChecksumMismatch(expected: expected, actual: payloadCRC, at: frameStart))
                 }
-                let frame = Frame(flags: header.flags, verb: header.verb, requestID: header.requestID, payload: payload)
+                let frame = InternodeFrame(flags: header.flags, verb: header.verb, requestID: header.requestID, payload: payload)
                 payload = []
                 phase = .header
                 if !onFrame(frame) {
@@ -104,9 +105,9 @@ public struct FrameDecoder: Sendable {
         streamOffset = base + n
     }
 
-    private func validate(_ bytes: UnsafeRawBufferPointer) -> Result<FrameHeader, FrameError> {
-        let (header, crc) = FrameHeader.load(from: bytes)
-        if header.version != FrameHeader.currentVersion {
+    private func validate(_ bytes: UnsafeRawBufferPointer) -> Result<InternodeFrameHeader, InternodeFrameError> {
+        let (header, crc) = InternodeFrameHeader.load(from: bytes)
+        if header.version != InternodeFrameHeader.currentVersion {
             return .failure(.unsupportedVersion(header.version, at: frameStart))
         }
         let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0 ..< 16]))
@@ -118,14 +119,14 @@ public struct FrameDecoder: Sendable {
         return .success(header)
     }
 
-    private mutating func checked(_ result: Result<FrameHeader, FrameError>) throws(FrameError) -> FrameHeader {
+    private mutating func checked(_ result: Result<InternodeFrameHeader, InternodeFrameError>) throws(InternodeFrameError) -> InternodeFrameHeader {
         switch result {
         case let .success(header): return header
         case let .failure(error): throw fail(error)
         }
     }
 
-    private mutating func fail(_ error: FrameError) -> FrameError {
+    private mutating func fail(_ error: InternodeFrameError) -> InternodeFrameError {
         failure = error
         partial = []
         payload = []
