@@ -76,14 +76,16 @@ final class InboundConnection: @unchecked Sendable {
         context.metrics.framesIn.bump()
         guard let handshake else { return acceptHandshake(frame) }
         if frame.flags.contains(.response) {
-            drop(because: "response frame (verb \(frame.verb), request \(frame.requestID)) on a connection the peer opened")
+            drop(because:
+                "response frame (verb \(frame.verb), request \(frame.requestID)) on a connection the peer opened")
             return false
         }
         guard let handler = context.handlers[frame.verb] else {
             drop(because: frame.verb == Verb.handshakeCode ? "second handshake" : "unknown verb \(frame.verb)")
             return false
         }
-        let message = InboundMessage(verb: handler.verb, peer: handshake.sender, lane: handshake.lane, payload: frame.payload)
+        let message = InboundMessage(
+            verb: handler.verb, peer: handshake.sender, lane: handshake.lane, payload: frame.payload)
         if frame.flags.contains(.oneWay) {
             handler.body(message, ReplyToken(inbound: nil, requestID: frame.requestID, verb: frame.verb))
         } else {
@@ -97,7 +99,8 @@ final class InboundConnection: @unchecked Sendable {
 
     private func acceptHandshake(_ frame: InternodeFrame) -> Bool {
         guard frame.verb == Verb.handshakeCode, frame.flags == .oneWay else {
-            drop(because: "expected a handshake, got verb \(frame.verb) with flags 0x\(String(frame.flags.rawValue, radix: 16))")
+            let flags = String(frame.flags.rawValue, radix: 16)
+            drop(because: "expected a handshake, got verb \(frame.verb) with flags 0x\(flags)")
             return false
         }
         switch Handshake.decode(frame.payload) {

@@ -56,7 +56,8 @@ public struct InternodeFrameHeader: Sendable, Hashable {
     public var payloadLength: UInt32
 
     public init(
-        version: UInt8 = InternodeFrameHeader.currentVersion, flags: InternodeFrameFlags, verb: UInt16, requestID: UInt64,
+        version: UInt8 = InternodeFrameHeader.currentVersion, flags: InternodeFrameFlags, verb: UInt16,
+        requestID: UInt64,
         payloadLength: UInt32
     ) {
         self.version = version
@@ -125,7 +126,8 @@ public struct InternodeFrame: Sendable, Equatable {
         flags: InternodeFrameFlags, verb: UInt16, requestID: UInt64, payload: [UInt8], payloadCRC: UInt32,
         into buffer: UnsafeMutableRawBufferPointer
     ) {
-        let header = InternodeFrameHeader(flags: flags, verb: verb, requestID: requestID, payloadLength: UInt32(payload.count))
+        let header = InternodeFrameHeader(
+            flags: flags, verb: verb, requestID: requestID, payloadLength: UInt32(payload.count))
         header.encode(into: buffer)
         let end = InternodeFrameHeader.size + payload.count
         payload.withUnsafeBytes { source in

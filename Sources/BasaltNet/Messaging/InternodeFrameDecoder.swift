@@ -47,13 +47,16 @@ public struct InternodeFrameDecoder: Sendable {
                 let header: InternodeFrameHeader
                 if partial.isEmpty && n - i >= InternodeFrameHeader.size {
                     frameStart = base + i
-                    header = try checked(validate(UnsafeRawBufferPointer(rebasing: chunk[i ..< i + InternodeFrameHeader.size])))
+                    let bytes = UnsafeRawBufferPointer(rebasing: chunk[i ..< i + InternodeFrameHeader.size])
+                    header = try checked(validate(bytes))
                     i += InternodeFrameHeader.size
                 } else {
                     if partial.isEmpty {
                         frameStart = base + i
                         let version = chunk[i]
-                        if version != InternodeFrameHeader.currentVersion { throw fail(.unsupportedVersion(version, at: frameStart)) }
+                        if version != InternodeFrameHeader.currentVersion {
+                            throw fail(.unsupportedVersion(version, at: frameStart))
+                        }
                     }
                     let take = min(InternodeFrameHeader.size - partial.count, n - i)
                     partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[i ..< i + take]))
@@ -93,7 +96,8 @@ public struct InternodeFrameDecoder: Sendable {
                 if expected != payloadCRC {
                     throw fail(.payloadChecksumMismatch(expected: expected, actual: payloadCRC, at: frameStart))
                 }
-                let frame = InternodeFrame(flags: header.flags, verb: header.verb, requestID: header.requestID, payload: payload)
+                let frame = InternodeFrame(
+                    flags: header.flags, verb: header.verb, requestID: header.requestID, payload: payload)
                 payload = []
                 phase = .header
                 if !onFrame(frame) {
@@ -119,7 +123,9 @@ public struct InternodeFrameDecoder: Sendable {
         return .success(header)
     }
 
-    private mutating func checked(_ result: Result<InternodeFrameHeader, InternodeFrameError>) throws(InternodeFrameError) -> InternodeFrameHeader {
+    private mutating func checked(
+        _ result: Result<InternodeFrameHeader, InternodeFrameError>
+    ) throws(InternodeFrameError) -> InternodeFrameHeader {
         switch result {
         case let .success(header): return header
         case let .failure(error): throw fail(error)

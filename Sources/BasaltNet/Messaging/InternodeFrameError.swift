@@ -17,7 +17,8 @@ public enum InternodeFrameError: Error, Equatable, Sendable, CustomStringConvert
         case let .unsupportedVersion(version, at):
             "unsupported frame version \(version) (byte 0x\(String(version, radix: 16))) at stream offset \(at)"
         case let .headerChecksumMismatch(expected, actual, at):
-            "frame header checksum mismatch at stream offset \(at): header says \(hex(expected)), bytes give \(hex(actual))"
+            "frame header checksum mismatch at stream offset \(at): "
+                + "header says \(hex(expected)), bytes give \(hex(actual))"
         case let .payloadChecksumMismatch(expected, actual, at):
             "frame payload checksum mismatch in frame at stream offset \(at): trailer says \(hex(expected)), bytes give \(hex(actual))"
         case let .frameTooLarge(length, limit, at):
