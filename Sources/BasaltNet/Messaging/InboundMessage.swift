@@ -20,6 +20,10 @@ public struct InboundMessage: Sendable {
 /// Reply once: the first ``reply(_:)`` or ``fail(_:)`` is sent and later ones are ignored. A reply
 /// after the connection closed is dropped (the requester has already failed the request). For a
 /// one-way message ``expectsReply`` is false and replying does nothing.
+///
+/// A token keeps its connection object alive; drop it once answered (a handler that stores tokens
+/// in state it captures forms a cycle until it lets them go). Every request must be answered or
+/// failed: unanswered requests count against the connection's backpressure limits.
 public struct ReplyToken: Sendable {
     let inbound: InboundConnection?
     let requestID: UInt64
