@@ -29,6 +29,11 @@ let package = Package(
             pkgConfig: "snappy",
             providers: [.apt(["libsnappy-dev"])]
         ),
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
         .target(
             name: "BasaltCore"
         ),
@@ -63,7 +68,7 @@ let package = Package(
         .target(
             name: "BasaltCQL",
             dependencies: [
-                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "CSnappy",
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "CSnappy", "CLZ4",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -96,5 +101,6 @@ let package = Package(
         .testTarget(name: "BasaltNetTests", dependencies: ["BasaltCore", "BasaltNet"]),
         .testTarget(name: "BasaltClusterTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster"]),
         .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltCQL", "BasaltCluster"]),
+        .testTarget(name: "BasaltServerTests", dependencies: ["BasaltCore", "BasaltServer"]),
     ]
 )

@@ -7,7 +7,7 @@ struct BasaltCommand: AsyncParsableCommand {
         commandName: "basalt",
         abstract: "Basalt: a distributed key-value and wide-column database.",
         version: BasaltRelease.version,
-        subcommands: [SSTableCommand.self, BenchCommand.self, StorageCrashWriterCommand.self]
+        subcommands: [BenchCommand.self, SimulateCommand.self, SSTableCommand.self, StorageCrashWriterCommand.self]
     )
 }
 

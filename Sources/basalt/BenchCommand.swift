@@ -1,10 +1,10 @@
 import ArgumentParser
 
-/// `basalt bench …`: benchmarks of the subsystems.
-struct BenchCommand: ParsableCommand {
+/// `basalt bench …`: benchmarks of the subsystems, run against real components on loopback.
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Run benchmarks.",
-        subcommands: [BenchStorageCommand.self]
+        abstract: "Measure Basalt's subsystems.",
+        subcommands: [TransportBench.self, BenchStorageCommand.self]
     )
 }

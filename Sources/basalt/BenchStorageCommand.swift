@@ -76,7 +76,7 @@ struct BenchStorageCommand: ParsableCommand {
         print("Values:     \(valueSize) bytes each (\(valueSize / 2) bytes after compression)")
         print("Entries:    \(num)")
         print("Compression: \(params.compressionEnabled ? "Snappy" : "none"), chunk \(chunkKiB) KiB, commit log \(sync)")
-        var rng = BenchRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let values = CompressibleValues(seed: seed, size: 1 << 20)
         var key = [UInt8](repeating: UInt8(ascii: "0"), count: max(8, keySize))
         func makeKey(_ k: Int) {
@@ -98,7 +98,7 @@ struct BenchStorageCommand: ParsableCommand {
                     group.enter()
                     Thread.detachNewThread { [keySize, valueSize, seed] in
                         defer { group.leave() }
-                        var r = BenchRandom(seed: seed &+ UInt64(t) &* 7919)
+                        var r = SplitMix64(seed: seed &+ UInt64(t) &* 7919)
                         var k = [UInt8](repeating: UInt8(ascii: "0"), count: max(8, keySize))
                         var valuePos = t * 997
                         for i in 0 ..< per {
@@ -189,16 +189,8 @@ struct BenchStorageCommand: ParsableCommand {
     }
 }
 
-/// xorshift64*: fast, seeded.
-struct BenchRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed | 1 }
-    mutating func next() -> UInt64 {
-        state ^= state >> 12
-        state ^= state << 25
-        state ^= state >> 27
-        return state &* 2_685_821_657_736_338_717
-    }
+extension SplitMix64 {
+    /// A uniform integer in [0, n) (modulo bias is negligible for benchmark key choice).
     mutating func next(below n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
@@ -208,7 +200,7 @@ struct CompressibleValues {
     let data: [UInt8]
 
     init(seed: UInt64, size: Int) {
-        var r = BenchRandom(seed: seed ^ 0xABCDEF)
+        var r = SplitMix64(seed: seed ^ 0xABCDEF)
         var d: [UInt8] = []
         d.reserveCapacity(size + 100)
         while d.count < size {

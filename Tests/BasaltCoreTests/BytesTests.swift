@@ -83,3 +83,23 @@ struct ClockNamingTests {
         #expect(clocks.allSatisfy { $0.now().micros > 0 && $0.monotonicNanos() > 0 })
     }
 }
+
+struct MD5Tests {
+    /// RFC 1321 appendix A.5 test suite.
+    @Test(arguments: [
+        ("", "d41d8cd98f00b204e9800998ecf8427e"),
+        ("a", "0cc175b9c0f1b6a831c399e269772661"),
+        ("abc", "900150983cd24fb0d6963f7d28e17f72"),
+        ("message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+        ("abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"),
+        ("12345678901234567890123456789012345678901234567890123456789012345678901234567890", "57edf4a22be3c955ac49da2e2107b67a"),
+    ])
+    func rfcVectors(input: String, hex: String) {
+        #expect(MD5.digest(Array(input.utf8)).hexString == hex)
+    }
+
+    @Test func nameBasedUUIDSetsVersion3() {
+        // Java: UUID.nameUUIDFromBytes("abc".getBytes()) = 90015098-3cd2-3fb0-9696-3f7d28e17f72
+        #expect(UUIDValue.nameBased(Array("abc".utf8)).description == "90015098-3cd2-3fb0-9696-3f7d28e17f72")
+    }
+}

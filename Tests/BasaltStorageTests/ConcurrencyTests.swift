@@ -45,7 +45,7 @@ struct ConcurrencyTests {
             Thread.detachNewThread {
                 defer { group.leave() }
                 var seen: [String: Int32] = [:]
-                var g = SeededGenerator(seed: UInt64(r + 1))
+                var g = SplitMix64(seed: UInt64(r + 1))
                 let cmp = ClusteringComparator(s)
                 while !done.isSet {
                     let key = "w\(Int.random(in: 0 ..< writers, using: &g))-\(Int.random(in: 0 ..< keysPerWriter, using: &g))"

@@ -62,7 +62,7 @@ struct CrashTests {
         let binary = try #require(Self.binary, "build the basalt executable or set BASALT_BIN")
         let dir = TemporaryDirectory("basalt-crash")
         defer { dir.remove() }
-        var g = SeededGenerator(seed: UInt64(Date().timeIntervalSince1970))
+        var g = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
         var acked: [String] = []
         for round in 0 ..< 6 {
             let extra = Int.random(in: 0 ..< 300, using: &g)

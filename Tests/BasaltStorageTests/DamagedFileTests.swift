@@ -135,7 +135,7 @@ struct SSTableRobustnessTests {
         for (t, k, u) in parts { try w.append(token: t, key: k, partition: u) }
         try w.finish(commitLogIntervals: [], createdAt: 0, level: 0)
         let originals = try SSTableDescriptor.Component.allCases.map { ($0, try FileSystem.readAll(d.path($0))) }
-        var g = SeededGenerator(seed: UInt64(getenv("BASALT_FUZZ_SEED").map { String(cString: $0) }.flatMap { UInt64($0) } ?? 99))
+        var g = SplitMix64(seed: UInt64(getenv("BASALT_FUZZ_SEED").map { String(cString: $0) }.flatMap { UInt64($0) } ?? 99))
         var failures = 0
         let rounds = Int(getenv("BASALT_FUZZ_ROUNDS").map { String(cString: $0) } ?? "") ?? 300
         for _ in 0 ..< rounds {

@@ -9,7 +9,7 @@ struct MemtableTests {
         let cmp = ClusteringComparator(s)
         let m = Memtable(id: 1, commitLogLower: .zero)
         var expected: [[UInt8]: [UInt8]] = [:]
-        var g = SeededGenerator(seed: 5)
+        var g = SplitMix64(seed: 5)
         for i in 0 ..< 5000 {
             let k = Array("k\(Int.random(in: 0 ..< 3000, using: &g))".utf8)
             let v = Array("v\(i)".utf8)

@@ -55,7 +55,7 @@ struct ReconciliationTests {
     }
 
     @Test func mergeIsCommutativeAndDigestsAgree() {
-        var g = SeededGenerator(seed: 7)
+        var g = SplitMix64(seed: 7)
         for _ in 0 ..< 200 {
             func randomUpdate() -> PartitionUpdate {
                 var u = PartitionUpdate()
@@ -132,7 +132,7 @@ struct EncodingTests {
     @Test func malformedInputNeverTraps() {
         let bytes = Self.sampleMutation().encoded()
         for n in 0 ..< bytes.count { _ = try? Mutation.decode(Array(bytes[0 ..< n])) }
-        var g = SeededGenerator(seed: 11)
+        var g = SplitMix64(seed: 11)
         for _ in 0 ..< 3000 {
             var b = bytes
             for _ in 0 ..< Int.random(in: 1 ..< 4, using: &g) { b[Int.random(in: 0 ..< b.count, using: &g)] = UInt8.random(in: 0 ... 255, using: &g) }
@@ -148,7 +148,7 @@ struct EncodingTests {
 @Suite("Checksums")
 struct ChecksumTests {
     @Test func hardwareAndTableCRC32CAgree() {
-        var g = SeededGenerator(seed: 3)
+        var g = SplitMix64(seed: 3)
         for n in [0, 1, 7, 8, 9, 15, 16, 17, 100, 4096, 4099] {
             let bytes = (0 ..< n).map { _ in UInt8.random(in: 0 ... 255, using: &g) }
             #expect(Checksum.crc32c(bytes) == CRC32C.checksum(bytes))

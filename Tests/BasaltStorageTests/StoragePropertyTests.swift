@@ -59,7 +59,7 @@ struct StoragePropertyTests {
 
 struct PropertyRun {
     let scenario: StoragePropertyTests.Scenario
-    var rng: SeededGenerator
+    var rng: SplitMix64
     let dir = TemporaryDirectory("basalt-prop")
     let clock = ManualClock(wallMicros: 1_700_000_000_000_000)
     let schema: TableSchema
@@ -76,7 +76,7 @@ struct PropertyRun {
 
     init(_ s: StoragePropertyTests.Scenario) {
         scenario = s
-        rng = SeededGenerator(seed: s.seed)
+        rng = SplitMix64(seed: s.seed)
         var params = TableParams()
         params.gcGraceSeconds = s.purging ? 0 : 864_000
         params.chunkLengthKiB = 1

@@ -1,0 +1,146 @@
+import BasaltCore
+
+/// The kind of write that timed out or failed, as WriteTimeout/WriteFailure bodies name it.
+/// These are the only strings the Python driver's decoder accepts.
+public enum WriteType: String, Hashable, Sendable, CaseIterable {
+    case simple = "SIMPLE"
+    case batch = "BATCH"
+    case unloggedBatch = "UNLOGGED_BATCH"
+    case counter = "COUNTER"
+    case batchLog = "BATCH_LOG"
+    case cas = "CAS"
+    case view = "VIEW"
+    case cdc = "CDC"
+}
+
+/// Every error the server can answer with, each with its code and the extra body the v4 spec §9
+/// defines for it. Thrown by the parser (``syntaxError(_:)``), the binder and schema
+/// (``invalid(_:)``, ``alreadyExists(_:keyspace:table:)``, ``configError(_:)``), the coordinator
+/// (timeouts, unavailable) and the frame layer (``protocolError(_:)``).
+public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
+    case serverError(String)
+    case protocolError(String)
+    case badCredentials(String)
+    case unavailable(String, consistency: Consistency, required: Int32, alive: Int32)
+    case overloaded(String)
+    case isBootstrapping(String)
+    case truncateError(String)
+    case writeTimeout(String, consistency: Consistency, received: Int32, blockFor: Int32, writeType: WriteType)
+    case readTimeout(String, consistency: Consistency, received: Int32, blockFor: Int32, dataPresent: Bool)
+    case readFailure(String, consistency: Consistency, received: Int32, blockFor: Int32, failures: Int32, dataPresent: Bool)
+    case functionFailure(String, keyspace: String, function: String, argTypes: [String])
+    case writeFailure(String, consistency: Consistency, received: Int32, blockFor: Int32, failures: Int32, writeType: WriteType)
+    case syntaxError(String)
+    case unauthorized(String)
+    case invalid(String)
+    case configError(String)
+    /// `table` is empty when a keyspace already exists.
+    case alreadyExists(String, keyspace: String, table: String)
+    case unprepared(String, id: [UInt8])
+
+    /// The error code of v4 spec §9.
+    public var code: Int32 {
+        switch self {
+        case .serverError: 0x0000
+        case .protocolError: 0x000A
+        case .badCredentials: 0x0100
+        case .unavailable: 0x1000
+        case .overloaded: 0x1001
+        case .isBootstrapping: 0x1002
+        case .truncateError: 0x1003
+        case .writeTimeout: 0x1100
+        case .readTimeout: 0x1200
+        case .readFailure: 0x1300
+        case .functionFailure: 0x1400
+        case .writeFailure: 0x1500
+        case .syntaxError: 0x2000
+        case .unauthorized: 0x2100
+        case .invalid: 0x2200
+        case .configError: 0x2300
+        case .alreadyExists: 0x2400
+        case .unprepared: 0x2500
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case let .serverError(m), let .protocolError(m), let .badCredentials(m), let .overloaded(m),
+             let .isBootstrapping(m), let .truncateError(m), let .syntaxError(m), let .unauthorized(m),
+             let .invalid(m), let .configError(m):
+            m
+        case let .unavailable(m, _, _, _), let .writeTimeout(m, _, _, _, _), let .readTimeout(m, _, _, _, _),
+             let .readFailure(m, _, _, _, _, _), let .functionFailure(m, _, _, _), let .writeFailure(m, _, _, _, _, _),
+             let .alreadyExists(m, _, _), let .unprepared(m, _):
+            m
+        }
+    }
+
+    public var description: String { "error 0x\(String(code, radix: 16)): \(message)" }
+
+    /// The ERROR body: code, message, then the code's extra fields.
+    public func encode(into w: inout ByteWriter) {
+        w.writeInt32(code)
+        w.writeShortString(message)
+        switch self {
+        case let .unavailable(_, cl, required, alive):
+            w.writeConsistency(cl); w.writeInt32(required); w.writeInt32(alive)
+        case let .writeTimeout(_, cl, received, blockFor, writeType):
+            w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor); w.writeShortString(writeType.rawValue)
+        case let .readTimeout(_, cl, received, blockFor, dataPresent):
+            w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor); w.writeBool(dataPresent)
+        case let .readFailure(_, cl, received, blockFor, failures, dataPresent):
+            w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor); w.writeInt32(failures); w.writeBool(dataPresent)
+        case let .functionFailure(_, ks, function, argTypes):
+            w.writeShortString(ks); w.writeShortString(function); w.writeStringList(argTypes)
+        case let .writeFailure(_, cl, received, blockFor, failures, writeType):
+            w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor); w.writeInt32(failures)
+            w.writeShortString(writeType.rawValue)
+        case let .alreadyExists(_, ks, table):
+            w.writeShortString(ks); w.writeShortString(table)
+        case let .unprepared(_, id):
+            w.writeShortBytes(id)
+        default:
+            break
+        }
+    }
+
+    public static func decode(from r: inout ByteReader) throws(DecodeError) -> CQLError {
+        let at = r.position
+        let code = try r.readInt32()
+        let m = try r.readShortString()
+        func writeType() throws(DecodeError) -> WriteType {
+            let p = r.position
+            let s = try r.readShortString()
+            guard let t = WriteType(rawValue: s) else { throw DecodeError.invalid("unknown write type \(s)", at: p) }
+            return t
+        }
+        switch code {
+        case 0x0000: return .serverError(m)
+        case 0x000A: return .protocolError(m)
+        case 0x0100: return .badCredentials(m)
+        case 0x1000: return .unavailable(m, consistency: try r.readConsistency(), required: try r.readInt32(), alive: try r.readInt32())
+        case 0x1001: return .overloaded(m)
+        case 0x1002: return .isBootstrapping(m)
+        case 0x1003: return .truncateError(m)
+        case 0x1100:
+            return .writeTimeout(m, consistency: try r.readConsistency(), received: try r.readInt32(), blockFor: try r.readInt32(), writeType: try writeType())
+        case 0x1200:
+            return .readTimeout(m, consistency: try r.readConsistency(), received: try r.readInt32(), blockFor: try r.readInt32(), dataPresent: try r.readBool())
+        case 0x1300:
+            return .readFailure(m, consistency: try r.readConsistency(), received: try r.readInt32(), blockFor: try r.readInt32(),
+                                failures: try r.readInt32(), dataPresent: try r.readBool())
+        case 0x1400:
+            return .functionFailure(m, keyspace: try r.readShortString(), function: try r.readShortString(), argTypes: try r.readStringList())
+        case 0x1500:
+            return .writeFailure(m, consistency: try r.readConsistency(), received: try r.readInt32(), blockFor: try r.readInt32(),
+                                 failures: try r.readInt32(), writeType: try writeType())
+        case 0x2000: return .syntaxError(m)
+        case 0x2100: return .unauthorized(m)
+        case 0x2200: return .invalid(m)
+        case 0x2300: return .configError(m)
+        case 0x2400: return .alreadyExists(m, keyspace: try r.readShortString(), table: try r.readShortString())
+        case 0x2500: return .unprepared(m, id: try r.readShortBytes())
+        default: throw DecodeError.invalid("unknown error code 0x\(String(code, radix: 16))", at: at)
+        }
+    }
+}

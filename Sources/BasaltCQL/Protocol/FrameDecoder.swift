@@ -1,0 +1,151 @@
+import BasaltCore
+
+/// Why the bytes of a connection could not be cut into frames.
+///
+/// ``isFatal`` says whether the connection can go on: after an unsupported version or a frame in
+/// the wrong direction the stream is not trusted and must be answered (``errorFrame``) and closed;
+/// an oversized frame or an unknown opcode is answered on its stream and the connection goes on
+/// (the decoder discards the offending body).
+public enum FrameDecodeError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A version byte other than protocol 4 (e.g. 0x42, 0x41 or 5 while the driver negotiates).
+    case unsupportedVersion(version: UInt8, stream: Int16)
+    /// A response frame sent to a server, or a request frame sent to a client.
+    case wrongDirection(version: UInt8, stream: Int16)
+    /// The body is longer than the configured maximum; it is skipped.
+    case frameTooLarge(length: UInt32, limit: Int, stream: Int16)
+    /// An opcode v4 does not define; the body is skipped.
+    case unknownOpcode(UInt8, stream: Int16)
+
+    public var isFatal: Bool {
+        switch self {
+        case .unsupportedVersion, .wrongDirection: true
+        case .frameTooLarge, .unknownOpcode: false
+        }
+    }
+
+    /// The stream the offending frame came on, to answer on.
+    public var stream: Int16 {
+        switch self {
+        case let .unsupportedVersion(_, s), let .wrongDirection(_, s), let .frameTooLarge(_, _, s), let .unknownOpcode(_, s): s
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .unsupportedVersion(v, _):
+            "Invalid or unsupported protocol version (\(v & 0x7f)); supported versions are (4/v4)"
+        case let .wrongDirection(v, _):
+            "Unexpected frame direction (version byte 0x\(String(v, radix: 16)))"
+        case let .frameTooLarge(length, limit, _):
+            "Request is too big: length \(length) exceeds maximum allowed length \(limit)."
+        case let .unknownOpcode(op, _):
+            "Unknown opcode 0x\(String(op, radix: 16))"
+        }
+    }
+
+    /// The ERROR 0x000A frame a server answers with: same stream, version byte 0x84, this
+    /// error's text (which contains `unsupported protocol version` for version mismatches, the
+    /// phrase the Python driver looks for before retrying with a lower version).
+    public var errorFrame: Frame {
+        ResponseFrame(stream: stream, response: .error(.protocolError(description))).frame()
+    }
+}
+
+/// Cuts a TCP byte stream into whole frames, incrementally.
+///
+/// Feed chunks as they arrive with ``append(_:)``, then call ``next()`` until it returns nil.
+/// Guarantees: when `next()` is drained after each `append`, the buffer never holds more than one
+/// frame's body (bounded by `maxBodyLength`) plus the unread part of the last chunk; a body above the limit is discarded as it streams in and
+/// reported once as ``FrameDecodeError/frameTooLarge(length:limit:stream:)``; nothing here traps
+/// on any input. After a fatal error every later call throws the same error.
+public struct FrameDecoder: Sendable {
+    /// Which direction of frames this side accepts.
+    public enum Side: Sendable {
+        /// A server: accepts request frames (version byte 0x04).
+        case server
+        /// A client: accepts response frames (version byte 0x84).
+        case client
+    }
+
+    /// Cassandra's default `native_transport_max_frame_size`: 256 MiB.
+    public static let defaultMaxBodyLength = 256 * 1024 * 1024
+
+    public let side: Side
+    public let maxBodyLength: Int
+    private var buffer: [UInt8] = []
+    private var readOffset = 0
+    /// Bytes of an oversized body still to be discarded.
+    private var skipRemaining = 0
+    private var failure: FrameDecodeError?
+
+    public init(side: Side = .server, maxBodyLength: Int = FrameDecoder.defaultMaxBodyLength) {
+        self.side = side
+        self.maxBodyLength = max(0, min(maxBodyLength, Int(Int32.max)))
+    }
+
+    /// Bytes received but not yet returned as frames.
+    public var bufferedByteCount: Int { buffer.count - readOffset }
+
+    public mutating func append(_ bytes: some Collection<UInt8>) {
+        guard failure == nil else { return }
+        var chunk = bytes[...]
+        if skipRemaining > 0 {
+            let n = min(skipRemaining, chunk.count)
+            skipRemaining -= n
+            chunk = chunk.dropFirst(n)
+        }
+        if readOffset > 0 && readOffset >= buffer.count / 2 {
+            buffer.removeFirst(readOffset)
+            readOffset = 0
+        }
+        buffer.append(contentsOf: chunk)
+    }
+
+    /// The next whole frame, nil when more bytes are needed.
+    public mutating func next() throws(FrameDecodeError) -> Frame? {
+        if let failure { throw failure }
+        let available = buffer.count - readOffset
+        guard available >= 4 else { return nil }
+        let version = buffer[readOffset]
+        let protocolVersion = version & 0x7f
+        let stream: Int16 = protocolVersion < 3
+            ? Int16(Int8(bitPattern: buffer[readOffset + 2]))
+            : Int16(bitPattern: UInt16(buffer[readOffset + 2]) << 8 | UInt16(buffer[readOffset + 3]))
+        if protocolVersion != 4 {
+            return try fail(.unsupportedVersion(version: version, stream: stream))
+        }
+        let expectedDirection: UInt8 = side == .server ? 0 : 0x80
+        if version & 0x80 != expectedDirection {
+            return try fail(.wrongDirection(version: version, stream: stream))
+        }
+        guard available >= FrameHeader.size else { return nil }
+        var r = ByteReader(buffer, from: readOffset)
+        guard let header = try? FrameHeader.decode(from: &r) else { return nil }
+        let length = Int(header.bodyLength)
+        if length > maxBodyLength {
+            let inBuffer = min(length, available - FrameHeader.size)
+            readOffset += FrameHeader.size + inBuffer
+            skipRemaining = length - inBuffer
+            throw .frameTooLarge(length: header.bodyLength, limit: maxBodyLength, stream: header.stream)
+        }
+        guard available - FrameHeader.size >= length else { return nil }
+        let bodyStart = readOffset + FrameHeader.size
+        readOffset = bodyStart + length
+        if header.opcode == nil {
+            throw .unknownOpcode(header.rawOpcode, stream: header.stream)
+        }
+        let body = Array(buffer[bodyStart ..< bodyStart + length])
+        if readOffset == buffer.count {
+            buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
+            readOffset = 0
+        }
+        return Frame(header: header, body: body)
+    }
+
+    private mutating func fail(_ e: FrameDecodeError) throws(FrameDecodeError) -> Frame? {
+        failure = e
+        buffer = []
+        readOffset = 0
+        throw e
+    }
+}

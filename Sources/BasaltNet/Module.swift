@@ -1,2 +1,0 @@
-// BasaltNet: see docs/ARCHITECTURE.md for what this module holds.
-import BasaltCore

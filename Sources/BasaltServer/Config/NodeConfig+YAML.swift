@@ -1,0 +1,155 @@
+import BasaltCore
+import Yams
+
+/// Why a configuration file could not be used.
+public struct NodeConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var problems: [String]
+    public init(_ problems: [String]) { self.problems = problems }
+    public var description: String { "invalid configuration:\n" + problems.map { "  - " + $0 }.joined(separator: "\n") }
+}
+
+extension NodeConfig {
+    /// The YAML keys a configuration file may hold, Cassandra's names where Cassandra has one.
+    public static let yamlKeys: [String] = [
+        "cluster_name", "listen_address", "seeds", "data_directory", "native_transport_port", "storage_port",
+        "admin_port", "num_tokens", "dc", "rack", "commitlog_sync", "commitlog_sync_period_in_ms",
+        "commitlog_sync_group_window_in_ms", "commitlog_segment_size_in_mb", "memtable_size_in_mb",
+        "compaction_throughput_mb_per_sec", "write_request_timeout_in_ms", "read_request_timeout_in_ms",
+        "range_request_timeout_in_ms", "request_timeout_in_ms", "hinted_handoff_enabled", "max_hint_window_in_ms",
+        "max_hints_size_in_mb", "hinted_handoff_throttle_in_kb", "authenticator", "superuser_name",
+        "superuser_password", "log_level",
+    ]
+
+    /// Applies the settings of a YAML document over `self`. Unknown keys and values of the wrong kind
+    /// are errors naming the key; nothing is silently ignored.
+    public func loading(yaml text: String) throws(NodeConfigError) -> NodeConfig {
+        let node: Yams.Node?
+        do { node = try Yams.compose(yaml: text) } catch { throw NodeConfigError(["not valid YAML: \(error)"]) }
+        guard let node else { return self }
+        guard let mapping = node.mapping else { throw NodeConfigError(["the configuration must be a mapping of settings"]) }
+        var c = self
+        var problems = [String]()
+        for (k, v) in mapping {
+            guard let key = k.string else { problems.append("a key is not a string"); continue }
+            do { try c.set(key, v) } catch { problems.append(error.problems.joined(separator: "; ")) }
+        }
+        if !problems.isEmpty { throw NodeConfigError(problems) }
+        return c
+    }
+
+    mutating func set(_ key: String, _ v: Yams.Node) throws(NodeConfigError) {
+        func str() throws(NodeConfigError) -> String {
+            guard let s = v.scalar?.string else { throw NodeConfigError(["\(key) must be a string"]) }
+            return s
+        }
+        func int() throws(NodeConfigError) -> Int {
+            guard let s = v.scalar?.string, let i = Int(s) else { throw NodeConfigError(["\(key) must be an integer"]) }
+            return i
+        }
+        func bool() throws(NodeConfigError) -> Bool {
+            switch v.scalar?.string.lowercased() {
+            case "true", "yes", "on": return true
+            case "false", "no", "off": return false
+            default: throw NodeConfigError(["\(key) must be true or false"])
+            }
+        }
+        switch key {
+        case "cluster_name": clusterName = try str()
+        case "listen_address": listenAddress = try str()
+        case "seeds":
+            if let seq = v.sequence {
+                var list = [String]()
+                for item in seq {
+                    guard let s = item.string else { throw NodeConfigError(["seeds must be addresses"]) }
+                    list.append(s)
+                }
+                seeds = list
+            } else {
+                seeds = NodeConfig.splitList(try str())
+            }
+        case "data_directory": dataDirectory = try str()
+        case "native_transport_port": nativePort = try int()
+        case "storage_port": internodePort = try int()
+        case "admin_port": adminPort = try int()
+        case "num_tokens": numTokens = try int()
+        case "dc": dataCenter = try str()
+        case "rack": rack = try str()
+        case "commitlog_sync":
+            guard let mode = CommitLogSyncSetting(rawValue: try str()) else {
+                throw NodeConfigError(["commitlog_sync must be group, batch or periodic"])
+            }
+            commitLogSync = mode
+        case "commitlog_sync_period_in_ms": commitLogSyncPeriodMillis = try int()
+        case "commitlog_sync_group_window_in_ms": commitLogGroupWindowMillis = try int()
+        case "commitlog_segment_size_in_mb": commitLogSegmentSizeMiB = try int()
+        case "memtable_size_in_mb": memtableSizeMiB = try int()
+        case "compaction_throughput_mb_per_sec": compactionThroughputMiBPerSecond = try int()
+        case "write_request_timeout_in_ms": writeTimeoutMillis = try int()
+        case "read_request_timeout_in_ms": readTimeoutMillis = try int()
+        case "range_request_timeout_in_ms": rangeTimeoutMillis = try int()
+        case "request_timeout_in_ms": requestTimeoutMillis = try int()
+        case "hinted_handoff_enabled": hintedHandoffEnabled = try bool()
+        case "max_hint_window_in_ms": maxHintWindowMillis = try int()
+        case "max_hints_size_in_mb": maxHintsSizeMiB = try int()
+        case "hinted_handoff_throttle_in_kb": hintsThrottleKiBPerSecond = try int()
+        case "authenticator": authenticator = try str()
+        case "superuser_name": superuserName = try str()
+        case "superuser_password": superuserPassword = try str()
+        case "log_level": logLevel = try str()
+        default:
+            throw NodeConfigError(["unknown setting '\(key)' (known: \(NodeConfig.yamlKeys.joined(separator: ", ")))"])
+        }
+    }
+
+    /// A comma-separated list with blanks trimmed.
+    public static func splitList(_ s: String) -> [String] {
+        s.split(separator: ",").map { $0.trimmingCharacters(in: " \t") }.filter { !$0.isEmpty }
+    }
+
+    /// The settings as a YAML document that ``loading(yaml:)`` reads back to the same configuration.
+    public var yaml: String {
+        func q(_ s: String) -> String { "\"" + s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\"" }
+        return """
+        cluster_name: \(q(clusterName))
+        listen_address: \(listenAddress)
+        seeds: [\(seeds.joined(separator: ", "))]
+        data_directory: \(q(dataDirectory))
+        native_transport_port: \(nativePort)
+        storage_port: \(internodePort)
+        admin_port: \(adminPort)
+        num_tokens: \(numTokens)
+        dc: \(q(dataCenter))
+        rack: \(q(rack))
+        commitlog_sync: \(commitLogSync.rawValue)
+        commitlog_sync_period_in_ms: \(commitLogSyncPeriodMillis)
+        commitlog_sync_group_window_in_ms: \(commitLogGroupWindowMillis)
+        commitlog_segment_size_in_mb: \(commitLogSegmentSizeMiB)
+        memtable_size_in_mb: \(memtableSizeMiB)
+        compaction_throughput_mb_per_sec: \(compactionThroughputMiBPerSecond)
+        write_request_timeout_in_ms: \(writeTimeoutMillis)
+        read_request_timeout_in_ms: \(readTimeoutMillis)
+        range_request_timeout_in_ms: \(rangeTimeoutMillis)
+        request_timeout_in_ms: \(requestTimeoutMillis)
+        hinted_handoff_enabled: \(hintedHandoffEnabled)
+        max_hint_window_in_ms: \(maxHintWindowMillis)
+        max_hints_size_in_mb: \(maxHintsSizeMiB)
+        hinted_handoff_throttle_in_kb: \(hintsThrottleKiBPerSecond)
+        authenticator: \(authenticator)
+        superuser_name: \(q(superuserName))
+        superuser_password: \(q(superuserPassword))
+        log_level: \(logLevel)
+
+        """
+    }
+}
+
+extension StringProtocol {
+    /// The string without leading and trailing characters from `set`.
+    func trimmingCharacters(in set: String) -> String {
+        let chars = Set(set)
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}

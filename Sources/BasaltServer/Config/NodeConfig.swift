@@ -1,0 +1,125 @@
+import BasaltCore
+
+/// Everything a node needs to start: identity, addresses, cluster membership, storage and timeouts.
+///
+/// Built from defaults, then a YAML file (``NodeConfig/load(yaml:)``), then command-line flags
+/// (``NodeConfig/applying(_:)``), each overriding the one before. ``validate()`` rejects settings that
+/// cannot work with a message naming the setting.
+public struct NodeConfig: Sendable, Equatable {
+    public var clusterName = "Basalt Cluster"
+    /// The node's own address: internode and native servers listen on it, and outgoing internode
+    /// connections bind to it so that per-node network rules match.
+    public var listenAddress = "127.0.0.1"
+    /// Addresses of seed nodes (host or host:port). Seeds only help nodes find each other.
+    public var seeds: [String] = ["127.0.0.1"]
+    public var dataDirectory = "data"
+    /// CQL native protocol port.
+    public var nativePort = 9042
+    /// Internode messaging port.
+    public var internodePort = 7000
+    /// Port of the admin endpoint (Prometheus metrics, health); 0 turns it off.
+    public var adminPort = 0
+    /// Virtual nodes per node.
+    public var numTokens = 16
+    public var dataCenter = "datacenter1"
+    public var rack = "rack1"
+
+    public var commitLogSync = CommitLogSyncSetting.group
+    /// For `periodic` sync: the interval between fsyncs.
+    public var commitLogSyncPeriodMillis = 10_000
+    /// For `group` sync: how long a sync waits to gather more writers.
+    public var commitLogGroupWindowMillis = 1
+    public var commitLogSegmentSizeMiB = 32
+    public var memtableSizeMiB = 64
+    public var compactionThroughputMiBPerSecond = 64
+
+    public var writeTimeoutMillis = 2_000
+    public var readTimeoutMillis = 5_000
+    public var rangeTimeoutMillis = 10_000
+    public var requestTimeoutMillis = 10_000
+
+    public var hintedHandoffEnabled = true
+    public var maxHintWindowMillis = 3 * 3_600_000
+    public var maxHintsSizeMiB = 1024
+    public var hintsThrottleKiBPerSecond = 1024
+
+    /// `AllowAllAuthenticator` (default) or `PasswordAuthenticator`.
+    public var authenticator = "AllowAllAuthenticator"
+    public var superuserName = "cassandra"
+    public var superuserPassword = "cassandra"
+
+    /// Log level: trace, debug, info, notice, warning, error, critical.
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// The internode address seeds are reached at: a bare host gets this node's internode port.
+    public var seedAddresses: [(host: String, port: Int)] {
+        seeds.compactMap { seed in
+            let parts = seed.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count == 2, let port = Int(parts[1]) { return (String(parts[0]), port) }
+            if parts.count == 1, !seed.isEmpty { return (seed, internodePort) }
+            return nil
+        }
+    }
+
+    /// Every problem with the settings, each naming its setting; empty when the node can start.
+    public func problems() -> [String] {
+        var out = [String]()
+        func port(_ name: String, _ v: Int, allowZero: Bool = false) {
+            if !(allowZero && v == 0) && !(1 ... 65535).contains(v) { out.append("\(name) must be 1…65535, got \(v)") }
+        }
+        if clusterName.isEmpty { out.append("cluster_name must not be empty") }
+        if !NodeConfig.isIPv4(listenAddress) { out.append("listen_address must be an IPv4 address, got '\(listenAddress)'") }
+        port("native_transport_port", nativePort)
+        port("storage_port", internodePort)
+        port("admin_port", adminPort, allowZero: true)
+        if nativePort == internodePort { out.append("native_transport_port and storage_port must differ") }
+        if !(1 ... 256).contains(numTokens) { out.append("num_tokens must be 1…256, got \(numTokens)") }
+        if dataCenter.isEmpty { out.append("dc must not be empty") }
+        if rack.isEmpty { out.append("rack must not be empty") }
+        if seeds.isEmpty { out.append("seeds must name at least one node") }
+        for seed in seeds {
+            let parts = seed.split(separator: ":", omittingEmptySubsequences: false)
+            let hostOK = NodeConfig.isIPv4(String(parts[0]))
+            let portOK = parts.count == 1 || (parts.count == 2 && Int(parts[1]).map { (1 ... 65535).contains($0) } == true)
+            if !hostOK || !portOK { out.append("seed '\(seed)' is not an IPv4 address or address:port") }
+        }
+        if dataDirectory.isEmpty { out.append("data_directory must not be empty") }
+        if commitLogSyncPeriodMillis <= 0 { out.append("commitlog_sync_period_in_ms must be positive") }
+        if commitLogGroupWindowMillis < 0 { out.append("commitlog_sync_group_window_in_ms must not be negative") }
+        if !(1 ... 1024).contains(commitLogSegmentSizeMiB) { out.append("commitlog_segment_size_in_mb must be 1…1024") }
+        if !(1 ... 65536).contains(memtableSizeMiB) { out.append("memtable_size_in_mb must be 1…65536") }
+        if compactionThroughputMiBPerSecond < 0 { out.append("compaction_throughput_mb_per_sec must not be negative (0 = unthrottled)") }
+        for (name, v) in [("write_request_timeout_in_ms", writeTimeoutMillis), ("read_request_timeout_in_ms", readTimeoutMillis),
+                          ("range_request_timeout_in_ms", rangeTimeoutMillis), ("request_timeout_in_ms", requestTimeoutMillis)] where v <= 0 {
+            out.append("\(name) must be positive")
+        }
+        if maxHintWindowMillis < 0 { out.append("max_hint_window_in_ms must not be negative") }
+        if maxHintsSizeMiB <= 0 { out.append("max_hints_size_in_mb must be positive") }
+        if hintsThrottleKiBPerSecond <= 0 { out.append("hinted_handoff_throttle_in_kb must be positive") }
+        if !["AllowAllAuthenticator", "PasswordAuthenticator"].contains(authenticator) {
+            out.append("authenticator must be AllowAllAuthenticator or PasswordAuthenticator, got '\(authenticator)'")
+        }
+        if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
+            out.append("log_level '\(logLevel)' is not a level")
+        }
+        return out
+    }
+
+    /// Whether `s` is a dotted-quad IPv4 address.
+    public static func isIPv4(_ s: String) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { p in p.count <= 3 && UInt8(p) != nil }
+    }
+}
+
+/// When the commit log makes a write durable before the write is acknowledged.
+public enum CommitLogSyncSetting: String, Sendable, Equatable, CaseIterable {
+    /// fsync before acknowledging; concurrent writers share one fsync (the default).
+    case group
+    /// fsync before acknowledging, one batch of queued writes per fsync.
+    case batch
+    /// acknowledge at once; fsync every `commitlog_sync_period_in_ms`.
+    case periodic
+}

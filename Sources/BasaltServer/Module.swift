@@ -1,2 +1,0 @@
-// BasaltServer: see docs/ARCHITECTURE.md for what this module holds.
-import BasaltCore

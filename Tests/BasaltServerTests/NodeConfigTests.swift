@@ -1,0 +1,56 @@
+import Testing
+import BasaltServer
+
+struct NodeConfigTests {
+    @Test func defaultsAreValidAndCassandraLike() {
+        let c = NodeConfig()
+        #expect(c.problems().isEmpty)
+        #expect(c.nativePort == 9042 && c.internodePort == 7000 && c.numTokens == 16)
+        #expect(c.dataCenter == "datacenter1" && c.rack == "rack1" && c.commitLogSync == .group)
+    }
+
+    @Test func yamlOverridesDefaultsAndRoundTrips() throws {
+        let c = try NodeConfig().loading(yaml: """
+            cluster_name: 'Test Cluster'
+            listen_address: 127.0.0.3
+            seeds: "127.0.0.1, 127.0.0.2:7001"
+            num_tokens: 8
+            dc: dc2
+            commitlog_sync: periodic
+            hinted_handoff_enabled: false
+            """)
+        #expect(c.clusterName == "Test Cluster" && c.listenAddress == "127.0.0.3" && c.numTokens == 8)
+        #expect(c.seeds == ["127.0.0.1", "127.0.0.2:7001"])
+        #expect(c.seedAddresses.map { "\($0.host):\($0.port)" } == ["127.0.0.1:7000", "127.0.0.2:7001"])
+        #expect(c.dataCenter == "dc2" && c.commitLogSync == .periodic && !c.hintedHandoffEnabled)
+        #expect(try NodeConfig().loading(yaml: c.yaml) == c)
+        let list = try NodeConfig().loading(yaml: "seeds:\n  - 127.0.0.5\n  - 127.0.0.6\n")
+        #expect(list.seeds == ["127.0.0.5", "127.0.0.6"])
+    }
+
+    @Test func badFilesNameTheSetting() {
+        #expect(throws: NodeConfigError(["unknown setting 'colour' (known: \(NodeConfig.yamlKeys.joined(separator: ", ")))"])) {
+            try NodeConfig().loading(yaml: "colour: blue")
+        }
+        #expect(throws: NodeConfigError(["num_tokens must be an integer"])) { try NodeConfig().loading(yaml: "num_tokens: many") }
+        #expect(throws: NodeConfigError(["commitlog_sync must be group, batch or periodic"])) {
+            try NodeConfig().loading(yaml: "commitlog_sync: sometimes")
+        }
+        #expect(throws: NodeConfigError.self) { try NodeConfig().loading(yaml: "- a\n- b") }
+        #expect(throws: NodeConfigError.self) { try NodeConfig().loading(yaml: "key: [unclosed") }
+    }
+
+    @Test func problemsAreReported() {
+        var c = NodeConfig()
+        c.listenAddress = "localhost"
+        c.nativePort = 70000
+        c.numTokens = 0
+        c.seeds = ["127.0.0.1:x", "host"]
+        let p = c.problems()
+        #expect(p.contains("listen_address must be an IPv4 address, got 'localhost'"))
+        #expect(p.contains("native_transport_port must be 1…65535, got 70000"))
+        #expect(p.contains("num_tokens must be 1…256, got 0"))
+        #expect(p.contains("seed '127.0.0.1:x' is not an IPv4 address or address:port"))
+        #expect(p.contains("seed 'host' is not an IPv4 address or address:port"))
+    }
+}
