@@ -15,7 +15,7 @@ struct MemtableTests {
             let v = Array("v\(i)".utf8)
             var w = ByteWriter(capacity: 64)
             StorageCodec.writePartition(PartitionUpdate(rows: [Row(clustering: [], cells: [.live(column: "value", timestamp: Int64(i), value: v)])]), &w)
-            k.withUnsafeBytes { kb in w.bytes.withUnsafeBytes { m.apply(token: Murmur3.token(k).value, key: kb, body: $0, minTimestamp: 0, maxTimestamp: 0, tombstones: 0, cmp) } }
+            _ = k.withUnsafeBytes { kb in w.bytes.withUnsafeBytes { m.apply(token: Murmur3.token(k).value, key: kb, body: $0, minTimestamp: 0, maxTimestamp: 0, tombstones: 0, cmp) } }
             expected[k] = v
         }
         for (k, v) in expected {
@@ -41,7 +41,7 @@ extension MemtableTests {
         for i in 0 ..< n {
             var w = ByteWriter(capacity: 64)
             StorageCodec.writePartition(PartitionUpdate(rows: [Row(clustering: [TestSchemas.int32(i), Array("x".utf8)], cells: [.live(column: "a", timestamp: 1, value: TestSchemas.int32(i))])]), &w)
-            key.withUnsafeBytes { kb in w.bytes.withUnsafeBytes { m.apply(token: token, key: kb, body: $0, minTimestamp: 1, maxTimestamp: 1, tombstones: 0, cmp) } }
+            _ = key.withUnsafeBytes { kb in w.bytes.withUnsafeBytes { m.apply(token: token, key: kb, body: $0, minTimestamp: 1, maxTimestamp: 1, tombstones: 0, cmp) } }
         }
         let p = try #require(try m.read(token: token, key: key, cmp))
         #expect(p.rows.count == n)
