@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "BasaltStorageTests", dependencies: ["BasaltCore", "BasaltStorage"]),
         .testTarget(name: "BasaltNetTests", dependencies: ["BasaltCore", "BasaltNet"]),
         .testTarget(name: "BasaltClusterTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster"]),
-        .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltCQL", "BasaltCluster"]),
+        .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCQL", "BasaltCluster"]),
         .testTarget(name: "BasaltServerTests", dependencies: ["BasaltCore", "BasaltServer"]),
     ]
 )

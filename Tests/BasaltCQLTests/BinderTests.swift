@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltStorage
 import Testing
 @testable import BasaltCQL
 
@@ -57,7 +58,7 @@ struct BinderTests {
         guard case let .select(plan) = b.kind else { Issue.record("not a select"); return }
         let q = try plan.query([Self.text("e1")], context: Self.ctx)
         #expect(q.partitionKeys == [Array("e1".utf8)])
-        #expect(q.clusteringPrefixes == [[]] && q.slice == nil && q.limit == nil)
+        #expect(q.clusteringPrefixes == [[]] && q.slices == [.all] && q.limit == nil)
     }
 
     @Test func preparedIdsAreDeterministic() {
@@ -146,7 +147,7 @@ struct BinderTests {
         #expect(try kinds("DELETE FROM wide WHERE a = 1 AND b = 'x' AND c = 2") == [.deleteRows])
         let ranges = try kinds("DELETE FROM wide WHERE a = 1 AND b = 'x' AND c > 2 AND c <= 5")
         // c is DESC: in clustering order the range runs from 5 (inclusive) down to 2 (exclusive).
-        #expect(ranges == [.deleteRange(ClusteringSlice(start: ClusteringBound(values: [[0, 0, 0, 5]], inclusive: true), end: ClusteringBound(values: [[0, 0, 0, 2]], inclusive: false)))])
+        #expect(ranges == [.deleteRange(ClusteringSlice(start: ClusteringBound([[0, 0, 0, 5]], inclusive: true), end: ClusteringBound([[0, 0, 0, 2]], inclusive: false)))])
         let cells = try kinds("DELETE v, m['k'] FROM wide USING TIMESTAMP 5 WHERE a = 1 AND b = 'x' AND c = 2 AND d = 3")
         guard case let .deleteCells(cs) = cells.first else { Issue.record("not cells"); return }
         #expect(cs.map(\.operation) == [.delete, .deleteElement(key: [0x6b])])
@@ -163,7 +164,7 @@ struct BinderTests {
         let q = try plan.query([Self.int(1), .bytes(inList), Self.int(4), Self.int(10)], context: Self.ctx)
         #expect(q.partitionKeys?.count == 2 && q.reversed && q.limit == 10)
         #expect(q.clusteringPrefixes == [[[0, 0, 0, 1]]])
-        #expect(q.slice == ClusteringSlice(start: ClusteringBound(values: [[0, 0, 0, 1], [0, 0, 0, 4]], inclusive: true), end: nil))
+        #expect(q.slices == [ClusteringSlice(start: ClusteringBound([[0, 0, 0, 1], [0, 0, 0, 4]], inclusive: true), end: ClusteringBound([[0, 0, 0, 1]], inclusive: true))])
         #expect(throws: CQLError.invalid("LIMIT must be strictly positive")) { try plan.query([Self.int(1), .bytes(inList), Self.int(4), Self.int(0)], context: Self.ctx) }
     }
 

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltStorage
 
 /// A statement resolved against the schema: names checked, literals typed and serialized, bind
 /// markers described. It is what PREPARE answers with and what the executor runs; values for its
@@ -82,29 +83,6 @@ public enum OperandList: Hashable, Sendable {
     }
 }
 
-/// A clustering bound: a prefix of clustering values and whether it is included.
-public struct ClusteringBound: Hashable, Sendable {
-    public var values: [[UInt8]]
-    public var inclusive: Bool
-
-    public init(values: [[UInt8]], inclusive: Bool) {
-        self.values = values
-        self.inclusive = inclusive
-    }
-}
-
-/// A range of clustering prefixes, in the table's clustering order (start is the lower end in
-/// that order, so DESC columns are already accounted for by `TableSchema.compareClustering`).
-public struct ClusteringSlice: Hashable, Sendable {
-    public var start: ClusteringBound?
-    public var end: ClusteringBound?
-
-    public init(start: ClusteringBound? = nil, end: ClusteringBound? = nil) {
-        self.start = start
-        self.end = end
-    }
-}
-
 /// A slice of clustering values still waiting for bound values: the bounds of a (multi-)column
 /// range restriction written in CQL order (`> lower`, `< upper`).
 public struct SliceOperands: Hashable, Sendable {
@@ -120,7 +98,7 @@ public struct SliceOperands: Hashable, Sendable {
 
     public func hash(into h: inout Hasher) { h.combine(columns) }
 
-    /// The slice in clustering order for a given equality prefix. A lower CQL bound on a DESC
+    /// The slice (storage's ``ClusteringSlice``) in clustering order for a given equality prefix. A lower CQL bound on a DESC
     /// column is the upper end in clustering order.
     func resolve(prefix: [[UInt8]], _ values: [ProtocolValue], _ context: ExecutionContext) throws(CQLError) -> ClusteringSlice {
         func bound(_ b: (values: [Operand], inclusive: Bool)?) throws(CQLError) -> ClusteringBound? {
@@ -132,9 +110,12 @@ public struct SliceOperands: Hashable, Sendable {
                 }
                 out.append(v)
             }
-            return ClusteringBound(values: out, inclusive: b.inclusive)
+            return ClusteringBound(out, inclusive: b.inclusive)
         }
-        let lo = try bound(lower), hi = try bound(upper)
+        // A side without a CQL bound is bounded by the equality prefix alone (inclusive), which
+        // for an empty prefix is the partition's start or end.
+        let open = ClusteringBound(prefix, inclusive: true)
+        let lo = try bound(lower) ?? open, hi = try bound(upper) ?? open
         let reversed = columns.first?.isDescending ?? false
         return reversed ? ClusteringSlice(start: hi, end: lo) : ClusteringSlice(start: lo, end: hi)
     }

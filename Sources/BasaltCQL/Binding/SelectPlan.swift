@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltStorage
 
 /// Where a result column's value comes from.
 public enum SelectionSource<Vector: Hashable & Sendable>: Hashable, Sendable {
@@ -61,8 +62,9 @@ public struct ReadQuery: Hashable, Sendable {
     public var tokenRange: TokenRestriction?
     /// Clustering prefixes restricted by = / IN (one empty prefix when none).
     public var clusteringPrefixes: [[[UInt8]]]
-    /// A range after the prefix.
-    public var slice: ClusteringSlice?
+    /// The rows to read, in clustering order: per prefix its range restriction, or every row
+    /// starting with the prefix (`[.all]` when nothing restricts the clustering).
+    public var slices: [ClusteringSlice]
     public var filters: [ColumnFilter]
     /// ORDER BY opposite to the table's clustering order.
     public var reversed: Bool
@@ -120,7 +122,10 @@ public struct SelectPlan: Hashable, Sendable {
         var ck = [[[UInt8]]]()
         for (i, list) in clustering.enumerated() { ck.append(try list.resolve(values, context, column: table.clustering[i].name)) }
         let prefixes = WritePlan.product(ck)
-        let resolvedSlice = try slice.map { s throws(CQLError) in try s.resolve(prefix: prefixes.first ?? [], values, context) }
+        var slices = [ClusteringSlice]()
+        for p in prefixes {
+            if let slice { slices.append(try slice.resolve(prefix: p, values, context)) } else { slices.append(.equal(p)) }
+        }
         var resolvedFilters = [ColumnFilter]()
         for (col, op, list) in filters { resolvedFilters.append(ColumnFilter(column: col, op: op, values: try list.resolve(values, context, column: col.name))) }
         let lim = try Self.positive(limit, "LIMIT", values, context)
@@ -145,7 +150,7 @@ public struct SelectPlan: Hashable, Sendable {
             }
             sel.append(SelectedColumn(spec: s.spec, source: source))
         }
-        return ReadQuery(table: table, selection: sel, partitionKeys: keys, tokenRange: tokens, clusteringPrefixes: prefixes, slice: resolvedSlice,
+        return ReadQuery(table: table, selection: sel, partitionKeys: keys, tokenRange: tokens, clusteringPrefixes: prefixes, slices: slices,
                          filters: resolvedFilters, reversed: reversed, limit: lim, perPartitionLimit: ppl, distinct: distinct, ann: annQuery)
     }
 
