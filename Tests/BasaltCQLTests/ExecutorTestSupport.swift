@@ -1,0 +1,89 @@
+import BasaltCluster
+import BasaltCore
+import BasaltStorage
+import Foundation
+import Logging
+import Testing
+@testable import BasaltCQL
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh directory under /tmp, removed by `remove()`.
+struct ScratchDirectory {
+    let path: String
+
+    init(_ prefix: String = "basalt-cql-test") {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = String(cString: p!)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+extension Logger {
+    static let quiet: Logger = {
+        var l = Logger(label: "basalt.cql.test")
+        l.logLevel = .critical
+        return l
+    }()
+}
+
+/// One node's CQL executor over a real storage engine in a temporary directory, with a
+/// single-node coordinator: what the server runs, without sockets.
+final class SingleNodeExecutor: @unchecked Sendable {
+    let dir: ScratchDirectory
+    let engine: StorageEngine
+    let holder: SchemaHolder
+    let processor: QueryProcessor
+    let session = ClientSession()
+    let clock: ManualClock
+
+    init(clock: ManualClock = ManualClock(wallMicros: 1_700_000_000_000_000)) throws {
+        self.clock = clock
+        dir = ScratchDirectory()
+        engine = try StorageEngine(directory: dir.path + "/data", clock: clock, logger: .quiet)
+        holder = try SchemaHolder(directory: dir.path, engine: engine, logger: .quiet)
+        let hostId = UUIDValue(msb: 7, lsb: 7)
+        let info = NodeInfo(hostId: hostId, address: "127.0.0.1", nativeAddress: "127.0.0.1", tokens: [Token(0)])
+        let timestamps = TimestampGenerator(clock: clock)
+        processor = QueryProcessor(schema: holder, coordinator: LocalRequestCoordinator(engine: engine, schema: holder),
+                                   distributor: LocalSchemaDistributor(holder: holder, hostId: hostId, timestamps: timestamps),
+                                   cluster: SingleNodeClusterInfo(clusterName: "Test Cluster", node: info), clock: clock,
+                                   timestamps: timestamps, logger: .quiet)
+    }
+
+    func close() {
+        engine.close(flush: false)
+        dir.remove()
+    }
+
+    @discardableResult
+    func run(_ cql: String, _ values: [ProtocolValue] = [], consistency: ConsistencyLevel = .one, pageSize: Int32? = nil,
+             pagingState: [UInt8]? = nil) async throws -> ResultBody {
+        let params = QueryParameters(consistency: consistency, values: values, pageSize: pageSize, pagingState: pagingState)
+        switch await processor.process(.query(cql, params), session: session) {
+        case let .result(r): return r
+        case let .error(e): throw e
+        default: throw CQLError.serverError("unexpected response")
+        }
+    }
+
+    /// Rows of a SELECT, each column decoded with its type.
+    func rows(_ cql: String, _ values: [ProtocolValue] = [], consistency: ConsistencyLevel = .one) async throws -> [[CQLValue?]] {
+        guard case let .rows(r) = try await run(cql, values, consistency: consistency) else { return [] }
+        return Self.decode(r)
+    }
+
+    static func decode(_ r: RowsResult) -> [[CQLValue?]] {
+        r.rows.map { row in
+            zip(row, r.metadata.columns).map { v, spec in v.flatMap { try? spec.type.decode($0) } }
+        }
+    }
+}
+
+extension ProtocolValue {
+    static func int(_ v: Int32) -> ProtocolValue { .bytes((try? CQLType.int.encode(.int(v))) ?? []) }
+    static func text(_ s: String) -> ProtocolValue { .bytes(Array(s.utf8)) }
+}
