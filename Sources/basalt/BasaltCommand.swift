@@ -7,7 +7,7 @@ struct BasaltCommand: AsyncParsableCommand {
         commandName: "basalt",
         abstract: "Basalt: a distributed key-value and wide-column database.",
         version: BasaltRelease.version,
-        subcommands: [BenchCommand.self, SimulateCommand.self, SSTableCommand.self, StorageCrashWriterCommand.self]
+        subcommands: [BenchCommand.self, CQLStandaloneCommand.self, SimulateCommand.self, SSTableCommand.self, StorageCrashWriterCommand.self]
     )
 }
 

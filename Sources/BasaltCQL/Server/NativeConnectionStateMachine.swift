@@ -1,0 +1,158 @@
+import BasaltCore
+
+/// The life of one native-protocol connection, as a pure value: frames and completions in,
+/// actions out. No I/O, no clock.
+///
+/// ```
+/// awaitingStartup --STARTUP--> ready                  (no authenticator)
+/// awaitingStartup --STARTUP--> authenticating --AUTH_RESPONSE ok--> ready
+/// any state: OPTIONS → SUPPORTED; a fatal decode error → its ERROR frame, then close
+/// ```
+/// Statement requests (QUERY, PREPARE, EXECUTE, BATCH) are handed out as `.execute` and may be
+/// answered in any order (``onRequestCompleted()``). At most `maxInFlight` run at once: at
+/// `pauseThreshold` reading is paused, and resumed at half; a request beyond `maxInFlight`
+/// (already read before the pause took effect) is answered Overloaded.
+public struct NativeConnectionStateMachine: Sendable {
+    public enum State: Hashable, Sendable {
+        case awaitingStartup
+        case authenticating
+        case ready
+        case closed
+    }
+
+    public enum Action: Hashable, Sendable {
+        /// Write this response (compressed with ``compression`` when it is set).
+        case send(ResponseFrame)
+        /// Write this frame as is (version-negotiation errors, never compressed).
+        case sendRaw(Frame)
+        /// Run the request off the loop and report ``onRequestCompleted()``.
+        case execute(RequestFrame)
+        /// Change the connection's event registrations to these types.
+        case register(Set<String>)
+        case pauseReading
+        case resumeReading
+        /// Close once what was written has been flushed.
+        case close(String)
+    }
+
+    public struct Settings: Hashable, Sendable {
+        public var maxInFlight = 2048
+        public var pauseThreshold = 1024
+        public var authenticator: PasswordAuthenticator?
+        public var maxBodyLength = FrameDecoder.defaultMaxBodyLength
+        public init(authenticator: PasswordAuthenticator? = nil) { self.authenticator = authenticator }
+    }
+
+    public private(set) var state: State = .awaitingStartup
+    public private(set) var compression: FrameCompression?
+    public private(set) var inFlight = 0
+    public private(set) var isPaused = false
+    public private(set) var user: String?
+    public let settings: Settings
+
+    public init(settings: Settings = Settings()) { self.settings = settings }
+
+    /// A frame the decoder produced.
+    public mutating func onFrame(_ frame: Frame) -> [Action] {
+        guard state != .closed else { return [] }
+        let request: RequestFrame
+        do {
+            request = try RequestFrame.decode(frame, compression: frame.header.flags.contains(.compressed) ? compression : nil,
+                                              maxBodyLength: settings.maxBodyLength)
+        } catch {
+            return fail(stream: frame.header.stream, error)
+        }
+        if frame.header.flags.contains(.compressed) && compression == nil {
+            return fail(stream: frame.header.stream, .protocolError("Compressed frame received but no compression was negotiated"))
+        }
+        return onRequest(request)
+    }
+
+    /// The decoder failed: fatal errors close the connection after answering, others are answered.
+    public mutating func onDecodeError(_ error: FrameDecodeError) -> [Action] {
+        guard state != .closed else { return [] }
+        if error.isFatal {
+            state = .closed
+            return [.sendRaw(error.errorFrame), .close(error.description)]
+        }
+        return [.send(ResponseFrame(stream: error.stream, response: .error(.protocolError(error.description))))]
+    }
+
+    mutating func fail(stream: Int16, _ error: CQLError) -> [Action] {
+        state = .closed
+        return [.send(ResponseFrame(stream: stream, response: .error(error))), .close(error.description)]
+    }
+
+    func reply(_ stream: Int16, _ response: Response) -> Action { .send(ResponseFrame(stream: stream, response: response)) }
+
+    mutating func onRequest(_ r: RequestFrame) -> [Action] {
+        if case .options = r.request {
+            return [reply(r.stream, .supported(compression: FrameCompression.allCases))]
+        }
+        switch state {
+        case .closed: return []
+        case .awaitingStartup:
+            guard case let .startup(options) = r.request else {
+                return [reply(r.stream, .error(.protocolError("Unexpected message \(r.request.opcode), expecting STARTUP or OPTIONS")))]
+            }
+            if let name = options.first(where: { $0.key.uppercased() == "COMPRESSION" })?.value, !name.isEmpty {
+                guard let c = FrameCompression(name: name) else {
+                    return [reply(r.stream, .error(.protocolError("Unknown compression algorithm: \(name)")))]
+                }
+                compression = c
+            }
+            if settings.authenticator != nil {
+                state = .authenticating
+                return [reply(r.stream, .authenticate(PasswordAuthenticator.className))]
+            }
+            state = .ready
+            return [reply(r.stream, .ready)]
+        case .authenticating:
+            guard case let .authResponse(token) = r.request, let auth = settings.authenticator else {
+                return [reply(r.stream, .error(.protocolError("Unexpected message \(r.request.opcode), expecting AUTH_RESPONSE")))]
+            }
+            switch auth.authenticate(token) {
+            case let .success(name):
+                user = name
+                state = .ready
+                return [reply(r.stream, .authSuccess(nil))]
+            case let .failure(e):
+                return [reply(r.stream, .error(e))]
+            }
+        case .ready:
+            switch r.request {
+            case .startup: return [reply(r.stream, .error(.protocolError("Unexpected message STARTUP, the connection is already initialized")))]
+            case .authResponse: return [reply(r.stream, .error(.protocolError("Unexpected message AUTH_RESPONSE, the connection is already authenticated")))]
+            case let .register(types):
+                let unknown = types.filter { !ProtocolEvent.typeNames.contains($0) }
+                if let bad = unknown.first { return [reply(r.stream, .error(.protocolError("Invalid value '\(bad)' for Type")))] }
+                return [.register(Set(types)), reply(r.stream, .ready)]
+            case .options: return []
+            case .query, .prepare, .execute, .batch:
+                if inFlight >= settings.maxInFlight {
+                    return [reply(r.stream, .error(.overloaded("Too many requests in flight on this connection (\(inFlight))")))]
+                }
+                inFlight += 1
+                var out: [Action] = [.execute(r)]
+                if !isPaused && inFlight >= settings.pauseThreshold {
+                    isPaused = true
+                    out.append(.pauseReading)
+                }
+                return out
+            }
+        }
+    }
+
+    /// A request handed out with `.execute` was answered.
+    public mutating func onRequestCompleted() -> [Action] {
+        inFlight = max(0, inFlight - 1)
+        if isPaused && inFlight <= settings.pauseThreshold / 2 && state != .closed {
+            isPaused = false
+            return [.resumeReading]
+        }
+        return []
+    }
+
+    /// The connection closed (either side).
+    public mutating func onClosed() { state = .closed }
+}

@@ -1,0 +1,60 @@
+import BasaltCore
+import BasaltNet
+import Logging
+
+/// The CQL native protocol v4 server of a node: listens on `address` (port 9042 by default),
+/// spreads accepted connections over the loop group, and serves each with a
+/// ``NativeConnection``. A bad frame closes only its own connection; the server keeps serving.
+public final class NativeServer: @unchecked Sendable {
+    // @unchecked: `listener`, `connections` and `nextId` are only touched under `lock`.
+    public let group: EventLoopGroup
+    public let processor: QueryProcessor
+    public let events = NativeEventHub()
+    let settings: NativeConnectionStateMachine.Settings
+    let logger: Logger
+    private let lock = Lock()
+    private var listener: TCPListener?
+    private var connections: [Int: NativeConnection] = [:]
+    private var nextId = 0
+
+    public init(group: EventLoopGroup, processor: QueryProcessor, settings: NativeConnectionStateMachine.Settings = .init(), logger: Logger) {
+        self.group = group
+        self.processor = processor
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Starts listening; returns the bound address (port 0 picks one).
+    @discardableResult
+    public func start(at address: SocketAddress) async throws(TCPError) -> SocketAddress {
+        let l = try await TCPListener.listen(on: group.loops[0], at: address, distributeTo: group, logger: logger) { [self] tcp in
+            self.accept(tcp)
+        }
+        lock.withLock { listener = l }
+        logger.info("CQL native server listening", metadata: ["address": "\(l.localAddress)"])
+        return l.localAddress
+    }
+
+    public var localAddress: SocketAddress? { lock.withLock { listener?.localAddress } }
+
+    /// Open client connections.
+    public var connectionCount: Int { lock.withLock { connections.count } }
+
+    private func accept(_ tcp: TCPConnection) {
+        let id: Int = lock.withLock {
+            nextId += 1
+            return nextId
+        }
+        let c = NativeConnection(tcp: tcp, id: id, processor: processor, hub: events, settings: settings, logger: logger)
+        lock.withLock { connections[id] = c }
+        c.start { [self] closed in _ = self.lock.withLock { self.connections.removeValue(forKey: closed.id) } }
+    }
+
+    /// Stops accepting and closes every connection.
+    public func stop() async {
+        let (l, open) = lock.withLock { (listener, Array(connections.values)) }
+        if let l { _ = l.loop.execute { l.close() } }
+        for c in open { _ = c.loop.execute { c.tcp.close(.local("server stopping")) } }
+        lock.withLock { listener = nil }
+    }
+}

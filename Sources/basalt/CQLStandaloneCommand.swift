@@ -1,0 +1,72 @@
+import ArgumentParser
+import BasaltCluster
+import BasaltCore
+import BasaltCQL
+import BasaltNet
+import BasaltStorage
+import Foundation
+import Logging
+
+/// `basalt cql-standalone`: one node serving CQL over its own storage engine, without gossip or
+/// internode messaging (a cluster of one: `LocalRequestCoordinator`). For development and for
+/// testing clients against the CQL layer; `basalt server` runs a cluster member.
+struct CQLStandaloneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cql-standalone", abstract: "Serve CQL on one node alone (no cluster membership).")
+
+    @Option(help: "Address to listen on.") var address = "127.0.0.1"
+    @Option(help: "CQL native protocol port.") var port: UInt16 = 9042
+    @Option(help: "Data directory.") var dataDir = "data"
+    @Option(help: "Cluster name reported in system.local.") var clusterName = "Basalt Cluster"
+    @Option(help: "Superuser for PasswordAuthenticator (authentication is off unless given).") var superuser: String?
+    @Option(help: "Superuser password.") var superuserPassword = "cassandra"
+    @Option(help: "Log level.") var logLevel = "info"
+
+    func run() async throws {
+        var logger = Logger(label: "basalt.cql")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let clock = SystemClock()
+        let engine = try StorageEngine(directory: dataDir + "/storage", clock: clock, logger: logger)
+        let holder = try SchemaHolder(directory: dataDir, engine: engine, logger: logger)
+        _ = try engine.replayCommitLog()
+        let hostIdPath = dataDir + "/host-id"
+        let hostId: UUIDValue
+        if let text = try? String(contentsOfFile: hostIdPath, encoding: .utf8), let id = UUIDValue(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            hostId = id
+        } else {
+            hostId = UUIDValue.random()
+            try hostId.description.write(toFile: hostIdPath, atomically: true, encoding: .utf8)
+        }
+        let info = NodeInfo(hostId: hostId, address: address, nativeAddress: address, nativePort: Int(port), tokens: [Token(0)])
+        let timestamps = TimestampGenerator(clock: clock)
+        let processor = QueryProcessor(schema: holder, coordinator: LocalRequestCoordinator(engine: engine, schema: holder),
+                                       distributor: LocalSchemaDistributor(holder: holder, hostId: hostId, timestamps: timestamps),
+                                       cluster: SingleNodeClusterInfo(clusterName: clusterName, node: info), clock: clock,
+                                       timestamps: timestamps, logger: logger)
+        let group = EventLoopGroup(threads: 2, name: "basalt-cql")
+        var settings = NativeConnectionStateMachine.Settings()
+        if let superuser { settings.authenticator = PasswordAuthenticator(superuser: superuser, password: superuserPassword) }
+        let server = NativeServer(group: group, processor: processor, settings: settings, logger: logger)
+        holder.onChange { _, changes in for c in changes { server.events.publish(.schemaChange(c)) } }
+        let bound = try await server.start(at: try SocketAddress(host: address, port: port))
+        FileHandle.standardError.write(Data("basalt cql-standalone: serving CQL on \(bound)\n".utf8))
+        let stop = AsyncStream<Int32> { continuation in
+            for sig in [SIGINT, SIGTERM] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+                source.setEventHandler { continuation.yield(sig) }
+                source.resume()
+                nonisolatedUnsafeKeep(source)
+            }
+        }
+        for await _ in stop { break }
+        await server.stop()
+        await group.shutdownGracefully()
+        engine.close()
+    }
+}
+
+/// Keeps signal sources alive for the life of the process.
+nonisolated(unsafe) private var keptSources: [any DispatchSourceSignal] = []
+private func nonisolatedUnsafeKeep(_ o: any DispatchSourceSignal) { keptSources.append(o) }
