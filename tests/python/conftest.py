@@ -1,0 +1,121 @@
+"""Fixtures that run real Basalt nodes for the driver tests.
+
+`basalt_cluster(prefix_index)` starts nodes on 127.0.5.x (the block assigned to these tests) and
+stops them when the module's tests are done, also on failure:
+
+* when the `cluster/` scripts exist and BASALT_CQL_NODES is not 1, a 3-node cluster of
+  `basalt server` processes (BASALT_CLUSTER_PREFIX=127.0.5.<base>, a temporary BASALT_CLUSTER_DIR);
+* otherwise one `basalt cql-standalone` node.
+
+The fixture's `nodes` says which one ran; tests adapt expectations (replication factor,
+which levels are available) to it.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def basalt_bin():
+    for candidate in [os.environ.get("BASALT_BIN"), os.path.join(ROOT, ".build", "debug", "basalt"),
+                      os.path.join(ROOT, ".build-cqlserver", "debug", "basalt")]:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.fail("no basalt binary: set BASALT_BIN")
+
+
+def wait_for_port(host, port, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+class RunningCluster:
+    def __init__(self, addresses, nodes, stop, directory):
+        self.addresses = addresses
+        self.nodes = nodes
+        self.stop = stop
+        self.directory = directory
+
+
+def start_standalone(address, directory, extra):
+    log = open(os.path.join(directory, "node.log"), "w")
+    proc = subprocess.Popen([basalt_bin(), "cql-standalone", "--address", address, "--data-dir", os.path.join(directory, "data"),
+                             "--cluster-name", "Basalt Test Cluster"] + extra, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop():
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+    if not wait_for_port(address, 9042, 60):
+        stop()
+        with open(os.path.join(directory, "node.log")) as f:
+            pytest.fail("standalone node did not start: " + f.read()[-2000:])
+    return RunningCluster([address], 1, stop, directory)
+
+
+def start_cluster(base, directory, count):
+    # Node i listens on BASALT_CLUSTER_PREFIX + i: 127.0.5.<base><i>.
+    env = dict(os.environ, BASALT_CLUSTER_PREFIX="127.0.5.%d" % base, BASALT_CLUSTER_DIR=directory, BASALT_BIN=basalt_bin())
+    up = subprocess.run([os.path.join(ROOT, "cluster", "up"), str(count)], env=env, capture_output=True, text=True, timeout=300)
+
+    def stop():
+        subprocess.run([os.path.join(ROOT, "cluster", "down")], env=env, capture_output=True, text=True, timeout=120)
+
+    if up.returncode != 0:
+        stop()
+        pytest.fail("cluster/up failed: " + up.stderr[-3000:])
+    addresses = ["127.0.5.%d%d" % (base, i) for i in range(1, count + 1)]
+    for a in addresses:
+        if not wait_for_port(a, 9042, 60):
+            stop()
+            pytest.fail("node %s does not serve CQL" % a)
+    return RunningCluster(addresses, count, stop, directory)
+
+
+def use_cluster_scripts():
+    return os.path.exists(os.path.join(ROOT, "cluster", "up")) and os.environ.get("BASALT_CQL_NODES", "3") != "1"
+
+
+@pytest.fixture(scope="module")
+def basalt_cluster(request):
+    """Nodes for one test module; `request.module.ADDRESS_BASE` (1..24) picks its addresses."""
+    base = getattr(request.module, "ADDRESS_BASE", 1)
+    extra = getattr(request.module, "STANDALONE_FLAGS", [])
+    directory = tempfile.mkdtemp(prefix="basalt-pytest-")
+    if use_cluster_scripts() and not extra:
+        running = start_cluster(base, directory, 3)
+    else:
+        running = start_standalone("127.0.5.%d" % (base * 10), directory, extra)
+    try:
+        yield running
+    finally:
+        running.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def session(basalt_cluster):
+    from cassandra.cluster import Cluster
+    cluster = Cluster(contact_points=basalt_cluster.addresses)
+    s = cluster.connect()
+    try:
+        yield s
+    finally:
+        cluster.shutdown()
