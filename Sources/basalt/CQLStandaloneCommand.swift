@@ -28,8 +28,6 @@ struct CQLStandaloneCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let clock = SystemClock()
         let engine = try StorageEngine(directory: dataDir + "/storage", clock: clock, logger: logger)
-        let holder = try SchemaHolder(directory: dataDir, engine: engine, logger: logger)
-        _ = try engine.replayCommitLog()
         let hostIdPath = dataDir + "/host-id"
         let hostId: UUIDValue
         if let text = try? String(contentsOfFile: hostIdPath, encoding: .utf8), let id = UUIDValue(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
@@ -38,18 +36,14 @@ struct CQLStandaloneCommand: AsyncParsableCommand {
             hostId = UUIDValue.random()
             try hostId.description.write(toFile: hostIdPath, atomically: true, encoding: .utf8)
         }
-        let info = NodeInfo(hostId: hostId, address: address, nativeAddress: address, nativePort: Int(port), tokens: [Token(0)])
-        let timestamps = TimestampGenerator(clock: clock)
-        let processor = QueryProcessor(schema: holder, coordinator: LocalRequestCoordinator(engine: engine, schema: holder),
-                                       distributor: LocalSchemaDistributor(holder: holder, hostId: hostId, timestamps: timestamps),
-                                       cluster: SingleNodeClusterInfo(clusterName: clusterName, node: info), clock: clock,
-                                       timestamps: timestamps, logger: logger)
+        var configuration = CQLService.Configuration(clusterName: clusterName, hostId: hostId, address: address, nativePort: port)
+        if let superuser { configuration.authenticator = PasswordAuthenticator(superuser: superuser, password: superuserPassword) }
         let group = EventLoopGroup(threads: 2, name: "basalt-cql")
-        var settings = NativeConnectionStateMachine.Settings()
-        if let superuser { settings.authenticator = PasswordAuthenticator(superuser: superuser, password: superuserPassword) }
-        let server = NativeServer(group: group, processor: processor, settings: settings, logger: logger)
-        holder.onChange { _, changes in for c in changes { server.events.publish(.schemaChange(c)) } }
-        let bound = try await server.start(at: try SocketAddress(host: address, port: port))
+        let service = try CQLService(configuration: configuration, dataDirectory: dataDir, engine: engine, group: group, coordinator: nil,
+                                     messaging: nil, members: nil, tokens: { [Token(0)] }, publishSchemaVersion: { _ in }, clock: clock, logger: logger)
+        // The schema holder has added every table to the engine: now the commit log can be replayed.
+        _ = try engine.replayCommitLog()
+        let bound = try await service.start()
         FileHandle.standardError.write(Data("basalt cql-standalone: serving CQL on \(bound)\n".utf8))
         let stop = AsyncStream<Int32> { continuation in
             for sig in [SIGINT, SIGTERM] {
@@ -61,7 +55,7 @@ struct CQLStandaloneCommand: AsyncParsableCommand {
             }
         }
         for await _ in stop { break }
-        await server.stop()
+        await service.stop()
         await group.shutdownGracefully()
         engine.close()
     }
