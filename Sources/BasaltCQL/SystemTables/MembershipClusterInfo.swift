@@ -32,7 +32,9 @@ public struct MembershipClusterInfo: ClusterInfoSource {
     }
 
     /// A member as system.peers shows it; nil for members that are not (or no longer) part of the
-    /// ring, or that lack what the driver needs (host id, tokens).
+    /// ring, or that lack what the driver needs (host id, tokens). The release version is the
+    /// Cassandra-compatible one every node reports (gossip carries Basalt's own version, which the
+    /// driver would take for a pre-4.0 Cassandra and pick the wrong schema parser).
     static func nodeInfo(_ m: Member, schemaVersion: UUIDValue?) -> NodeInfo? {
         guard let hostId = m.hostId, !m.tokens.isEmpty else { return nil }
         switch m.status {
@@ -41,7 +43,7 @@ public struct MembershipClusterInfo: ClusterInfoSource {
         }
         return NodeInfo(hostId: hostId, address: m.address.host, port: Int(m.address.port),
                         nativeAddress: m.nativeAddress?.host ?? m.address.host, nativePort: Int(m.nativeAddress?.port ?? 9042),
-                        dataCenter: m.dataCenter, rack: m.rack, releaseVersion: m.releaseVersion ?? NodeInfo.defaultReleaseVersion,
+                        dataCenter: m.dataCenter, rack: m.rack, releaseVersion: NodeInfo.defaultReleaseVersion,
                         schemaVersion: schemaVersion, tokens: m.tokens)
     }
 
