@@ -3,8 +3,9 @@
 `basalt_cluster(prefix_index)` starts nodes on 127.0.5.x (the block assigned to these tests) and
 stops them when the module's tests are done, also on failure:
 
-* when the `cluster/` scripts exist and BASALT_CQL_NODES is not 1, a 3-node cluster of
-  `basalt server` processes (BASALT_CLUSTER_PREFIX=127.0.5.<base>, a temporary BASALT_CLUSTER_DIR);
+* when the `cluster/` scripts exist, the node assembly serves CQL (BasaltNode+CQL.swift) and
+  BASALT_CQL_NODES is not 1, a 3-node cluster of `basalt server` processes
+  (BASALT_CLUSTER_PREFIX=127.0.5.<base>, a temporary BASALT_CLUSTER_DIR);
 * otherwise one `basalt cql-standalone` node.
 
 The fixture's `nodes` says which one ran; tests adapt expectations (replication factor,
@@ -89,8 +90,16 @@ def start_cluster(base, directory, count):
     return RunningCluster(addresses, count, stop, directory)
 
 
+def node_serves_cql():
+    """Whether `basalt server` carries the CQL server in this checkout (its node components)."""
+    path = os.path.join(ROOT, "Sources", "BasaltServer", "Node", "BasaltNode+CQL.swift")
+    return os.path.exists(path)
+
+
 def use_cluster_scripts():
-    return os.path.exists(os.path.join(ROOT, "cluster", "up")) and os.environ.get("BASALT_CQL_NODES", "3") != "1"
+    if os.environ.get("BASALT_CQL_NODES") == "1":
+        return False
+    return os.path.exists(os.path.join(ROOT, "cluster", "up")) and node_serves_cql()
 
 
 @pytest.fixture(scope="module")
