@@ -88,7 +88,9 @@ public final class ClusterSchemaDistributor: SchemaDistributor, @unchecked Senda
     public func announce(_ change: SchemaChange) async throws(CQLError) -> SchemaChangeDescription? {
         let entry = SchemaLogEntry(timestamp: timestamps.next().micros, origin: hostId, change: change)
         guard let description = try holder.accept(entry) else { return nil }
-        await push([entry])
+        // Push the entry as recorded (its timestamp may have been raised above the log's last one).
+        let recorded = holder.entries.last { $0.origin == hostId && $0.change == change } ?? entry
+        await push([recorded])
         return description
     }
 

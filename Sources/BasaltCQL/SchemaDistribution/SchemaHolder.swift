@@ -48,14 +48,22 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
     /// Applies a DDL decided here: validated against the current schema with Cassandra's errors
     /// (AlreadyExists, Invalid, …), appended to the log, persisted, mirrored into storage. Returns
     /// what to announce (nil when IF [NOT] EXISTS made it a no-op, which adds nothing to the log).
-    public func accept(_ entry: SchemaLogEntry) throws(CQLError) -> SchemaChangeDescription? {
+    ///
+    /// The entry is ordered after every entry already known (its timestamp is raised above the
+    /// log's last one if needed, e.g. when another node's clock is ahead), so the change that was
+    /// validated against the current schema is replayed on top of exactly that schema.
+    @discardableResult
+    public func accept(_ proposed: SchemaLogEntry) throws(CQLError) -> SchemaChangeDescription? {
         applyLock.lock()
         defer { applyLock.unlock() }
+        var entry = proposed
+        if let last = entries.last, entry.timestamp <= last.timestamp { entry.timestamp = last.timestamp + 1 }
         let (_, description) = try schema.applying(entry.change)
         guard let description else { return nil }
         try commit([entry], descriptions: [description])
         return description
     }
+
 
     /// Merges entries learned from another node; returns whether the schema changed.
     @discardableResult
