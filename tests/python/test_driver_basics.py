@@ -37,6 +37,11 @@ def test_schema_agreement_is_fast(basalt_cluster, session):
     # The driver waits up to 10 s for agreement after each DDL; two DDLs well under that means it agreed.
     assert elapsed < 5, elapsed
     assert "t" in session.cluster.metadata.keyspaces["agree"].tables
+    # A session bound to a keyspace: every pool connection sends USE "agree".
+    keyspaced = session.cluster.connect("agree")
+    keyspaced.execute("INSERT INTO t (k, v) VALUES (1, 'one')")
+    assert keyspaced.execute("SELECT v FROM t WHERE k = 1").one().v == "one"
+    keyspaced.shutdown()
 
 
 def test_driver_token_equals_server_token(basalt_cluster, session):
