@@ -7,7 +7,7 @@ struct BasaltCommand: AsyncParsableCommand {
         commandName: "basalt",
         abstract: "Basalt: a distributed key-value and wide-column database.",
         version: BasaltRelease.version,
-        subcommands: [BenchCommand.self, SimulateCommand.self]
+        subcommands: [ServerCommand.self, AdminCommand.self, BenchCommand.self, SimulateCommand.self]
     )
 }
 

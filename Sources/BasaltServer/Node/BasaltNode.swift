@@ -47,7 +47,7 @@ public final class BasaltNode: @unchecked Sendable {
         self.config = config
         self.clock = clock
         var logger = logger
-        logger[metadataKey: "node"] = "\(config.listenAddress)"
+        logger[metadataKey: "node"] = "\(config.listenAddress):\(config.internodePort)"
         self.logger = logger
         self.releaseVersion = releaseVersion
         self.components = components
@@ -70,7 +70,7 @@ public final class BasaltNode: @unchecked Sendable {
         do {
             try await startSteps()
         } catch {
-            logger.error("start-up failed: \(error)")
+            logger.debug("start-up failed: \(error)")
             await stop(announce: false)
             throw error
         }
