@@ -198,26 +198,39 @@ public final class BasaltNode: @unchecked Sendable {
         }
     }
 
-    /// A first start's tokens: learn the ring through gossip when there are other seeds (a peer
-    /// must answer within the ring delay; then wait until the ring has members plus one gossip
-    /// interval, or the ring delay ends), then allocate against this data center's ring.
+    /// A first start's tokens. With seeds other than itself, the node first learns the ring through
+    /// gossip: a peer must answer within the ring delay; then it waits until the ring has members plus
+    /// one gossip interval, and until no live peer with a smaller address is still joining (so nodes
+    /// started together join one at a time and each allocates against the tokens of the ones before;
+    /// the ring delay restarts whenever such a peer finishes). Then it allocates against this data
+    /// center's ring and moves each token a random step of at most 1/64 of its gap, so that two nodes
+    /// that did allocate against the same ring never pick the same tokens.
     private func chooseTokens(gossip: GossipService, seeds: [NodeAddress], self address: NodeAddress)
         async throws(NodeStartError) -> [Token]
     {
         let others = seeds.filter { $0 != address }
-        let start = clock.monotonicNanos()
         let delay = UInt64(config.ringDelayMillis) * 1_000_000
+        var deadline = clock.monotonicNanos() + delay
         if !others.isEmpty {
             var ringSeenAt: UInt64?
+            var waitingFor: Set<NodeAddress> = []
             while true {
                 let now = clock.monotonicNanos()
                 let snapshot = gossip.snapshot
                 if ringSeenAt == nil, !snapshot.ring.isEmpty { ringSeenAt = now }
-                if let seen = ringSeenAt, now - seen >= 1_000_000_000 { break }
-                if now - start >= delay {
+                let earlier = Set(snapshot.members.values.filter {
+                    $0.address < address && $0.isAlive && $0.status == .joining
+                }.map(\.address))
+                if !waitingFor.subtracting(earlier).isEmpty { deadline = now + delay }  // one finished
+                waitingFor = earlier
+                if let seen = ringSeenAt, now - seen >= 1_000_000_000, earlier.isEmpty { break }
+                if now >= deadline {
                     guard snapshot.members.count > 1 else {
                         throw .noSeedReachable(seeds: others.map(\.description), waitedMillis: config.ringDelayMillis)
                     }
+                    logger.warning("ring delay passed; allocating tokens with what gossip has learned",
+                                   metadata: ["ring_members": "\(snapshot.ring.members.count)",
+                                              "joining_before_us": "\(earlier.count)"])
                     break
                 }
                 try? await Task.sleep(for: .milliseconds(100))
@@ -225,10 +238,29 @@ public final class BasaltNode: @unchecked Sendable {
         }
         let ring = gossip.snapshot.ring
         var rng = SystemRandomNumberGenerator()
-        let tokens = TokenAllocator.allocate(count: config.numTokens, dataCenter: config.dataCenter, in: ring,
+        let chosen = TokenAllocator.allocate(count: config.numTokens, dataCenter: config.dataCenter, in: ring,
                                              replicationFactor: config.allocationReplicationFactor, using: &rng)
+        let tokens = Self.jittered(chosen, against: ring.sortedTokens, using: &rng)
         logger.info("allocated tokens", metadata: ["count": "\(tokens.count)", "ring_members": "\(ring.members.count)"])
         return tokens
+    }
+
+    /// `tokens`, each moved by a random step of at most 1/64 of the gap to its nearest neighbour in
+    /// `ring` + `tokens`, so never onto another token and never across one.
+    static func jittered(_ tokens: [Token], against ring: [Token], using rng: inout some RandomNumberGenerator) -> [Token] {
+        let all = (ring + tokens).map(\.value).sorted()
+        guard all.count > 1 else { return tokens }
+        return tokens.map { t in
+            guard let i = all.firstIndex(of: t.value) else { return t }
+            let prev = all[i == 0 ? all.count - 1 : i - 1]
+            let next = all[i == all.count - 1 ? 0 : i + 1]
+            let gap = min(UInt64(bitPattern: t.value &- prev), UInt64(bitPattern: next &- t.value))
+            let bound = gap / 64
+            guard bound > 0 else { return t }
+            let step = Int64(bitPattern: UInt64.random(in: 0 ... 2 * bound, using: &rng) &- bound)
+            let moved = t.value &+ step
+            return moved == Int64.min ? t : Token(moved)
+        }
     }
 
     // MARK: - Stop
