@@ -91,7 +91,7 @@ enum BasaltBinary {
 final class ServerProcesses: @unchecked Sendable {
     // @unchecked: `running` is guarded by `lock`.
     private let lock = NSLock()
-    private var running: [String: Process] = [:]
+    private var running: [String: ChildProcess] = [:]
     let directory: TemporaryDirectory
 
     init(_ name: String) { directory = TemporaryDirectory(name) }
@@ -100,42 +100,30 @@ final class ServerProcesses: @unchecked Sendable {
     func dataPath(_ host: String) -> String { directory.path + "/data-\(host)" }
 
     /// Starts `basalt server` on `host` with the given seeds and extra flags; output goes to a log file.
-    @discardableResult
-    func start(_ host: String, seeds: String, extra: [String] = []) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: BasaltBinary.path)
-        p.arguments = ["server", "--listen-address", host, "--seeds", seeds, "--data-dir", dataPath(host),
-                       "--cluster-name", "test-cluster", "--log-level", "info", "--log-file", logPath(host)] + extra
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+    func start(_ host: String, seeds: String, extra: [String] = []) throws {
+        let p = try ChildProcess(
+            BasaltBinary.path,
+            ["server", "--listen-address", host, "--seeds", seeds, "--data-dir", dataPath(host),
+             "--cluster-name", "test-cluster", "--log-level", "info", "--log-file", logPath(host)] + extra,
+            outputPath: logPath(host))
         lock.withLock { running[host] = p }
-        return p
     }
 
     func signal(_ host: String, _ sig: Int32) {
-        lock.withLock {
-            if let p = running[host], p.isRunning { kill(p.processIdentifier, sig) }
-        }
+        lock.withLock { running[host] }?.signal(sig)
     }
 
-    /// SIGKILLs `host`'s process and waits for it to exit.
+    /// SIGKILLs `host`'s process and reaps it.
     func kill9(_ host: String) {
-        let p = lock.withLock { running.removeValue(forKey: host) }
-        guard let p else { return }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
+        lock.withLock { running.removeValue(forKey: host) }?.killAndReap()
     }
 
     /// Waits (bounded) for `host`'s process to exit; its status, or nil if it did not exit.
     func waitForExit(_ host: String, timeout: Duration) async -> Int32? {
         guard let p = lock.withLock({ running[host] }) else { return nil }
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while p.isRunning && clock.now < deadline { try? await Task.sleep(for: .milliseconds(100)) }
-        guard !p.isRunning else { return nil }
-        _ = lock.withLock { running.removeValue(forKey: host) }
-        return p.terminationStatus
+        let status = await p.waitForExit(timeout: timeout)
+        if status != nil { _ = lock.withLock { running.removeValue(forKey: host) } }
+        return status
     }
 
     func log(_ host: String) -> String { (try? String(contentsOfFile: logPath(host), encoding: .utf8)) ?? "" }
@@ -145,7 +133,6 @@ final class ServerProcesses: @unchecked Sendable {
             defer { running.removeAll() }
             return Array(running.values)
         }
-        for p in all where p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        for p in all { p.waitUntilExit() }
+        for p in all { p.killAndReap() }
     }
 }

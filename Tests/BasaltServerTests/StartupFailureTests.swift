@@ -4,25 +4,17 @@ import Testing
 
 /// `basalt server` refuses to start with one clear line on stderr and exit status 1.
 struct StartupFailureTests {
-    /// Runs `basalt server args` to completion (bounded) and returns its status and stderr.
+    /// Runs `basalt server args` to completion (bounded) and returns its status and output.
     static func run(_ args: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: BasaltBinary.path)
-        p.arguments = ["server"] + args
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while p.isRunning && clock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        if p.isRunning {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+        let dir = TemporaryDirectory("startup-output")
+        let output = dir.path + "/output"
+        let p = try ChildProcess(BasaltBinary.path, ["server"] + args, outputPath: output)
+        guard let status = await p.waitForExit(timeout: timeout) else {
+            p.killAndReap()
             Issue.record("basalt server \(args) did not exit")
+            return (-1, "")
         }
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return (p.terminationStatus, text)
+        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
     }
 
     @Test func corruptIdentityIsRefused() async throws {
