@@ -56,7 +56,9 @@ public final class GossipService: @unchecked Sendable {
 
     /// Registers the gossip verb's handler; call before ``MessagingService/start()``.
     public func register() {
-        messaging.register(Self.verb) { [self] message, _ in
+        // Weak: messaging keeps its handlers for its whole life, and this service holds messaging.
+        messaging.register(Self.verb) { [weak self] message, _ in
+            guard let self else { return }
             counters.messagesReceived.bump()
             counters.bytesReceived.bump(message.payload.count)
             guard pending.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maxPendingMessages else {

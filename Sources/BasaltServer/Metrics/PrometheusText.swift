@@ -15,11 +15,11 @@ public struct PrometheusText: Sendable {
     public mutating func family(
         _ name: String, type: MetricType, help: String, samples: [(labels: [(String, String)], value: Double)]
     ) {
-        text += "# HELP \(name) \(Self.escapeHelp(help))\n# TYPE \(name) \(type.rawValue)\n"
+        text += "# HELP \(name) \(Self.escape(help, quotes: false))\n# TYPE \(name) \(type.rawValue)\n"
         for sample in samples {
             text += name
             if !sample.labels.isEmpty {
-                text += "{" + sample.labels.map { "\($0.0)=\"\(Self.escapeLabel($0.1))\"" }.joined(separator: ",") + "}"
+                text += "{" + sample.labels.map { "\($0.0)=\"\(Self.escape($0.1, quotes: true))\"" }.joined(separator: ",") + "}"
             }
             text += " " + Self.format(sample.value) + "\n"
         }
@@ -42,25 +42,14 @@ public struct PrometheusText: Sendable {
         return "\(v)"
     }
 
-    static func escapeLabel(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
-
-    static func escapeHelp(_ s: String) -> String {
+    /// `s` with backslashes and newlines escaped, and double quotes too in a label value.
+    static func escape(_ s: String, quotes: Bool) -> String {
         var out = ""
         for c in s {
             switch c {
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
+            case "\"" where quotes: out += "\\\""
             default: out.append(c)
             }
         }
