@@ -6,26 +6,26 @@ import Logging
 import Testing
 
 /// A component that records when it is prepared, started and stopped.
-final class RecordingComponent: NodeComponent, @unchecked Sendable {
-    // @unchecked: `log` is guarded by `lock`, shared by every recorder of one test.
+final class RecordingComponent: NodeComponent, Sendable {
     let name: String
     let stage: NodeComponentStage
-    let lock: NSLock
     let journal: Journal
-    var failStart = false
+    let failStart: Bool
 
+    /// What every recorder of one test did, in order.
     final class Journal: @unchecked Sendable {
+        // @unchecked: `entries` is guarded by `lock`.
         private let lock = NSLock()
         private var entries: [String] = []
         func add(_ e: String) { lock.withLock { entries.append(e) } }
         var all: [String] { lock.withLock { entries } }
     }
 
-    init(_ name: String, _ stage: NodeComponentStage, journal: Journal) {
+    init(_ name: String, _ stage: NodeComponentStage, journal: Journal, failStart: Bool = false) {
         self.name = name
         self.stage = stage
         self.journal = journal
-        lock = NSLock()
+        self.failStart = failStart
     }
 
     func prepare(_ context: NodeContext) throws { journal.add("prepare \(name)") }
@@ -56,7 +56,8 @@ struct BasaltNodeTests {
         return l
     }
 
-    @Test func startsInOrderKeepsItsIdentityAndStopsInReverse() async throws {
+    @Test(.timeLimit(.minutes(2)))
+    func startsInOrderKeepsItsIdentityAndStopsInReverse() async throws {
         let dir = TemporaryDirectory("node")
         let host = ServerTestAddress.host(20)
         let journal = RecordingComponent.Journal()
@@ -110,8 +111,7 @@ struct BasaltNodeTests {
 
         // A component failing to start stops the node and frees its address and directory.
         let journal = RecordingComponent.Journal()
-        let failing = RecordingComponent("cql", .service, journal: journal)
-        failing.failStart = true
+        let failing = RecordingComponent("cql", .service, journal: journal, failStart: true)
         let broken = BasaltNode(config: Self.config(host, data: data), logger: Self.logger, releaseVersion: "t", components: [failing])
         do {
             try await broken.start()
