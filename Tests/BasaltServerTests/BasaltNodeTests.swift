@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltNet
 import BasaltServer
 import Foundation
 import Logging
@@ -11,15 +12,6 @@ final class RecordingComponent: NodeComponent, Sendable {
     let stage: NodeComponentStage
     let journal: Journal
     let failStart: Bool
-
-    /// What every recorder of one test did, in order.
-    final class Journal: @unchecked Sendable {
-        // @unchecked: `entries` is guarded by `lock`.
-        private let lock = NSLock()
-        private var entries: [String] = []
-        func add(_ e: String) { lock.withLock { entries.append(e) } }
-        var all: [String] { lock.withLock { entries } }
-    }
 
     init(_ name: String, _ stage: NodeComponentStage, journal: Journal, failStart: Bool = false) {
         self.name = name
@@ -60,7 +52,7 @@ struct BasaltNodeTests {
     func startsInOrderKeepsItsIdentityAndStopsInReverse() async throws {
         let dir = TemporaryDirectory("node")
         let host = ServerTestAddress.host(20)
-        let journal = RecordingComponent.Journal()
+        let journal = Journal()
         let components = [RecordingComponent("cql", .service, journal: journal),
                           RecordingComponent("storage", .storage, journal: journal)]
         let node = BasaltNode(config: Self.config(host, data: dir.path + "/data"), logger: Self.logger, releaseVersion: "t",
@@ -95,6 +87,30 @@ struct BasaltNodeTests {
         await again.stop()
     }
 
+    @Test(.timeLimit(.minutes(2)))
+    func gossipGarbageIsCountedAndIgnored() async throws {
+        let dir = TemporaryDirectory("node-garbage")
+        let host = ServerTestAddress.host(24)
+        let node = BasaltNode(config: Self.config(host, data: dir.path + "/data"), logger: Self.logger, releaseVersion: "t")
+        try await node.start()
+        let peer = MessagingService(settings: MessagingSettings(address: try SocketAddress(host: ServerTestAddress.host(25), port: 0)),
+                                    logger: Self.logger)
+        try await peer.start()
+        let target = try SocketAddress(host: host, port: 7000)
+        for garbage in [[UInt8](), [1], [1, 1, 0, 0, 0], [UInt8](repeating: 0xff, count: 300)] {
+            try peer.send(to: target, verb: GossipService.verb, payload: garbage)
+        }
+        let probe = AdminProbe()
+        try await waitUntil("the garbage to be rejected", timeout: .seconds(30)) {
+            let text = await probe.get(host, "/metrics")?.text ?? ""
+            return text.contains("basalt_gossip_messages_rejected_total 4\n") ? nil : "not yet rejected"
+        }
+        #expect(await probe.status(host)?.nodes.map(\.state) == ["UN"])
+        await probe.close()
+        await peer.shutdown()
+        await node.stop()
+    }
+
     @Test func refusesAMismatchedOrCorruptIdentityAndUndoesAFailedStart() async throws {
         let dir = TemporaryDirectory("node-refuse")
         let host = ServerTestAddress.host(21)
@@ -110,7 +126,7 @@ struct BasaltNodeTests {
         }
 
         // A component failing to start stops the node and frees its address and directory.
-        let journal = RecordingComponent.Journal()
+        let journal = Journal()
         let failing = RecordingComponent("cql", .service, journal: journal, failStart: true)
         let broken = BasaltNode(config: Self.config(host, data: data), logger: Self.logger, releaseVersion: "t", components: [failing])
         do {
