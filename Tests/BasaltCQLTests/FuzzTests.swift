@@ -2,22 +2,10 @@ import BasaltCore
 import Testing
 @testable import BasaltCQL
 
-/// A small deterministic generator (SplitMix64) so every run sees the same inputs.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Random and mutated inputs must give errors, never a crash or a hang. Counts are bounded so
 /// the suite stays fast; the seeds make failures reproducible.
 struct FuzzTests {
-    static func mutate(_ bytes: [UInt8], _ g: inout SeededGenerator) -> [UInt8] {
+    static func mutate(_ bytes: [UInt8], _ g: inout SplitMix64) -> [UInt8] {
         var b = bytes
         for _ in 0 ..< Int.random(in: 1 ... 4, using: &g) {
             switch Int.random(in: 0 ..< 4, using: &g) {
@@ -31,7 +19,7 @@ struct FuzzTests {
     }
 
     @Test func frameDecoderSurvivesRandomAndMutatedStreams() {
-        var g = SeededGenerator(state: 0xBA5A17)
+        var g = SplitMix64(seed: 0xBA5A17)
         let seeds = FrameCodecTests.requests.map { RequestFrame(stream: 1, request: $0).frame().encoded() }
             + FrameCodecTests.responses.map { ResponseFrame(stream: 2, response: $0).frame().encoded() }
         var decodedFrames = 0
@@ -63,7 +51,7 @@ struct FuzzTests {
     }
 
     @Test func bodyDecodersSurviveMutatedBodies() {
-        var g = SeededGenerator(state: 42)
+        var g = SplitMix64(seed: 42)
         for request in FrameCodecTests.requests {
             var w = ByteWriter()
             request.encode(into: &w)
@@ -93,7 +81,7 @@ struct FuzzTests {
     ]
 
     @Test func parserAndBinderSurviveMutatedAndRandomText() throws {
-        var g = SeededGenerator(state: 7)
+        var g = SplitMix64(seed: 7)
         let schema = try BinderTests.schema()
         let binder = Binder(schema: schema, keyspace: "ks")
         let alphabet = Array("abcSELECTFROMWHEREINSERTVALUES()[]{}<>=,;.'\"?:-+*0123456789 \n$/".utf8)
@@ -119,7 +107,7 @@ struct FuzzTests {
     }
 
     @Test func schemaCodecSurvivesMutations() throws {
-        var g = SeededGenerator(state: 99)
+        var g = SplitMix64(seed: 99)
         let bytes = SchemaCodec.encode(try BinderTests.schema())
         for _ in 0 ..< 2000 { _ = try? SchemaCodec.decodeSchema(Self.mutate(bytes, &g)) }
     }

@@ -40,7 +40,7 @@ struct MessagingTests {
                         return list.count == total ? list : nil
                     }
                     guard let all else { return }
-                    var random = SeededRandom(seed: 99)
+                    var random = SplitMix64(seed: 99)
                     for (index, token) in all.shuffled(using: &random) {
                         answeredOrder.with { $0.append(index) }
                         token.reply(index.bytes + Array("-answer".utf8))

@@ -1,18 +1,5 @@
 import BasaltCore
 
-/// The kind of write that timed out or failed, as WriteTimeout/WriteFailure bodies name it.
-/// These are the only strings the Python driver's decoder accepts.
-public enum WriteType: String, Hashable, Sendable, CaseIterable {
-    case simple = "SIMPLE"
-    case batch = "BATCH"
-    case unloggedBatch = "UNLOGGED_BATCH"
-    case counter = "COUNTER"
-    case batchLog = "BATCH_LOG"
-    case cas = "CAS"
-    case view = "VIEW"
-    case cdc = "CDC"
-}
-
 /// Every error the server can answer with, each with its code and the extra body the v4 spec §9
 /// defines for it. Thrown by the parser (``syntaxError(_:)``), the binder and schema
 /// (``invalid(_:)``, ``alreadyExists(_:keyspace:table:)``, ``configError(_:)``), the coordinator
@@ -21,15 +8,15 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
     case serverError(String)
     case protocolError(String)
     case badCredentials(String)
-    case unavailable(String, consistency: Consistency, required: Int32, alive: Int32)
+    case unavailable(String, consistency: ConsistencyLevel, required: Int32, alive: Int32)
     case overloaded(String)
     case isBootstrapping(String)
     case truncateError(String)
-    case writeTimeout(String, consistency: Consistency, received: Int32, blockFor: Int32, writeType: WriteType)
-    case readTimeout(String, consistency: Consistency, received: Int32, blockFor: Int32, dataPresent: Bool)
-    case readFailure(String, consistency: Consistency, received: Int32, blockFor: Int32, failures: Int32, dataPresent: Bool)
+    case writeTimeout(String, consistency: ConsistencyLevel, received: Int32, blockFor: Int32, writeType: WriteType)
+    case readTimeout(String, consistency: ConsistencyLevel, received: Int32, blockFor: Int32, dataPresent: Bool)
+    case readFailure(String, consistency: ConsistencyLevel, received: Int32, blockFor: Int32, failures: Int32, dataPresent: Bool)
     case functionFailure(String, keyspace: String, function: String, argTypes: [String])
-    case writeFailure(String, consistency: Consistency, received: Int32, blockFor: Int32, failures: Int32, writeType: WriteType)
+    case writeFailure(String, consistency: ConsistencyLevel, received: Int32, blockFor: Int32, failures: Int32, writeType: WriteType)
     case syntaxError(String)
     case unauthorized(String)
     case invalid(String)

@@ -12,7 +12,7 @@ public struct QueryParameters: Hashable, Sendable {
     public static let defaultTimestampFlag: UInt8 = 0x20
     public static let namesForValuesFlag: UInt8 = 0x40
 
-    public var consistency: Consistency
+    public var consistency: ConsistencyLevel
     /// Bound values in marker order (or in `names` order when named).
     public var values: [ProtocolValue]
     /// The marker names of `values` when the client sent named values (flag 0x40).
@@ -21,12 +21,12 @@ public struct QueryParameters: Hashable, Sendable {
     /// Rows per page; nil or ≤ 0 means unpaged.
     public var pageSize: Int32?
     public var pagingState: [UInt8]?
-    public var serialConsistency: Consistency?
+    public var serialConsistency: ConsistencyLevel?
     /// The client's timestamp for writes, µs since the epoch (the Python driver always sends one).
     public var defaultTimestamp: Int64?
 
-    public init(consistency: Consistency = .one, values: [ProtocolValue] = [], names: [String]? = nil, skipMetadata: Bool = false,
-                pageSize: Int32? = nil, pagingState: [UInt8]? = nil, serialConsistency: Consistency? = nil, defaultTimestamp: Int64? = nil) {
+    public init(consistency: ConsistencyLevel = .one, values: [ProtocolValue] = [], names: [String]? = nil, skipMetadata: Bool = false,
+                pageSize: Int32? = nil, pagingState: [UInt8]? = nil, serialConsistency: ConsistencyLevel? = nil, defaultTimestamp: Int64? = nil) {
         self.consistency = consistency
         self.values = values
         self.names = names

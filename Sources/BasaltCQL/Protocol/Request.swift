@@ -27,11 +27,11 @@ public struct BatchChild: Hashable, Sendable {
 public struct BatchRequest: Hashable, Sendable {
     public var type: BatchType
     public var children: [BatchChild]
-    public var consistency: Consistency
-    public var serialConsistency: Consistency?
+    public var consistency: ConsistencyLevel
+    public var serialConsistency: ConsistencyLevel?
     public var defaultTimestamp: Int64?
 
-    public init(type: BatchType, children: [BatchChild], consistency: Consistency, serialConsistency: Consistency? = nil, defaultTimestamp: Int64? = nil) {
+    public init(type: BatchType, children: [BatchChild], consistency: ConsistencyLevel, serialConsistency: ConsistencyLevel? = nil, defaultTimestamp: Int64? = nil) {
         self.type = type
         self.children = children
         self.consistency = consistency

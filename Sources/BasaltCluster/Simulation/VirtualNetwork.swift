@@ -1,3 +1,4 @@
+import BasaltCore
 /// The simulated network between simulated nodes: per-message latency drawn uniformly from a range,
 /// independent loss, and partitions (nodes in different groups cannot reach each other).
 ///

@@ -1,7 +1,6 @@
-import BasaltCore
-
-/// A consistency level as the protocol's [consistency] carries it (v4 spec §3).
-public enum Consistency: UInt16, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+/// How many replicas must answer a read or acknowledge a write, with Cassandra's meanings. The raw
+/// values are the codes the CQL native protocol carries (v4 spec §3, [consistency]).
+public enum ConsistencyLevel: UInt16, Hashable, Sendable, CaseIterable, CustomStringConvertible {
     case any = 0x0000
     case one = 0x0001
     case two = 0x0002
@@ -34,17 +33,7 @@ public enum Consistency: UInt16, Hashable, Sendable, CaseIterable, CustomStringC
     public var isSerial: Bool { self == .serial || self == .localSerial }
 }
 
-extension ByteReader {
-    public mutating func readConsistency() throws(DecodeError) -> Consistency {
-        let at = position
-        let raw = try readUInt16()
-        guard let c = Consistency(rawValue: raw) else {
-            throw DecodeError.invalid("unknown consistency level 0x\(String(raw, radix: 16))", at: at)
-        }
-        return c
-    }
-}
-
-extension ByteWriter {
-    public mutating func writeConsistency(_ c: Consistency) { writeUInt16(c.rawValue) }
+extension ConsistencyLevel {
+    /// Levels that count only replicas in the coordinator's data center.
+    public var isDataCenterLocal: Bool { self == .localOne || self == .localQuorum || self == .localSerial }
 }

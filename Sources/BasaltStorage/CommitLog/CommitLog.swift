@@ -1,0 +1,339 @@
+import BasaltCore
+import Logging
+
+/// The write-ahead log shared by all tables: segmented, every record length-prefixed and
+/// CRC32C-checked (``CommitLogSegmentFormat``).
+///
+/// Appending is a memcpy into an in-memory buffer under a lock. One sync thread writes buffered
+/// records to the segment files and fsyncs them according to the ``CommitLogSyncMode``; writers
+/// that need durability wait for (or are called back when) the synced position passes their
+/// record, so concurrent writers share one fsync. A segment is deleted once every table that wrote
+/// to it has flushed the memtables covering its records.
+final class CommitLog: @unchecked Sendable {
+    // @unchecked: every mutable field is guarded by `cond`, except the file handles, which only the
+    // sync thread touches.
+    private struct Segment {
+        var dirty: [UUIDValue: CommitLogPosition] = [:]
+        /// Written, synced and closed by the sync thread.
+        var closed = false
+    }
+
+    let directory: String
+    private let mode: CommitLogSyncMode
+    private let segmentBytes: Int
+    private let bufferLimit: Int
+    private let logger: Logger
+    private let cond = ConditionLock()
+
+    // Append side (under `cond`).
+    private var activeId: UInt64
+    private var activeSize: Int
+    private var buffer: [UInt8] = []
+    private var bufferSegment: UInt64
+    private var sealed: [(UInt64, [UInt8])] = []
+    private var bufferedBytes = 0
+    private var segments: [UInt64: Segment] = [:]
+    private var appended: CommitLogPosition
+    private var synced: CommitLogPosition
+    private var waiters: [(CommitLogPosition, @Sendable (Result<Void, StorageError>) -> Void)] = []
+    private var waitingSyncs = 0
+    private var closing = false
+    private var failure: StorageError?
+    private var thread: WorkerThread?
+
+    // Sync-thread side.
+    private var file: WritableFile?
+    private var fileId: UInt64 = 0
+    private var spare: [UInt8] = []
+
+    /// Opens a new log whose first segment id is `firstSegmentId`.
+    init(directory: String, mode: CommitLogSyncMode, segmentBytes: Int, bufferLimitBytes: Int, firstSegmentId: UInt64, logger: Logger) throws {
+        self.directory = directory
+        self.mode = mode
+        self.segmentBytes = max(segmentBytes, 64 << 10)
+        self.bufferLimit = max(bufferLimitBytes, 1 << 20)
+        self.logger = logger
+        try FileSystem.makeDirectories(directory)
+        activeId = firstSegmentId
+        bufferSegment = firstSegmentId
+        activeSize = CommitLogSegmentFormat.headerSize
+        buffer.reserveCapacity(1 << 20)
+        spare.reserveCapacity(1 << 20)
+        buffer.append(contentsOf: CommitLogSegmentFormat.header(firstSegmentId))
+        segments[firstSegmentId] = Segment()
+        appended = CommitLogPosition(segment: firstSegmentId, offset: UInt32(activeSize))
+        synced = CommitLogPosition(segment: firstSegmentId, offset: 0)
+        thread = WorkerThread(name: "commitlog-sync") { [self] in syncLoop() }
+    }
+
+    /// The largest mutation encoding accepted.
+    var maxRecordBytes: Int { segmentBytes / 2 }
+
+    /// The position the next record will get (the upper bound of everything appended so far).
+    var currentPosition: CommitLogPosition { cond.withLock { appended } }
+
+    /// Appends a record for `table`; returns the position just past it (durable once synced there).
+    /// With `mayBlock` false a full buffer fails at once with `.overloaded`.
+    func append(_ payload: UnsafeRawBufferPointer, table: UUIDValue, mayBlock: Bool, deadlineNanos: UInt64) throws(StorageError) -> CommitLogPosition {
+        let size = payload.count + CommitLogSegmentFormat.recordOverhead
+        cond.lock()
+        defer { cond.unlock() }
+        while bufferedBytes + size > bufferLimit && failure == nil && !closing {
+            if !mayBlock { throw .overloaded("commit-log buffer full (\(bufferedBytes) bytes not yet written)") }
+            // Broadcast: writers waiting for durability share the condition with the sync thread.
+            cond.broadcast()
+            if !cond.wait(nanos: deadlineNanos) {
+                throw .overloaded("commit-log buffer stayed full for \(deadlineNanos / 1_000_000) ms")
+            }
+        }
+        if let failure { throw failure }
+        if closing { throw .closed }
+        if activeSize + size > segmentBytes && activeSize > CommitLogSegmentFormat.headerSize {
+            rollOver()
+        }
+        let offset = activeSize
+        CommitLogSegmentFormat.appendRecord(payload, to: &buffer)
+        activeSize += size
+        bufferedBytes += size
+        let pos = CommitLogPosition(segment: activeId, offset: UInt32(offset))
+        segments[activeId, default: Segment()].dirty[table] = pos
+        appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
+        if bufferedBytes >= 256 << 10 && bufferedBytes - size < 256 << 10 { cond.broadcast() }
+        return appended
+    }
+
+    private func rollOver() {
+        sealed.append((bufferSegment, buffer))
+        buffer = []
+        buffer.reserveCapacity(1 << 20)
+        activeId += 1
+        bufferSegment = activeId
+        buffer.append(contentsOf: CommitLogSegmentFormat.header(activeId))
+        activeSize = CommitLogSegmentFormat.headerSize
+        bufferedBytes += activeSize
+        segments[activeId] = Segment()
+        appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
+    }
+
+    /// Starts a new segment whose id is above `id`, so that positions recorded in SSTables written
+    /// by an earlier process stay below every new record.
+    func advanceSegmentId(above id: UInt64) {
+        cond.withLock {
+            guard activeId <= id else { return }
+            if activeSize > CommitLogSegmentFormat.headerSize { rollOver() }
+            // The active segment is empty: renumber it. If its header is still buffered, the old id
+            // never reaches the disk.
+            if buffer.count == CommitLogSegmentFormat.headerSize {
+                segments[activeId] = nil
+                bufferedBytes -= min(bufferedBytes, buffer.count)
+            }
+            activeId = id + 1
+            bufferSegment = activeId
+            buffer.removeAll(keepingCapacity: true)
+            buffer.append(contentsOf: CommitLogSegmentFormat.header(activeId))
+            activeSize = CommitLogSegmentFormat.headerSize
+            segments[activeId] = Segment()
+            appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
+        }
+    }
+
+    /// Blocks until the record ending at `position` is durable per the sync mode.
+    func awaitDurable(_ position: CommitLogPosition) throws(StorageError) {
+        if mode.acknowledgesBeforeSync { return }
+        cond.lock()
+        defer { cond.unlock() }
+        waitingSyncs += 1
+        cond.broadcast()
+        defer { waitingSyncs -= 1 }
+        while synced < position {
+            if let failure { throw failure }
+            cond.wait()
+        }
+    }
+
+    /// Calls `completion` on the sync thread once the record ending at `position` is durable (at
+    /// once, on the caller's thread, in periodic mode or when it already is).
+    func onDurable(_ position: CommitLogPosition, _ completion: @escaping @Sendable (Result<Void, StorageError>) -> Void) {
+        if mode.acknowledgesBeforeSync { completion(.success(())); return }
+        cond.lock()
+        if let failure { cond.unlock(); completion(.failure(failure)); return }
+        if synced >= position { cond.unlock(); completion(.success(())); return }
+        waiters.append((position, completion))
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Records that `table` has flushed everything before `position`; deletes segments nobody
+    /// needs any more.
+    func markClean(table: UUIDValue, upTo position: CommitLogPosition) {
+        let deletable: [UInt64] = cond.withLock {
+            for (id, seg) in segments where seg.dirty[table] != nil && seg.dirty[table]! < position {
+                segments[id]!.dirty[table] = nil
+            }
+            return collectDeletable()
+        }
+        deleteSegments(deletable)
+    }
+
+    /// Forgets a table entirely (dropped or truncated).
+    func forget(table: UUIDValue) {
+        let deletable: [UInt64] = cond.withLock {
+            for id in segments.keys { segments[id]!.dirty[table] = nil }
+            return collectDeletable()
+        }
+        deleteSegments(deletable)
+    }
+
+    private func collectDeletable() -> [UInt64] {
+        var out: [UInt64] = []
+        for (id, seg) in segments where seg.closed && seg.dirty.isEmpty && id < activeId {
+            out.append(id)
+        }
+        for id in out { segments[id] = nil }
+        return out
+    }
+
+    private func deleteSegments(_ ids: [UInt64]) {
+        for id in ids {
+            let path = directory + "/" + CommitLogSegmentFormat.fileName(id)
+            do { try FileSystem.remove(path) } catch { logger.warning("could not delete commit-log segment", metadata: ["path": "\(path)", "error": "\(error)"]) }
+        }
+    }
+
+    /// Segment ids with files still on disk (for tests and diagnostics).
+    var liveSegmentIds: [UInt64] { cond.withLock { segments.keys.sorted() } }
+
+    /// Writes and syncs everything buffered, then stops the sync thread.
+    func close() {
+        cond.withLock {
+            closing = true
+            cond.broadcast()
+        }
+        thread?.join()
+        thread = nil
+    }
+
+    // MARK: sync thread
+
+    private var intervalNanos: UInt64 {
+        switch mode {
+        case let .periodic(i): max(i, 1_000_000)
+        case .group, .batch: 100_000_000
+        }
+    }
+
+    private func syncLoop() {
+        var lastSync = SystemClock().monotonicNanos()
+        var lastWrite = lastSync
+        cond.lock()
+        while true {
+            let now = SystemClock().monotonicNanos()
+            let wantSync = !waiters.isEmpty || waitingSyncs > 0
+            let hasData = bufferedBytes > 0 || !sealed.isEmpty
+            let unsynced = synced < appended
+            let intervalDue = now &- lastSync >= intervalNanos
+            let bigBuffer = bufferedBytes >= 256 << 10
+            let syncDue: Bool
+            let writeDue: Bool
+            switch mode {
+            case .periodic:
+                syncDue = unsynced && (intervalDue || closing)
+                writeDue = hasData && (closing || bigBuffer || now &- lastWrite >= 1_000_000)
+            case .group, .batch:
+                syncDue = unsynced && (wantSync || closing || intervalDue)
+                writeDue = hasData && bigBuffer
+            }
+            if !(syncDue || writeDue) || failure != nil {
+                if closing { break }
+                let wait: UInt64 = if case .periodic = mode { 1_000_000 } else { intervalNanos }
+                cond.wait(nanos: wait)
+                continue
+            }
+            if case let .group(window) = mode, wantSync, window > 0, !closing {
+                // Let more writers join this fsync.
+                cond.unlock()
+                usleep(UInt32(min(window / 1000, 1_000_000)))
+                cond.lock()
+            }
+            var batches = sealed
+            sealed = []
+            swap(&buffer, &spare)
+            batches.append((bufferSegment, spare))
+            bufferedBytes = 0
+            let target = appended
+            cond.unlock()
+            var closedIds: [UInt64] = []
+            var error: StorageError?
+            do {
+                for (id, bytes) in batches {
+                    if file == nil || fileId != id {
+                        if let f = file {
+                            try f.sync()
+                            try f.close()
+                            closedIds.append(fileId)
+                        }
+                        file = try WritableFile(path: directory + "/" + CommitLogSegmentFormat.fileName(id))
+                        fileId = id
+                        // The new file's directory entry must be durable before anything in it is
+                        // acknowledged (fdatasync covers the file, not its name).
+                        try FileSystem.syncDirectory(directory)
+                    }
+                    if !bytes.isEmpty { try file?.write(bytes) }
+                }
+                if syncDue { try file?.sync() }
+            } catch let e as StorageError {
+                error = e
+            } catch {
+                self.error(error)
+            }
+            lastWrite = SystemClock().monotonicNanos()
+            if syncDue { lastSync = lastWrite }
+            spare = batches.removeLast().1
+            spare.removeAll(keepingCapacity: true)
+            cond.lock()
+            for id in closedIds { segments[id]?.closed = true }
+            if let error {
+                failure = error
+                logger.error("commit log write failed; refusing further writes", metadata: ["error": "\(error)"])
+            } else if syncDue {
+                synced = target
+            }
+            var ready: [@Sendable (Result<Void, StorageError>) -> Void] = []
+            var failed: [@Sendable (Result<Void, StorageError>) -> Void] = []
+            let currentFailure = failure
+            if currentFailure != nil {
+                failed = waiters.map(\.1)
+                waiters = []
+            } else {
+                waiters.removeAll { w in
+                    if w.0 <= synced { ready.append(w.1); return true }
+                    return false
+                }
+            }
+            let deletable = closedIds.isEmpty ? [] : collectDeletable()
+            cond.broadcast()
+            if !ready.isEmpty || !failed.isEmpty || !deletable.isEmpty {
+                cond.unlock()
+                for r in ready { r(.success(())) }
+                if let currentFailure { for f in failed { f(.failure(currentFailure)) } }
+                deleteSegments(deletable)
+                cond.lock()
+            }
+        }
+        cond.unlock()
+        if let f = file {
+            try? f.sync()
+            try? f.close()
+        }
+    }
+
+    private func error(_ e: any Error) {
+        logger.error("unexpected commit-log error", metadata: ["error": "\(e)"])
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,117 @@
+import BasaltCore
+
+/// How commit-log segments are laid out on disk.
+///
+/// A segment file `CommitLog-<id>.log` starts with a 20-byte header: magic "BSCL", version (u8),
+/// three reserved zero bytes, the segment id (u64 BE) and a CRC32C (LE) of the first 16 bytes.
+/// Records follow back to back: payload length (u32 LE), CRC32C of those four bytes (u32 LE), the
+/// payload (a ``Mutation`` encoding), CRC32C of the payload (u32 LE). A record's position is the
+/// offset of its length field.
+enum CommitLogSegmentFormat {
+    static let headerSize = 20
+    static let recordOverhead = 12
+
+    static func fileName(_ id: UInt64) -> String { "CommitLog-\(id).log" }
+
+    static func segmentId(fileName: String) -> UInt64? {
+        guard fileName.hasPrefix("CommitLog-"), fileName.hasSuffix(".log") else { return nil }
+        return UInt64(fileName.dropFirst("CommitLog-".count).dropLast(".log".count))
+    }
+
+    static func header(_ id: UInt64) -> [UInt8] {
+        var w = ByteWriter(capacity: headerSize)
+        w.writeBytes(Array("BSCL".utf8))
+        w.writeUInt8(1)
+        w.writeBytes([0, 0, 0])
+        w.writeUInt64(id)
+        w.writeUInt32LE(Checksum.crc32c(w.bytes))
+        return w.bytes
+    }
+
+    /// Appends one framed record to `out`.
+    @inline(__always)
+    static func appendRecord(_ payload: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        var len = UInt32(payload.count).littleEndian
+        let lenCRC = withUnsafeBytes(of: &len) { Checksum.crc32c($0) }.littleEndian
+        var crc = Checksum.crc32c(payload).littleEndian
+        withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: lenCRC) { out.append(contentsOf: $0) }
+        out.append(contentsOf: payload)
+        withUnsafeBytes(of: &crc) { out.append(contentsOf: $0) }
+    }
+}
+
+/// What replaying the commit log found.
+public struct CommitLogReplayReport: Sendable, CustomStringConvertible {
+    /// Where a segment's readable records ended before its end of file.
+    public struct TornTail: Sendable, CustomStringConvertible {
+        public var path: String
+        public var offset: Int
+        public var reason: String
+        public var description: String { "\(path) at offset \(offset): \(reason)" }
+    }
+
+    public var segments = 0
+    /// Mutations applied to memtables.
+    public var replayed = 0
+    /// Records skipped because an SSTable already holds them.
+    public var alreadyFlushed = 0
+    /// Records for tables the engine does not know (dropped, or not added before replay).
+    public var unknownTable = 0
+    /// Records whose checksum passed but whose content did not decode or is not a valid mutation
+    /// for its table.
+    public var undecodable = 0
+    public var tornTails: [TornTail] = []
+
+    public var description: String {
+        var s = "replayed \(replayed) mutations from \(segments) segments (\(alreadyFlushed) already flushed, \(unknownTable) for unknown tables, \(undecodable) undecodable)"
+        for t in tornTails { s += "; torn tail: \(t)" }
+        return s
+    }
+}
+
+/// Reads the records of one segment file, stopping cleanly at the first damaged or partial record.
+struct CommitLogSegmentReader {
+    let path: String
+    let id: UInt64
+
+    /// Calls `body` with each intact record's position and payload; returns the torn tail, if any.
+    func forEachRecord(_ body: (CommitLogPosition, [UInt8]) throws -> Void) throws -> CommitLogReplayReport.TornTail? {
+        let bytes = try FileSystem.readAll(path)
+        let h = CommitLogSegmentFormat.headerSize
+        guard bytes.count >= h else {
+            return .init(path: path, offset: 0, reason: "segment shorter than its header (\(bytes.count) bytes)")
+        }
+        let headerCRC = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[0 ..< 16])) }
+        var r = ByteReader(bytes, from: 16)
+        guard Array(bytes[0 ..< 4]) == Array("BSCL".utf8), bytes[4] == 1, (try? r.readUInt32LE()) == headerCRC else {
+            return .init(path: path, offset: 0, reason: "bad segment header")
+        }
+        var off = h
+        while off < bytes.count {
+            if bytes.count - off < CommitLogSegmentFormat.recordOverhead {
+                return .init(path: path, offset: off, reason: "partial record header (\(bytes.count - off) bytes)")
+            }
+            var rr = ByteReader(bytes, from: off)
+            let len = try rr.readUInt32LE()
+            let lenCRC = try rr.readUInt32LE()
+            let actualLenCRC = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[off ..< off + 4])) }
+            if lenCRC != actualLenCRC {
+                return .init(path: path, offset: off, reason: "record length checksum mismatch")
+            }
+            let n = Int(len)
+            if n + 4 > rr.remaining {
+                return .init(path: path, offset: off, reason: "record of \(n) bytes runs past the end of the segment")
+            }
+            let start = rr.position
+            let crc = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[start ..< start + n])) }
+            try rr.skip(n)
+            if try rr.readUInt32LE() != crc {
+                return .init(path: path, offset: off, reason: "record checksum mismatch")
+            }
+            try body(CommitLogPosition(segment: id, offset: UInt32(off)), Array(bytes[start ..< start + n]))
+            off = rr.position
+        }
+        return nil
+    }
+}

@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin POSIX wrappers that turn failures into ``StorageError/io(path:operation:errno:)``.
+enum FileSystem {
+    static func fail(_ path: String, _ op: String) -> StorageError { .io(path: path, operation: op, errno: errno) }
+
+    static func makeDirectories(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw fail(prefix, "mkdir") }
+            prefix += "/"
+        }
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    static func fileSize(_ path: String) throws -> Int {
+        var st = stat()
+        if stat(path, &st) != 0 { throw fail(path, "stat") }
+        return Int(st.st_size)
+    }
+
+    /// Names in a directory (without "." and ".."), sorted.
+    static func list(_ path: String) throws -> [String] {
+        guard let d = opendir(path) else { throw fail(path, "opendir") }
+        defer { closedir(d) }
+        var out: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { p in
+                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { out.append(name) }
+        }
+        return out.sorted()
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func remove(_ path: String) throws {
+        if unlink(path) != 0 && errno != ENOENT { throw fail(path, "unlink") }
+    }
+
+    /// Removes a directory tree.
+    static func removeTree(_ path: String) throws {
+        guard isDirectory(path) else { try remove(path); return }
+        for name in try list(path) { try removeTree(path + "/" + name) }
+        if rmdir(path) != 0 && errno != ENOENT { throw fail(path, "rmdir") }
+    }
+
+    static func rename(_ from: String, _ to: String) throws {
+        if Glibc.rename(from, to) != 0 { throw fail(from, "rename to \(to)") }
+    }
+
+    /// Makes a directory's entries (creations, renames, deletions) durable.
+    static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY)
+        if fd < 0 { throw fail(path, "open directory") }
+        defer { close(fd) }
+        if fsync(fd) != 0 { throw fail(path, "fsync directory") }
+    }
+
+    static func readAll(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw fail(path, "open") }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw fail(path, "fstat") }
+        let size = Int(st.st_size)
+        var out = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
+            if n < 0 { if errno == EINTR { continue }; throw fail(path, "read") }
+            if n == 0 { break }
+            done += n
+        }
+        if done < size { out.removeLast(size - done) }
+        return out
+    }
+
+    /// Writes a whole file, fsyncs it, and returns. Used for small components written at once.
+    static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        let f = try WritableFile(path: path)
+        try bytes.withUnsafeBytes { b in try f.write(b) }
+        try f.sync()
+        try f.close()
+    }
+}
+
+/// A file opened for appending, written with `write(2)` and made durable with `fsync(2)`.
+final class WritableFile {
+    let path: String
+    private var fd: Int32
+    private(set) var size = 0
+
+    init(path: String, truncate: Bool = true) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | (truncate ? O_TRUNC : O_APPEND) | O_CLOEXEC, 0o644)
+        if fd < 0 { throw FileSystem.fail(path, "open for writing") }
+        if !truncate {
+            var st = stat()
+            fstat(fd, &st)
+            size = Int(st.st_size)
+        }
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 { if errno == EINTR { continue }; throw FileSystem.fail(path, "write") }
+            done += n
+        }
+        size += bytes.count
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { b in try write(b) }
+    }
+
+    func sync() throws {
+        if fdatasync(fd) != 0 { throw FileSystem.fail(path, "fdatasync") }
+    }
+
+    func close() throws {
+        guard fd >= 0 else { return }
+        let rc = Glibc.close(fd)
+        fd = -1
+        if rc != 0 { throw FileSystem.fail(path, "close") }
+    }
+}
+
+/// A read-only memory map of a whole immutable file. The mapping stays valid after the file is
+/// unlinked, so readers holding it are unaffected by compaction deleting the file.
+final class MappedFile: @unchecked Sendable {
+    // @unchecked: the mapping is read-only and never changes after init.
+    let path: String
+    let bytes: UnsafeRawBufferPointer
+
+    init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw FileSystem.fail(path, "open") }
+        defer { Glibc.close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw FileSystem.fail(path, "fstat") }
+        let size = Int(st.st_size)
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else {
+            throw FileSystem.fail(path, "mmap")
+        }
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    deinit {
+        if let b = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: b), bytes.count) }
+    }
+}

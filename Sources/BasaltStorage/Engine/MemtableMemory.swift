@@ -1,0 +1,43 @@
+import BasaltCore
+import Synchronization
+
+/// The memory held by all memtables of an engine (active and being flushed), against a global
+/// limit: above it the engine flushes its largest memtable; above twice the limit writes wait
+/// (blocking API) or fail overloaded (non-blocking API) until flushes release memory.
+final class MemtableMemory: Sendable {
+    let limit: Int
+    private let bytes = Atomic<Int>(0)
+    private let cond = ConditionLock()
+
+    init(limit: Int) { self.limit = max(1 << 20, limit) }
+
+    var current: Int { bytes.load(ordering: .relaxed) }
+
+    func add(_ delta: Int) {
+        if delta != 0 { bytes.add(delta, ordering: .relaxed) }
+    }
+
+    /// Memory of a flushed or discarded memtable came back.
+    func release(_ n: Int) {
+        bytes.subtract(n, ordering: .relaxed)
+        cond.withLock { cond.broadcast() }
+    }
+
+    var isAboveFlushThreshold: Bool { current > limit }
+
+    /// Waits while memtables hold more than twice the limit; false when `mayBlock` is false and
+    /// they do, or when `timeoutNanos` passes first.
+    func waitForRoom(mayBlock: Bool, timeoutNanos: UInt64) -> Bool {
+        if current <= 2 * limit { return true }
+        if !mayBlock { return false }
+        var waited: UInt64 = 0
+        return cond.withLock {
+            while current > 2 * limit {
+                if waited >= timeoutNanos { return false }
+                cond.wait(nanos: 10_000_000)
+                waited += 10_000_000
+            }
+            return true
+        }
+    }
+}

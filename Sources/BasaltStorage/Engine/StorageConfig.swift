@@ -1,0 +1,54 @@
+/// When commit-log writes are made durable before a write is acknowledged.
+public enum CommitLogSyncMode: Hashable, Sendable {
+    /// fsync before acknowledging; writers that arrive while an fsync runs share the next one, and
+    /// with a `window` the sync thread also waits that long before syncing so that more writers
+    /// join. The default has no window: on this project's machines waiting only added latency
+    /// (docs/storage.md, "Group commit").
+    case group(windowNanos: UInt64)
+    /// Cassandra's name for fsync-before-acknowledging without a window: the same as
+    /// `group(windowNanos: 0)`.
+    case batch
+    /// Acknowledge at once; buffered records are written within a millisecond or so and fsynced
+    /// every `intervalNanos`. A machine crash may lose up to one interval of writes.
+    case periodic(intervalNanos: UInt64)
+
+    public static let `default` = CommitLogSyncMode.group(windowNanos: 0)
+
+    var acknowledgesBeforeSync: Bool {
+        if case .periodic = self { return true }
+        return false
+    }
+}
+
+/// Settings of a ``StorageEngine``.
+public struct StorageConfig: Sendable {
+    public var commitLogSync: CommitLogSyncMode = .default
+    /// Segment files roll over at this size; a single mutation may not exceed half of it.
+    public var commitLogSegmentBytes = 32 << 20
+    /// Bytes the commit log may hold in memory not yet written; writers wait (blocking API) or get
+    /// ``StorageError/overloaded(_:)`` (non-blocking API) beyond it.
+    public var commitLogBufferLimitBytes = 16 << 20
+    /// A table's memtable is switched and flushed once it holds this much memory.
+    public var memtableSizeLimitBytes = 64 << 20
+    /// Memory all memtables together (active and being flushed) may hold: above it the largest is
+    /// flushed; above twice it writes wait (blocking API) or fail overloaded (non-blocking API).
+    public var memtableTotalLimitBytes = 512 << 20
+    /// Memtables per table that may wait for or undergo flushing; when reached, writes to the table
+    /// wait (blocking API) or fail overloaded (non-blocking API).
+    public var maxPendingFlushesPerTable = 2
+    /// How long a blocking write waits for room before failing overloaded, nanoseconds.
+    public var writeBlockTimeoutNanos: UInt64 = 30_000_000_000
+    public var flushThreads = 1
+    public var compactionThreads = 1
+    /// Compaction write rate limit, bytes per second; 0 for unlimited.
+    public var compactionThroughputBytesPerSecond = 64 << 20
+    /// Whether compactions start automatically after flushes.
+    public var automaticCompaction = true
+    /// Partitions whose encoded body exceeds this get a row index with a block every this many
+    /// bytes, so clustering slices decode only the blocks that can hold them.
+    public var rowIndexBlockBytes = 64 << 10
+    /// Capacity of the decompressed-chunk cache shared by all tables.
+    public var chunkCacheBytes = 64 << 20
+
+    public init() {}
+}

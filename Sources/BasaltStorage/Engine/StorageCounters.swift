@@ -1,0 +1,78 @@
+import Synchronization
+
+/// A snapshot of the engine's counters since it was opened.
+public struct StorageCounters: Hashable, Sendable {
+    public var writes = 0
+    /// Bytes of mutation encodings written (the logical write volume).
+    public var bytesWritten = 0
+    public var commitLogBytes = 0
+    public var reads = 0
+    public var scans = 0
+    public var flushes = 0
+    public var bytesFlushed = 0
+    public var compactions = 0
+    public var compactionBytesRead = 0
+    public var compactionBytesWritten = 0
+    /// Bloom filter answered "absent": the SSTable was skipped.
+    public var bloomNegatives = 0
+    /// Bloom filter answered "maybe" and the partition was there.
+    public var bloomHits = 0
+    /// Bloom filter answered "maybe" but the partition was not there.
+    public var bloomFalsePositives = 0
+    public var chunkCacheHits = 0
+    public var chunkCacheMisses = 0
+    public var quarantinedSSTables = 0
+    /// Writes refused or delayed because a bound was reached.
+    public var overloadedWrites = 0
+    public var liveSSTables = 0
+
+    public init() {}
+
+    /// Bytes written to SSTables (flushes and compactions) per byte flushed: how many times each
+    /// flushed byte was rewritten by compaction, plus one.
+    public var compactionWriteAmplification: Double {
+        bytesFlushed == 0 ? 0 : Double(bytesFlushed + compactionBytesWritten) / Double(bytesFlushed)
+    }
+}
+
+/// The live counters behind ``StorageCounters`` (relaxed atomics; snapshots are not transactional).
+final class StorageMetrics: Sendable {
+    let writes = Atomic<Int>(0)
+    let bytesWritten = Atomic<Int>(0)
+    let commitLogBytes = Atomic<Int>(0)
+    let reads = Atomic<Int>(0)
+    let scans = Atomic<Int>(0)
+    let flushes = Atomic<Int>(0)
+    let bytesFlushed = Atomic<Int>(0)
+    let compactions = Atomic<Int>(0)
+    let compactionBytesRead = Atomic<Int>(0)
+    let compactionBytesWritten = Atomic<Int>(0)
+    let bloomNegatives = Atomic<Int>(0)
+    let bloomHits = Atomic<Int>(0)
+    let bloomFalsePositives = Atomic<Int>(0)
+    let quarantinedSSTables = Atomic<Int>(0)
+    let overloadedWrites = Atomic<Int>(0)
+
+    @inline(__always)
+    func add(_ a: borrowing Atomic<Int>, _ n: Int) { a.add(n, ordering: .relaxed) }
+
+    func snapshot() -> StorageCounters {
+        var c = StorageCounters()
+        c.writes = writes.load(ordering: .relaxed)
+        c.bytesWritten = bytesWritten.load(ordering: .relaxed)
+        c.commitLogBytes = commitLogBytes.load(ordering: .relaxed)
+        c.reads = reads.load(ordering: .relaxed)
+        c.scans = scans.load(ordering: .relaxed)
+        c.flushes = flushes.load(ordering: .relaxed)
+        c.bytesFlushed = bytesFlushed.load(ordering: .relaxed)
+        c.compactions = compactions.load(ordering: .relaxed)
+        c.compactionBytesRead = compactionBytesRead.load(ordering: .relaxed)
+        c.compactionBytesWritten = compactionBytesWritten.load(ordering: .relaxed)
+        c.bloomNegatives = bloomNegatives.load(ordering: .relaxed)
+        c.bloomHits = bloomHits.load(ordering: .relaxed)
+        c.bloomFalsePositives = bloomFalsePositives.load(ordering: .relaxed)
+        c.quarantinedSSTables = quarantinedSSTables.load(ordering: .relaxed)
+        c.overloadedWrites = overloadedWrites.load(ordering: .relaxed)
+        return c
+    }
+}

@@ -1,0 +1,100 @@
+import BasaltCore
+
+extension StorageEngine {
+    func submitFlush(_ t: TableStore, _ m: Memtable) {
+        if !flushExecutor.submit({ [self] in runFlush(t, m) }) {
+            logger.error("flush queue refused a memtable; flushing on the writer's thread")
+            runFlush(t, m)
+        }
+    }
+
+    /// Writes a frozen memtable to an SSTable and publishes it, retrying on I/O errors (the data
+    /// stays readable in the memtable and durable in the commit log meanwhile).
+    func runFlush(_ t: TableStore, _ m: Memtable) {
+        defer { memtableMemory.release(m.accountedBytes) }
+        var delay: UInt32 = 100_000
+        while true {
+            do {
+                let reader = try writeSSTable(from: m, of: t)
+                let (published, clean) = t.completeFlush(m, reader: reader, epoch: m.epoch)
+                if !published, let reader { deleteFiles(reader) }
+                if let clean { commitLog.markClean(table: t.id, upTo: clean) }
+                t.writeLock.withLock { t.writeLock.broadcast() }
+                metrics.add(metrics.flushes, 1)
+                if published { scheduleCompaction(t) }
+                return
+            } catch {
+                logger.error("memtable flush failed; will retry", metadata: ["table": "\(t.name)", "error": "\(error)"])
+                if isClosed || t.stateLock.withLock({ t.dropped }) { return }
+                usleep(delay)
+                delay = min(delay * 2, 5_000_000)
+            }
+        }
+    }
+
+    func writeSSTable(from m: Memtable, of t: TableStore) throws -> SSTableReader? {
+        if m.isEmpty { return nil }
+        let (schema, cmp) = t.currentSchema
+        let d = SSTableDescriptor(directory: t.directory, generation: t.allocateGeneration())
+        let w = try SSTableWriter(descriptor: d, chunkLength: schema.params.chunkLengthKiB * 1024, compress: schema.params.compressionEnabled,
+                                  expectedKeys: m.partitionCount, falsePositiveRate: schema.params.bloomFilterFPChance, rowIndexBlockBytes: config.rowIndexBlockBytes)
+        let size: Int
+        do {
+            w.addStatistics(minTimestamp: m.minTimestamp, maxTimestamp: m.maxTimestamp, tombstones: m.tombstones)
+            try m.forEachPartition(cmp) { token, key, body in
+                switch body {
+                case let .encoded(b): try w.append(token: token, key: key, body: b)
+                case let .merged(p):
+                    var e = ByteWriter(capacity: 256)
+                    StorageCodec.writePartition(p, &e)
+                    try e.bytes.withUnsafeBytes { try w.append(token: token, key: key, body: $0) }
+                }
+            }
+            var intervals = m.replayedIntervals
+            if let upper = m.commitLogUpper { intervals.append(CommitLogInterval(lower: m.commitLogLower, upper: upper)) }
+            size = try w.finish(commitLogIntervals: intervals, createdAt: clock.nowSeconds(), level: 0)
+        } catch {
+            w.abort()
+            throw error
+        }
+        metrics.add(metrics.bytesFlushed, size)
+        return try SSTableReader(descriptor: d, cache: cache)
+    }
+
+    /// Switches the table's memtable (when it holds anything) and queues its flush.
+    @discardableResult
+    func forceFlush(_ t: TableStore) throws -> Bool {
+        t.writeLock.withLock {
+            guard !t.memtable.isEmpty else { return false }
+            let old = t.switchMemtable(at: commitLog.currentPosition)
+            submitFlush(t, old)
+            return true
+        }
+    }
+
+    /// Flushes a table's memtable and waits until flushes are done.
+    public func flush(tableId: UUIDValue) throws {
+        try forceFlush(try table(tableId))
+        flushExecutor.waitIdle()
+    }
+
+    /// Waits until no flush or compaction is queued or running.
+    public func waitForBackgroundWork() {
+        repeat {
+            flushExecutor.waitIdle()
+            compactionExecutor.waitIdle()
+        } while flushExecutor.pending > 0
+    }
+
+    /// Flushes every table and waits.
+    public func flushAll() throws {
+        for t in allTables { try forceFlush(t) }
+        flushExecutor.waitIdle()
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,185 @@
+import BasaltCore
+
+extension StorageEngine {
+    /// Reads one partition: memtables and SSTables merged, restricted to the command's slices,
+    /// columns and row limit, in the unfiltered shape (see ``PartitionResult``). Synchronous.
+    /// A damaged SSTable met on the way is quarantined and the read is answered from the rest.
+    public func read(_ cmd: ReadCommand) throws -> PartitionResult {
+        let t = try table(cmd.tableId)
+        metrics.add(metrics.reads, 1)
+        let (schema, cmp) = t.currentSchema
+        if cmd.limit < Int.max, cmd.slices.count == 1, let r = try readPrefix(t, cmd, schema, cmp) { return r }
+        let merged = try readMerged(t, key: cmd.partitionKey, slices: cmd.slices, cmp)
+        let clean = merged.update.withoutDroppedColumns(schema.droppedColumns)
+        let filtered = clean.filtered(slices: cmd.slices, columns: cmd.columns, reversed: cmd.reversed, limit: cmd.limit, now: cmd.nowSeconds, cmp)
+        return PartitionResult(partitionKey: cmd.partitionKey, token: merged.token, update: filtered)
+    }
+
+    /// A limited read of a large partition: reads a growing prefix (or suffix, when reversed) of
+    /// the slice, cut at row-index block boundaries, from every source, until it holds `limit` live
+    /// rows. The part read is complete in every source, so when it holds enough live rows the
+    /// answer equals that of reading the whole slice. Nil when the partition has no row index to
+    /// cut at, or the whole slice was needed.
+    func readPrefix(_ t: TableStore, _ cmd: ReadCommand, _ schema: TableSchema, _ cmp: ClusteringComparator) throws -> PartitionResult? {
+        let slice = cmd.slices[0]
+        let token = Murmur3.token(cmd.partitionKey).value
+        let hash = cmd.partitionKey.withUnsafeBytes { Murmur3.hash128($0) }
+        var cuts: [[[UInt8]]] = []
+        for s in t.view.sstables where token >= s.stats.minToken && token <= s.stats.maxToken && s.mightContain(hash) {
+            guard let ri = try? s.rowIndex(token: token, key: cmd.partitionKey), ri.offsets.count > cuts.count else { continue }
+            cuts = ri.firstClusterings
+        }
+        // Candidate cut points strictly inside the slice, in the direction of reading.
+        cuts = cuts.filter { cmp.isAfter($0, start: slice.start) && cmp.isBefore($0, end: slice.end) }
+        if cmd.reversed { cuts.reverse() }
+        guard cuts.count >= 4 else { return nil }
+        var k = 2
+        while k < cuts.count {
+            let cut = cuts[k]
+            let part = cmd.reversed
+                ? ClusteringSlice(start: ClusteringBound(cut, inclusive: true), end: slice.end)
+                : ClusteringSlice(start: slice.start, end: ClusteringBound(cut, inclusive: false))
+            let merged = try readMerged(t, key: cmd.partitionKey, slices: [part], cmp)
+            let filtered = merged.update.withoutDroppedColumns(schema.droppedColumns)
+                .filtered(slices: [part], columns: cmd.columns, reversed: cmd.reversed, limit: cmd.limit, now: cmd.nowSeconds, cmp)
+            var live = 0
+            for r in filtered.rows where r.isLive(now: cmd.nowSeconds) { live += 1 }
+            if live >= cmd.limit {
+                // Rows, and range tombstones (cut at the last row returned by `filtered`), are those
+                // a read of the whole slice returns.
+                return PartitionResult(partitionKey: cmd.partitionKey, token: merged.token, update: filtered)
+            }
+            k *= 4
+        }
+        return nil
+    }
+
+    /// A partition from every source, merged: whole, or at least the rows of `slices` (SSTables
+    /// with a row index decode only the blocks that can hold them).
+    func readMerged(_ t: TableStore, key: [UInt8], slices: [ClusteringSlice] = [.all], _ cmp: ClusteringComparator) throws -> PartitionResult {
+        let hash = key.withUnsafeBytes { Murmur3.hash128($0) }
+        let h0 = Int64(bitPattern: hash.0)
+        let token = h0 == .min ? Int64.max : h0
+        retry: while true {
+            let v = t.view
+            var parts: [PartitionUpdate] = []
+            for m in v.memtables {
+                if let p = try m.read(token: token, key: key, cmp) { parts.append(p) }
+            }
+            for s in v.sstables {
+                if token < s.stats.minToken || token > s.stats.maxToken { continue }
+                if !s.mightContain(hash) {
+                    metrics.add(metrics.bloomNegatives, 1)
+                    continue
+                }
+                do {
+                    if let p = try s.read(token: token, key: key, slices: slices, cmp) {
+                        metrics.add(metrics.bloomHits, 1)
+                        parts.append(p)
+                    } else {
+                        metrics.add(metrics.bloomFalsePositives, 1)
+                    }
+                } catch let e as StorageError {
+                    if case .corrupt = e {
+                        if t.quarantine(s, e) { metrics.add(metrics.quarantinedSSTables, 1) }
+                        continue retry
+                    }
+                    throw e
+                }
+            }
+            let update: PartitionUpdate = parts.count == 1 ? parts[0] : PartitionUpdate.merge(parts, cmp)
+            return PartitionResult(partitionKey: key, token: Token(token), update: update)
+        }
+    }
+
+    /// A page of a token-range scan (see ``TokenScanCommand``). Synchronous.
+    public func scan(_ cmd: TokenScanCommand) throws -> ScanResult {
+        let t = try table(cmd.tableId)
+        metrics.add(metrics.scans, 1)
+        let (schema, cmp) = t.currentSchema
+        var budget = max(1, cmd.pageSize)
+        var out: [PartitionResult] = []
+        var position = cmd.after
+
+        func emit(_ key: [UInt8], token: Int64, startAfter: [[UInt8]]?) throws -> Bool {
+            var slice = ClusteringSlice.all
+            if let c = startAfter { slice = ClusteringSlice(start: ClusteringBound(c, inclusive: false), end: .unbounded) }
+            let merged = try readMerged(t, key: key, slices: [slice], cmp)
+            var update = merged.update.withoutDroppedColumns(schema.droppedColumns)
+                .filtered(slices: [slice], columns: cmd.columns, reversed: false, limit: .max, now: cmd.nowSeconds, cmp)
+            if startAfter != nil { update.partitionDeletion = nil; update.staticRow = nil }
+            if update.isEmpty {
+                position = ScanPosition(token: Token(token), partitionKey: key)
+                return budget > 0
+            }
+            if update.rows.count > budget {
+                update.rows.removeLast(update.rows.count - budget)
+                out.append(PartitionResult(partitionKey: key, token: Token(token), update: update))
+                position = ScanPosition(token: Token(token), partitionKey: key, clustering: update.rows.last?.clustering)
+                budget = 0
+                return false
+            }
+            out.append(PartitionResult(partitionKey: key, token: Token(token), update: update))
+            budget -= max(1, update.rows.count)
+            position = ScanPosition(token: Token(token), partitionKey: key)
+            return budget > 0
+        }
+
+        for piece in cmd.range.unwrapped {
+            let endToken: Int64? = piece.end == .min ? nil : piece.end.value
+            // Where this piece starts: after the caller's position when it lies inside the piece.
+            var after: (Int64, [UInt8]?) = (piece.start.value, nil)
+            if let p = position {
+                let inPiece = p.token > piece.start && (endToken == nil || p.token.value <= endToken!)
+                if p.token > piece.start && !inPiece { continue }
+                if inPiece {
+                    if let c = p.clustering {
+                        if !(try emit(p.partitionKey, token: p.token.value, startAfter: c)) { return ScanResult(partitions: out, next: position) }
+                    }
+                    after = (p.token.value, p.partitionKey)
+                }
+            }
+            while budget > 0 {
+                let keys = try nextKeys(t, after: after, endToken: endToken, limit: budget)
+                if keys.isEmpty { break }
+                for (token, key) in keys {
+                    after = (token, key)
+                    if !(try emit(key, token: token, startAfter: nil)) { return ScanResult(partitions: out, next: position) }
+                }
+            }
+        }
+        return ScanResult(partitions: out, next: nil)
+    }
+
+    /// The next `limit` distinct keys across all sources strictly after `after` (a nil key means
+    /// after every key of that token) with token at most `endToken`.
+    func nextKeys(_ t: TableStore, after: (Int64, [UInt8]?), endToken: Int64?, limit: Int) throws -> [(Int64, [UInt8])] {
+        // "After every key of token T" is "from (T + 1, empty key) inclusive".
+        let probe: (Int64, [UInt8])
+        let inclusive = after.1 == nil
+        if let k = after.1 {
+            probe = (after.0, k)
+        } else {
+            if after.0 == .max { return [] }
+            probe = (after.0 + 1, [])
+        }
+        let v = t.view
+        var all: [(Int64, [UInt8])] = []
+        for m in v.memtables { all += m.keys(after: probe, inclusive: inclusive, endToken: endToken, limit: limit) }
+        for s in v.sstables {
+            do {
+                all += try s.keys(after: probe, inclusive: inclusive, endToken: endToken, limit: limit)
+            } catch let e as StorageError {
+                if case .corrupt = e, t.quarantine(s, e) { metrics.add(metrics.quarantinedSSTables, 1) }
+                return try nextKeys(t, after: after, endToken: endToken, limit: limit)
+            }
+        }
+        all.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.lexicographicallyPrecedes($1.1) }
+        var out: [(Int64, [UInt8])] = []
+        for k in all where out.last.map({ $0.0 != k.0 || $0.1 != k.1 }) ?? true {
+            out.append(k)
+            if out.count == limit { break }
+        }
+        return out
+    }
+}

@@ -1,0 +1,209 @@
+import BasaltCore
+import Logging
+
+/// A node's local storage: one commit log shared by all tables, and per table a memtable, the
+/// memtables being flushed and the SSTables on disk (see docs/storage.md).
+///
+/// Layout of the data directory: `<dir>/commitlog/CommitLog-<id>.log` and
+/// `<dir>/data/<keyspace>/<table>-<table id hex>/bs-<generation>-<Component>`.
+///
+/// Start-up: `init` opens the directory; add every table with ``addTable(_:)``; then call
+/// ``replayCommitLog()`` once before serving writes. (``open(directory:config:tables:clock:logger:)``
+/// does all three.)
+///
+/// Threading: every method is thread-safe. Writes never block on disk I/O inside the engine's
+/// locks: ``apply(_:completion:)`` returns at once and calls back on the commit-log sync thread
+/// once the write is durable per the sync mode; ``apply(_:)-(Mutation)`` blocks the caller until then;
+/// the async variant suspends. Reads are synchronous: memtables are in memory and SSTable chunks
+/// come from the memory-mapped data files (page cache) and the chunk cache; call them from a
+/// thread that may block on page faults, not from an event loop if the data set exceeds memory.
+public final class StorageEngine: @unchecked Sendable {
+    // @unchecked: `tables` is guarded by `tablesLock`; every other stored property is immutable or
+    // synchronises itself.
+    public let directory: String
+    public let config: StorageConfig
+    let clock: any Clock
+    let logger: Logger
+    let commitLog: CommitLog
+    let cache: ChunkCache
+    let metrics = StorageMetrics()
+    let flushExecutor: BackgroundExecutor
+    let compactionExecutor: BackgroundExecutor
+    let throughput: ThroughputLimiter
+    let memtableMemory: MemtableMemory
+    let relievingMemory = Atomic<Bool>(false)
+    private let tablesLock = Lock()
+    private var tables: [UUIDValue: TableStore] = [:]
+    /// Segment ids found at start-up, replayed by `replayCommitLog()`.
+    private var oldSegments: [UInt64]
+    /// Holds an exclusive `flock` on `<dir>/LOCK` while open: one engine per data directory.
+    private let lockFD: Int32
+    let closedFlag = Atomic<Bool>(false)
+    let compactionLock = Lock()
+    var compactionQueued: Set<UUIDValue> = []
+
+    public init(directory: String, config: StorageConfig = StorageConfig(), clock: any Clock = SystemClock(), logger: Logger) throws {
+        self.directory = directory
+        self.config = config
+        self.clock = clock
+        self.logger = logger
+        try FileSystem.makeDirectories(directory + "/data")
+        let lockPath = directory + "/LOCK"
+        let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw FileSystem.fail(lockPath, "open") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            Glibc.close(fd)
+            throw StorageError.invalid("data directory \(directory) is in use by another storage engine")
+        }
+        lockFD = fd
+        let logDir = directory + "/commitlog"
+        try FileSystem.makeDirectories(logDir)
+        let existing = try FileSystem.list(logDir).compactMap(CommitLogSegmentFormat.segmentId(fileName:)).sorted()
+        oldSegments = existing
+        // Segment ids grow across restarts: above every old segment and above the wall clock in µs
+        // (so they stay above ids referenced by SSTables whose segments were already deleted).
+        let first = max((existing.last ?? 0) + 1, UInt64(max(0, clock.now().micros)))
+        commitLog = try CommitLog(directory: logDir, mode: config.commitLogSync, segmentBytes: config.commitLogSegmentBytes,
+                                  bufferLimitBytes: config.commitLogBufferLimitBytes, firstSegmentId: first, logger: logger)
+        cache = ChunkCache(capacityBytes: config.chunkCacheBytes)
+        flushExecutor = BackgroundExecutor(name: "flush", threads: config.flushThreads, queueLimit: 1 << 16)
+        compactionExecutor = BackgroundExecutor(name: "compaction", threads: config.compactionThreads, queueLimit: 1024)
+        throughput = ThroughputLimiter(bytesPerSecond: config.compactionThroughputBytesPerSecond)
+        memtableMemory = MemtableMemory(limit: config.memtableTotalLimitBytes)
+    }
+
+    /// Opens a data directory with its tables and replays the commit log.
+    public static func open(directory: String, config: StorageConfig = StorageConfig(), tables: [TableSchema], clock: any Clock = SystemClock(), logger: Logger) throws -> (StorageEngine, CommitLogReplayReport) {
+        let e = try StorageEngine(directory: directory, config: config, clock: clock, logger: logger)
+        for t in tables { try e.addTable(t) }
+        let report = try e.replayCommitLog()
+        return (e, report)
+    }
+
+    func tableDirectory(_ s: TableSchema) -> String {
+        let hex = s.id.bytes.hexString
+        return "\(directory)/data/\(s.keyspace)/\(s.name)-\(hex)"
+    }
+
+    func table(_ id: UUIDValue) throws(StorageError) -> TableStore {
+        guard let t = tablesLock.withLock({ tables[id] }) else { throw .unknownTable(id) }
+        return t
+    }
+
+    var allTables: [TableStore] { tablesLock.withLock { Array(tables.values) } }
+
+    /// The segments found at start-up, handed out once.
+    func oldSegmentsToReplay() -> [UInt64] {
+        tablesLock.withLock {
+            defer { oldSegments = [] }
+            return oldSegments
+        }
+    }
+
+    // MARK: schema
+
+    /// Adds a table (opening its existing SSTables), or updates its schema when already present.
+    /// With `durableWrites` false (a keyspace's `durable_writes = false`) its writes skip the
+    /// commit log: acknowledged at once, and lost in a crash unless flushed.
+    public func addTable(_ schema: TableSchema, durableWrites: Bool = true) throws {
+        if let existing = tablesLock.withLock({ tables[schema.id] }) {
+            existing.alter(schema)
+            existing.setDurableWrites(durableWrites)
+            return
+        }
+        let t = TableStore(schema: schema, directory: tableDirectory(schema), commitLogPosition: commitLog.currentPosition, memory: memtableMemory, logger: logger)
+        t.setDurableWrites(durableWrites)
+        try t.loadSSTables(cache: cache) { _ in metrics.add(metrics.quarantinedSSTables, 1) }
+        let maxSegment = t.view.sstables.flatMap(\.stats.commitLogIntervals).map(\.upper.segment).max() ?? 0
+        commitLog.advanceSegmentId(above: maxSegment)
+        tablesLock.withLock { tables[schema.id] = t }
+        scheduleCompaction(t)
+    }
+
+    /// Changes a table's schema (ALTER TABLE: columns, dropped columns, parameters).
+    public func alterTable(_ schema: TableSchema) throws {
+        try table(schema.id).alter(schema)
+    }
+
+    /// Drops a table: forgets it and deletes its files.
+    public func dropTable(id: UUIDValue) throws {
+        guard let t = tablesLock.withLock({ tables.removeValue(forKey: id) }) else { throw StorageError.unknownTable(id) }
+        t.writeLock.withLock {
+            t.stateLock.withLock { t.dropped = true }
+            _ = t.truncate(at: commitLog.currentPosition)
+        }
+        commitLog.forget(table: id)
+        try FileSystem.removeTree(t.directory)
+    }
+
+    /// Removes every row of a table (TRUNCATE).
+    public func truncateTable(id: UUIDValue) throws {
+        let t = try table(id)
+        let old: [SSTableReader] = try t.writeLock.withLock {
+            let position = commitLog.currentPosition
+            try t.writeTruncationRecord(position)
+            return t.truncate(at: position)
+        }
+        commitLog.forget(table: id)
+        for r in old { deleteFiles(r) }
+    }
+
+    public func schema(of id: UUIDValue) throws -> TableSchema { try table(id).currentSchema.0 }
+
+    func deleteFiles(_ r: SSTableReader) {
+        cache.invalidate(reader: r.uid)
+        // TOC first, so a crash halfway leaves an incomplete SSTable that start-up removes.
+        for c in [SSTableDescriptor.Component.toc] + SSTableDescriptor.Component.allCases.filter({ $0 != .toc }) {
+            do { try FileSystem.remove(r.descriptor.path(c)) } catch {
+                logger.warning("could not delete SSTable file", metadata: ["path": "\(r.descriptor.path(c))", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: introspection
+
+    /// Counters since the engine was opened.
+    public var counters: StorageCounters {
+        var c = metrics.snapshot()
+        c.liveSSTables = allTables.reduce(0) { $0 + $1.view.sstables.count }
+        (c.chunkCacheHits, c.chunkCacheMisses) = cache.statistics
+        return c
+    }
+
+    /// Descriptions of the errors that made SSTables of a table quarantined.
+    public func quarantineReports(tableId: UUIDValue) throws -> [StorageError] {
+        let t = try table(tableId)
+        return t.stateLock.withLock { t.quarantined }
+    }
+
+    /// Data-file paths of a table's live SSTables.
+    public func sstablePaths(tableId: UUIDValue) throws -> [String] {
+        try table(tableId).view.sstables.map { $0.descriptor.path(.data) }
+    }
+
+    /// Commit-log segments currently on disk.
+    public var commitLogSegmentIds: [UInt64] { commitLog.liveSegmentIds }
+
+    /// Flushes every memtable (if `flush`), waits for background work, and stops all threads.
+    public func close(flush: Bool = true) {
+        if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
+        if flush {
+            for t in allTables { _ = try? forceFlush(t) }
+            flushExecutor.waitIdle()
+        }
+        compactionExecutor.shutdown(dropQueued: true)
+        flushExecutor.shutdown(dropQueued: false)
+        commitLog.close()
+        flock(lockFD, LOCK_UN)
+        Glibc.close(lockFD)
+    }
+
+    deinit { close(flush: false) }
+
+    var isClosed: Bool { closedFlag.load(ordering: .acquiring) }
+}
+
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,187 @@
+import BasaltCore
+
+/// What an SSTable holds, kept in its Statistics component and in memory while it is open.
+public struct SSTableStatistics: Hashable, Sendable {
+    public var partitionCount = 0
+    public var tombstoneCount = 0
+    public var minToken = Int64.max
+    public var maxToken = Int64.min
+    public var minTimestamp = Int64.max
+    public var maxTimestamp = Int64.min
+    /// Uncompressed length of the data stream.
+    public var uncompressedSize = 0
+    /// Commit-log ranges whose writes this SSTable holds (replay skips them).
+    public var commitLogIntervals: [CommitLogInterval] = []
+    /// Wall-clock second the SSTable was written.
+    public var createdAt: Int64 = 0
+    /// Compaction generation depth: 0 for a flush, inputs' maximum + 1 for a compaction.
+    public var level = 0
+
+    public init() {}
+
+    mutating func see(timestampRange r: (min: Int64, max: Int64)?) {
+        guard let r else { return }
+        minTimestamp = min(minTimestamp, r.min)
+        maxTimestamp = max(maxTimestamp, r.max)
+    }
+
+    /// Layout: magic "BSST", version 1, the fields in declaration order (var-ints), intervals as
+    /// count + (segment, offset, segment, offset), then CRC32C (LE) of everything before it.
+    func serialized() -> [UInt8] {
+        var w = ByteWriter(capacity: 128)
+        w.writeBytes(Array("BSST".utf8))
+        w.writeUInt8(1)
+        for v in [Int64(partitionCount), Int64(tombstoneCount), minToken, maxToken, minTimestamp, maxTimestamp, Int64(uncompressedSize), createdAt, Int64(level)] {
+            w.writeVarInt(v)
+        }
+        w.writeVarUInt(UInt64(commitLogIntervals.count))
+        for i in commitLogIntervals {
+            w.writeVarUInt(i.lower.segment); w.writeVarUInt(UInt64(i.lower.offset))
+            w.writeVarUInt(i.upper.segment); w.writeVarUInt(UInt64(i.upper.offset))
+        }
+        w.writeUInt32LE(Checksum.crc32c(w.bytes))
+        return w.bytes
+    }
+
+    static func deserialize(_ bytes: [UInt8], path: String) throws -> SSTableStatistics {
+        try SSTableMetadata.checked(bytes, magic: "BSST", path: path) { r throws(DecodeError) in
+            var s = SSTableStatistics()
+            s.partitionCount = Int(try r.readVarInt())
+            s.tombstoneCount = Int(try r.readVarInt())
+            s.minToken = try r.readVarInt()
+            s.maxToken = try r.readVarInt()
+            s.minTimestamp = try r.readVarInt()
+            s.maxTimestamp = try r.readVarInt()
+            s.uncompressedSize = Int(try r.readVarInt())
+            s.createdAt = try r.readVarInt()
+            s.level = Int(try r.readVarInt())
+            let n = try StorageCodec.readCount(&r)
+            for _ in 0 ..< n {
+                let ls = try r.readVarUInt(), lo = try r.readVarUInt(), us = try r.readVarUInt(), uo = try r.readVarUInt()
+                guard lo <= UInt64(UInt32.max), uo <= UInt64(UInt32.max) else { throw DecodeError.invalid("commit-log offset out of range", at: r.position) }
+                s.commitLogIntervals.append(CommitLogInterval(lower: CommitLogPosition(segment: ls, offset: UInt32(lo)), upper: CommitLogPosition(segment: us, offset: UInt32(uo))))
+            }
+            return s
+        }
+    }
+}
+
+/// Where the data file's chunks are: chunk length, whether chunks are Snappy-compressed, the
+/// uncompressed length, and each chunk's file offset.
+struct CompressionInfo: Sendable {
+    var chunkLength: Int
+    var compressed: Bool
+    var dataLength: Int
+    var offsets: [UInt64]
+
+    /// Layout: magic "BSCI", version 1, compressed (u8), chunk length (u32 BE), data length (u64 BE),
+    /// chunk count (u64 BE), offsets (u64 BE each), CRC32C (LE).
+    func serialized() -> [UInt8] {
+        var w = ByteWriter(capacity: 32 + offsets.count * 8)
+        w.writeBytes(Array("BSCI".utf8))
+        w.writeUInt8(1)
+        w.writeBool(compressed)
+        w.writeUInt32(UInt32(chunkLength))
+        w.writeUInt64(UInt64(dataLength))
+        w.writeUInt64(UInt64(offsets.count))
+        for o in offsets { w.writeUInt64(o) }
+        w.writeUInt32LE(Checksum.crc32c(w.bytes))
+        return w.bytes
+    }
+
+    static func deserialize(_ bytes: [UInt8], path: String) throws -> CompressionInfo {
+        try SSTableMetadata.checked(bytes, magic: "BSCI", path: path) { r throws(DecodeError) in
+            let compressed = try r.readBool()
+            let chunk = Int(try r.readUInt32())
+            let len = try r.readUInt64()
+            let n = try r.readUInt64()
+            guard chunk >= 1024, chunk <= 1 << 24, n == UInt64(r.remaining / 8), r.remaining % 8 == 0,
+                  len <= n * UInt64(chunk), len > (n == 0 ? 0 : (n - 1) * UInt64(chunk)) || (n == 0 && len == 0)
+            else { throw DecodeError.invalid("compression info inconsistent (chunk \(chunk), length \(len), \(n) chunks)", at: 5) }
+            var offs: [UInt64] = []
+            offs.reserveCapacity(Int(n))
+            for _ in 0 ..< n {
+                let at = r.position
+                let o = try r.readUInt64()
+                guard o < 1 << 48, o >= (offs.last.map { $0 + 4 } ?? 0) else { throw DecodeError.invalid("chunk offset \(o) out of order or out of range", at: at) }
+                offs.append(o)
+            }
+            return CompressionInfo(chunkLength: chunk, compressed: compressed, dataLength: Int(len), offsets: offs)
+        }
+    }
+}
+
+/// The sampled summary of the partition index: every `interval`-th index entry (token, key, index
+/// file offset), held in memory to find where in the index to look.
+struct IndexSummary: Sendable {
+    var interval: Int
+    var tokens: [Int64] = []
+    var keys: [[UInt8]] = []
+    var offsets: [Int] = []
+
+    /// Layout: magic "BSSM", version 1, interval (var-uint), count (var-uint), entries (token i64 BE,
+    /// key var-bytes, offset var-uint), CRC32C (LE).
+    func serialized() -> [UInt8] {
+        var w = ByteWriter(capacity: 16 + tokens.count * 32)
+        w.writeBytes(Array("BSSM".utf8))
+        w.writeUInt8(1)
+        w.writeVarUInt(UInt64(interval))
+        w.writeVarUInt(UInt64(tokens.count))
+        for i in tokens.indices {
+            w.writeInt64(tokens[i])
+            w.writeVarBytes(keys[i])
+            w.writeVarUInt(UInt64(offsets[i]))
+        }
+        w.writeUInt32LE(Checksum.crc32c(w.bytes))
+        return w.bytes
+    }
+
+    static func deserialize(_ bytes: [UInt8], path: String) throws -> IndexSummary {
+        try SSTableMetadata.checked(bytes, magic: "BSSM", path: path) { r throws(DecodeError) in
+            let interval = try r.readVarUInt()
+            guard interval >= 1, interval <= 1 << 20 else { throw DecodeError.invalid("summary interval \(interval)", at: 5) }
+            var s = IndexSummary(interval: Int(interval))
+            let n = try StorageCodec.readCount(&r)
+            s.tokens.reserveCapacity(n); s.keys.reserveCapacity(n); s.offsets.reserveCapacity(n)
+            for _ in 0 ..< n {
+                s.tokens.append(try r.readInt64())
+                s.keys.append(try r.readVarBytes())
+                let o = try r.readVarUInt()
+                guard o <= UInt64(Int32.max) * 64 else { throw DecodeError.invalid("summary offset \(o)", at: r.position) }
+                s.offsets.append(Int(o))
+            }
+            return s
+        }
+    }
+}
+
+enum SSTableMetadata {
+    /// Verifies the trailing CRC and magic + version 1 of a small component, then decodes its body.
+    static func checked<T>(_ bytes: [UInt8], magic: String, path: String, _ body: (inout ByteReader) throws(DecodeError) -> T) throws -> T {
+        guard bytes.count >= 9 else { throw StorageError.corrupt(path: path, offset: 0, reason: "file too short (\(bytes.count) bytes)") }
+        let end = bytes.count - 4
+        let stored = UInt32(bytes[end]) | UInt32(bytes[end + 1]) << 8 | UInt32(bytes[end + 2]) << 16 | UInt32(bytes[end + 3]) << 24
+        let actual = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[0 ..< end])) }
+        if stored != actual { throw StorageError.corrupt(path: path, offset: end, reason: "checksum mismatch (stored \(stored), computed \(actual))") }
+        if Array(bytes[0 ..< 4]) != Array(magic.utf8) { throw StorageError.corrupt(path: path, offset: 0, reason: "bad magic, expected \(magic)") }
+        if bytes[4] != 1 { throw StorageError.corrupt(path: path, offset: 4, reason: "unsupported version \(bytes[4])") }
+        var r = ByteReader(bytes, from: 5, to: end)
+        do throws(DecodeError) {
+            let v = try body(&r)
+            if !r.isAtEnd { throw DecodeError.invalid("\(r.remaining) unexpected trailing bytes", at: r.position) }
+            return v
+        } catch {
+            throw StorageError.corrupt(path: path, offset: error.offset, reason: error.description)
+        }
+    }
+}
+
+extension DecodeError {
+    /// The offset the error names.
+    var offset: Int {
+        switch self {
+        case let .truncated(_, _, at): at
+        case let .invalid(_, at): at
+        }
+    }
+}
