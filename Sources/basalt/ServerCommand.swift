@@ -65,7 +65,8 @@ struct ServerCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let node = BasaltNode(config: settings, logger: Logger(label: "basalt"), releaseVersion: BasaltRelease.version)
+        let node = BasaltNode(config: settings, logger: Logger(label: "basalt"), releaseVersion: BasaltRelease.version,
+                              components: [StorageComponent()])
         let stopSignal = SignalWaiter(signals: [SIGTERM, SIGINT])
         do {
             try await node.start()

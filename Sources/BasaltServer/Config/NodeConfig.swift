@@ -36,7 +36,7 @@ public struct NodeConfig: Sendable, Equatable {
     /// For `periodic` sync: the interval between fsyncs.
     public var commitLogSyncPeriodMillis = 10_000
     /// For `group` sync: how long a sync waits to gather more writers.
-    public var commitLogGroupWindowMillis = 1
+    public var commitLogGroupWindowMillis = 0
     public var commitLogSegmentSizeMiB = 32
     public var memtableSizeMiB = 64
     public var compactionThroughputMiBPerSecond = 64
