@@ -101,6 +101,6 @@ let package = Package(
         .testTarget(name: "BasaltNetTests", dependencies: ["BasaltCore", "BasaltNet"]),
         .testTarget(name: "BasaltClusterTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster"]),
         .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCQL", "BasaltCluster"]),
-        .testTarget(name: "BasaltServerTests", dependencies: ["BasaltCore", "BasaltServer"]),
+        .testTarget(name: "BasaltServerTests", dependencies: ["BasaltCore", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltStorage"]),
     ]
 )

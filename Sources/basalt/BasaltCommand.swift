@@ -7,7 +7,10 @@ struct BasaltCommand: AsyncParsableCommand {
         commandName: "basalt",
         abstract: "Basalt: a distributed key-value and wide-column database.",
         version: BasaltRelease.version,
-        subcommands: [BenchCommand.self, CQLStandaloneCommand.self, SimulateCommand.self, SSTableCommand.self, StorageCrashWriterCommand.self]
+        subcommands: [
+            ServerCommand.self, AdminCommand.self, BenchCommand.self, CQLStandaloneCommand.self, SimulateCommand.self,
+            SSTableCommand.self, StorageCrashWriterCommand.self,
+        ]
     )
 }
 

@@ -54,3 +54,30 @@ struct NodeConfigTests {
         #expect(p.contains("seed 'host' is not an IPv4 address or address:port"))
     }
 }
+
+struct NodeConfigOverrideTests {
+    @Test func environmentThenFlagsOverrideTheFile() throws {
+        let file = try NodeConfig().loading(yaml: "listen_address: 127.0.0.3\nnum_tokens: 8\nadmin_port: 7300\n")
+        #expect(NodeConfig().adminPort == 7199)
+        let env = try file.loading(environment: [
+            "BASALT_NUM_TOKENS": "4", "BASALT_SEEDS": "127.0.0.1,127.0.0.2:7001", "PATH": "/bin", "BASALT_UNRELATED": "x",
+        ])
+        #expect(env.numTokens == 4 && env.listenAddress == "127.0.0.3" && env.adminPort == 7300)
+        #expect(env.seeds == ["127.0.0.1", "127.0.0.2:7001"])
+        let flagged = try env.setting("num_tokens", to: "32").setting("dc", to: "east").setting("ring_delay_in_ms", to: "0")
+        #expect(flagged.numTokens == 32 && flagged.dataCenter == "east" && flagged.ringDelayMillis == 0)
+        #expect(throws: NodeConfigError(["BASALT_ADMIN_PORT: admin_port must be an integer"])) {
+            try NodeConfig().loading(environment: ["BASALT_ADMIN_PORT": "seventy"])
+        }
+        #expect(throws: NodeConfigError.self) { try NodeConfig().setting("colour", to: "red") }
+        #expect(NodeConfig.environmentVariable(for: "listen_address") == "BASALT_LISTEN_ADDRESS")
+    }
+
+    @Test func portsMustDiffer() {
+        var c = NodeConfig()
+        c.adminPort = 7000
+        #expect(c.problems() == ["admin_port must differ from native_transport_port and storage_port"])
+        c.adminPort = 0
+        #expect(c.problems().isEmpty)
+    }
+}

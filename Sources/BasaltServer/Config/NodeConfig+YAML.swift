@@ -12,7 +12,8 @@ extension NodeConfig {
     /// The YAML keys a configuration file may hold, Cassandra's names where Cassandra has one.
     public static let yamlKeys: [String] = [
         "cluster_name", "listen_address", "seeds", "data_directory", "native_transport_port", "storage_port",
-        "admin_port", "num_tokens", "dc", "rack", "commitlog_sync", "commitlog_sync_period_in_ms",
+        "admin_port", "num_tokens", "allocate_tokens_for_local_replication_factor", "ring_delay_in_ms", "dc", "rack",
+        "commitlog_sync", "commitlog_sync_period_in_ms",
         "commitlog_sync_group_window_in_ms", "commitlog_segment_size_in_mb", "memtable_size_in_mb",
         "compaction_throughput_mb_per_sec", "write_request_timeout_in_ms", "read_request_timeout_in_ms",
         "range_request_timeout_in_ms", "request_timeout_in_ms", "hinted_handoff_enabled", "max_hint_window_in_ms",
@@ -72,6 +73,8 @@ extension NodeConfig {
         case "storage_port": internodePort = try int()
         case "admin_port": adminPort = try int()
         case "num_tokens": numTokens = try int()
+        case "allocate_tokens_for_local_replication_factor": allocationReplicationFactor = try int()
+        case "ring_delay_in_ms": ringDelayMillis = try int()
         case "dc": dataCenter = try str()
         case "rack": rack = try str()
         case "commitlog_sync":
@@ -118,6 +121,8 @@ extension NodeConfig {
         storage_port: \(internodePort)
         admin_port: \(adminPort)
         num_tokens: \(numTokens)
+        allocate_tokens_for_local_replication_factor: \(allocationReplicationFactor)
+        ring_delay_in_ms: \(ringDelayMillis)
         dc: \(q(dataCenter))
         rack: \(q(rack))
         commitlog_sync: \(commitLogSync.rawValue)

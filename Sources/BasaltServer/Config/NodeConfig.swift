@@ -2,8 +2,9 @@ import BasaltCore
 
 /// Everything a node needs to start: identity, addresses, cluster membership, storage and timeouts.
 ///
-/// Built from defaults, then a YAML file (``NodeConfig/load(yaml:)``), then command-line flags
-/// (``NodeConfig/applying(_:)``), each overriding the one before. ``validate()`` rejects settings that
+/// Built from defaults, then a YAML file (``NodeConfig/loading(yaml:)``), then `BASALT_*` environment
+/// variables (``NodeConfig/loading(environment:)``), then command-line flags (each a
+/// ``NodeConfig/setting(_:to:)`` of its YAML key), each overriding the one before. ``validate()`` rejects settings that
 /// cannot work with a message naming the setting.
 public struct NodeConfig: Sendable, Equatable {
     public var clusterName = "Basalt Cluster"
@@ -17,10 +18,17 @@ public struct NodeConfig: Sendable, Equatable {
     public var nativePort = 9042
     /// Internode messaging port.
     public var internodePort = 7000
-    /// Port of the admin endpoint (Prometheus metrics, health); 0 turns it off.
-    public var adminPort = 0
+    /// Port of the admin endpoint (HTTP: `/status`, `/ring`, `/metrics`) on the listen address; 0 turns
+    /// it off.
+    public var adminPort = 7199
     /// Virtual nodes per node.
     public var numTokens = 16
+    /// The replication factor token allocation balances ownership for (Cassandra's
+    /// `allocate_tokens_for_local_replication_factor`).
+    public var allocationReplicationFactor = 3
+    /// How long a node starting for the first time waits to learn the ring through gossip before it
+    /// picks its tokens (Cassandra's ring delay), when it has seeds other than itself.
+    public var ringDelayMillis = 10_000
     public var dataCenter = "datacenter1"
     public var rack = "rack1"
 
@@ -28,7 +36,7 @@ public struct NodeConfig: Sendable, Equatable {
     /// For `periodic` sync: the interval between fsyncs.
     public var commitLogSyncPeriodMillis = 10_000
     /// For `group` sync: how long a sync waits to gather more writers.
-    public var commitLogGroupWindowMillis = 1
+    public var commitLogGroupWindowMillis = 0
     public var commitLogSegmentSizeMiB = 32
     public var memtableSizeMiB = 64
     public var compactionThroughputMiBPerSecond = 64
@@ -76,6 +84,13 @@ public struct NodeConfig: Sendable, Equatable {
         port("admin_port", adminPort, allowZero: true)
         if nativePort == internodePort { out.append("native_transport_port and storage_port must differ") }
         if !(1 ... 256).contains(numTokens) { out.append("num_tokens must be 1…256, got \(numTokens)") }
+        if !(1 ... 16).contains(allocationReplicationFactor) {
+            out.append("allocate_tokens_for_local_replication_factor must be 1…16, got \(allocationReplicationFactor)")
+        }
+        if !(0 ... 600_000).contains(ringDelayMillis) { out.append("ring_delay_in_ms must be 0…600000, got \(ringDelayMillis)") }
+        if adminPort != 0 && (adminPort == nativePort || adminPort == internodePort) {
+            out.append("admin_port must differ from native_transport_port and storage_port")
+        }
         if dataCenter.isEmpty { out.append("dc must not be empty") }
         if rack.isEmpty { out.append("rack must not be empty") }
         if seeds.isEmpty { out.append("seeds must name at least one node") }

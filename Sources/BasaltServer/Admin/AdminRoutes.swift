@@ -1,0 +1,47 @@
+import Foundation
+
+/// What the admin endpoint answers, as a pure function of the request and the node's state
+/// (testable without sockets): `GET /status`, `GET /ring` (plain text, or JSON with
+/// `?format=json`) and `GET /metrics` (Prometheus text). `HEAD` is answered like `GET` without the
+/// body; other methods get 405, other paths 404, an unknown format 400.
+public struct AdminRoutes: Sendable {
+    public let snapshot: @Sendable () -> MembershipSnapshot
+    public let metrics: MetricsRegistry
+
+    public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry) {
+        self.snapshot = snapshot
+        self.metrics = metrics
+    }
+
+    public func respond(to request: HTTPRequest) -> HTTPResponse {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return .error(405, "method \(request.method) not allowed; use GET")
+        }
+        switch request.path {
+        case "/status":
+            return render(StatusReport(snapshot()), format: request.queryValue("format")) { $0.text }
+        case "/ring":
+            return render(RingReport(snapshot().ring), format: request.queryValue("format")) { $0.text }
+        case "/metrics":
+            return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", text: metrics.render())
+        case "/":
+            return HTTPResponse(status: 200, text: "basalt admin endpoint: GET /status, /ring (?format=json), /metrics\n")
+        default:
+            return .error(404, "no such path \(request.path); try /status, /ring or /metrics")
+        }
+    }
+
+    private func render<T: Encodable>(_ value: T, format: String?, text: (T) -> String) -> HTTPResponse {
+        switch format {
+        case nil, "text":
+            return HTTPResponse(status: 200, text: text(value))
+        case "json":
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            guard let data = try? encoder.encode(value) else { return .error(500, "could not encode the report") }
+            return HTTPResponse(status: 200, contentType: "application/json", body: Array(data) + [10])
+        case let other?:
+            return .error(400, "unknown format '\(other)'; use text or json")
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import BasaltCluster
+import BasaltCore
+
+/// `GET /status`: one node's view of every member, as JSON (`?format=json`) or as a table shaped
+/// like `nodetool status` (one line per member: `UN 127.0.0.1 …`, U/D for up/down and N/J/L for
+/// normal/joining/leaving).
+public struct StatusReport: Codable, Equatable, Sendable {
+    public struct Node: Codable, Equatable, Sendable {
+        public var address: String
+        public var internodePort: Int
+        public var hostId: String?
+        public var dataCenter: String
+        public var rack: String
+        /// `NORMAL`, `JOINING`, … or `UNKNOWN` before the member gossiped one.
+        public var status: String
+        public var up: Bool
+        public var generation: Int64
+        public var tokens: Int
+        /// Bytes on disk as gossiped; nil until the storage engine reports it.
+        public var load: Double?
+        public var schemaVersion: String?
+        public var releaseVersion: String?
+        /// Fraction of the ring this member is the primary owner of (0…1).
+        public var owns: Double
+        /// `UN`, `DN`, `UJ`, …
+        public var state: String
+    }
+
+    /// The reporting node's internode address.
+    public var localAddress: String
+    public var generation: Int64
+    public var nodes: [Node]
+
+    public init(_ snapshot: MembershipSnapshot) {
+        localAddress = snapshot.localAddress.description
+        generation = snapshot.generation
+        let widths = snapshot.ring.rangeWidths
+        var owned: [NodeAddress: Double] = [:]
+        for (i, w) in widths.enumerated() {
+            owned[snapshot.ring.members[snapshot.ring.owners[i]].identity.address, default: 0] += w
+        }
+        nodes = snapshot.sortedMembers.map { m in
+            let status = m.status?.rawValue ?? "UNKNOWN"
+            let letter: String = switch m.status {
+            case .normal: "N"
+            case .joining: "J"
+            case .leaving: "L"
+            case .left, .removed: "X"
+            case nil: "?"
+            }
+            return Node(
+                address: m.address.host, internodePort: Int(m.address.port), hostId: m.hostId?.description,
+                dataCenter: m.dataCenter, rack: m.rack, status: status, up: m.isAlive, generation: m.generation,
+                tokens: m.tokens.count, load: m.load, schemaVersion: m.schemaVersion?.description,
+                releaseVersion: m.releaseVersion, owns: owned[m.address] ?? 0, state: (m.isAlive ? "U" : "D") + letter)
+        }
+    }
+
+    /// The `nodetool status`-like table, one section per data center.
+    public var text: String {
+        var out = ""
+        let dcs = Array(Set(nodes.map(\.dataCenter))).sorted()
+        for dc in dcs {
+            let header = "Datacenter: \(dc)"
+            out += header + "\n" + String(repeating: "=", count: header.count) + "\n"
+            out += "Status=Up/Down\n|/ State=Normal/Leaving/Joining\n"
+            let rows = nodes.filter { $0.dataCenter == dc }.map { n in
+                [n.state, n.address, n.load.map(Self.formatBytes) ?? "?", "\(n.tokens)", Self.formatPercent(n.owns),
+                 n.hostId ?? "?", n.rack]
+            }
+            out += Self.table(header: ["--", "Address", "Load", "Tokens", "Owns", "Host ID", "Rack"], rows: rows)
+            out += "\n"
+        }
+        return out
+    }
+
+    static func table(header: [String], rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            var s = ""
+            for (i, cell) in cells.enumerated() {
+                s += i == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 2)
+            }
+            return s + "\n"
+        }
+        return line(header) + rows.map(line).joined()
+    }
+
+    static func formatPercent(_ fraction: Double) -> String {
+        let tenths = Int((fraction * 1000).rounded())
+        return "\(tenths / 10).\(tenths % 10)%"
+    }
+
+    static func formatBytes(_ bytes: Double) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = bytes
+        var u = 0
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
+        if u == 0 { return "\(Int(v)) B" }
+        let hundredths = Int((v * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction) \(units[u])"
+    }
+}
+
+/// `GET /ring`: every ring token with its owner, ascending.
+public struct RingReport: Codable, Equatable, Sendable {
+    public struct Entry: Codable, Equatable, Sendable {
+        public var token: Int64
+        public var address: String
+        public var hostId: String
+        public var dataCenter: String
+        public var rack: String
+    }
+
+    public var entries: [Entry]
+
+    public init(_ ring: TokenRing) {
+        entries = ring.sortedTokens.indices.map { i in
+            let m = ring.members[ring.owners[i]]
+            return Entry(token: ring.sortedTokens[i].value, address: m.identity.address.host,
+                         hostId: m.identity.hostId.description, dataCenter: m.dataCenter, rack: m.rack)
+        }
+    }
+
+    public var text: String {
+        StatusReport.table(header: ["Token", "Address", "Host ID", "DC", "Rack"],
+                           rows: entries.map { ["\($0.token)", $0.address, $0.hostId, $0.dataCenter, $0.rack] })
+    }
+}

@@ -1,0 +1,310 @@
+import BasaltCluster
+import BasaltCore
+import BasaltNet
+import Logging
+
+/// A Basalt node assembled: it owns the clock, the logger (node address in its metadata), the event
+/// loops, internode messaging, the gossip shell, the admin endpoint, the membership event fan-out,
+/// the metrics registry, and the components plugged into it (storage, coordinator, CQL server).
+///
+/// ``start()`` runs, in order:
+/// 1. validate the configuration;
+/// 2. open (create) and lock the data directory;
+/// 3. load the node identity (host id, tokens) or make a new host id; refuse a corrupt identity or
+///    one whose data center, rack or token count disagrees with the configuration; store the new
+///    generation (start time in seconds, always larger than the last start's);
+/// 4. prepare every component, then start ``NodeComponentStage/storage`` components;
+/// 5. start messaging on `listen_address:storage_port`;
+/// 6. start the admin endpoint on `listen_address:admin_port`;
+/// 7. start gossip (join through the seeds). A node with tokens announces them at once (NORMAL). A
+///    first start gossips JOINING, waits up to `ring_delay_in_ms` to learn the ring when it has seeds
+///    other than itself, picks tokens with ``TokenAllocator``, stores host id and tokens, then
+///    announces NORMAL;
+/// 8. start ``NodeComponentStage/service`` components (coordinator, CQL native server).
+///
+/// ``stop()`` undoes it in reverse: service components; gossip, announcing the shutdown so peers
+/// mark this node down at once; the admin endpoint; messaging and the loops; storage components;
+/// the data directory lock. A failed start undoes whatever it had done. A node starts once.
+public final class BasaltNode: @unchecked Sendable {
+    // @unchecked: `runtime` and `phase` are guarded by `lock`; the objects they hold are thread-safe.
+    public let config: NodeConfig
+    public let clock: any Clock
+    public let logger: Logger
+    public let events = MembershipEvents()
+    public let metrics = MetricsRegistry()
+    public let releaseVersion: String
+    private let components: [any NodeComponent]
+
+    private let lock = Lock()
+    private var runtime = NodeRuntime()
+    private var started = false
+
+    /// How long a graceful stop gives the shutdown announcements to leave before closing connections.
+    public static let announceGrace: Duration = .milliseconds(300)
+
+    public init(config: NodeConfig, clock: any Clock = SystemClock(), logger: Logger, releaseVersion: String,
+                components: [any NodeComponent] = []) {
+        self.config = config
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "node"] = "\(config.listenAddress):\(config.internodePort)"
+        self.logger = logger
+        self.releaseVersion = releaseVersion
+        self.components = components
+    }
+
+    /// The membership view, once gossip exists.
+    public var membership: MembershipSnapshot? { lock.withLock { runtime.gossip }?.snapshot }
+    /// The admin endpoint's bound address, once started.
+    public var adminAddress: SocketAddress? { lock.withLock { runtime.adminAddress } }
+    /// The internode address messaging is bound to, once started.
+    public var internodeAddress: SocketAddress? { lock.withLock { runtime.messaging }?.address }
+
+    // MARK: - Start
+
+    public func start() async throws(NodeStartError) {
+        lock.withLock {
+            precondition(!started, "BasaltNode.start() called twice")
+            started = true
+        }
+        do {
+            try await startSteps()
+        } catch {
+            logger.debug("start-up failed: \(error)")
+            await stop(announce: false)
+            throw error
+        }
+    }
+
+    private func startSteps() async throws(NodeStartError) {
+        let problems = config.problems()
+        guard problems.isEmpty else { throw .invalidConfig(problems) }
+
+        // Data directory and identity.
+        let directory: DataDirectory
+        do { directory = try DataDirectory(opening: config.dataDirectory) } catch { throw .dataDirectory(error) }
+        update { $0.dataDirectory = directory }
+        let store = NodeIdentityStore(directory: directory.path)
+        let address = NodeAddress(host: config.listenAddress, port: UInt16(config.internodePort))
+        let stored: RingMember?
+        let generation: Int64
+        do {
+            stored = try store.loadIdentity()
+            try checkStoredIdentity(stored)
+            generation = try store.nextGeneration(now: clock.nowSeconds())
+        } catch let error as NodeIdentityError {
+            throw .identity(error)
+        } catch let error as NodeStartError {
+            throw error
+        } catch {
+            throw .identity(.unreadable(FileError(path: store.identityPath, operation: "read", message: "\(error)")))
+        }
+        if let stored, stored.identity.address != address {
+            logger.notice("internode address changed since the last start",
+                          metadata: ["was": "\(stored.identity.address)", "now": "\(address)"])
+            var moved = stored
+            moved.identity.address = address
+            do { try store.saveIdentity(moved) } catch { throw .identity(error) }
+        }
+        let hostId = stored?.identity.hostId ?? UUIDValue.random()
+        logger.info("node identity", metadata: [
+            "host_id": "\(hostId)", "generation": "\(generation)",
+            "tokens": "\(stored.map { "\($0.tokens.count) stored" } ?? "none yet")",
+        ])
+
+        // Loops, messaging, gossip (not started yet).
+        let group = EventLoopGroup(threads: 2, name: "basalt", logger: logger)
+        update { $0.group = group }
+        let internode: SocketAddress
+        do { internode = try SocketAddress(host: config.listenAddress, port: address.port) } catch {
+            throw .listen(what: "listen_address", error)
+        }
+        let messaging = MessagingService(settings: MessagingSettings(address: internode), group: group, logger: logger)
+        update { $0.messaging = messaging }
+        let seeds = config.seedAddresses.map { NodeAddress(host: $0.host, port: UInt16($0.port)) }
+        var settings = Gossip.Settings(clusterName: config.clusterName, seeds: seeds)
+        settings.randomSeed = UInt64.random(in: .min ... .max)
+        let local = ClusterMembership.LocalNode(
+            hostId: hostId, address: address,
+            nativeAddress: NodeAddress(host: config.listenAddress, port: UInt16(config.nativePort)),
+            dataCenter: config.dataCenter, rack: config.rack, releaseVersion: releaseVersion)
+        let gossip = GossipService(
+            membership: ClusterMembership(settings: settings, local: local, generation: generation, clock: clock),
+            loop: group.loops[0], messaging: messaging, events: events, logger: logger)
+        gossip.register()
+        update { $0.gossip = gossip }
+        NodeMetrics.register(in: metrics, messaging: messaging, gossip: gossip)
+
+        let context = NodeContext(
+            config: config, dataDirectory: directory.path, hostId: hostId, generation: generation, clock: clock,
+            logger: logger, group: group, messaging: messaging, events: events, metrics: metrics,
+            membership: { gossip.snapshot })
+        for component in components {
+            do { try component.prepare(context) } catch { throw .component(name: component.name, "\(error)") }
+        }
+        // [storage engine: commit-log replay, SSTables — a `.storage` component]
+        try await startComponents(.storage, context)
+
+        do { try await messaging.start() } catch { throw .listen(what: "internode port", error) }
+        logger.info("internode messaging listening", metadata: ["address": "\(messaging.address)"])
+
+        if config.adminPort != 0 {
+            let admin = AdminServer(
+                loop: group.loops[0], routes: AdminRoutes(snapshot: { gossip.snapshot }, metrics: metrics), logger: logger)
+            update { $0.admin = admin }
+            do {
+                let bound = try await admin.start(at: internode.with(port: UInt16(config.adminPort)))
+                update { $0.adminAddress = bound }
+            } catch {
+                throw .listen(what: "admin port", error)
+            }
+        }
+
+        await gossip.start()
+        if let stored {
+            await gossip.update { $0.announceNormal(tokens: stored.tokens) }
+        } else {
+            await gossip.update { $0.onLocalStateChange([.status(.joining)]) }
+            let tokens = try await chooseTokens(gossip: gossip, seeds: seeds, self: address)
+            let member = RingMember(identity: NodeIdentity(hostId: hostId, address: address), dataCenter: config.dataCenter,
+                                    rack: config.rack, tokens: tokens)
+            do { try store.saveIdentity(member) } catch { throw .identity(error) }
+            await gossip.update { $0.announceNormal(tokens: member.tokens) }
+        }
+        logger.info("node is normal", metadata: ["tokens": "\(gossip.snapshot.local?.tokens.count ?? 0)"])
+
+        // [coordinator, CQL native server — `.service` components]
+        try await startComponents(.service, context)
+    }
+
+    private func checkStoredIdentity(_ stored: RingMember?) throws(NodeStartError) {
+        guard let stored else { return }
+        if stored.dataCenter != config.dataCenter || stored.rack != config.rack {
+            throw .identityMismatch(
+                "this node was in \(stored.dataCenter)/\(stored.rack) and is configured for \(config.dataCenter)/\(config.rack); "
+                    + "a node cannot move between data centers or racks")
+        }
+        if stored.tokens.count != config.numTokens {
+            throw .identityMismatch("this node owns \(stored.tokens.count) tokens and num_tokens is \(config.numTokens); "
+                + "the token count cannot change after the first start")
+        }
+    }
+
+    private func startComponents(_ stage: NodeComponentStage, _ context: NodeContext) async throws(NodeStartError) {
+        for component in components where component.stage == stage {
+            do { try await component.start(context) } catch { throw .component(name: component.name, "\(error)") }
+            update { $0.startedComponents.append(component) }
+            logger.info("started \(component.name)")
+        }
+    }
+
+    /// A first start's tokens. With seeds other than itself, the node first learns the ring through
+    /// gossip: a peer must answer within the ring delay; then it waits until the ring has members plus
+    /// one gossip interval, and until no live peer with a smaller address is still joining (so nodes
+    /// started together join one at a time and each allocates against the tokens of the ones before;
+    /// the ring delay restarts whenever such a peer finishes). Then it allocates against this data
+    /// center's ring and moves each token a random step of at most 1/64 of its gap, so that two nodes
+    /// that did allocate against the same ring never pick the same tokens.
+    private func chooseTokens(gossip: GossipService, seeds: [NodeAddress], self address: NodeAddress)
+        async throws(NodeStartError) -> [Token]
+    {
+        let others = seeds.filter { $0 != address }
+        let delay = UInt64(config.ringDelayMillis) * 1_000_000
+        var deadline = clock.monotonicNanos() + delay
+        if !others.isEmpty {
+            var ringSeenAt: UInt64?
+            var waitingFor: Set<NodeAddress> = []
+            while true {
+                let now = clock.monotonicNanos()
+                let snapshot = gossip.snapshot
+                if ringSeenAt == nil, !snapshot.ring.isEmpty { ringSeenAt = now }
+                let earlier = Set(snapshot.members.values.filter {
+                    $0.address < address && $0.isAlive && $0.status == .joining
+                }.map(\.address))
+                if !waitingFor.subtracting(earlier).isEmpty { deadline = now + delay }  // one finished
+                waitingFor = earlier
+                if let seen = ringSeenAt, now - seen >= 1_000_000_000, earlier.isEmpty { break }
+                if now >= deadline {
+                    guard snapshot.members.count > 1 else {
+                        throw .noSeedReachable(seeds: others.map(\.description), waitedMillis: config.ringDelayMillis)
+                    }
+                    logger.warning("ring delay passed; allocating tokens with what gossip has learned",
+                                   metadata: ["ring_members": "\(snapshot.ring.members.count)",
+                                              "joining_before_us": "\(earlier.count)"])
+                    break
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let ring = gossip.snapshot.ring
+        var rng = SystemRandomNumberGenerator()
+        let chosen = TokenAllocator.allocate(count: config.numTokens, dataCenter: config.dataCenter, in: ring,
+                                             replicationFactor: config.allocationReplicationFactor, using: &rng)
+        let tokens = Self.jittered(chosen, against: ring.sortedTokens, using: &rng)
+        logger.info("allocated tokens", metadata: ["count": "\(tokens.count)", "ring_members": "\(ring.members.count)"])
+        return tokens
+    }
+
+    /// `tokens`, each moved by a random step of at most 1/64 of the gap to its nearest neighbour in
+    /// `ring` + `tokens`, so never onto another token and never across one.
+    static func jittered(_ tokens: [Token], against ring: [Token], using rng: inout some RandomNumberGenerator) -> [Token] {
+        let all = (ring + tokens).map(\.value).sorted()
+        guard all.count > 1 else { return tokens }
+        return tokens.map { t in
+            guard let i = all.firstIndex(of: t.value) else { return t }
+            let prev = all[i == 0 ? all.count - 1 : i - 1]
+            let next = all[i == all.count - 1 ? 0 : i + 1]
+            let gap = min(UInt64(bitPattern: t.value &- prev), UInt64(bitPattern: next &- t.value))
+            let bound = gap / 64
+            guard bound > 0 else { return t }
+            let step = Int64(bitPattern: UInt64.random(in: 0 ... 2 * bound, using: &rng) &- bound)
+            let moved = t.value &+ step
+            return moved == Int64.min ? t : Token(moved)
+        }
+    }
+
+    // MARK: - Stop
+
+    /// Stops the node gracefully (see the type's documentation for the order). Safe to call more than
+    /// once and after a failed start.
+    public func stop() async {
+        await stop(announce: true)
+    }
+
+    private func stop(announce: Bool) async {
+        let r = lock.withLock {
+            defer { runtime = NodeRuntime() }
+            return runtime
+        }
+        for component in r.startedComponents.reversed() where component.stage == .service {
+            await component.stop()
+        }
+        if let gossip = r.gossip {
+            await gossip.stop(announce: announce)
+            if announce { try? await Task.sleep(for: Self.announceGrace) }
+        }
+        r.admin?.stop()
+        if let messaging = r.messaging { await messaging.shutdown() }
+        if let group = r.group { await group.shutdownGracefully() }
+        for component in r.startedComponents.reversed() where component.stage == .storage {
+            await component.stop()
+        }
+        if r.group != nil { logger.info("node stopped") }
+        _ = r.dataDirectory  // released (unlocked) when this last reference goes
+    }
+
+    private func update(_ body: (inout NodeRuntime) -> Void) {
+        lock.withLock { body(&runtime) }
+    }
+}
+
+/// What a node has started so far; torn down in reverse by ``BasaltNode/stop()``.
+private struct NodeRuntime {
+    var dataDirectory: DataDirectory?
+    var group: EventLoopGroup?
+    var messaging: MessagingService?
+    var gossip: GossipService?
+    var admin: AdminServer?
+    var adminAddress: SocketAddress?
+    var startedComponents: [any NodeComponent] = []
+}

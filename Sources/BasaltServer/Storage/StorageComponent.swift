@@ -1,0 +1,98 @@
+import BasaltCore
+import BasaltStorage
+import Logging
+
+/// The node's storage engine as a ``NodeComponent``: opened before the node talks to anyone, with
+/// the commit log replayed, and closed (memtables flushed) after everything else has stopped.
+///
+/// The tables to open come from `initialTables`, called once at start: the schema that was
+/// persisted in the data directory, so that commit-log records of every table can be replayed.
+/// Later schema changes add, alter and drop tables on ``engine`` directly.
+public final class StorageComponent: NodeComponent, @unchecked Sendable {
+    // @unchecked: `opened` is written once in `start` (before any service component can read it)
+    // and cleared in `stop` (after every service component stopped); both under `lock`.
+    public let name = "storage"
+    public let stage = NodeComponentStage.storage
+
+    /// A table to open at start-up, with its keyspace's `durable_writes`.
+    public typealias InitialTable = (schema: TableSchema, durableWrites: Bool)
+
+    private let initialTables: @Sendable () throws -> [InitialTable]
+    private let lock = Lock()
+    private var opened: StorageEngine?
+
+    public init(initialTables: @escaping @Sendable () throws -> [InitialTable] = { [] }) {
+        self.initialTables = initialTables
+    }
+
+    /// The open engine. Only valid between start and stop: service components are started after
+    /// and stopped before this component, so they may rely on it.
+    public var engine: StorageEngine {
+        guard let e = lock.withLock({ opened }) else {
+            preconditionFailure("the storage engine is used outside the node's start/stop window")
+        }
+        return e
+    }
+
+    public func prepare(_ context: NodeContext) throws {
+        context.metrics.register("storage") { [weak self] out in
+            guard let c = self?.lock.withLock({ self?.opened })?.counters else { return }
+            StorageComponent.write(c, into: &out)
+        }
+    }
+
+    public func start(_ context: NodeContext) async throws {
+        let config = StorageComponent.storageConfig(context.config)
+        let engine = try StorageEngine(directory: context.dataDirectory, config: config, clock: context.clock,
+                                       logger: context.logger)
+        do {
+            for t in try initialTables() { try engine.addTable(t.schema, durableWrites: t.durableWrites) }
+            let report = try engine.replayCommitLog()
+            context.logger.info("storage open", metadata: ["replay": "\(report)"])
+        } catch {
+            engine.close(flush: false)
+            throw error
+        }
+        lock.withLock { opened = engine }
+    }
+
+    public func stop() async {
+        guard let engine = lock.withLock({ () -> StorageEngine? in defer { opened = nil }; return opened }) else { return }
+        engine.close(flush: true)
+    }
+
+    /// The engine's settings from the node's configuration.
+    public static func storageConfig(_ c: NodeConfig) -> StorageConfig {
+        var s = StorageConfig()
+        switch c.commitLogSync {
+        case .group: s.commitLogSync = .group(windowNanos: UInt64(c.commitLogGroupWindowMillis) * 1_000_000)
+        case .batch: s.commitLogSync = .batch
+        case .periodic: s.commitLogSync = .periodic(intervalNanos: UInt64(c.commitLogSyncPeriodMillis) * 1_000_000)
+        }
+        s.commitLogSegmentBytes = c.commitLogSegmentSizeMiB << 20
+        s.memtableSizeLimitBytes = c.memtableSizeMiB << 20
+        s.memtableTotalLimitBytes = max(s.memtableTotalLimitBytes, 4 * s.memtableSizeLimitBytes)
+        s.compactionThroughputBytesPerSecond = c.compactionThroughputMiBPerSecond << 20
+        return s
+    }
+
+    static func write(_ c: StorageCounters, into out: inout PrometheusText) {
+        out.counter("basalt_storage_writes_total", help: "Mutations applied", c.writes)
+        out.counter("basalt_storage_written_bytes_total", help: "Bytes of mutations applied", c.bytesWritten)
+        out.counter("basalt_storage_commitlog_bytes_total", help: "Bytes appended to the commit log", c.commitLogBytes)
+        out.counter("basalt_storage_reads_total", help: "Partition reads", c.reads)
+        out.counter("basalt_storage_scans_total", help: "Token-range scan pages", c.scans)
+        out.counter("basalt_storage_flushes_total", help: "Memtables flushed", c.flushes)
+        out.counter("basalt_storage_flushed_bytes_total", help: "Bytes written by flushes", c.bytesFlushed)
+        out.counter("basalt_storage_compactions_total", help: "Compactions completed", c.compactions)
+        out.counter("basalt_storage_compaction_read_bytes_total", help: "Bytes read by compaction", c.compactionBytesRead)
+        out.counter("basalt_storage_compaction_written_bytes_total", help: "Bytes written by compaction", c.compactionBytesWritten)
+        out.counter("basalt_storage_bloom_negatives_total", help: "SSTables skipped by their bloom filter", c.bloomNegatives)
+        out.counter("basalt_storage_bloom_false_positives_total", help: "Bloom filter false positives", c.bloomFalsePositives)
+        out.counter("basalt_storage_chunk_cache_hits_total", help: "Chunk cache hits", c.chunkCacheHits)
+        out.counter("basalt_storage_chunk_cache_misses_total", help: "Chunk cache misses", c.chunkCacheMisses)
+        out.counter("basalt_storage_quarantined_sstables_total", help: "SSTables quarantined as corrupt", c.quarantinedSSTables)
+        out.counter("basalt_storage_overloaded_writes_total", help: "Writes delayed or refused at a memory bound", c.overloadedWrites)
+        out.gauge("basalt_storage_live_sstables", help: "SSTables being served", Double(c.liveSSTables))
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import BasaltNet
+import BasaltServer
+import Foundation
+
+/// `basalt admin status|ring|metrics`: prints what a node's admin endpoint reports.
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin",
+        abstract: "Ask a running node about the cluster through its admin endpoint.",
+        subcommands: [Status.self, Ring.self, Metrics.self]
+    )
+
+    struct Endpoint: ParsableArguments {
+        @Option(help: "The node's address.") var host = "127.0.0.1"
+        @Option(help: "The node's admin port.") var port: UInt16 = 7199
+        @Option(help: "Seconds to wait for the answer.") var timeout = 10.0
+    }
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every member as this node sees it (UN = up and normal, DN = down, UJ = joining).")
+        @OptionGroup var endpoint: Endpoint
+        @Option(help: "text (like nodetool status) or json.") var format = Format.text
+        func run() async throws { try await AdminCommand.fetch("/status?format=\(format.rawValue)", endpoint) }
+    }
+
+    struct Ring: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every ring token and its owner.")
+        @OptionGroup var endpoint: Endpoint
+        @Option(help: "text or json.") var format = Format.text
+        func run() async throws { try await AdminCommand.fetch("/ring?format=\(format.rawValue)", endpoint) }
+    }
+
+    struct Metrics: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The node's metrics in Prometheus text format.")
+        @OptionGroup var endpoint: Endpoint
+        func run() async throws { try await AdminCommand.fetch("/metrics", endpoint) }
+    }
+
+    /// Prints the body of a 200 answer on stdout; anything else is an error on stderr and status 1.
+    static func fetch(_ path: String, _ endpoint: Endpoint) async throws {
+        let address: SocketAddress
+        do { address = try SocketAddress(host: endpoint.host, port: endpoint.port) } catch {
+            throw ValidationError("\(error)")
+        }
+        let loop = EventLoop(name: "basalt-admin")
+        let result: Result<AdminClient.Response, AdminClient.Failure>
+        do {
+            result = .success(try await AdminClient.get(path, from: address, on: loop, timeout: .seconds(endpoint.timeout)))
+        } catch {
+            result = .failure(error)
+        }
+        await loop.shutdownGracefully()
+        switch result {
+        case let .success(response) where response.status == 200:
+            FileHandle.standardOutput.write(Data(response.body))
+        case let .success(response):
+            FileHandle.standardError.write(Data("basalt admin: \(address) answered \(response.status): \(response.text)".utf8))
+            throw ExitCode(1)
+        case let .failure(error):
+            FileHandle.standardError.write(Data("basalt admin: cannot reach \(address): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import BasaltCore
+import BasaltNet
+import BasaltServer
+import Foundation
+import Testing
+
+/// Addresses of this suite's block (127.0.2.1–254), split so parallel tests never share one:
+/// .1–.5 the five-process cluster, .20–.29 in-process nodes, .30–.39 start-up failures,
+/// .40 admin endpoint tests, .101–.103 the cluster/ scripts.
+enum ServerTestAddress {
+    static func host(_ n: Int) -> String { "127.0.2.\(n)" }
+}
+
+struct WaitTimedOut: Error, CustomStringConvertible {
+    let what: String
+    let last: String
+    var description: String { "timed out waiting for \(what); last seen: \(last)" }
+}
+
+/// Polls `probe` every 250 ms until it returns nil (done) or `timeout` passes; `probe` returns what
+/// is still missing, for the failure message. The timeout only bounds a hang.
+func waitUntil(_ what: String, timeout: Duration, _ probe: () async -> String?) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    var last = "nothing yet"
+    while clock.now < deadline {
+        guard let missing = await probe() else { return }
+        last = missing
+        try await Task.sleep(for: .milliseconds(250))
+    }
+    throw WaitTimedOut(what: what, last: last)
+}
+
+/// A scratch directory removed when the value is released.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init(_ name: String) {
+        path = NSTemporaryDirectory() + "basalt-\(name)-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Reads a node's admin endpoint.
+final class AdminProbe: Sendable {
+    let loop = EventLoop(name: "admin-probe")
+
+    func get(_ host: String, _ path: String, port: UInt16 = 7199) async -> AdminClient.Response? {
+        guard let address = try? SocketAddress(host: host, port: port) else { return nil }
+        return try? await AdminClient.get(path, from: address, on: loop, timeout: .seconds(10))
+    }
+
+    func status(_ host: String, port: UInt16 = 7199) async -> StatusReport? {
+        guard let r = await get(host, "/status?format=json", port: port), r.status == 200 else { return nil }
+        return try? JSONDecoder().decode(StatusReport.self, from: Data(r.body))
+    }
+
+    func ring(_ host: String, port: UInt16 = 7199) async -> RingReport? {
+        guard let r = await get(host, "/ring?format=json", port: port), r.status == 200 else { return nil }
+        return try? JSONDecoder().decode(RingReport.self, from: Data(r.body))
+    }
+
+    func close() async { await loop.shutdownGracefully() }
+}
+
+/// The `basalt` executable under test: `BASALT_BIN`, or the one built beside this test bundle.
+enum BasaltBinary {
+    static var path: String {
+        if let env = ProcessInfo.processInfo.environment["BASALT_BIN"], !env.isEmpty { return env }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // The bundle may be a directory (BasaltPackageTests.xctest/…) inside the build directory.
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("basalt").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return "basalt-not-found (set BASALT_BIN or build the basalt product)"
+    }
+
+    /// The repository root (for the cluster/ scripts).
+    static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+}
+
+/// `basalt server` processes started by a test; ``killAll()`` (call it in a `defer`) SIGKILLs every
+/// one still running, so no test leaves a process behind, whatever happened.
+final class ServerProcesses: @unchecked Sendable {
+    // @unchecked: `running` is guarded by `lock`.
+    private let lock = NSLock()
+    private var running: [String: ChildProcess] = [:]
+    let directory: TemporaryDirectory
+
+    init(_ name: String) { directory = TemporaryDirectory(name) }
+
+    func logPath(_ host: String) -> String { directory.path + "/\(host).log" }
+    func dataPath(_ host: String) -> String { directory.path + "/data-\(host)" }
+
+    /// Starts `basalt server` on `host` with the given seeds and extra flags; output goes to a log file.
+    func start(_ host: String, seeds: String, extra: [String] = []) throws {
+        let p = try ChildProcess(
+            BasaltBinary.path,
+            ["server", "--listen-address", host, "--seeds", seeds, "--data-dir", dataPath(host),
+             "--cluster-name", "test-cluster", "--log-level", "info", "--log-file", logPath(host)] + extra,
+            outputPath: logPath(host))
+        lock.withLock { running[host] = p }
+    }
+
+    func signal(_ host: String, _ sig: Int32) {
+        lock.withLock { running[host] }?.signal(sig)
+    }
+
+    /// SIGKILLs `host`'s process and reaps it.
+    func kill9(_ host: String) {
+        lock.withLock { running.removeValue(forKey: host) }?.killAndReap()
+    }
+
+    /// Waits (bounded) for `host`'s process to exit; its status, or nil if it did not exit.
+    func waitForExit(_ host: String, timeout: Duration) async -> Int32? {
+        guard let p = lock.withLock({ running[host] }) else { return nil }
+        let status = await p.waitForExit(timeout: timeout)
+        if status != nil { _ = lock.withLock { running.removeValue(forKey: host) } }
+        return status
+    }
+
+    func log(_ host: String) -> String { (try? String(contentsOfFile: logPath(host), encoding: .utf8)) ?? "" }
+
+    func killAll() {
+        let all = lock.withLock {
+            defer { running.removeAll() }
+            return Array(running.values)
+        }
+        for p in all { p.killAndReap() }
+    }
+}

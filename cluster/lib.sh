@@ -1,0 +1,156 @@
+# Shared by the cluster/ scripts (sourced, not run). Local multi-node clusters on one machine:
+# node I listens on ${BASALT_CLUSTER_PREFIX:-127.0.0.}I with the same ports on every address;
+# its configuration, data, log and pid file live in $BASALT_CLUSTER_DIR/nodeI/.
+set -euo pipefail
+
+BASALT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CLUSTER_DIR="${BASALT_CLUSTER_DIR:-$BASALT_ROOT/.cluster}"
+case "$CLUSTER_DIR" in /*) ;; *) CLUSTER_DIR="$PWD/$CLUSTER_DIR" ;; esac
+PREFIX="${BASALT_CLUSTER_PREFIX:-127.0.0.}"
+INTERNODE_PORT=7000
+NATIVE_PORT=9042
+ADMIN_PORT=7199
+# Seconds `up` and `start` wait for every node to be up and normal.
+WAIT_SECONDS="${BASALT_CLUSTER_TIMEOUT:-120}"
+# Seconds `down` waits for a graceful stop before SIGKILL.
+STOP_SECONDS="${BASALT_CLUSTER_STOP_TIMEOUT:-20}"
+
+die() { echo "cluster: $*" >&2; exit 1; }
+say() { echo "cluster: $*" >&2; }
+
+# The basalt binary: $BASALT_BIN, or the release build (built when missing).
+basalt_bin() {
+    if [ -n "${BASALT_BIN:-}" ]; then
+        [ -x "$BASALT_BIN" ] || die "BASALT_BIN=$BASALT_BIN is not an executable"
+        echo "$BASALT_BIN"
+        return
+    fi
+    local bin="$BASALT_ROOT/.build/release/basalt"
+    if [ ! -x "$bin" ]; then
+        say "building basalt (release) in $BASALT_ROOT"
+        "$BASALT_ROOT/scripts/deps" >&2
+        (cd "$BASALT_ROOT" && swift build -c release --product basalt >&2)
+    fi
+    echo "$bin"
+}
+
+node_dir() { echo "$CLUSTER_DIR/node$1"; }
+node_addr() { echo "$PREFIX$1"; }
+
+check_index() {
+    [[ "$1" =~ ^[1-9][0-9]*$ ]] || die "node index must be a positive number, got '$1'"
+}
+
+# Indexes of the configured nodes, ascending.
+configured_nodes() {
+    local d
+    for d in "$CLUSTER_DIR"/node*; do
+        [ -f "$d/basalt.yaml" ] && echo "${d##*/node}"
+    done | sort -n
+}
+
+node_pid() {
+    local f
+    f="$(node_dir "$1")/pid"
+    [ -f "$f" ] && cat "$f" || true
+}
+
+# running | paused | stopped (a pid file whose process is gone or is not basalt counts as stopped).
+node_state() {
+    local pid
+    pid="$(node_pid "$1")"
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || ! grep -q basalt "/proc/$pid/cmdline" 2>/dev/null; then
+        echo stopped
+        return
+    fi
+    local state
+    state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo R)"
+    [ "$state" = T ] && echo paused || echo running
+}
+
+write_config() {
+    local i="$1" dir
+    dir="$(node_dir "$i")"
+    mkdir -p "$dir"
+    cat > "$dir/basalt.yaml" <<YAML
+# Written by cluster/up for node $i.
+cluster_name: "${BASALT_CLUSTER_NAME:-Basalt Local Cluster}"
+listen_address: $(node_addr "$i")
+seeds: [$(node_addr 1)]
+data_directory: "$dir/data"
+native_transport_port: $NATIVE_PORT
+storage_port: $INTERNODE_PORT
+admin_port: $ADMIN_PORT
+num_tokens: ${BASALT_NUM_TOKENS:-16}
+log_level: ${BASALT_LOG_LEVEL:-info}
+YAML
+}
+
+# Starts node I in the background (its own session, so it outlives this script).
+launch_node() {
+    local i="$1" dir bin
+    dir="$(node_dir "$i")"
+    [ -f "$dir/basalt.yaml" ] || die "node $i is not configured; run cluster/up first"
+    [ "$(node_state "$i")" = stopped ] || { say "node $i is already $(node_state "$i")"; return 0; }
+    bin="$(basalt_bin)"
+    echo "--- start $(date -u +%FT%TZ)" >> "$dir/basalt.log"
+    setsid "$bin" server --config "$dir/basalt.yaml" --log-file "$dir/basalt.log" \
+        </dev/null >/dev/null 2>>"$dir/basalt.log" &
+    echo $! > "$dir/pid"
+    say "node $i starting on $(node_addr "$i") (pid $!)"
+}
+
+# The admin status table of node I, or nothing when it does not answer.
+admin_status() {
+    "$(basalt_bin)" admin status --host "$(node_addr "$1")" --port "$ADMIN_PORT" --timeout 5 2>/dev/null || true
+}
+
+# Waits until every observer sees every target UN; on timeout prints what is missing and fails.
+wait_until_up() {
+    local observers="$1" targets="$2" deadline=$((SECONDS + WAIT_SECONDS)) missing o t table
+    while :; do
+        missing=""
+        for o in $observers; do
+            if [ "$(node_state "$o")" = stopped ]; then
+                die "node $o exited while starting; last lines of $(node_dir "$o")/basalt.log:
+$(tail -n 5 "$(node_dir "$o")/basalt.log")"
+            fi
+            table="$(admin_status "$o")"
+            for t in $targets; do
+                grep -Eq "^UN +$(node_addr "$t" | sed 's/\./\\./g') " <<< "$table" || missing+=" node$o-sees-node$t"
+            done
+        done
+        [ -z "$missing" ] && return 0
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            say "timed out after ${WAIT_SECONDS}s waiting for nodes to be up and normal; missing:$missing"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# SIGTERM (and SIGCONT for paused nodes), then SIGKILL whatever is left after STOP_SECONDS.
+stop_nodes() {
+    local i pid deadline=$((SECONDS + STOP_SECONDS)) left
+    for i in "$@"; do
+        pid="$(node_pid "$i")"
+        [ "$(node_state "$i")" = stopped ] && { rm -f "$(node_dir "$i")/pid"; continue; }
+        kill -TERM "$pid" 2>/dev/null || true
+        kill -CONT "$pid" 2>/dev/null || true
+    done
+    while :; do
+        left=""
+        for i in "$@"; do [ "$(node_state "$i")" = stopped ] || left+=" $i"; done
+        [ -z "$left" ] && break
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            for i in $left; do
+                say "node $i did not stop within ${STOP_SECONDS}s; killing it"
+                kill -KILL "$(node_pid "$i")" 2>/dev/null || true
+            done
+            sleep 0.2
+            break
+        fi
+        sleep 0.2
+    done
+    for i in "$@"; do rm -f "$(node_dir "$i")/pid"; done
+}
