@@ -27,7 +27,6 @@ struct CQLStandaloneCommand: AsyncParsableCommand {
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let clock = SystemClock()
-        let engine = try StorageEngine(directory: dataDir + "/storage", clock: clock, logger: logger)
         let hostIdPath = dataDir + "/host-id"
         let hostId: UUIDValue
         if let text = try? String(contentsOfFile: hostIdPath, encoding: .utf8), let id = UUIDValue(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
@@ -39,11 +38,14 @@ struct CQLStandaloneCommand: AsyncParsableCommand {
         var configuration = CQLService.Configuration(clusterName: clusterName, hostId: hostId, address: address, nativePort: port)
         if let superuser { configuration.authenticator = PasswordAuthenticator(superuser: superuser, password: superuserPassword) }
         let group = EventLoopGroup(threads: 2, name: "basalt-cql")
-        let service = try CQLService(configuration: configuration, dataDirectory: dataDir, engine: engine, group: group, coordinator: nil,
-                                     messaging: nil, members: nil, tokens: { [Token(0)] }, publishSchemaVersion: { _ in }, clock: clock, logger: logger)
-        // The schema holder has added every table to the engine: now the commit log can be replayed.
+        let service = try CQLService(configuration: configuration, dataDirectory: dataDir, group: group, messaging: nil, members: nil,
+                                     tokens: { [Token(0)] }, publishSchemaVersion: { _ in }, clock: clock, logger: logger)
+        // The tables the schema knows are opened before the commit log is replayed.
+        let engine = try StorageEngine(directory: dataDir + "/storage", clock: clock, logger: logger)
+        let tables = service.schema.startupTables
+        for t in tables { try engine.addTable(t.schema, durableWrites: t.durableWrites) }
         _ = try engine.replayCommitLog()
-        let bound = try await service.start()
+        let bound = try await service.start(engine: engine, openedTables: tables.map(\.schema), coordinator: nil)
         FileHandle.standardError.write(Data("basalt cql-standalone: serving CQL on \(bound)\n".utf8))
         let stop = AsyncStream<Int32> { continuation in
             for sig in [SIGINT, SIGTERM] {

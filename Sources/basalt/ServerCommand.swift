@@ -66,7 +66,7 @@ struct ServerCommand: AsyncParsableCommand {
             return handler
         }
         let node = BasaltNode(config: settings, logger: Logger(label: "basalt"), releaseVersion: BasaltRelease.version,
-                              components: [StorageComponent()])
+                              components: CQLComponent.nodeComponents())
         let stopSignal = SignalWaiter(signals: [SIGTERM, SIGINT])
         do {
             try await node.start()

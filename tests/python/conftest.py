@@ -3,10 +3,11 @@
 `basalt_cluster(prefix_index)` starts nodes on 127.0.5.x (the block assigned to these tests) and
 stops them when the module's tests are done, also on failure:
 
-* when the `cluster/` scripts exist, the node assembly serves CQL (BasaltNode+CQL.swift) and
-  BASALT_CQL_NODES is not 1, a 3-node cluster of `basalt server` processes
-  (BASALT_CLUSTER_PREFIX=127.0.5.<base>, a temporary BASALT_CLUSTER_DIR);
-* otherwise one `basalt cql-standalone` node.
+* a 3-node cluster of `basalt server` processes (BASALT_CLUSTER_PREFIX=127.0.5.<base>, a
+  temporary BASALT_CLUSTER_DIR, `cluster/up` and `cluster/down`) when the module sets
+  CLUSTER_NODES = 3, or when the node assembly serves CQL through the cluster coordinator
+  (BASALT_CQL_NODES=3 forces it, =1 forbids it);
+* otherwise one `basalt cql-standalone` node (CQL over a single-node coordinator).
 
 The fixture's `nodes` says which one ran; tests adapt expectations (replication factor,
 which levels are available) to it.
@@ -90,16 +91,30 @@ def start_cluster(base, directory, count):
     return RunningCluster(addresses, count, stop, directory)
 
 
+def node_assembly():
+    path = os.path.join(ROOT, "Sources", "BasaltServer", "Node", "BasaltNode+CQL.swift")
+    return open(path).read() if os.path.exists(path) else None
+
+
 def node_serves_cql():
     """Whether `basalt server` carries the CQL server in this checkout (its node components)."""
-    path = os.path.join(ROOT, "Sources", "BasaltServer", "Node", "BasaltNode+CQL.swift")
-    return os.path.exists(path)
+    return node_assembly() is not None and os.path.exists(os.path.join(ROOT, "cluster", "up"))
 
 
-def use_cluster_scripts():
-    if os.environ.get("BASALT_CQL_NODES") == "1":
-        return False
-    return os.path.exists(os.path.join(ROOT, "cluster", "up")) and node_serves_cql()
+def node_coordinates_across_nodes():
+    """Whether the node's CQL runs data through the cluster coordinator (not the single-node one)."""
+    source = node_assembly()
+    return source is not None and "coordinator: nil" not in source
+
+
+def use_cluster_scripts(module):
+    forced = getattr(module, "CLUSTER_NODES", None)
+    if forced is not None:
+        return forced > 1
+    wanted = os.environ.get("BASALT_CQL_NODES")
+    if wanted is not None:
+        return wanted != "1" and node_serves_cql()
+    return node_serves_cql() and node_coordinates_across_nodes()
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +123,9 @@ def basalt_cluster(request):
     base = getattr(request.module, "ADDRESS_BASE", 1)
     extra = getattr(request.module, "STANDALONE_FLAGS", [])
     directory = tempfile.mkdtemp(prefix="basalt-pytest-")
-    if use_cluster_scripts() and not extra:
+    if use_cluster_scripts(request.module) and not extra:
+        if not node_serves_cql():
+            pytest.skip("basalt server does not serve CQL in this checkout")
         running = start_cluster(base, directory, 3)
     else:
         running = start_standalone("127.0.5.%d" % (base * 10), directory, extra)

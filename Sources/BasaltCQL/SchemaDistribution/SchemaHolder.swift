@@ -10,7 +10,7 @@ import Logging
 /// Every change goes through ``accept(_:)`` (a DDL decided on this node) or ``merge(_:)``
 /// (entries learned from another node); listeners hear about each new schema version.
 public final class SchemaHolder: SchemaSource, @unchecked Sendable {
-    // @unchecked: `log`, `tablesById`, `engineTables` and `listeners` are only touched under `lock`;
+    // @unchecked: `log`, `tablesById`, `engine`, `engineTables` and `listeners` are only touched under `lock`;
     // `applyLock` serialises whole changes (persist + storage) so they happen in order.
     private let lock = Lock()
     private let applyLock = Lock()
@@ -19,11 +19,12 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
     private var engineTables: [UUIDValue: TableSchema] = [:]
     private var listeners: [@Sendable (Schema, [SchemaChangeDescription]) -> Void] = []
     private let file: SchemaFile?
-    private let engine: StorageEngine?
+    private var engine: StorageEngine?
     private let logger: Logger
 
-    /// Loads the persisted log from `directory` (when given) and mirrors its tables into `engine`.
-    /// A damaged schema file is an error naming it (the node must not start with a wrong schema).
+    /// Loads the persisted log from `directory` (when given) and mirrors its tables into `engine`
+    /// (when given; else see ``attach(engine:openedTables:)``). A damaged schema file is an error
+    /// naming it (the node must not start with a wrong schema).
     public init(directory: String?, engine: StorageEngine?, logger: Logger) throws {
         self.file = directory.map { SchemaFile(directory: $0) }
         self.engine = engine
@@ -32,6 +33,25 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
         log = SchemaLog(entries: entries)
         tablesById = Self.index(log.schema)
         try syncStorage(log.schema)
+    }
+
+    /// The user tables to open before the commit log is replayed, with their keyspace's
+    /// `durable_writes`.
+    public var startupTables: [(schema: TableSchema, durableWrites: Bool)] {
+        schema.userKeyspaces.values.flatMap { k in k.tables.values.map { ($0, k.params.durableWrites) } }
+    }
+
+    /// Connects the storage engine once it is open, `openedTables` being the tables it was opened
+    /// with; from then on schema changes add, alter and drop its tables (changes learned
+    /// meanwhile are applied now).
+    public func attach(engine: StorageEngine, openedTables: [TableSchema]) throws {
+        applyLock.lock()
+        defer { applyLock.unlock() }
+        lock.withLock {
+            self.engine = engine
+            engineTables = Dictionary(openedTables.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        try syncStorage(schema)
     }
 
     /// The current schema.
@@ -105,7 +125,7 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
 
     /// Adds, alters and drops the engine's tables so they match `schema`'s user tables.
     private func syncStorage(_ schema: Schema) throws {
-        guard let engine else { return }
+        guard let engine = lock.withLock({ self.engine }) else { return }
         var wanted = [UUIDValue: (TableSchema, Bool)]()
         for k in schema.userKeyspaces.values {
             for t in k.tables.values { wanted[t.id] = (t, k.params.durableWrites) }
@@ -124,7 +144,7 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
 
     /// Truncates a table's local data.
     public func truncateLocally(tableId: UUIDValue) throws(CQLError) {
-        guard let engine else { return }
+        guard let engine = lock.withLock({ self.engine }) else { return }
         do { try engine.truncateTable(id: tableId) } catch { throw .truncateError("Cannot truncate: \(error)") }
     }
 

@@ -4,13 +4,17 @@ import BasaltNet
 import BasaltStorage
 import Logging
 
-/// Everything CQL on one node, assembled: the ``SchemaHolder`` over the storage engine, the
-/// schema distributor (cluster-wide when the node has internode messaging, else local), the
-/// ``QueryProcessor`` over the node's coordinator, system tables from membership, and the
-/// ``NativeServer``. The node calls ``prepare()`` before messaging starts, ``start()`` once it is
-/// part of the ring, feeds it membership events, and ``stop()``s it first.
+/// Everything CQL on one node, assembled: the ``SchemaHolder``, the schema distributor
+/// (cluster-wide when the node has internode messaging, else local), the ``QueryProcessor`` over
+/// the node's coordinator, system tables from membership, and the ``NativeServer``.
+///
+/// Two phases, matching a node's start-up: ``init`` loads the persisted schema and registers the
+/// internode verbs (before messaging starts; ``SchemaHolder/startupTables`` tells the storage
+/// engine which tables to open before replaying its commit log); ``start(engine:openedTables:coordinator:)``
+/// attaches the open engine and serves CQL once the node is part of the ring. Membership events go
+/// to ``onMembershipEvent(_:)``; ``stop()`` closes the server.
 public final class CQLService: @unchecked Sendable {
-    // @unchecked: `reconcileTask` is only touched under `lock`; everything else is immutable.
+    // @unchecked: `server`, `processor` and `reconcileTask` are only touched under `lock`.
     public struct Configuration: Sendable {
         public var clusterName: String
         public var hostId: UUIDValue
@@ -39,35 +43,41 @@ public final class CQLService: @unchecked Sendable {
 
     public let configuration: Configuration
     public let schema: SchemaHolder
-    public let processor: QueryProcessor
-    public let server: NativeServer
     public let peerVersions = PeerSchemaVersions()
+    public let events = NativeEventHub()
     public let clusterDistributor: ClusterSchemaDistributor?
+    let distributor: any SchemaDistributor
+    let cluster: any ClusterInfoSource
+    let timestamps: TimestampGenerator
+    let group: EventLoopGroup
+    let clock: any Clock
     let logger: Logger
     private let lock = Lock()
+    private var server: NativeServer?
+    private var processor: QueryProcessor?
     private var reconcileTask: Task<Void, Never>?
 
     /// - Parameters:
-    ///   - coordinator: the node's coordinator; given nil, a ``LocalRequestCoordinator`` over `engine`.
-    ///   - messaging: internode messaging (schema distribution verbs); nil for a node alone.
+    ///   - messaging: internode messaging (schema distribution verbs are registered on it; it
+    ///     must not be started yet); nil for a node alone.
     ///   - members: the current membership view's members (this node included); nil for a node alone.
     ///   - tokens: this node's tokens.
     ///   - publishSchemaVersion: puts this node's schema version into gossip.
-    public init(configuration: Configuration, dataDirectory: String, engine: StorageEngine, group: EventLoopGroup,
-                coordinator: (any RequestCoordinator)?, messaging: MessagingService?, members: (@Sendable () -> [Member])?,
-                tokens: @escaping @Sendable () -> [Token], publishSchemaVersion: @escaping @Sendable (UUIDValue) -> Void,
-                clock: any Clock, logger: Logger) throws {
+    public init(configuration: Configuration, dataDirectory: String, group: EventLoopGroup, messaging: MessagingService?,
+                members: (@Sendable () -> [Member])?, tokens: @escaping @Sendable () -> [Token],
+                publishSchemaVersion: @escaping @Sendable (UUIDValue) -> Void, clock: any Clock, logger: Logger) throws {
         self.configuration = configuration
+        self.group = group
+        self.clock = clock
         self.logger = logger
-        let holder = try SchemaHolder(directory: dataDirectory, engine: engine, logger: logger)
+        let holder = try SchemaHolder(directory: dataDirectory, engine: nil, logger: logger)
         schema = holder
-        let timestamps = TimestampGenerator(clock: clock)
+        timestamps = TimestampGenerator(clock: clock)
         let versions = peerVersions
-        let distributor: any SchemaDistributor
         if let messaging {
             let internodePort = configuration.internodePort
             let me = configuration.address
-            let cluster = ClusterSchemaDistributor(
+            let distributor = ClusterSchemaDistributor(
                 holder: holder, messaging: messaging, hostId: configuration.hostId, timestamps: timestamps, peerVersions: versions,
                 clock: clock, logger: logger) {
                     (members?() ?? []).compactMap { m -> ClusterSchemaDistributor.Peer? in
@@ -77,8 +87,9 @@ public final class CQLService: @unchecked Sendable {
                         return .init(address: address, isAlive: m.isAlive)
                     }
                 }
-            clusterDistributor = cluster
-            distributor = cluster
+            distributor.register()
+            clusterDistributor = distributor
+            self.distributor = distributor
         } else {
             clusterDistributor = nil
             distributor = LocalSchemaDistributor(holder: holder, hostId: configuration.hostId, timestamps: timestamps)
@@ -89,30 +100,35 @@ public final class CQLService: @unchecked Sendable {
                      nativePort: Int(config.nativePort), dataCenter: config.dataCenter, rack: config.rack,
                      releaseVersion: config.releaseVersion, schemaVersion: holder.version, tokens: tokens())
         }
-        let info: any ClusterInfoSource = members.map {
+        cluster = members.map {
             MembershipClusterInfo(clusterName: config.clusterName, peerVersions: versions, local: local, members: $0)
         } ?? DynamicSingleNode(local: local, clusterName: config.clusterName)
-        let processor = QueryProcessor(schema: holder, coordinator: coordinator ?? LocalRequestCoordinator(engine: engine, schema: holder, dataCenter: config.dataCenter),
-                                       distributor: distributor, cluster: info,
-                                       clock: clock, timestamps: timestamps, logger: logger)
-        self.processor = processor
-        var settings = configuration.connectionSettings
-        settings.authenticator = configuration.authenticator
-        let server = NativeServer(group: group, processor: processor, settings: settings, logger: logger)
-        self.server = server
+        let events = events
         holder.onChange { schema, changes in
             publishSchemaVersion(schema.version)
-            for c in changes { server.events.publish(.schemaChange(c)) }
+            for c in changes { events.publish(.schemaChange(c)) }
         }
         publishSchemaVersion(holder.version)
     }
 
-    /// Registers the internode verbs (before messaging starts).
-    public func prepare() { clusterDistributor?.register() }
+    /// The statement executor, once started.
+    public var queryProcessor: QueryProcessor? { lock.withLock { processor } }
 
-    /// Starts serving CQL on `address:nativePort`, and the periodic schema reconciliation.
+    /// Attaches the open storage engine (opened with `openedTables`, normally
+    /// ``SchemaHolder/startupTables``) and serves CQL on `address:nativePort`; with no
+    /// `coordinator`, a ``LocalRequestCoordinator`` over the engine.
     @discardableResult
-    public func start() async throws -> SocketAddress {
+    public func start(engine: StorageEngine, openedTables: [TableSchema], coordinator: (any RequestCoordinator)?) async throws -> SocketAddress {
+        try schema.attach(engine: engine, openedTables: openedTables)
+        let processor = QueryProcessor(schema: schema, coordinator: coordinator ?? LocalRequestCoordinator(engine: engine, schema: schema, dataCenter: configuration.dataCenter),
+                                       distributor: distributor, cluster: cluster, clock: clock, timestamps: timestamps, logger: logger)
+        var settings = configuration.connectionSettings
+        settings.authenticator = configuration.authenticator
+        let server = NativeServer(group: group, processor: processor, settings: settings, events: events, logger: logger)
+        lock.withLock {
+            self.processor = processor
+            self.server = server
+        }
         let bound = try await server.start(at: try SocketAddress(host: configuration.address, port: configuration.nativePort))
         if let cluster = clusterDistributor {
             let task = Task {
@@ -128,7 +144,7 @@ public final class CQLService: @unchecked Sendable {
 
     /// Membership changes: client events, and a schema pull when a peer reports another version.
     public func onMembershipEvent(_ event: MembershipEvent) {
-        if let e = MembershipClusterInfo.clientEvent(event) { server.events.publish(e) }
+        if let e = MembershipClusterInfo.clientEvent(event) { events.publish(e) }
         if case let .schemaVersionChanged(m, version) = event, let cluster = clusterDistributor,
            let address = try? SocketAddress(host: m.address.host, port: m.address.port) {
             cluster.peerReported(address, version: version)
@@ -136,8 +152,9 @@ public final class CQLService: @unchecked Sendable {
     }
 
     public func stop() async {
-        lock.withLock { reconcileTask }?.cancel()
-        await server.stop()
+        let (task, server) = lock.withLock { (reconcileTask, self.server) }
+        task?.cancel()
+        await server?.stop()
     }
 }
 

@@ -123,7 +123,7 @@ public final class NativeEventHub: @unchecked Sendable {
     private let lock = Lock()
     private var registrations: [Int: (NativeConnection, Set<String>)] = [:]
 
-    init() {}
+    public init() {}
 
     func register(_ c: NativeConnection, for types: Set<String>) {
         lock.withLock { registrations[c.id] = (c, types) }

@@ -9,7 +9,7 @@ public final class NativeServer: @unchecked Sendable {
     // @unchecked: `listener`, `connections` and `nextId` are only touched under `lock`.
     public let group: EventLoopGroup
     public let processor: QueryProcessor
-    public let events = NativeEventHub()
+    public let events: NativeEventHub
     let settings: NativeConnectionStateMachine.Settings
     let logger: Logger
     private let lock = Lock()
@@ -17,7 +17,9 @@ public final class NativeServer: @unchecked Sendable {
     private var connections: [Int: NativeConnection] = [:]
     private var nextId = 0
 
-    public init(group: EventLoopGroup, processor: QueryProcessor, settings: NativeConnectionStateMachine.Settings = .init(), logger: Logger) {
+    public init(group: EventLoopGroup, processor: QueryProcessor, settings: NativeConnectionStateMachine.Settings = .init(),
+                events: NativeEventHub = NativeEventHub(), logger: Logger) {
+        self.events = events
         self.group = group
         self.processor = processor
         self.settings = settings

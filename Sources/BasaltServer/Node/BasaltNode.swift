@@ -138,7 +138,8 @@ public final class BasaltNode: @unchecked Sendable {
         let context = NodeContext(
             config: config, dataDirectory: directory.path, hostId: hostId, generation: generation, clock: clock,
             logger: logger, group: group, messaging: messaging, events: events, metrics: metrics,
-            membership: { gossip.snapshot })
+            membership: { gossip.snapshot },
+            updateLocalState: { values in await gossip.update { $0.onLocalStateChange(values) } })
         for component in components {
             do { try component.prepare(context) } catch { throw .component(name: component.name, "\(error)") }
         }

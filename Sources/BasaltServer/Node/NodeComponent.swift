@@ -46,4 +46,6 @@ public struct NodeContext: Sendable {
     public let metrics: MetricsRegistry
     /// The current membership view (members, ring), from any thread.
     public let membership: @Sendable () -> MembershipSnapshot
+    /// Announces changes of this node's own gossip state (e.g. its schema version).
+    public let updateLocalState: @Sendable ([Gossip.ApplicationValue]) async -> Void
 }

@@ -1,0 +1,93 @@
+import BasaltCluster
+import BasaltCore
+import BasaltCQL
+import BasaltNet
+import BasaltStorage
+import Logging
+
+/// The node's CQL subsystems (``CQLService``) as a ``NodeComponent`` of the service stage: the
+/// persisted schema is loaded and the schema verbs registered in ``prepare(_:)`` (so the storage
+/// engine opens the schema's tables before replaying its commit log), the native server starts
+/// once the node is normal, on the engine the ``StorageComponent`` opened.
+public final class CQLComponent: NodeComponent, @unchecked Sendable {
+    // @unchecked: `service`, `openedTables` and `subscription` are only touched under `lock`.
+    public let name = "CQL"
+    public let stage = NodeComponentStage.service
+    let storage: StorageComponent
+    private let lock = Lock()
+    private var service: CQLService?
+    private var openedTables: [TableSchema] = []
+    private var subscription: MembershipSubscription?
+
+    init(storage: StorageComponent) { self.storage = storage }
+
+    /// The storage component and the CQL component, wired together, for `BasaltNode(components:)`.
+    public static func nodeComponents() -> [any NodeComponent] {
+        let box = Box()
+        let storage = StorageComponent(initialTables: { try box.initialTables() })
+        let cql = CQLComponent(storage: storage)
+        box.cql = cql
+        return [storage, cql]
+    }
+
+    /// Lets the storage component ask for the schema's tables before the CQL component exists as a value.
+    final class Box: @unchecked Sendable {
+        // @unchecked: `cql` is set once before the node starts.
+        var cql: CQLComponent?
+        func initialTables() throws -> [StorageComponent.InitialTable] {
+            guard let cql else { return [] }
+            return cql.startupTables()
+        }
+    }
+
+    /// The schema's tables, remembered as the ones the engine opens.
+    func startupTables() -> [StorageComponent.InitialTable] {
+        lock.withLock {
+            guard let service else { return [] }
+            let tables = service.schema.startupTables
+            openedTables = tables.map(\.schema)
+            return tables.map { ($0.schema, $0.durableWrites) }
+        }
+    }
+
+    /// The running service (between start and stop).
+    public var cql: CQLService? { lock.withLock { service } }
+
+    public func prepare(_ context: NodeContext) throws {
+        let c = context.config
+        var configuration = CQLService.Configuration(clusterName: c.clusterName, hostId: context.hostId, address: c.listenAddress,
+                                                     internodePort: c.internodePort, nativePort: UInt16(clamping: c.nativePort),
+                                                     dataCenter: c.dataCenter, rack: c.rack)
+        if c.authenticator.hasSuffix("PasswordAuthenticator") {
+            configuration.authenticator = PasswordAuthenticator(superuser: c.superuserName, password: c.superuserPassword)
+        }
+        let membership = context.membership
+        let update = context.updateLocalState
+        let service = try CQLService(
+            configuration: configuration, dataDirectory: context.dataDirectory, group: context.group, messaging: context.messaging,
+            members: { Array(membership().members.values) }, tokens: { membership().local?.tokens ?? [] },
+            publishSchemaVersion: { v in Task { await update([.schemaVersion(v)]) } },
+            clock: context.clock, logger: context.logger)
+        let subscription = context.events.subscribe { event in service.onMembershipEvent(event) }
+        lock.withLock {
+            self.service = service
+            self.subscription = subscription
+        }
+    }
+
+    public func start(_ context: NodeContext) async throws {
+        let (service, opened) = lock.withLock { (self.service, openedTables) }
+        guard let service else { return }
+        let bound = try await service.start(engine: storage.engine, openedTables: opened, coordinator: nil)
+        context.logger.info("serving CQL", metadata: ["address": "\(bound)"])
+    }
+
+    public func stop() async {
+        let service = lock.withLock { () -> CQLService? in
+            subscription?.cancel()
+            subscription = nil
+            return self.service
+        }
+        await service?.stop()
+    }
+}

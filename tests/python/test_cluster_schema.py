@@ -1,0 +1,62 @@
+"""A real 3-node cluster of `basalt server` processes (gossip, schema distribution, system
+tables from membership) seen by the driver with default settings: every node in the token map
+with its tokens, DDL on any node reaching schema agreement at once, system.peers rows, and
+DESCRIBE through cqlsh. Data reads and writes are not checked here (see test_driver_basics.py)."""
+import os
+import subprocess
+import sys
+import time
+
+from cassandra.cluster import Cluster
+
+ADDRESS_BASE = 5
+CLUSTER_NODES = 3
+
+
+def test_driver_sees_every_node_and_the_ring(basalt_cluster, session):
+    cluster = session.cluster
+    hosts = cluster.metadata.all_hosts()
+    assert sorted(h.address for h in hosts) == sorted(basalt_cluster.addresses)
+    assert all(h.is_up and h.datacenter == "datacenter1" and h.rack == "rack1" for h in hosts)
+    token_map = cluster.metadata.token_map
+    owners = {token_map.token_to_host_owner[t].address for t in token_map.ring}
+    assert owners == set(basalt_cluster.addresses)
+    assert len(token_map.ring) == 3 * 16
+    local = session.execute("SELECT release_version, partitioner, tokens FROM system.local").one()
+    assert local.release_version == "5.0.0" and len(local.tokens) == 16
+    peers = list(session.execute("SELECT peer, native_address, native_port, host_id, tokens FROM system.peers_v2"))
+    assert len(peers) == 2 and all(p.native_port == 9042 and len(p.tokens) == 16 for p in peers)
+
+
+def test_schema_agreement_after_ddl_on_every_node(basalt_cluster, session):
+    for i, address in enumerate(basalt_cluster.addresses):
+        other = Cluster(contact_points=[address])
+        s = other.connect()
+        try:
+            start = time.time()
+            s.execute("CREATE KEYSPACE agree%d WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}" % i)
+            s.execute("CREATE TABLE agree%d.t (k int PRIMARY KEY, v text, l list<int>)" % i)
+            s.execute("ALTER TABLE agree%d.t ADD w int" % i)
+            # The driver waits (up to 10 s each) for agreement after every DDL; three in well under that.
+            assert time.time() - start < 6
+            assert other.control_connection.wait_for_schema_agreement(wait_time=5)
+        finally:
+            other.shutdown()
+    assert session.cluster.control_connection.wait_for_schema_agreement(wait_time=5)
+    versions = {session.execute("SELECT schema_version FROM system.local").one()[0]}
+    versions |= {r.schema_version for r in session.execute("SELECT schema_version FROM system.peers")}
+    assert len(versions) == 1
+    session.cluster.refresh_schema_metadata()
+    for i in range(3):
+        assert set(session.cluster.metadata.keyspaces["agree%d" % i].tables["t"].columns) == {"k", "v", "l", "w"}
+
+
+def test_cqlsh_describes_the_cluster_schema(basalt_cluster, session):
+    session.execute("CREATE KEYSPACE IF NOT EXISTS shown WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 2}")
+    session.execute("CREATE TABLE IF NOT EXISTS shown.t (a int, b text, PRIMARY KEY (a, b))")
+    binary = os.path.join(os.path.dirname(sys.executable), "cqlsh")
+    for address in basalt_cluster.addresses:
+        out = subprocess.run([binary, address, "-e", "DESCRIBE KEYSPACES; DESCRIBE TABLE shown.t"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert "shown" in out.stdout and "PRIMARY KEY (a, b)" in out.stdout
