@@ -1,14 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import BasaltCore
 
 /// The persisted schema log: `<dir>/schema.log` = `BSSC`, version 1, u32 payload length,
-/// payload (``SchemaLog/encode(_:)``), CRC32C (LE) of the payload. Written to a temporary file,
-/// fsynced, renamed over the old one, then the directory is fsynced: a crash leaves the old or the
-/// new file, never a torn one. A file that fails its checks is an error naming it.
+/// payload (``SchemaLog/encode(_:)``), CRC32C (LE) of the payload, replaced with ``AtomicFile``
+/// (a crash leaves the old or the new file, never a torn one). A file that fails its checks is an
+/// error naming it.
 struct SchemaFile: Sendable {
     let directory: String
     var path: String { directory + "/schema.log" }
@@ -20,20 +15,7 @@ struct SchemaFile: Sendable {
     }
 
     func load() throws -> [SchemaLogEntry] {
-        let fd = open(path, O_RDONLY)
-        if fd < 0 {
-            if errno == ENOENT { return [] }
-            throw Damaged(path: path, reason: "cannot open (errno \(errno))")
-        }
-        defer { close(fd) }
-        var bytes = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { throw Damaged(path: path, reason: "read failed (errno \(errno))") }
-            if n == 0 { break }
-            bytes += chunk[0 ..< n]
-        }
+        guard let bytes = try AtomicFile.read(path, limit: 1 << 30) else { return [] }
         var r = ByteReader(bytes)
         do {
             let magic = try r.readBytes(4)
@@ -60,20 +42,6 @@ struct SchemaFile: Sendable {
         w.writeUInt32(UInt32(payload.count))
         w.writeBytes(payload)
         w.writeUInt32LE(CRC32C.checksum(payload))
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw Damaged(path: tmp, reason: "cannot create (errno \(errno))") }
-        var offset = 0
-        let bytes = w.bytes
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 { close(fd); throw Damaged(path: tmp, reason: "write failed (errno \(errno))") }
-            offset += n
-        }
-        guard fsync(fd) == 0 else { close(fd); throw Damaged(path: tmp, reason: "fsync failed (errno \(errno))") }
-        close(fd)
-        guard rename(tmp, path) == 0 else { throw Damaged(path: path, reason: "rename failed (errno \(errno))") }
-        let dfd = open(directory, O_RDONLY)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        try AtomicFile.replace(path, with: w.bytes)
     }
 }

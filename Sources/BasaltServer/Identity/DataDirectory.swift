@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import BasaltCore
 
 /// A node's data directory, created when missing and held with an exclusive lock (`flock` on
 /// `basalt.lock`) for as long as this value is open, so two processes never share one directory.

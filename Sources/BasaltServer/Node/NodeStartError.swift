@@ -1,3 +1,4 @@
+import BasaltCore
 import BasaltNet
 
 /// Why a node could not start; ``description`` is the one line the server prints before exiting.

@@ -9,9 +9,9 @@ import Darwin
 /// Guarantee of ``replace(_:with:)``: after a crash at any point the file holds either its old
 /// contents or the new ones, never a mix — the bytes go to `path.tmp`, are fsynced, renamed over
 /// `path`, and the directory is fsynced so the rename itself is durable.
-enum AtomicFile {
+public enum AtomicFile {
     /// The file's bytes, or nil when it does not exist. Files over `limit` bytes are an error.
-    static func read(_ path: String, limit: Int = 1 << 20) throws(FileError) -> [UInt8]? {
+    public static func read(_ path: String, limit: Int = 1 << 20) throws(FileError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -34,7 +34,7 @@ enum AtomicFile {
     }
 
     /// Replaces `path` with `bytes` atomically and durably.
-    static func replace(_ path: String, with bytes: [UInt8]) throws(FileError) {
+    public static func replace(_ path: String, with bytes: [UInt8]) throws(FileError) {
         let tmp = path + ".tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileError(path: tmp, operation: "create", errno: errno) }
@@ -60,7 +60,7 @@ enum AtomicFile {
     }
 
     /// Fsyncs the directory holding `path`, making a rename or creation in it durable.
-    static func syncDirectory(of path: String) throws(FileError) {
+    public static func syncDirectory(of path: String) throws(FileError) {
         let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let fd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError(path: dir, operation: "open directory", errno: errno) }
@@ -81,7 +81,7 @@ public struct FileError: Error, Equatable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    init(path: String, operation: String, errno code: Int32) {
+    public init(path: String, operation: String, errno code: Int32) {
         self.init(path: path, operation: operation, message: String(cString: strerror(code)))
     }
 
