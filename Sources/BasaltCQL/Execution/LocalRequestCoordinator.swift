@@ -49,7 +49,7 @@ public struct LocalRequestCoordinator: RequestCoordinator {
         guard let ks = schema.keyspace(named: keyspace) else { throw .invalid("Keyspace '\(keyspace)' does not exist") }
         if consistency.isSerial { throw .invalid("SERIAL and LOCAL_SERIAL consistency are only for lightweight transactions") }
         if consistency == .any && !isWrite { throw .invalid("ANY ConsistencyLevel is only supported for writes") }
-        let required = Self.blockFor(consistency, replication: ks.replication, localDataCenter: dataCenter)
+        let required = ConsistencyRequirement(consistency, replication: ks.replication, localDataCenter: dataCenter).blockFor
         // Replicas in this node's data center: this node holds one of them when the factor there is ≥ 1.
         let alive: Int
         switch ks.replication {
@@ -58,26 +58,5 @@ public struct LocalRequestCoordinator: RequestCoordinator {
         case let .networkTopology(dcs): alive = (dcs[dataCenter] ?? 0) > 0 ? 1 : 0
         }
         if required > alive { throw .unavailable(consistency: consistency, required: required, alive: alive) }
-    }
-
-    /// How many replicas a level waits for under a replication strategy (Cassandra's blockFor).
-    public static func blockFor(_ cl: ConsistencyLevel, replication: ReplicationParams, localDataCenter: String) -> Int {
-        let total: Int, local: Int
-        switch replication {
-        case .local: total = 1; local = 1
-        case let .simple(rf): total = rf; local = rf
-        case let .networkTopology(dcs): total = dcs.values.reduce(0, +); local = dcs[localDataCenter] ?? 0
-        }
-        switch cl {
-        case .any, .one, .localOne: return 1
-        case .two: return 2
-        case .three: return 3
-        case .quorum, .serial: return total / 2 + 1
-        case .localQuorum, .localSerial: return local / 2 + 1
-        case .eachQuorum:
-            if case let .networkTopology(dcs) = replication { return dcs.values.reduce(0) { $0 + $1 / 2 + 1 } }
-            return total / 2 + 1
-        case .all: return total
-        }
     }
 }

@@ -1,0 +1,132 @@
+import BasaltCore
+import BasaltNet
+import BasaltStorage
+
+extension ClusterCoordinator {
+    /// Reads one partition at `consistency` (see ``ReadCoordination``). When one replica is enough
+    /// and this node is the closest, the local engine answers directly.
+    public func read(_ command: ReadCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> PartitionResult {
+        count(\.reads)
+        do {
+            let ks = try keyspace(command.keyspace)
+            let table = try table(command.tableId, command.keyspace, command.table)
+            let snapshot = topology.snapshot
+            let plan = try ReplicaPlan.forRead(consistency, replicas: snapshot.replicas(for: Murmur3.token(command.partitionKey), ks.replication),
+                                               replication: ks.replication, localDataCenter: snapshot.localDataCenter)
+            if plan.blockFor == 1, plan.candidates.first?.isLocal == true, let local = try? engine.read(command) {
+                count(\.localFastReads)
+                return local
+            }
+            let result = await withUnsafeContinuation { continuation in
+                ReadRun(coordinator: self, command: command, plan: plan, comparator: ClusteringComparator(table), snapshot: snapshot,
+                        continuation: continuation).start()
+            }
+            return try result.get()
+        } catch {
+            count(error)
+            throw error
+        }
+    }
+}
+
+/// One partition read in flight.
+final class ReadRun: Sendable {
+    let coordinator: ClusterCoordinator
+    let cmp: ClusteringComparator
+    let snapshot: ClusterTopology.Snapshot
+    let box: MachineBox<ReadCoordination>
+    let continuation: UnsafeContinuation<Result<PartitionResult, CoordinatorError>, Never>
+
+    init(coordinator: ClusterCoordinator, command: ReadCommand, plan: ReplicaPlan, comparator: ClusteringComparator,
+         snapshot: ClusterTopology.Snapshot, continuation: UnsafeContinuation<Result<PartitionResult, CoordinatorError>, Never>) {
+        self.coordinator = coordinator
+        cmp = comparator
+        self.snapshot = snapshot
+        box = MachineBox(ReadCoordination(command: command, plan: plan, comparator: comparator))
+        self.continuation = continuation
+    }
+
+    func start() {
+        let directives = box.step { $0.start() }
+        let loop = coordinator.timerLoop
+        box.addTimer(loop.scheduleTimer(after: coordinator.settings.readTimeout) { [self] in execute(box.step { $0.onTimeout() }) })
+        let plan = box.read(\.plan)
+        if plan.candidates.count > plan.initialContacts.count, let delay = coordinator.speculationDelay {
+            box.addTimer(loop.scheduleTimer(after: delay) { [self] in
+                let d = box.step { $0.onSpeculationTimer() }
+                if !d.isEmpty { coordinator.count(\.speculativeRetries) }
+                execute(d)
+            })
+        }
+        execute(directives)
+    }
+
+    private func execute(_ directives: [ReadCoordination.Directive]) {
+        for d in directives {
+            switch d {
+            case let .request(request):
+                send(request)
+            case let .repair(r, m, round):
+                coordinator.count(\.readRepairsSent)
+                repair(r, m, round: round)
+            case let .complete(outcome):
+                box.cancelTimers()
+                if box.read(\.round) > 0 { coordinator.count(\.digestMismatches) }
+                switch outcome {
+                case let .result(p): continuation.resume(returning: .success(p))
+                case let .failure(e): continuation.resume(returning: .failure(e))
+                }
+            }
+        }
+    }
+
+    private func send(_ request: ReadCoordination.Request) {
+        let host = request.replica.hostId, round = request.round, digest = request.kind == .digest
+        if request.replica.isLocal {
+            let engine = coordinator.engine, cmp = self.cmp
+            Task {
+                do {
+                    let result = try engine.read(request.command)
+                    execute(box.step { digest ? $0.onDigest(result.digest(cmp), from: host, round: round) : $0.onData(result, from: host, round: round) })
+                } catch {
+                    execute(box.step { $0.onFailure(from: host, round: round, .rejected) })
+                }
+            }
+            return
+        }
+        guard let address = snapshot.address(of: host) else {
+            execute(box.step { $0.onFailure(from: host, round: round, .unreachable) })
+            return
+        }
+        let started = ContinuousClock.now
+        coordinator.messaging.request(to: address, verb: ReplicaVerbs.read, payload: ReplicaVerbs.readPayload(request.command, digest: digest),
+                                      timeout: coordinator.settings.readTimeout) { [self] result in
+            switch result {
+            case let .success(bytes):
+                coordinator.readLatency.record(ContinuousClock.now - started)
+                do {
+                    if digest {
+                        let g = try ReplicaVerbs.decodeDigest(bytes)
+                        execute(box.step { $0.onDigest(g, from: host, round: round) })
+                    } else {
+                        let p = try PartitionResult.decode(bytes)
+                        execute(box.step { $0.onData(p, from: host, round: round) })
+                    }
+                } catch {
+                    coordinator.logger.warning("malformed read response from \(address): \(error)")
+                    execute(box.step { $0.onFailure(from: host, round: round, .rejected) })
+                }
+            case let .failure(e):
+                guard let failure = ClusterCoordinator.replicaFailure(e) else { return }
+                execute(box.step { $0.onFailure(from: host, round: round, failure) })
+            }
+        }
+    }
+
+    private func repair(_ r: Replica, _ m: Mutation, round: Int) {
+        let host = r.hostId
+        coordinator.sendRepair(m, to: r, snapshot: snapshot) { [self] ok in
+            execute(box.step { ok ? $0.onRepairAck(from: host, round: round) : $0.onFailure(from: host, round: round, .unreachable) })
+        }
+    }
+}

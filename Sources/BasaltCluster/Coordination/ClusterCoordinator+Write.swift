@@ -1,0 +1,133 @@
+import BasaltCore
+import BasaltNet
+import BasaltStorage
+
+extension ClusterCoordinator {
+    /// Writes every mutation at `consistency`; each is coordinated on its own (concurrently) and the
+    /// first failure is thrown after all have been decided.
+    public func write(_ mutations: [Mutation], consistency: ConsistencyLevel, writeType: WriteType) async throws(CoordinatorError) {
+        if writeType == .batch && mutations.count > 1 {
+            try await writeLoggedBatch(mutations, consistency: consistency)
+            return
+        }
+        try await writeEach(mutations, consistency: consistency, writeType: writeType)
+    }
+
+    func writeEach(_ mutations: [Mutation], consistency: ConsistencyLevel, writeType: WriteType) async throws(CoordinatorError) {
+        if mutations.count == 1 {
+            try await writeOne(mutations[0], consistency: consistency, writeType: writeType)
+            return
+        }
+        let first: CoordinatorError? = await withTaskGroup(of: CoordinatorError?.self) { group in
+            for m in mutations {
+                group.addTask { () async -> CoordinatorError? in
+                    do throws(CoordinatorError) {
+                        try await self.writeOne(m, consistency: consistency, writeType: writeType)
+                    } catch {
+                        return error
+                    }
+                    return nil
+                }
+            }
+            var first: CoordinatorError?
+            for await e in group where first == nil { first = e }
+            return first
+        }
+        if let first { throw first }
+    }
+
+    /// Coordinates one mutation: every live replica written, down ones hinted, answered at the level.
+    func writeOne(_ m: Mutation, consistency: ConsistencyLevel, writeType: WriteType) async throws(CoordinatorError) {
+        count(\.writes)
+        let result: Result<Void, CoordinatorError>
+        do {
+            let ks = try keyspace(m.keyspace)
+            let snapshot = topology.snapshot
+            let plan = try ReplicaPlan.forWrite(consistency, replicas: snapshot.replicas(for: m.token, ks.replication),
+                                                replication: ks.replication, localDataCenter: snapshot.localDataCenter)
+            result = await withUnsafeContinuation { continuation in
+                WriteRun(coordinator: self, mutation: m, plan: plan, writeType: writeType, snapshot: snapshot,
+                         continuation: continuation).start()
+            }
+        } catch {
+            result = .failure(error)
+        }
+        if case let .failure(e) = result {
+            count(e)
+            throw e
+        }
+    }
+}
+
+/// One write in flight: its state machine, the encoded mutation, the caller's continuation.
+final class WriteRun: Sendable {
+    let coordinator: ClusterCoordinator
+    let mutation: Mutation
+    let encoded: [UInt8]
+    let snapshot: ClusterTopology.Snapshot
+    let box: MachineBox<WriteCoordination>
+    let continuation: UnsafeContinuation<Result<Void, CoordinatorError>, Never>
+
+    init(coordinator: ClusterCoordinator, mutation: Mutation, plan: ReplicaPlan, writeType: WriteType,
+         snapshot: ClusterTopology.Snapshot, continuation: UnsafeContinuation<Result<Void, CoordinatorError>, Never>) {
+        self.coordinator = coordinator
+        self.mutation = mutation
+        encoded = plan.replicas.count > 1 || plan.replicas.first?.isLocal == false ? mutation.encoded() : []
+        self.snapshot = snapshot
+        box = MachineBox(WriteCoordination(plan: plan, writeType: writeType))
+        self.continuation = continuation
+    }
+
+    func start() {
+        let directives = box.step { $0.start() }
+        box.addTimer(coordinator.timerLoop.scheduleTimer(after: coordinator.settings.writeTimeout) { [self] in
+            execute(box.step { $0.onTimeout() })
+        })
+        execute(directives)
+    }
+
+    private func execute(_ directives: [WriteCoordination.Directive]) {
+        for d in directives {
+            switch d {
+            case let .send(r): send(to: r)
+            case let .hint(r): hint(r)
+            case let .complete(error): continuation.resume(returning: error.map { .failure($0) } ?? .success(()))
+            }
+        }
+        if !directives.isEmpty && box.read(\.isFinished) { box.cancelTimers() }
+    }
+
+    private func send(to r: Replica) {
+        let host = r.hostId
+        if r.isLocal {
+            coordinator.engine.apply(mutation) { [self] result in
+                switch result {
+                case .success: execute(box.step { $0.onAck(from: host) })
+                case .failure: execute(box.step { $0.onFailure(from: host, .rejected) })
+                }
+            }
+            return
+        }
+        guard let address = snapshot.address(of: host) else {
+            execute(box.step { $0.onFailure(from: host, .unreachable) })
+            return
+        }
+        coordinator.messaging.request(to: address, verb: ReplicaVerbs.mutation, payload: encoded,
+                                      timeout: coordinator.settings.writeTimeout) { [self] result in
+            switch result {
+            case .success: execute(box.step { $0.onAck(from: host) })
+            case let .failure(e):
+                guard let failure = ClusterCoordinator.replicaFailure(e) else { return }
+                execute(box.step { $0.onFailure(from: host, failure) })
+            }
+        }
+    }
+
+    private func hint(_ r: Replica) {
+        coordinator.count(\.hintsRequested)
+        let bytes = encoded.isEmpty ? mutation.encoded() : encoded
+        let stored = coordinator.hints?.storeHint(bytes, for: r) ?? false
+        if !stored { coordinator.count(\.hintsNotStored) }
+        execute(box.step { stored ? $0.onHintStored(for: r.hostId) : $0.onHintNotStored(for: r.hostId) })
+    }
+}

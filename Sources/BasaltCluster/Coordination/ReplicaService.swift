@@ -1,0 +1,100 @@
+import BasaltCore
+import BasaltNet
+import BasaltStorage
+import Logging
+import Synchronization
+
+/// The replica side of coordination: serves ``ReplicaVerbs`` from peers' coordinators on this
+/// node's storage engine. Writes are applied without blocking the loop (the reply is sent when the
+/// commit log made the write durable); reads and scans run off the loop.
+public final class ReplicaService: Sendable {
+    /// What replicas served, for metrics.
+    public struct Counters: Hashable, Sendable {
+        public var mutations = 0
+        public var reads = 0
+        public var digests = 0
+        public var scans = 0
+        public var repairs = 0
+        public var hints = 0
+        public var failures = 0
+    }
+
+    private let engine: @Sendable () -> StorageEngine
+    private let logger: Logger
+    private let counts = Mutex(Counters())
+
+    /// `engine` is called per request: messaging starts only after the engine is open.
+    public init(engine: @escaping @Sendable () -> StorageEngine, logger: Logger) {
+        self.engine = engine
+        self.logger = logger
+    }
+
+    public var counters: Counters { counts.withLock { $0 } }
+
+    /// Registers the data verbs (call before messaging starts).
+    public func register(on messaging: MessagingService) {
+        messaging.register(ReplicaVerbs.mutation) { [self] m, reply in applyMutation(m, reply) { $0.mutations += 1 } }
+        messaging.register(ReplicaVerbs.readRepair) { [self] m, reply in applyMutation(m, reply) { $0.repairs += 1 } }
+        messaging.register(ReplicaVerbs.hint) { [self] m, reply in applyMutation(m, reply) { $0.hints += 1 } }
+        messaging.register(ReplicaVerbs.read) { [self] m, reply in
+            Task { serveRead(m, reply) }
+        }
+        messaging.register(ReplicaVerbs.scan) { [self] m, reply in
+            Task { serveScan(m, reply) }
+        }
+    }
+
+    private func count(_ update: (inout Counters) -> Void) {
+        counts.withLock { update(&$0) }
+    }
+
+    private func refuse(_ reply: ReplyToken, _ message: String, _ m: InboundMessage) {
+        count { $0.failures += 1 }
+        logger.debug("refused \(m.verb) from \(m.peer): \(message)")
+        reply.fail(message)
+    }
+
+    private func applyMutation(_ m: InboundMessage, _ reply: ReplyToken, _ counted: @escaping @Sendable (inout Counters) -> Void) {
+        let mutation: Mutation
+        do { mutation = try Mutation.decode(m.payload) } catch {
+            return refuse(reply, "malformed mutation: \(error)", m)
+        }
+        engine().apply(mutation) { [self] result in
+            switch result {
+            case .success:
+                count(counted)
+                reply.reply([])
+            case let .failure(error):
+                refuse(reply, "\(error)", m)
+            }
+        }
+    }
+
+    private func serveRead(_ m: InboundMessage, _ reply: ReplyToken) {
+        do {
+            let (command, digest) = try ReplicaVerbs.decodeReadPayload(m.payload)
+            let result = try engine().read(command)
+            if digest {
+                let table = try engine().schema(of: command.tableId)
+                count { $0.digests += 1 }
+                reply.reply(result.digest(ClusteringComparator(table)).bytes)
+            } else {
+                count { $0.reads += 1 }
+                reply.reply(result.encoded())
+            }
+        } catch {
+            refuse(reply, "\(error)", m)
+        }
+    }
+
+    private func serveScan(_ m: InboundMessage, _ reply: ReplyToken) {
+        do {
+            let command = try TokenScanCommand.decode(m.payload)
+            let result = try engine().scan(command)
+            count { $0.scans += 1 }
+            reply.reply(result.encoded())
+        } catch {
+            refuse(reply, "\(error)", m)
+        }
+    }
+}
