@@ -16,6 +16,14 @@ public final class ClusterTopology: @unchecked Sendable {
         public var isAlive: Bool
         /// Where its internode messaging listens; nil if the address does not parse.
         public var address: SocketAddress?
+
+        public init(identity: NodeIdentity, dataCenter: String, rack: String, isAlive: Bool, address: SocketAddress?) {
+            self.identity = identity
+            self.dataCenter = dataCenter
+            self.rack = rack
+            self.isAlive = isAlive
+            self.address = address
+        }
     }
 
     /// One consistent view; cheap to take, safe to keep.
@@ -80,18 +88,27 @@ public final class ClusterTopology: @unchecked Sendable {
 
     /// Replaces the view with `ring` and `members` (this node included); records when members went down.
     public func update(ring: TokenRing, members: [Member]) {
+        update(ring: ring, nodes: members.compactMap { m in
+            m.identity.map { id in
+                Node(identity: id, dataCenter: m.dataCenter, rack: m.rack, isAlive: m.isAlive,
+                     address: try? SocketAddress(host: m.address.host, port: m.address.port))
+            }
+        })
+    }
+
+    /// Replaces the view with `ring` and `nodes`; this node always counts as alive.
+    public func update(ring: TokenRing, nodes list: [Node]) {
         let now = clock.now().micros
         lock.withLock {
             var nodes: [UUIDValue: Node] = [:]
-            for m in members {
-                guard let id = m.identity else { continue }
-                let address = try? SocketAddress(host: m.address.host, port: m.address.port)
-                let alive = id.hostId == current.local.hostId || m.isAlive
-                nodes[id.hostId] = Node(identity: id, dataCenter: m.dataCenter, rack: m.rack, isAlive: alive, address: address)
-                if alive {
-                    downSince[id.hostId] = nil
-                } else if downSince[id.hostId] == nil {
-                    downSince[id.hostId] = now
+            for var n in list {
+                let host = n.identity.hostId
+                if host == current.local.hostId { n.isAlive = true }
+                nodes[host] = n
+                if n.isAlive {
+                    downSince[host] = nil
+                } else if downSince[host] == nil {
+                    downSince[host] = now
                 }
             }
             current = Snapshot(ring: ring, local: current.local, localDataCenter: current.localDataCenter, nodes: nodes)

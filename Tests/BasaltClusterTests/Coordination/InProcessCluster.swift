@@ -1,0 +1,164 @@
+import BasaltCore
+import BasaltNet
+import BasaltStorage
+import Logging
+@testable import BasaltCluster
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Three (or more) nodes in one process for coordinator tests: each with its own storage engine in
+/// a temporary directory, real internode messaging on 127.0.7.x (ephemeral ports), the replica
+/// verbs, a batch log and a ``ClusterCoordinator``. Liveness is set by the test (`setAlive`);
+/// `isolate` shuts a node's messaging down so its peers see connection failures.
+final class InProcessCluster: @unchecked Sendable {
+    // @unchecked: mutated only by the test, between requests.
+
+    final class Node: @unchecked Sendable {
+        let identity: NodeIdentity
+        let directory: String
+        let engine: StorageEngine
+        let messaging: MessagingService
+        let topology: ClusterTopology
+        let replicas: ReplicaService
+        let batchlog: BatchlogService
+        let hints = RecordingHints()
+        var coordinator: ClusterCoordinator!
+
+        init(index: Int, host: String, schema: TestSchema, logger: Logger) throws {
+            directory = InProcessCluster.temporaryDirectory()
+            engine = try StorageEngine(directory: directory, config: StorageConfig(), clock: SystemClock(), logger: logger)
+            for t in schema.tables { try engine.addTable(t) }
+            try engine.addTable(BatchlogTable.schema)
+            _ = try engine.replayCommitLog()
+            messaging = MessagingService(settings: MessagingSettings(address: try SocketAddress(host: host, port: 0)), threads: 1, logger: logger)
+            identity = NodeIdentity(hostId: UUIDValue(msb: UInt64(index), lsb: 0xAB), address: NodeAddress(host: host, port: 0))
+            topology = ClusterTopology(local: identity, localDataCenter: "dc1", clock: SystemClock())
+            let engine = self.engine
+            replicas = ReplicaService(engine: { engine }, logger: logger)
+            replicas.register(on: messaging)
+            batchlog = BatchlogService(engine: { engine }, replayAfter: .milliseconds(0), clock: SystemClock(), logger: logger)
+            batchlog.register(on: messaging)
+        }
+    }
+
+    let nodes: [Node]
+    let schema: TestSchema
+    var alive: [Bool]
+    var ring: TokenRing
+
+    /// `count` nodes with `tokensPerNode` evenly interleaved tokens each.
+    init(count: Int = 3, tokensPerNode: Int = 4, schema: TestSchema, settings: ClusterCoordinator.Settings = ClusterCoordinator.Settings()) async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        self.schema = schema
+        var list: [Node] = []
+        for i in 0 ..< count {
+            let n = try Node(index: i + 1, host: "127.0.7.\(i + 11)", schema: schema, logger: logger)
+            try await n.messaging.start()
+            list.append(n)
+        }
+        nodes = list
+        alive = Array(repeating: true, count: count)
+        let step = UInt64.max / UInt64(count * tokensPerNode)
+        var members: [RingMember] = []
+        for (i, n) in list.enumerated() {
+            let tokens = (0 ..< tokensPerNode).map { t in Token(Int64(bitPattern: UInt64(t * count + i) &* step &+ 12345)) }
+            members.append(RingMember(identity: n.identity, dataCenter: "dc1", rack: "rack1", tokens: tokens))
+        }
+        ring = TokenRing(members: members)
+        for n in list {
+            n.coordinator = ClusterCoordinator(engine: n.engine, messaging: n.messaging, topology: n.topology, schema: schema,
+                                               hints: n.hints, settings: settings, clock: SystemClock(), logger: logger)
+        }
+        publish()
+    }
+
+    /// Tells every node's topology who is alive.
+    func publish() {
+        let view = nodes.enumerated().map { i, n in
+            ClusterTopology.Node(identity: n.identity, dataCenter: "dc1", rack: "rack1", isAlive: alive[i], address: n.messaging.address)
+        }
+        for n in nodes { n.topology.update(ring: ring, nodes: view) }
+    }
+
+    func setAlive(_ i: Int, _ value: Bool) {
+        alive[i] = value
+        publish()
+    }
+
+    /// The indices of the replicas of `key` (RF 3 on 3 nodes: everyone).
+    func replicaIndices(of key: [UInt8], _ replication: ReplicationParams) -> [Int] {
+        let ids = ReplicationStrategy(replication).replicas(for: Murmur3.token(key), in: ring, localNode: nodes[0].identity)
+        return ids.compactMap { id in nodes.firstIndex { $0.identity == id } }
+    }
+
+    func shutdown() async {
+        for n in nodes {
+            await n.messaging.shutdown()
+            n.engine.close(flush: false)
+            try? InProcessCluster.removeTree(n.directory)
+        }
+    }
+
+    static func temporaryDirectory() -> String {
+        var template = Array("/tmp/basalt-coordination-XXXXXX".utf8CString)
+        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        return String(cString: p!)
+    }
+
+    static func removeTree(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            if let d = opendir(path) {
+                var names: [String] = []
+                while let e = readdir(d) {
+                    let name = withUnsafePointer(to: e.pointee.d_name) { p in
+                        p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                    }
+                    if name != "." && name != ".." { names.append(name) }
+                }
+                closedir(d)
+                for n in names { try removeTree(path + "/" + n) }
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+}
+
+/// A schema of fixed keyspaces and tables.
+struct TestSchema: SchemaSource {
+    var keyspaces: [String: KeyspaceSchema]
+    var tables: [TableSchema]
+
+    func keyspace(named name: String) -> KeyspaceSchema? { keyspaces[name] }
+    func table(keyspace: String, name: String) -> TableSchema? { tables.first { $0.keyspace == keyspace && $0.name == name } }
+    func table(id: UUIDValue) -> TableSchema? { tables.first { $0.id == id } }
+
+    /// `ks` with replication factor `rf` and the fixtures' table `ks.t`.
+    static func simple(rf: Int) -> TestSchema {
+        TestSchema(keyspaces: ["ks": KeyspaceSchema(name: "ks", replication: .simple(replicationFactor: rf))],
+                   tables: [CoordinationFixtures.table])
+    }
+}
+
+/// A ``HintSink`` that remembers what it was given.
+final class RecordingHints: HintSink, @unchecked Sendable {
+    // @unchecked: `stored` is guarded by `lock`.
+    private let lock = Lock()
+    private var stored: [(UUIDValue, [UInt8])] = []
+    var accept = true
+
+    func storeHint(_ mutation: [UInt8], for replica: Replica) -> Bool {
+        lock.withLock {
+            guard accept else { return false }
+            stored.append((replica.hostId, mutation))
+            return true
+        }
+    }
+
+    var hints: [(UUIDValue, [UInt8])] { lock.withLock { stored } }
+}
