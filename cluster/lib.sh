@@ -84,6 +84,10 @@ admin_port: $ADMIN_PORT
 num_tokens: ${BASALT_NUM_TOKENS:-16}
 log_level: ${BASALT_LOG_LEVEL:-info}
 YAML
+    # Extra settings for every node (YAML lines), e.g. "hinted_handoff_enabled: false".
+    if [ -n "${BASALT_CLUSTER_EXTRA_CONFIG:-}" ]; then
+        printf '%s\n' "$BASALT_CLUSTER_EXTRA_CONFIG" >> "$dir/basalt.yaml"
+    fi
 }
 
 # Starts node I in the background (its own session, so it outlives this script).

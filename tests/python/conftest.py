@@ -3,14 +3,15 @@
 `basalt_cluster(prefix_index)` starts nodes on 127.0.5.x (the block assigned to these tests) and
 stops them when the module's tests are done, also on failure:
 
-* a 3-node cluster of `basalt server` processes (BASALT_CLUSTER_PREFIX=127.0.5.<base>, a
-  temporary BASALT_CLUSTER_DIR, `cluster/up` and `cluster/down`) when the module sets
-  CLUSTER_NODES = 3, or when the node assembly serves CQL through the cluster coordinator
-  (BASALT_CQL_NODES=3 forces it, =1 forbids it);
-* otherwise one `basalt cql-standalone` node (CQL over a single-node coordinator).
+* by default a 3-node cluster of `basalt server` processes (BASALT_CLUSTER_PREFIX=127.0.5.<base>,
+  a temporary BASALT_CLUSTER_DIR, `cluster/up` and `cluster/down`); a module's
+  CLUSTER_EXTRA_CONFIG (YAML lines) is added to every node's configuration;
+* one `basalt cql-standalone` node (CQL over a single-node coordinator) when the module sets
+  STANDALONE_FLAGS or CLUSTER_NODES = 1, or BASALT_CQL_NODES=1 is set.
 
 The fixture's `nodes` says which one ran; tests adapt expectations (replication factor,
-which levels are available) to it.
+which levels are available) to it. `run(script, *args)` runs a `cluster/` script (kill, start,
+pause, resume, status) against the module's cluster.
 """
 import os
 import shutil
@@ -44,11 +45,20 @@ def wait_for_port(host, port, timeout):
 
 
 class RunningCluster:
-    def __init__(self, addresses, nodes, stop, directory):
+    def __init__(self, addresses, nodes, stop, directory, env=None):
         self.addresses = addresses
         self.nodes = nodes
         self.stop = stop
         self.directory = directory
+        self.env = env
+
+    def run(self, script, *args, timeout=300):
+        """Runs cluster/<script> against this cluster; fails the test when it fails."""
+        done = subprocess.run([os.path.join(ROOT, "cluster", script)] + [str(a) for a in args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            pytest.fail("cluster/%s %s failed: %s" % (script, " ".join(map(str, args)), done.stderr[-3000:]))
+        return done.stdout
 
 
 def start_standalone(address, directory, extra):
@@ -72,9 +82,10 @@ def start_standalone(address, directory, extra):
     return RunningCluster([address], 1, stop, directory)
 
 
-def start_cluster(base, directory, count):
+def start_cluster(base, directory, count, extra_config=""):
     # Node i listens on BASALT_CLUSTER_PREFIX + i: 127.0.5.<base><i>.
-    env = dict(os.environ, BASALT_CLUSTER_PREFIX="127.0.5.%d" % base, BASALT_CLUSTER_DIR=directory, BASALT_BIN=basalt_bin())
+    env = dict(os.environ, BASALT_CLUSTER_PREFIX="127.0.5.%d" % base, BASALT_CLUSTER_DIR=directory, BASALT_BIN=basalt_bin(),
+               BASALT_CLUSTER_EXTRA_CONFIG=extra_config)
     up = subprocess.run([os.path.join(ROOT, "cluster", "up"), str(count)], env=env, capture_output=True, text=True, timeout=300)
 
     def stop():
@@ -88,33 +99,16 @@ def start_cluster(base, directory, count):
         if not wait_for_port(a, 9042, 60):
             stop()
             pytest.fail("node %s does not serve CQL" % a)
-    return RunningCluster(addresses, count, stop, directory)
-
-
-def node_assembly():
-    path = os.path.join(ROOT, "Sources", "BasaltServer", "Node", "BasaltNode+CQL.swift")
-    return open(path).read() if os.path.exists(path) else None
-
-
-def node_serves_cql():
-    """Whether `basalt server` carries the CQL server in this checkout (its node components)."""
-    return node_assembly() is not None and os.path.exists(os.path.join(ROOT, "cluster", "up"))
-
-
-def node_coordinates_across_nodes():
-    """Whether the node's CQL runs data through the cluster coordinator (not the single-node one)."""
-    source = node_assembly()
-    return source is not None and "coordinator: nil" not in source
+    return RunningCluster(addresses, count, stop, directory, env)
 
 
 def use_cluster_scripts(module):
+    if getattr(module, "STANDALONE_FLAGS", None):
+        return False
     forced = getattr(module, "CLUSTER_NODES", None)
     if forced is not None:
         return forced > 1
-    wanted = os.environ.get("BASALT_CQL_NODES")
-    if wanted is not None:
-        return wanted != "1" and node_serves_cql()
-    return node_serves_cql() and node_coordinates_across_nodes()
+    return os.environ.get("BASALT_CQL_NODES") != "1"
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +117,8 @@ def basalt_cluster(request):
     base = getattr(request.module, "ADDRESS_BASE", 1)
     extra = getattr(request.module, "STANDALONE_FLAGS", [])
     directory = tempfile.mkdtemp(prefix="basalt-pytest-")
-    if use_cluster_scripts(request.module) and not extra:
-        if not node_serves_cql():
-            pytest.skip("basalt server does not serve CQL in this checkout")
-        running = start_cluster(base, directory, 3)
+    if use_cluster_scripts(request.module):
+        running = start_cluster(base, directory, 3, getattr(request.module, "CLUSTER_EXTRA_CONFIG", ""))
     else:
         running = start_standalone("127.0.5.%d" % (base * 10), directory, extra)
     try:

@@ -14,29 +14,34 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
     public let name = "CQL"
     public let stage = NodeComponentStage.service
     let storage: StorageComponent
+    let coordination: CoordinationComponent?
     private let lock = Lock()
     private var service: CQLService?
     private var openedTables: [TableSchema] = []
     private var subscription: MembershipSubscription?
 
-    init(storage: StorageComponent) { self.storage = storage }
+    init(storage: StorageComponent, coordination: CoordinationComponent?) {
+        self.storage = storage
+        self.coordination = coordination
+    }
 
-    /// The storage component and the CQL component, wired together, for `BasaltNode(components:)`.
+    /// The storage, coordination and CQL components, wired together, for `BasaltNode(components:)`.
     public static func nodeComponents() -> [any NodeComponent] {
         let box = Box()
         let storage = StorageComponent(initialTables: { try box.initialTables() })
-        let cql = CQLComponent(storage: storage)
+        let coordination = CoordinationComponent(storage: storage, schema: { box.cql?.cql?.schema })
+        let cql = CQLComponent(storage: storage, coordination: coordination)
         box.cql = cql
-        return [storage, cql]
+        return [storage, coordination, cql]
     }
 
     /// Lets the storage component ask for the schema's tables before the CQL component exists as a value.
     final class Box: @unchecked Sendable {
         // @unchecked: `cql` is set once before the node starts.
         var cql: CQLComponent?
+        /// The schema's tables and the node-local batch log.
         func initialTables() throws -> [StorageComponent.InitialTable] {
-            guard let cql else { return [] }
-            return cql.startupTables()
+            [(BatchlogTable.schema, true)] + (cql?.startupTables() ?? [])
         }
     }
 
@@ -78,7 +83,7 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
     public func start(_ context: NodeContext) async throws {
         let (service, opened) = lock.withLock { (self.service, openedTables) }
         guard let service else { return }
-        let bound = try await service.start(engine: storage.engine, openedTables: opened, coordinator: nil)
+        let bound = try await service.start(engine: storage.engine, openedTables: opened, coordinator: coordination?.coordinator)
         context.logger.info("serving CQL", metadata: ["address": "\(bound)"])
     }
 

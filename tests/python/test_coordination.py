@@ -1,0 +1,119 @@
+"""Replication and coordination on a real 3-node cluster (RF 3) through the real driver: QUORUM
+survives a killed node, ALL is Unavailable once the node is seen down, and a node killed while
+writes at ONE go on receives every acknowledged write through hinted handoff after it restarts —
+checked by reading at ONE with node 3 as the only coordinator (a local read: no digests, no repair).
+"""
+import re
+import threading
+import time
+import urllib.request
+
+import pytest
+from cassandra import ConsistencyLevel, Unavailable
+from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT, NoHostAvailable
+from cassandra.policies import WhiteListRoundRobinPolicy, FallthroughRetryPolicy
+from cassandra.query import SimpleStatement
+
+ADDRESS_BASE = 6
+
+
+def only(addresses, consistency):
+    """A session whose requests go to `addresses` only, at `consistency`, never retried elsewhere."""
+    profile = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy(addresses), consistency_level=consistency,
+                               retry_policy=FallthroughRetryPolicy(), request_timeout=30)
+    cluster = Cluster(contact_points=addresses, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+    return cluster, cluster.connect()
+
+
+def metric(address, name):
+    body = urllib.request.urlopen("http://%s:7199/metrics" % address, timeout=5).read().decode()
+    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    pytest.fail("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def sees_down(observer, target):
+    """Whether `observer`'s failure detector has marked `target` down (its admin status table)."""
+    status = urllib.request.urlopen("http://%s:7199/status" % observer, timeout=5).read().decode()
+    return re.search(r"^DN +%s " % re.escape(target), status, re.M) is not None
+
+
+@pytest.fixture(scope="module")
+def schema(basalt_cluster, session):
+    session.execute("CREATE KEYSPACE coord WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}")
+    session.execute("CREATE TABLE coord.kv (k int PRIMARY KEY, v text)")
+    assert session.cluster.control_connection.wait_for_schema_agreement(wait_time=10)
+    return basalt_cluster
+
+
+def test_a_killed_node_is_hinted_and_catches_up(schema):
+    c = schema
+    n1, n2, n3 = c.addresses
+    writer_cluster, writer = only([n1, n2], ConsistencyLevel.ONE)
+    insert = writer.prepare("INSERT INTO coord.kv (k, v) VALUES (?, ?)")
+    acknowledged = []
+    failures = []
+    stop = threading.Event()
+
+    def write_loop():
+        k = 0
+        while not stop.is_set() and k < 20000:
+            try:
+                writer.execute(insert, (k, "value-%d" % k))
+                acknowledged.append(k)
+            except Exception as e:  # counted, the test asserts there are none
+                failures.append(repr(e))
+            k += 1
+
+    thread = threading.Thread(target=write_loop)
+    thread.start()
+    try:
+        wait_until(lambda: len(acknowledged) >= 300, 60, "writes before the kill")
+        c.run("kill", 3)
+        wait_until(lambda: len(acknowledged) >= 900, 120, "writes after the kill")
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not failures, failures[:5]
+
+    # QUORUM still works with node 3 dead (its connections fail at once; nothing waits for it).
+    quorum_cluster, quorum = only([n1, n2], ConsistencyLevel.QUORUM)
+    q_insert = quorum.prepare("INSERT INTO coord.kv (k, v) VALUES (?, ?)")
+    q_select = quorum.prepare("SELECT v FROM coord.kv WHERE k = ?")
+    for k in range(100000, 100200):
+        quorum.execute(q_insert, (k, "q-%d" % k))
+        acknowledged.append(k)
+    for k in range(100000, 100200):
+        assert quorum.execute(q_select, (k,)).one().v == "q-%d" % k
+
+    # Once node 3 is seen down, ALL is Unavailable before anything is sent.
+    wait_until(lambda: sees_down(n1, n3) and sees_down(n2, n3), 90, "node 3 marked down by nodes 1 and 2")
+    all_write = SimpleStatement("INSERT INTO coord.kv (k, v) VALUES (-1, 'x')", consistency_level=ConsistencyLevel.ALL)
+    with pytest.raises(Unavailable) as info:
+        quorum.execute(all_write)
+    assert info.value.required_replicas == 3 and info.value.alive_replicas == 2
+    with pytest.raises(Unavailable):
+        quorum.execute(SimpleStatement("SELECT v FROM coord.kv WHERE k = 1", consistency_level=ConsistencyLevel.ALL))
+    assert metric(n1, "basalt_hints_written_total") + metric(n2, "basalt_hints_written_total") > 0
+
+    # Restarted, node 3 receives the hints; no read has touched it, and hints are the only way back.
+    c.run("start", 3)
+    wait_until(lambda: metric(n1, "basalt_hints_pending") == 0 and metric(n2, "basalt_hints_pending") == 0, 120,
+               "hints delivered")
+    assert metric(n3, "basalt_replica_hints_applied_total") > 0
+    assert metric(n3, "basalt_replica_repairs_total") == 0
+    local_cluster, local = only([n3], ConsistencyLevel.ONE)
+    select = local.prepare("SELECT v FROM coord.kv WHERE k = ?")
+    missing = [k for k in acknowledged if local.execute(select, (k,)).one() is None]
+    assert not missing, "node 3 lacks %d of %d acknowledged writes, e.g. %s" % (len(missing), len(acknowledged), missing[:10])
+    assert metric(n3, "basalt_coordinator_read_repairs_total") == 0
+    for cl in (writer_cluster, quorum_cluster, local_cluster):
+        cl.shutdown()
