@@ -23,6 +23,8 @@ final class InProcessCluster: @unchecked Sendable {
         let replicas: ReplicaService
         let batchlog: BatchlogService
         let hints = RecordingHints()
+        /// Real hinted handoff, when the cluster was made with `hintedHandoff` settings.
+        var handoff: HintedHandoff?
         var coordinator: ClusterCoordinator!
 
         init(index: Int, host: String, schema: TestSchema, logger: Logger) throws {
@@ -48,7 +50,8 @@ final class InProcessCluster: @unchecked Sendable {
     var ring: TokenRing
 
     /// `count` nodes with `tokensPerNode` evenly interleaved tokens each.
-    init(count: Int = 3, tokensPerNode: Int = 4, schema: TestSchema, settings: ClusterCoordinator.Settings = ClusterCoordinator.Settings()) async throws {
+    init(count: Int = 3, tokensPerNode: Int = 4, schema: TestSchema, settings: ClusterCoordinator.Settings = ClusterCoordinator.Settings(),
+         hintedHandoff: HintedHandoff.Settings? = nil) async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         self.schema = schema
@@ -68,8 +71,17 @@ final class InProcessCluster: @unchecked Sendable {
         }
         ring = TokenRing(members: members)
         for n in list {
+            var sink: any HintSink = n.hints
+            if let hintedHandoff {
+                let store = try HintStore(directory: n.directory + "/hints", logger: logger)
+                let handoff = HintedHandoff(store: store, topology: n.topology, messaging: n.messaging, schema: schema,
+                                            settings: hintedHandoff, clock: SystemClock(), logger: logger)
+                handoff.start()
+                n.handoff = handoff
+                sink = handoff
+            }
             n.coordinator = ClusterCoordinator(engine: n.engine, messaging: n.messaging, topology: n.topology, schema: schema,
-                                               hints: n.hints, settings: settings, clock: SystemClock(), logger: logger)
+                                               hints: sink, settings: settings, clock: SystemClock(), logger: logger)
         }
         publish()
     }
@@ -95,6 +107,8 @@ final class InProcessCluster: @unchecked Sendable {
 
     func shutdown() async {
         for n in nodes {
+            n.handoff?.stop()
+            n.handoff?.store.close()
             await n.messaging.shutdown()
             n.engine.close(flush: false)
             try? InProcessCluster.removeTree(n.directory)
