@@ -1,5 +1,6 @@
 import BasaltCQL
 import BasaltCore
+import BasaltNet
 
 /// One request carried through its query plan: sent to the first node that has a free
 /// connection; moved on to the next node when a node is down or saturated, answers Overloaded or
@@ -8,8 +9,8 @@ import BasaltCore
 /// statement on that connection and sends it again, once.
 ///
 /// The whole request, every attempt included, is bounded by its timeout; the completion runs
-/// exactly once, on the event loop of the last connection used (or the caller's thread when no
-/// node could be tried).
+/// exactly once, on an event loop (the last connection's, or `refusalLoop` when no node could
+/// be tried), never inside ``start()``: a completion that sends the next request cannot recurse.
 final class RequestExecution: @unchecked Sendable {
     // @unchecked: attempts never overlap. Each step runs either in `start()` or in the completion
     // of the previous attempt's send (after it, through the loop's queue), so the mutable fields
@@ -25,6 +26,7 @@ final class RequestExecution: @unchecked Sendable {
     private let timeout: Duration
     private let deadline: UInt64
     private let completion: Completion
+    private let refusalLoop: EventLoop
     private let clock = SystemClock()
     private var position = 0
     private var failures: [ClientError.NodeFailure] = []
@@ -33,7 +35,8 @@ final class RequestExecution: @unchecked Sendable {
     private var reprepared = false
 
     init(request: EncodedRequest, pools: [NodePool], plan: [Int], statement: PreparedStatement?, isIdempotent: Bool,
-         timeout: Duration, completion: @escaping Completion) {
+         timeout: Duration, refusalLoop: EventLoop, completion: @escaping Completion) {
+        self.refusalLoop = refusalLoop
         self.request = request
         self.pools = pools
         self.plan = plan
@@ -44,9 +47,15 @@ final class RequestExecution: @unchecked Sendable {
         self.completion = completion
     }
 
-    func start() { next() }
+    func start() {
+        guard let failure = next() else { return }
+        let completion = completion
+        if !refusalLoop.execute({ completion(.failure(failure)) }) { completion(.failure(failure)) }
+    }
 
-    private func next() {
+    /// Sends to the next node of the plan that can take the request; the error to finish with
+    /// when none can (nil when sent).
+    private func next() -> ClientError? {
         while position < plan.count {
             let pool = pools[plan[position]]
             position += 1
@@ -60,17 +69,15 @@ final class RequestExecution: @unchecked Sendable {
                 lastError = lastError ?? error
             case let .connection(connection):
                 let now = clock.monotonicNanos()
-                guard now < deadline else { return finish(.failure(.timeout(node: pool.address, after: timeout))) }
+                guard now < deadline else { return .timeout(node: pool.address, after: timeout) }
                 connection.send(request, timeout: .nanoseconds(Int64(clamping: deadline - now))) { result in
                     self.handle(result, on: connection)
                 }
-                return
+                return nil
             }
         }
-        if allSaturated, let lastError {
-            return finish(.failure(lastError))
-        }
-        finish(.failure(.noHostAvailable(failures)))
+        if allSaturated, let lastError { return lastError }
+        return .noHostAvailable(failures)
     }
 
     private func handle(_ result: Result<Frame, ClientError>, on connection: NodeConnection) {
@@ -115,7 +122,7 @@ final class RequestExecution: @unchecked Sendable {
         if case .tooManyInFlight = error {} else { allSaturated = false }
         lastError = lastError ?? error
         failures.append(.init(node: node, reason: error.description))
-        next()
+        if let failure = next() { finish(.failure(failure)) }
     }
 
     /// PREPARE again on `connection` (the node forgot the id, e.g. after a restart), then resend.

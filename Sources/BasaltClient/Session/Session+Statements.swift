@@ -69,7 +69,7 @@ extension Session {
     }
 
     /// The hot-path form: no task, no decoding. `completion` runs once, on an event loop (do not
-    /// block it), with the undecoded response or the error.
+    /// block it), never inside this call, with the undecoded response or the error.
     public func execute(_ statement: PreparedStatement, encoded values: [ProtocolValue], consistency: ConsistencyLevel? = nil,
                         options: StatementOptions = StatementOptions(),
                         completion: @escaping @Sendable (Result<ExecutionResponse, ClientError>) -> Void) {
@@ -121,10 +121,14 @@ extension Session {
 
     func send(_ request: EncodedRequest, token: Token?, keyspace: String?, statement: PreparedStatement?, options: StatementOptions,
               completion: @escaping @Sendable (Result<ExecutionResponse, ClientError>) -> Void) {
-        guard !isClosed else { return completion(.failure(.sessionClosed)) }
+        let loop = group.next()
+        guard !isClosed else {
+            if !loop.execute({ completion(.failure(.sessionClosed)) }) { completion(.failure(.sessionClosed)) }
+            return
+        }
         let (state, plan) = plan(token: token, keyspace: keyspace)
         RequestExecution(request: request, pools: state.pools, plan: plan, statement: statement, isIdempotent: options.isIdempotent,
-                         timeout: options.timeout ?? configuration.requestTimeout, completion: completion).start()
+                         timeout: options.timeout ?? configuration.requestTimeout, refusalLoop: loop, completion: completion).start()
     }
 
     func run(_ request: EncodedRequest, token: Token?, keyspace: String?, statement: PreparedStatement?,
