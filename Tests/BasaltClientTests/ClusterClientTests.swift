@@ -71,7 +71,7 @@ struct ClusterClientTests {
         let scratch = ScratchDirectory("cluster")
         let dir = scratch.path + "/cluster"
         defer { Self.killNodes(dir) }
-        let up = try await Self.script("up", ["3"], dir: dir)
+        let up = try await Self.script("up", ["2"], dir: dir)
         guard up.status == 0 else {
             Issue.record("cluster/up failed: \(up.output)")
             return
@@ -85,12 +85,33 @@ struct ClusterClientTests {
         #expect(down.status == 0, "\(down.output)")
     }
 
+    /// Waits (bounded) until `done` holds; how long it took.
+    static func waitFor(_ what: String, within limit: Duration, _ done: () -> Bool) async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        while !done() {
+            guard clock.now - start < limit else { throw TestFailure("\(what) not within \(limit)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return clock.now - start
+    }
+
     private func exercise(dir: String) async throws {
         var config = SessionConfiguration(contactPoints: [Self.host(1)])
-        config.reconnectInitialDelay = .milliseconds(100)
-        config.reconnectMaxDelay = .seconds(1)
+        config.reconnectInitialDelay = .seconds(3)
+        config.reconnectMaxDelay = .seconds(3)
+        // Far beyond this test: topology changes can only be learned from events.
+        config.topologyRefreshInterval = .seconds(600)
         config.requestTimeout = .seconds(5)
         let session = try await connectWhenReady(config)
+        #expect(session.topology.nodes.count == 2)
+
+        // A third node joins: NEW_NODE / UP events bring it into the topology and the pools.
+        let third = try await Self.script("up", ["3"], dir: dir)
+        #expect(third.status == 0, "\(third.output)")
+        _ = try await Self.waitFor("node 3 discovered and connected", within: .seconds(30)) {
+            session.nodeStates.count == 3 && session.nodeStates.allSatisfy { $0.isUp && $0.node.tokens.count == 16 }
+        }
 
         // Discovery: every node, with the tokens the servers' ring gives it.
         let ring = try await Self.serverRing()
@@ -125,6 +146,7 @@ struct ClusterClientTests {
         #expect(coordinators.count == 3)
 
         // Kill node 1 (the contact point, holding the control connection) under load.
+        func node1IsUp() -> Bool { session.nodeStates.first { $0.node.address.host == Self.host(1) }?.isUp == true }
         let outcomes = Tally()
         let stop = Tally()
         let load = Task {
@@ -142,12 +164,7 @@ struct ClusterClientTests {
         try await Task.sleep(for: .milliseconds(300))
         let killed = try await Self.script("kill", ["1"], dir: dir)
         #expect(killed.status == 0, "\(killed.output)")
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
-        while session.nodeStates.first(where: { $0.node.address.host == Self.host(1) })?.isUp == true && clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(session.nodeStates.first { $0.node.address.host == Self.host(1) }?.isUp == false)
+        _ = try await Self.waitFor("node 1 marked down", within: .seconds(10)) { !node1IsUp() }
         let okBefore = outcomes["ok"]
         try await Task.sleep(for: .seconds(1))
         stop.add("stop")
@@ -165,6 +182,16 @@ struct ClusterClientTests {
         // The control connection moved to a live node: topology still refreshes.
         try await session.refreshTopology()
         #expect(session.topology.nodes.count == 3)
+
+        // Node 1 comes back: the UP event (or the 3 s retry) reconnects it; requests reach it again.
+        let restarted = try await Self.script("start", ["1"], dir: dir)
+        #expect(restarted.status == 0, "\(restarted.output)")
+        _ = try await Self.waitFor("node 1 up again", within: .seconds(30)) { node1IsUp() }
+        var reached = false
+        for k in Int32(2000) ..< 2300 where !reached {
+            reached = try await session.execute(insert1, [.int(k), .int(k)]).coordinator == "\(Self.host(1)):9042"
+        }
+        #expect(reached)
         await session.close()
     }
 }

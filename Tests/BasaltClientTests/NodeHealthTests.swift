@@ -32,11 +32,13 @@ struct NodeHealthTests {
 
     @Test func anUpEventMakesTheNextAttemptImmediate() {
         var h = NodeHealth(initialDelayNanos: 100 * ms, maxDelayNanos: 1000 * ms)
-        _ = h.connectFailed(now: 0)
+        for _ in 0 ..< 4 { _ = h.connectFailed(now: 0) }
         #expect(h.reportedUp() == .connect)
         #expect(h.reportedUp() == .none)  // already connecting
         // The timer of the earlier retry finds nothing to do.
-        #expect(h.retryDue(now: 500 * ms) == .none)
+        #expect(h.retryDue(now: 900 * ms) == .none)
+        // The backoff starts over.
+        #expect(h.connectFailed(now: 0) == .retry(afterNanos: 100 * ms))
     }
 
     @Test func closedStaysClosed() {

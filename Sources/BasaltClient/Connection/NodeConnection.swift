@@ -37,6 +37,8 @@ final class NodeConnection: @unchecked Sendable {
     /// The node's native address, `host:port`, as errors name it.
     let node: String
     let loop: EventLoop
+    /// The most requests that can be outstanding (stream ids). Any thread.
+    let capacity: Int
     let logger: Logger
     private let tcp: TCPConnection
     private let clock = SystemClock()
@@ -54,13 +56,12 @@ final class NodeConnection: @unchecked Sendable {
         self.tcp = tcp
         loop = tcp.loop
         requests = InFlightRequests(capacity: maxInFlight)
+        capacity = requests.capacity
         self.logger = logger
     }
 
     /// Requests waiting for a response (not counting timed-out ones). Any thread.
     var inFlight: Int { load.load(ordering: .relaxed) }
-    /// The most requests that can be outstanding.
-    var capacity: Int { requests.capacity }
     /// False once the connection has closed (or started closing). Any thread.
     var isOpen: Bool { openFlag.load(ordering: .relaxed) }
 
@@ -127,7 +128,7 @@ final class NodeConnection: @unchecked Sendable {
         if let closeError { return refuse(closeError, completion) }
         let deadline = clock.monotonicNanos() &+ Self.nanos(timeout)
         guard let stream = requests.start(Waiter(completion: completion, timeout: timeout), deadline: deadline) else {
-            return refuse(.tooManyInFlight(node: node, limit: requests.capacity), completion)
+            return refuse(.tooManyInFlight(node: node, limit: capacity), completion)
         }
         do {
             try tcp.write(byteCount: request.bytes.count) { request.write(into: $0, stream: stream) }

@@ -8,7 +8,8 @@
 /// ```
 ///
 /// The n-th consecutive failed attempt waits `min(maximum, initial × 2^(n-1))`; a successful
-/// connect resets the count. An UP event for a down node makes the next attempt immediate.
+/// connect resets the count. An UP event for a down node makes the next attempt immediate and
+/// resets the count too.
 struct NodeHealth: Equatable {
     enum State: Equatable {
         case connecting
@@ -73,10 +74,12 @@ struct NodeHealth: Equatable {
         return .connect
     }
 
-    /// The cluster says the node is up (STATUS_CHANGE UP, NEW_NODE): try it at once if down.
+    /// The cluster says the node is up (STATUS_CHANGE UP): try it at once if down, and forget
+    /// the backoff history (a failure now is retried after the initial delay).
     mutating func reportedUp() -> Action {
         guard case .down = state else { return .none }
         state = .connecting
+        consecutiveFailures = 0
         return .connect
     }
 

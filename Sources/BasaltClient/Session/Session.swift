@@ -125,10 +125,19 @@ public final class Session: Sendable {
     /// The data center whose replicas are preferred.
     public var localDataCenter: String { routing.withLock { $0.localDataCenter } }
 
-    /// Each known node, whether it is up (has an open connection) and its requests in flight.
-    public var nodeStates: [(node: ClusterNode, isUp: Bool, inFlight: Int)] {
+    /// A node and how the client sees it now.
+    public struct NodeStatus: Sendable {
+        public var node: ClusterNode
+        /// Whether the client has an open connection to it (requests go only to such nodes).
+        public var isUp: Bool
+        /// Requests awaiting its answers.
+        public var inFlight: Int
+    }
+
+    /// Every known node, in ``ClusterTopology/nodes`` order.
+    public var nodeStates: [NodeStatus] {
         let state = routing.withLock { $0 }
-        return zip(state.topology.nodes, state.pools).map { ($0, $1.isUp, $1.inFlight) }
+        return zip(state.topology.nodes, state.pools).map { NodeStatus(node: $0, isUp: $1.isUp, inFlight: $1.inFlight) }
     }
 
     /// The replicas of `token` in `keyspace`, primary first, by the current topology.

@@ -19,8 +19,6 @@ public struct ClusterTopology: Sendable {
     public let clusterName: String?
 
     private let nodeIndexByHostId: [UUIDValue: Int]
-    /// For each ring member (by index in `ring.members`), its index in `nodes`.
-    private let nodeOfMember: [Int]
     /// Per replication setting, per ring range (indexed like `ring.sortedTokens`), replica
     /// indices into `nodes`, primary first.
     private let replicasByRange: [ReplicationParams: [[Int]]]
@@ -42,8 +40,8 @@ public struct ClusterTopology: Sendable {
         nodeIndexByHostId = index
         let ring = TokenRing(members: nodes.map(Self.ringMember))
         self.ring = ring
+        // For each ring member (by index in `ring.members`), its index in `nodes`.
         let memberNodes = ring.members.map { index[$0.identity.hostId] ?? 0 }
-        nodeOfMember = memberNodes
         var tables = [ReplicationParams: [[Int]]]()
         if !ring.isEmpty {
             let anyMember = ring.members[0].identity
