@@ -4,12 +4,12 @@ import BasaltCore
 /// A request frame encoded once, off the event loop, with stream 0 in its header: the connection
 /// writes it with the stream id it allocates patched in (``write(into:stream:)``), so a retry on
 /// another node or after re-preparing costs no re-encoding.
-public struct EncodedRequest: Sendable {
+struct EncodedRequest: Sendable {
     /// Header (stream 0, body length set) and body, as ``RequestFrame/frame(compression:)`` lays them out.
-    public let bytes: [UInt8]
-    public let opcode: Opcode
+    let bytes: [UInt8]
+    let opcode: Opcode
 
-    public init(_ request: Request) {
+    init(_ request: Request) {
         var w = ByteWriter(capacity: 128)
         FrameHeader(version: FrameHeader.requestVersion, stream: 0, opcode: request.opcode, bodyLength: 0).encode(into: &w)
         request.encode(into: &w)

@@ -73,7 +73,10 @@ extension Session {
     public func execute(_ statement: PreparedStatement, encoded values: [ProtocolValue], consistency: ConsistencyLevel? = nil,
                         options: StatementOptions = StatementOptions(),
                         completion: @escaping @Sendable (Result<ExecutionResponse, ClientError>) -> Void) {
-        let request = EncodedRequest(.execute(id: statement.id, parameters(consistency, values, options)))
+        var parameters = parameters(consistency, values, options)
+        // The columns are known from PREPARE: the server need not send them with every page.
+        parameters.skipMetadata = !statement.resultColumns.isEmpty
+        let request = EncodedRequest(.execute(id: statement.id, parameters))
         let token = RoutingKey.token(values: values, partitionKeyIndexes: statement.partitionKeyIndexes)
         send(request, token: token, keyspace: statement.keyspace, statement: statement, options: options, completion: completion)
     }
