@@ -82,7 +82,7 @@ final class SpawnedProcess: @unchecked Sendable {
         return status
     }
 
-    /// SIGKILLs the process if it still runs (resuming it first if stopped) and reaps it.
+    /// SIGKILLs the process if it still runs (a stopped one too) and reaps it.
     func kill() {
         guard isRunning else { return }
         Glibc.kill(pid, SIGKILL)
