@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "BasaltClient",
             dependencies: [
-                "BasaltCore", "BasaltNet", "BasaltCQL",
+                "BasaltCore", "BasaltNet", "BasaltCQL", "BasaltCluster",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -102,5 +102,6 @@ let package = Package(
         .testTarget(name: "BasaltClusterTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster"]),
         .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCQL", "BasaltCluster"]),
         .testTarget(name: "BasaltServerTests", dependencies: ["BasaltCore", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltStorage"]),
+        .testTarget(name: "BasaltClientTests", dependencies: ["BasaltClient", "BasaltCore", "BasaltNet", "BasaltCQL", "BasaltCluster", "BasaltServer"]),
     ]
 )

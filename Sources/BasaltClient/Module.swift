@@ -1,2 +1,0 @@
-// BasaltClient: see docs/ARCHITECTURE.md for what this module holds.
-import BasaltCore
