@@ -96,12 +96,14 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // Process spawning and the binary under test, shared by the multi-process test targets.
+        .target(name: "BasaltTestSupport", path: "Tests/Support"),
         .testTarget(name: "BasaltCoreTests", dependencies: ["BasaltCore"]),
         .testTarget(name: "BasaltStorageTests", dependencies: ["BasaltCore", "BasaltStorage"]),
         .testTarget(name: "BasaltNetTests", dependencies: ["BasaltCore", "BasaltNet"]),
         .testTarget(name: "BasaltClusterTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster"]),
         .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCQL", "BasaltCluster"]),
-        .testTarget(name: "BasaltServerTests", dependencies: ["BasaltCore", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltStorage"]),
-        .testTarget(name: "BasaltClientTests", dependencies: ["BasaltClient", "BasaltCore", "BasaltNet", "BasaltCQL", "BasaltCluster", "BasaltServer"]),
+        .testTarget(name: "BasaltServerTests", dependencies: ["BasaltCore", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltStorage", "BasaltTestSupport"]),
+        .testTarget(name: "BasaltClientTests", dependencies: ["BasaltClient", "BasaltCore", "BasaltNet", "BasaltCQL", "BasaltCluster", "BasaltServer", "BasaltTestSupport"]),
     ]
 )

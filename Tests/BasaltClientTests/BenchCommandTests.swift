@@ -1,3 +1,4 @@
+import BasaltTestSupport
 import Foundation
 import Testing
 
@@ -27,10 +28,10 @@ struct BenchCommandTests {
 
     func bench(_ node: StandaloneNode, _ arguments: [String]) async throws -> (status: Int32?, output: String, summary: Summary?) {
         let out = node.directory.path + "/bench-\(UUID().uuidString.prefix(6))"
-        let p = try SpawnedProcess(BasaltBinary.path, ["bench", "cql", "--hosts", node.host, "--keys", "2000", "--concurrency", "32",
+        let p = try ChildProcess(BasaltBinary.path, ["bench", "cql", "--hosts", node.host, "--keys", "2000", "--concurrency", "32",
                                                        "--warmup-seconds", "0", "--json-file", out + ".json"] + arguments,
                                    outputPath: out + ".log")
-        defer { p.kill() }
+        defer { p.killAndReap() }
         let status = await p.waitForExit(timeout: .seconds(60))
         let output = (try? String(contentsOfFile: out + ".log", encoding: .utf8)) ?? ""
         let summary = (try? Data(contentsOf: URL(fileURLWithPath: out + ".json"))).flatMap { try? JSONDecoder().decode(Summary.self, from: $0) }

@@ -1,3 +1,4 @@
+import BasaltTestSupport
 import BasaltCore
 import BasaltCQL
 import BasaltNet
@@ -27,9 +28,9 @@ struct ClusterClientTests {
         env["BASALT_CLUSTER_TIMEOUT"] = "150"
         let outputPath = dir + ".\(name)-\(UUID().uuidString.prefix(8)).out"
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let p = try SpawnedProcess(BasaltBinary.repositoryRoot + "/cluster/" + name, args, outputPath: outputPath, environment: env)
+        let p = try ChildProcess(BasaltBinary.repositoryRoot + "/cluster/" + name, args, outputPath: outputPath, environment: env)
         guard let status = await p.waitForExit(timeout: .seconds(240)) else {
-            p.kill()
+            p.killAndReap()
             throw TestFailure("cluster/\(name) did not finish")
         }
         return (status, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")

@@ -1,3 +1,4 @@
+import BasaltTestSupport
 import BasaltServer
 import Foundation
 import Testing

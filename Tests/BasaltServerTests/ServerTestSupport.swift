@@ -1,3 +1,4 @@
+import BasaltTestSupport
 import BasaltCore
 import BasaltNet
 import BasaltServer
@@ -63,27 +64,6 @@ final class AdminProbe: Sendable {
     }
 
     func close() async { await loop.shutdownGracefully() }
-}
-
-/// The `basalt` executable under test: `BASALT_BIN`, or the one built beside this test bundle.
-enum BasaltBinary {
-    static var path: String {
-        if let env = ProcessInfo.processInfo.environment["BASALT_BIN"], !env.isEmpty { return env }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        // The bundle may be a directory (BasaltPackageTests.xctest/…) inside the build directory.
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent("basalt").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return "basalt-not-found (set BASALT_BIN or build the basalt product)"
-    }
-
-    /// The repository root (for the cluster/ scripts).
-    static var repositoryRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    }
 }
 
 /// `basalt server` processes started by a test; ``killAll()`` (call it in a `defer`) SIGKILLs every

@@ -2,20 +2,14 @@
 of other nodes), and the access pattern of Feast's Cassandra online store: its table, prepared
 INSERT and SELECT, about 100 requests in flight at LOCAL_ONE."""
 import datetime
-import re
-import urllib.request
 
 from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType
 
+from conftest import admin_metric
+
 ADDRESS_BASE = 8
-
-
-def metric(address, name):
-    body = urllib.request.urlopen("http://%s:7199/metrics" % address, timeout=5).read().decode()
-    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
-    return float(m.group(1)) if m else 0.0
 
 
 def test_logged_and_unlogged_batches(basalt_cluster, session):
@@ -23,7 +17,7 @@ def test_logged_and_unlogged_batches(basalt_cluster, session):
     session.execute("CREATE KEYSPACE b WITH replication = {'class': 'SimpleStrategy', 'replication_factor': %d}" % rf)
     session.execute("CREATE TABLE b.accounts (id int PRIMARY KEY, balance bigint)")
     insert = session.prepare("INSERT INTO b.accounts (id, balance) VALUES (?, ?)")
-    stored_before = sum(metric(a, "basalt_batchlog_stored_total") for a in basalt_cluster.addresses)
+    stored_before = sum(admin_metric(a, "basalt_batchlog_stored_total") for a in basalt_cluster.addresses)
     for kind, base in ((BatchType.LOGGED, 0), (BatchType.UNLOGGED, 1000)):
         batch = BatchStatement(batch_type=kind, consistency_level=ConsistencyLevel.QUORUM)
         for i in range(20):
@@ -33,7 +27,7 @@ def test_logged_and_unlogged_batches(basalt_cluster, session):
     assert rows == {**{i: 100 * i for i in range(20)}, **{1000 + i: 100 * i for i in range(20)}}
     if basalt_cluster.nodes > 1:
         # The logged batch was stored in the batch log of two other nodes first.
-        assert sum(metric(a, "basalt_batchlog_stored_total") for a in basalt_cluster.addresses) - stored_before == 2
+        assert sum(admin_metric(a, "basalt_batchlog_stored_total") for a in basalt_cluster.addresses) - stored_before == 2
 
 
 def test_feast_online_store_pattern(basalt_cluster, session):

@@ -10,25 +10,11 @@ import urllib.request
 
 import pytest
 from cassandra import ConsistencyLevel, Unavailable
-from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT, NoHostAvailable
-from cassandra.policies import WhiteListRoundRobinPolicy, FallthroughRetryPolicy
 from cassandra.query import SimpleStatement
 
+from conftest import admin_metric, session_on
+
 ADDRESS_BASE = 6
-
-
-def only(addresses, consistency):
-    """A session whose requests go to `addresses` only, at `consistency`, never retried elsewhere."""
-    profile = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy(addresses), consistency_level=consistency,
-                               retry_policy=FallthroughRetryPolicy(), request_timeout=30)
-    cluster = Cluster(contact_points=addresses, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
-    return cluster, cluster.connect()
-
-
-def metric(address, name):
-    body = urllib.request.urlopen("http://%s:7199/metrics" % address, timeout=5).read().decode()
-    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
-    return float(m.group(1)) if m else 0.0
 
 
 def wait_until(predicate, timeout, what):
@@ -57,7 +43,7 @@ def schema(basalt_cluster, session):
 def test_a_killed_node_is_hinted_and_catches_up(schema):
     c = schema
     n1, n2, n3 = c.addresses
-    writer_cluster, writer = only([n1, n2], ConsistencyLevel.ONE)
+    writer_cluster, writer = session_on([n1, n2], ConsistencyLevel.ONE)
     insert = writer.prepare("INSERT INTO coord.kv (k, v) VALUES (?, ?)")
     acknowledged = []
     failures = []
@@ -85,7 +71,7 @@ def test_a_killed_node_is_hinted_and_catches_up(schema):
     assert not failures, failures[:5]
 
     # QUORUM still works with node 3 dead (its connections fail at once; nothing waits for it).
-    quorum_cluster, quorum = only([n1, n2], ConsistencyLevel.QUORUM)
+    quorum_cluster, quorum = session_on([n1, n2], ConsistencyLevel.QUORUM)
     q_insert = quorum.prepare("INSERT INTO coord.kv (k, v) VALUES (?, ?)")
     q_select = quorum.prepare("SELECT v FROM coord.kv WHERE k = ?")
     for k in range(100000, 100200):
@@ -102,18 +88,18 @@ def test_a_killed_node_is_hinted_and_catches_up(schema):
     assert info.value.required_replicas == 3 and info.value.alive_replicas == 2
     with pytest.raises(Unavailable):
         quorum.execute(SimpleStatement("SELECT v FROM coord.kv WHERE k = 1", consistency_level=ConsistencyLevel.ALL))
-    assert metric(n1, "basalt_hints_written_total") + metric(n2, "basalt_hints_written_total") > 0
+    assert admin_metric(n1, "basalt_hints_written_total") + admin_metric(n2, "basalt_hints_written_total") > 0
 
     # Restarted, node 3 receives the hints; no read has touched it, and hints are the only way back.
     c.run("start", 3)
-    wait_until(lambda: metric(n1, "basalt_hints_pending") == 0 and metric(n2, "basalt_hints_pending") == 0, 120,
+    wait_until(lambda: admin_metric(n1, "basalt_hints_pending") == 0 and admin_metric(n2, "basalt_hints_pending") == 0, 120,
                "hints delivered")
-    assert metric(n3, "basalt_replica_hints_applied_total") > 0
-    assert metric(n3, "basalt_replica_repairs_total") == 0
-    local_cluster, local = only([n3], ConsistencyLevel.ONE)
+    assert admin_metric(n3, "basalt_replica_hints_applied_total") > 0
+    assert admin_metric(n3, "basalt_replica_repairs_total") == 0
+    local_cluster, local = session_on([n3], ConsistencyLevel.ONE)
     select = local.prepare("SELECT v FROM coord.kv WHERE k = ?")
     missing = [k for k in acknowledged if local.execute(select, (k,)).one() is None]
     assert not missing, "node 3 lacks %d of %d acknowledged writes, e.g. %s" % (len(missing), len(acknowledged), missing[:10])
-    assert metric(n3, "basalt_coordinator_read_repairs_total") == 0
+    assert admin_metric(n3, "basalt_coordinator_read_repairs_total") == 0
     for cl in (writer_cluster, quorum_cluster, local_cluster):
         cl.shutdown()

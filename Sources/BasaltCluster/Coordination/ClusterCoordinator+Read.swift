@@ -80,45 +80,28 @@ final class ReadRun: Sendable {
         }
     }
 
+    private enum Answer: Sendable {
+        case data(PartitionResult)
+        case digest(ResultDigest)
+    }
+
     private func send(_ request: ReadCoordination.Request) {
         let host = request.replica.hostId, round = request.round, digest = request.kind == .digest
-        if request.replica.isLocal {
-            let engine = coordinator.engine, cmp = self.cmp
-            Task {
-                do {
-                    let result = try engine.read(request.command)
-                    execute(box.step { digest ? $0.onDigest(result.digest(cmp), from: host, round: round) : $0.onData(result, from: host, round: round) })
-                } catch {
-                    execute(box.step { $0.onFailure(from: host, round: round, .rejected) })
-                }
-            }
-            return
-        }
-        guard let address = snapshot.address(of: host) else {
-            execute(box.step { $0.onFailure(from: host, round: round, .unreachable) })
-            return
-        }
-        let started = ContinuousClock.now
-        coordinator.messaging.request(to: address, verb: ReplicaVerbs.read, payload: ReplicaVerbs.readPayload(request.command, digest: digest),
-                                      timeout: coordinator.settings.readTimeout) { [self] result in
+        let engine = coordinator.engine, cmp = self.cmp, command = request.command
+        coordinator.ask(request.replica, snapshot: snapshot, verb: ReplicaVerbs.read, timeout: coordinator.settings.readTimeout,
+                        latency: coordinator.readLatency,
+                        payload: { ReplicaVerbs.readPayload(command, digest: digest) },
+                        local: { () throws -> Answer in
+                            let result = try engine.read(command)
+                            return digest ? .digest(result.digest(cmp)) : .data(result)
+                        },
+                        decode: { bytes throws -> Answer in
+                            digest ? .digest(try ReplicaVerbs.decodeDigest(bytes)) : .data(try PartitionResult.decode(bytes))
+                        }) { [self] result in
             switch result {
-            case let .success(bytes):
-                coordinator.readLatency.record(ContinuousClock.now - started)
-                do {
-                    if digest {
-                        let g = try ReplicaVerbs.decodeDigest(bytes)
-                        execute(box.step { $0.onDigest(g, from: host, round: round) })
-                    } else {
-                        let p = try PartitionResult.decode(bytes)
-                        execute(box.step { $0.onData(p, from: host, round: round) })
-                    }
-                } catch {
-                    coordinator.logger.warning("malformed read response from \(address): \(error)")
-                    execute(box.step { $0.onFailure(from: host, round: round, .rejected) })
-                }
-            case let .failure(e):
-                guard let failure = ClusterCoordinator.replicaFailure(e) else { return }
-                execute(box.step { $0.onFailure(from: host, round: round, failure) })
+            case let .success(.data(p)): execute(box.step { $0.onData(p, from: host, round: round) })
+            case let .success(.digest(g)): execute(box.step { $0.onDigest(g, from: host, round: round) })
+            case let .failure(f): execute(box.step { $0.onFailure(from: host, round: round, f) })
             }
         }
     }

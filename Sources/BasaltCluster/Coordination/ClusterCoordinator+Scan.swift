@@ -107,36 +107,13 @@ final class ScanRun: Sendable {
 
     private func send(_ request: ScanCoordination.Request) {
         let host = request.replica.hostId, round = request.round
-        if request.replica.isLocal {
-            let engine = coordinator.engine
-            Task {
-                do {
-                    let page = try engine.scan(request.command)
-                    execute(box.step { $0.onPage(page, from: host, round: round) })
-                } catch {
-                    execute(box.step { $0.onFailure(from: host, round: round, .rejected) })
-                }
-            }
-            return
-        }
-        guard let address = snapshot.address(of: host) else {
-            execute(box.step { $0.onFailure(from: host, round: round, .unreachable) })
-            return
-        }
-        coordinator.messaging.request(to: address, verb: ReplicaVerbs.scan, payload: request.command.encoded(),
-                                      timeout: coordinator.settings.rangeTimeout) { [self] result in
+        let engine = coordinator.engine, command = request.command
+        coordinator.ask(request.replica, snapshot: snapshot, verb: ReplicaVerbs.scan, timeout: coordinator.settings.rangeTimeout,
+                        payload: { command.encoded() }, local: { try engine.scan(command) },
+                        decode: { try ScanResult.decode($0) }) { [self] result in
             switch result {
-            case let .success(bytes):
-                do {
-                    let page = try ScanResult.decode(bytes)
-                    execute(box.step { $0.onPage(page, from: host, round: round) })
-                } catch {
-                    coordinator.logger.warning("malformed scan response from \(address): \(error)")
-                    execute(box.step { $0.onFailure(from: host, round: round, .rejected) })
-                }
-            case let .failure(e):
-                guard let failure = ClusterCoordinator.replicaFailure(e) else { return }
-                execute(box.step { $0.onFailure(from: host, round: round, failure) })
+            case let .success(page): execute(box.step { $0.onPage(page, from: host, round: round) })
+            case let .failure(f): execute(box.step { $0.onFailure(from: host, round: round, f) })
             }
         }
     }
@@ -150,6 +127,36 @@ final class ScanRun: Sendable {
 }
 
 extension ClusterCoordinator {
+    /// Asks `replica` for something: this node through `local` (run off the loop), another node with
+    /// `verb` and `payload`, its response turned into the answer by `decode`. `done` gets the answer
+    /// or how the replica failed (a malformed response counts as a rejection); a timeout reports
+    /// nothing, as the request's own timer decides.
+    func ask<Answer: Sendable>(_ replica: Replica, snapshot: ClusterTopology.Snapshot, verb: Verb, timeout: Duration,
+                               latency: LatencyWindow? = nil, payload: () -> [UInt8],
+                               local: @escaping @Sendable () throws -> Answer, decode: @escaping @Sendable ([UInt8]) throws -> Answer,
+                               done: @escaping @Sendable (Result<Answer, ReplicaFailure>) -> Void) {
+        if replica.isLocal {
+            Task {
+                do { done(.success(try local())) } catch { done(.failure(.rejected)) }
+            }
+            return
+        }
+        guard let address = snapshot.address(of: replica.hostId) else { return done(.failure(.unreachable)) }
+        let started = ContinuousClock.now
+        messaging.request(to: address, verb: verb, payload: payload(), timeout: timeout) { [logger] result in
+            switch result {
+            case let .success(bytes):
+                latency?.record(ContinuousClock.now - started)
+                do { done(.success(try decode(bytes))) } catch {
+                    logger.warning("malformed \(verb) response from \(address): \(error)")
+                    done(.failure(.rejected))
+                }
+            case let .failure(e):
+                if let failure = ClusterCoordinator.replicaFailure(e) { done(.failure(failure)) }
+            }
+        }
+    }
+
     /// Writes a read-repair mutation to `replica` (the local engine for this node); `done(true)`
     /// once it is acknowledged, `done(false)` when it failed (a timeout reports through the
     /// request's own timer, not here).

@@ -124,7 +124,7 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
     /// How a messaging failure counts for a replica: nil for a timeout (the request's own timer
     /// decides), `.rejected` when the replica answered with a failure or the message cannot be
     /// sent at all, else `.unreachable`.
-    static func replicaFailure(_ error: MessagingError) -> WriteCoordination.Failure? {
+    static func replicaFailure(_ error: MessagingError) -> ReplicaFailure? {
         switch error {
         case .timeout: nil
         case .remoteFailure, .frameTooLarge: .rejected

@@ -95,7 +95,7 @@ public struct ReadCoordination: Sendable {
         return progress()
     }
 
-    public mutating func onFailure(from host: UUIDValue, round: Int, _ failure: WriteCoordination.Failure) -> [Directive] {
+    public mutating func onFailure(from host: UUIDValue, round: Int, _ failure: ReplicaFailure) -> [Directive] {
         if phase == .repairing, round == self.round, pendingRepairs.contains(host) {
             return finish(.failure(timeout(received: plan.blockFor, dataPresent: true)))
         }

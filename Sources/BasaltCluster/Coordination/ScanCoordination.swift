@@ -70,7 +70,7 @@ public struct ScanCoordination: Sendable {
         return progress()
     }
 
-    public mutating func onFailure(from host: UUIDValue, round: Int, _ failure: WriteCoordination.Failure) -> [Directive] {
+    public mutating func onFailure(from host: UUIDValue, round: Int, _ failure: ReplicaFailure) -> [Directive] {
         if phase == .repairing, pendingRepairs.contains(host) { return finish(.failure(timeout(received: plan.blockFor, dataPresent: true))) }
         guard phase == .reading, round == self.round, let r = outstanding.removeValue(forKey: host) else { return [] }
         if failure == .rejected { rejections += 1 }

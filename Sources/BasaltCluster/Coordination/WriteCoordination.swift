@@ -1,5 +1,13 @@
 import BasaltCore
 
+/// How a replica failed a request.
+public enum ReplicaFailure: Error, Hashable, Sendable {
+    /// No answer will come (connection refused or closed); a write is hinted as for a timeout.
+    case unreachable
+    /// The replica answered that it could not serve the request (or its answer was malformed).
+    case rejected
+}
+
 /// One coordinated write of one mutation, as a pure state machine: events in, directives out; no
 /// I/O, no clock. The shell sends what it is told, reports acknowledgements, failures and the
 /// request's timeout, and stores the hints it is asked to.
@@ -20,13 +28,7 @@ public struct WriteCoordination: Sendable {
         case complete(CoordinatorError?)
     }
 
-    /// How a replica failed.
-    public enum Failure: Hashable, Sendable {
-        /// No answer will come (connection refused or closed): hinted like a timeout.
-        case unreachable
-        /// The replica answered that it could not apply the write.
-        case rejected
-    }
+    public typealias Failure = ReplicaFailure
 
     public let plan: ReplicaPlan
     public let writeType: WriteType

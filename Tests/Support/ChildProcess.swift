@@ -8,20 +8,20 @@ import Glibc
 /// depends on Foundation noticing a child's exit (its SIGCHLD source can miss exits when other
 /// threads of the test process receive the signal). Standard input is /dev/null; standard output and
 /// error go to `outputPath` (appended).
-final class ChildProcess: @unchecked Sendable {
+public final class ChildProcess: @unchecked Sendable {
     // @unchecked: `exitStatus` is guarded by `lock`.
-    let pid: pid_t
+    public let pid: pid_t
     private let lock = NSLock()
     private var exitStatus: Int32?
 
     /// Starts `executable` with `arguments`, in `directory` when given (through `/bin/sh`'s `cd`).
-    convenience init(_ executable: String, _ arguments: [String], outputPath: String, directory: String,
+    public convenience init(_ executable: String, _ arguments: [String], outputPath: String, directory: String,
                      environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         try self.init("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", directory, executable] + arguments,
                       outputPath: outputPath, environment: environment)
     }
 
-    init(_ executable: String, _ arguments: [String], outputPath: String,
+    public init(_ executable: String, _ arguments: [String], outputPath: String,
          environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -52,14 +52,14 @@ final class ChildProcess: @unchecked Sendable {
         pid = child
     }
 
-    struct SpawnError: Error, CustomStringConvertible {
+    public struct SpawnError: Error, CustomStringConvertible {
         let executable: String
         let message: String
-        var description: String { "cannot start \(executable): \(message)" }
+        public var description: String { "cannot start \(executable): \(message)" }
     }
 
     /// The exit status (128 + signal for a signalled exit), or nil while it runs. Reaps the child.
-    var status: Int32? {
+    public var status: Int32? {
         lock.withLock {
             if exitStatus == nil {
                 var raw: Int32 = 0
@@ -72,14 +72,14 @@ final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    var isRunning: Bool { status == nil }
+    public var isRunning: Bool { status == nil }
 
-    func signal(_ sig: Int32) {
+    public func signal(_ sig: Int32) {
         if isRunning { kill(pid, sig) }
     }
 
     /// Waits up to `timeout` for the exit; its status, or nil if still running.
-    func waitForExit(timeout: Duration) async -> Int32? {
+    public func waitForExit(timeout: Duration) async -> Int32? {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while isRunning && clock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
@@ -87,9 +87,30 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// SIGKILLs the process if it still runs and reaps it (blocking at most a few seconds).
-    func killAndReap() {
+    public func killAndReap() {
         guard isRunning else { return }
-        kill(pid, SIGKILL)
+        Glibc.kill(pid, SIGKILL)
         for _ in 0 ..< 500 where isRunning { usleep(10_000) }
+    }
+}
+
+/// The `basalt` executable under test: `BASALT_BIN`, or the one built beside this test bundle.
+public enum BasaltBinary {
+    public static var path: String {
+        if let env = ProcessInfo.processInfo.environment["BASALT_BIN"], !env.isEmpty { return env }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // The bundle may be a directory (BasaltPackageTests.xctest/…) inside the build directory.
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("basalt").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return "basalt-not-found (set BASALT_BIN or build the basalt product)"
+    }
+
+    /// The repository root (for the cluster/ scripts).
+    public static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }
 }
