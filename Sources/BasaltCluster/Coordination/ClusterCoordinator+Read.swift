@@ -42,21 +42,20 @@ final class ReadRun: Sendable {
         self.coordinator = coordinator
         cmp = comparator
         self.snapshot = snapshot
-        box = MachineBox(ReadCoordination(command: command, plan: plan, comparator: comparator))
+        box = MachineBox(ReadCoordination(command: command, plan: plan, comparator: comparator), deadlines: coordinator.deadlines)
         self.continuation = continuation
     }
 
     func start() {
         let directives = box.step { $0.start() }
-        let loop = coordinator.timerLoop
-        box.addTimer(loop.scheduleTimer(after: coordinator.settings.readTimeout) { [self] in execute(box.step { $0.onTimeout() }) })
+        box.schedule(after: coordinator.settings.readTimeout) { [self] in execute(box.step { $0.onTimeout() }) }
         let plan = box.read(\.plan)
         if plan.candidates.count > plan.initialContacts.count, let delay = coordinator.speculationDelay {
-            box.addTimer(loop.scheduleTimer(after: delay) { [self] in
+            box.schedule(after: delay) { [self] in
                 let d = box.step { $0.onSpeculationTimer() }
                 if !d.isEmpty { coordinator.count(\.speculativeRetries) }
                 execute(d)
-            })
+            }
         }
         execute(directives)
     }

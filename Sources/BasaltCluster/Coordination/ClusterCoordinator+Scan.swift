@@ -76,15 +76,15 @@ final class ScanRun: Sendable {
          snapshot: ClusterTopology.Snapshot, continuation: UnsafeContinuation<Result<ScanResult, CoordinatorError>, Never>) {
         self.coordinator = coordinator
         self.snapshot = snapshot
-        box = MachineBox(ScanCoordination(command: command, plan: plan, comparator: comparator))
+        box = MachineBox(ScanCoordination(command: command, plan: plan, comparator: comparator), deadlines: coordinator.deadlines)
         self.continuation = continuation
     }
 
     func start() {
         let directives = box.step { $0.start() }
-        box.addTimer(coordinator.timerLoop.scheduleTimer(after: coordinator.settings.rangeTimeout) { [self] in
+        box.schedule(after: coordinator.settings.rangeTimeout) { [self] in
             execute(box.step { $0.onTimeout() })
-        })
+        }
         execute(directives)
     }
 
@@ -109,7 +109,7 @@ final class ScanRun: Sendable {
         let host = request.replica.hostId, round = request.round
         let engine = coordinator.engine, command = request.command
         coordinator.ask(request.replica, snapshot: snapshot, verb: ReplicaVerbs.scan, timeout: coordinator.settings.rangeTimeout,
-                        payload: { command.encoded() }, local: { try engine.scan(command) },
+                        localInTask: true, payload: { command.encoded() }, local: { try engine.scan(command) },
                         decode: { try ScanResult.decode($0) }) { [self] result in
             switch result {
             case let .success(page): execute(box.step { $0.onPage(page, from: host, round: round) })
@@ -127,18 +127,19 @@ final class ScanRun: Sendable {
 }
 
 extension ClusterCoordinator {
-    /// Asks `replica` for something: this node through `local` (run off the loop), another node with
-    /// `verb` and `payload`, its response turned into the answer by `decode`. `done` gets the answer
-    /// or how the replica failed (a malformed response counts as a rejection); a timeout reports
-    /// nothing, as the request's own timer decides.
+    /// Asks `replica` for something: this node through `local` (run here, in a task when
+    /// `localInTask`), another node with `verb` and `payload`, its response turned into the answer
+    /// by `decode`. `done` gets the answer or how the replica failed (a malformed response counts as
+    /// a rejection); a timeout reports nothing, as the request's own timer decides.
     func ask<Answer: Sendable>(_ replica: Replica, snapshot: ClusterTopology.Snapshot, verb: Verb, timeout: Duration,
-                               latency: LatencyWindow? = nil, payload: () -> [UInt8],
+                               latency: LatencyWindow? = nil, localInTask: Bool = false, payload: () -> [UInt8],
                                local: @escaping @Sendable () throws -> Answer, decode: @escaping @Sendable ([UInt8]) throws -> Answer,
                                done: @escaping @Sendable (Result<Answer, ReplicaFailure>) -> Void) {
         if replica.isLocal {
-            Task {
+            let run: @Sendable () -> Void = {
                 do { done(.success(try local())) } catch { done(.failure(.rejected)) }
             }
+            if localInTask { Task { run() } } else { run() }
             return
         }
         guard let address = snapshot.address(of: replica.hostId) else { return done(.failure(.unreachable)) }

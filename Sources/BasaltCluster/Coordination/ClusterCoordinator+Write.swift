@@ -74,15 +74,15 @@ final class WriteRun: Sendable {
         self.mutation = mutation
         encoded = plan.replicas.count > 1 || plan.replicas.first?.isLocal == false ? mutation.encoded() : []
         self.snapshot = snapshot
-        box = MachineBox(WriteCoordination(plan: plan, writeType: writeType))
+        box = MachineBox(WriteCoordination(plan: plan, writeType: writeType), deadlines: coordinator.deadlines)
         self.continuation = continuation
     }
 
     func start() {
         let directives = box.step { $0.start() }
-        box.addTimer(coordinator.timerLoop.scheduleTimer(after: coordinator.settings.writeTimeout) { [self] in
+        box.schedule(after: coordinator.settings.writeTimeout) { [self] in
             execute(box.step { $0.onTimeout() })
-        })
+        }
         execute(directives)
     }
 

@@ -65,6 +65,8 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
     let logger: Logger
     let counts = Mutex(Counters())
     let readLatency = LatencyWindow(capacity: 1024)
+    /// Every request's timeouts and speculation timers.
+    let deadlines: DeadlineQueue
 
     public init(engine: StorageEngine, messaging: MessagingService, topology: ClusterTopology, schema: any SchemaSource,
                 hints: (any HintSink)?, settings: Settings = Settings(), clock: any Clock, logger: Logger) {
@@ -76,7 +78,12 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
         self.settings = settings
         self.clock = clock
         self.logger = logger
+        deadlines = DeadlineQueue(loop: messaging.group.next(), clock: clock)
     }
+
+    /// Stops the request timers (call when the node stops; requests still running then end with
+    /// their replicas' answers or messaging's own timeouts).
+    public func stop() { deadlines.stop() }
 
     public var counters: Counters { counts.withLock { $0 } }
 
@@ -105,9 +112,6 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
         guard let t = schema.table(id: id) else { throw .invalid("unconfigured table \(name) in keyspace \(keyspace)") }
         return t
     }
-
-    /// A loop for this request's timers.
-    var timerLoop: EventLoop { messaging.group.next() }
 
     /// How long a read waits before asking one more replica; nil for never.
     var speculationDelay: Duration? {
@@ -139,19 +143,27 @@ final class MachineBox<Machine: Sendable>: @unchecked Sendable {
     // @unchecked: `machine` and `timers` are only touched under `lock`.
     private let lock = Lock()
     private var machine: Machine
-    private var timers: [LoopTimer] = []
+    private var timers: [DeadlineQueue.Token] = []
+    private let deadlines: DeadlineQueue
 
-    init(_ machine: Machine) { self.machine = machine }
+    init(_ machine: Machine, deadlines: DeadlineQueue) {
+        self.machine = machine
+        self.deadlines = deadlines
+    }
 
     func step<D>(_ event: (inout Machine) -> [D]) -> [D] { lock.withLock { event(&machine) } }
 
     func read<R>(_ body: (Machine) -> R) -> R { lock.withLock { body(machine) } }
 
-    func addTimer(_ timer: LoopTimer) { lock.withLock { timers.append(timer) } }
+    /// Runs `body` after `delay` unless ``cancelTimers()`` comes first.
+    func schedule(after delay: Duration, _ body: @escaping @Sendable () -> Void) {
+        let token = deadlines.schedule(after: delay, body)
+        lock.withLock { timers.append(token) }
+    }
 
     func cancelTimers() {
-        let all = lock.withLock { () -> [LoopTimer] in defer { timers.removeAll() }; return timers }
-        for t in all { t.cancel() }
+        let all = lock.withLock { () -> [DeadlineQueue.Token] in defer { timers.removeAll() }; return timers }
+        for t in all { deadlines.cancel(t) }
     }
 }
 

@@ -6,7 +6,7 @@ import Synchronization
 
 /// The replica side of coordination: serves ``ReplicaVerbs`` from peers' coordinators on this
 /// node's storage engine. Writes are applied without blocking the loop (the reply is sent when the
-/// commit log made the write durable); reads and scans run off the loop.
+/// commit log made the write durable); point reads are served on the loop, scans off it.
 public final class ReplicaService: Sendable {
     /// What replicas served, for metrics.
     public struct Counters: Hashable, Sendable {
@@ -36,9 +36,9 @@ public final class ReplicaService: Sendable {
         messaging.register(ReplicaVerbs.mutation) { [self] m, reply in applyMutation(m, reply) { $0.mutations += 1 } }
         messaging.register(ReplicaVerbs.readRepair) { [self] m, reply in applyMutation(m, reply) { $0.repairs += 1 } }
         messaging.register(ReplicaVerbs.hint) { [self] m, reply in applyMutation(m, reply) { $0.hints += 1 } }
-        messaging.register(ReplicaVerbs.read) { [self] m, reply in
-            Task { serveRead(m, reply) }
-        }
+        // Point reads are short (memtables and memory-mapped SSTables): served on the loop, which
+        // saves a thread hand-off per read. Scans may read many partitions: off the loop.
+        messaging.register(ReplicaVerbs.read) { [self] m, reply in serveRead(m, reply) }
         messaging.register(ReplicaVerbs.scan) { [self] m, reply in
             Task { serveScan(m, reply) }
         }

@@ -94,15 +94,17 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
     }
 
     public func stop() async {
-        let (hints, batchlog, subscription) = lock.withLock { () -> (HintedHandoff?, BatchlogService?, MembershipSubscription?) in
+        let (hints, batchlog, subscription, coordinator) = lock.withLock {
+            () -> (HintedHandoff?, BatchlogService?, MembershipSubscription?, ClusterCoordinator?) in
             defer {
                 self.hints = nil
                 running = nil
                 self.subscription = nil
             }
-            return (self.hints, self.batchlog, self.subscription)
+            return (self.hints, self.batchlog, self.subscription, running)
         }
         subscription?.cancel()
+        coordinator?.stop()
         batchlog?.stop()
         hints?.stop()
         hints?.store.close()

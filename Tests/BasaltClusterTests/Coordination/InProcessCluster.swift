@@ -107,6 +107,7 @@ final class InProcessCluster: @unchecked Sendable {
 
     func shutdown() async {
         for n in nodes {
+            n.coordinator.stop()
             n.handoff?.stop()
             n.handoff?.store.close()
             await n.messaging.shutdown()
