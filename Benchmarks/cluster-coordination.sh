@@ -6,7 +6,7 @@
 #
 #   Benchmarks/cluster-coordination.sh                  # 10 s per run
 #   SECONDS_PER_RUN=20 HINT_KEYS=200000 Benchmarks/cluster-coordination.sh
-#   THROTTLE_KIB=1048576 Benchmarks/cluster-coordination.sh   # hint replay without the default throttle
+#   THROTTLE_KIB=1048576 PARTS=hints Benchmarks/cluster-coordination.sh   # hint replay only, without the default throttle
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -16,6 +16,7 @@ HINT_KEYS="${HINT_KEYS:-100000}"
 THROTTLE_KIB="${THROTTLE_KIB:-1024}"
 KEYS="${KEYS:-100000}"
 CONCURRENCY="${CONCURRENCY:-128}"
+PARTS="${PARTS:-throughput,hints}"
 
 swift build -c release --scratch-path "$SCRATCH" --product basalt >/dev/null
 export BASALT_BIN="$root/$SCRATCH/release/basalt"
@@ -26,11 +27,14 @@ trap 'cluster/down >/dev/null 2>&1 || true; rm -rf "$BASALT_CLUSTER_DIR"' EXIT
 hosts=127.0.9.1,127.0.9.2,127.0.9.3
 
 cluster/up 3 >/dev/null
+if [[ ",$PARTS," == *",throughput,"* ]]; then
 echo "== cluster of 3 on $hosts, RF 3, $KEYS keys, 100-byte values, $CONCURRENCY in flight, ${SECONDS_PER_RUN}s per run"
 for cl in ONE QUORUM; do
     "$BASALT_BIN" bench cql --hosts "$hosts" --replication-factor 3 --consistency "$cl" --keys "$KEYS" \
         --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN" --workloads write,read
 done
+fi
+[[ ",$PARTS," == *",hints,"* ]] || exit 0
 
 metric() {  # metric HOST NAME
     curl -s "http://$1:7199/metrics" | awk -v n="$2" '$1 == n { print $2 }'
