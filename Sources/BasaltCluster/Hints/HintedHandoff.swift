@@ -118,7 +118,9 @@ public final class HintedHandoff: HintSink, Sendable {
         let now = clock.monotonicNanos()
         let directives = scheduler.withLock { $0.onTick(nowNanos: now, alive: alive) }
         for case let .deliver(target, maxBytes) in directives {
-            deliver(target, maxBytes: maxBytes, address: snapshot.address(of: target))
+            // Reading the batch touches the disk: not on the loop.
+            let address = snapshot.address(of: target)
+            Task { deliver(target, maxBytes: maxBytes, address: address) }
         }
     }
 
