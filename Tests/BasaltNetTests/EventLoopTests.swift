@@ -96,6 +96,31 @@ struct EventLoopTests {
         loop.shutdown()
     }
 
+    /// A joined loop thread's `pthread_t` is reused by the next threads created; none of them may
+    /// pass for the loop (a second shutdown from such a thread once trapped).
+    @Test func threadsCreatedAfterShutdownAreNeverTheLoop() async {
+        let loop = EventLoop(name: "test-reuse")
+        await loop.shutdownGracefully()
+        // Several threads alive at once, so one of them gets the loop thread's descriptor.
+        let sawLoop = Shared(0)
+        var threads: [pthread_t] = []
+        for _ in 0 ..< 8 {
+            var tid = pthread_t()
+            let box = Unmanaged.passRetained(ThreadProbe(loop: loop, sawLoop: sawLoop)).toOpaque()
+            #expect(pthread_create(&tid, nil, { arg in
+                let probe = Unmanaged<ThreadProbe>.fromOpaque(arg!).takeRetainedValue()
+                if probe.loop.inEventLoop { probe.sawLoop.with { $0 += 1 } }
+                probe.loop.shutdown()  // idempotent, from any thread
+                usleep(20_000)
+                return nil
+            }, box) == 0)
+            threads.append(tid)
+        }
+        for t in threads { pthread_join(t, nil) }
+        #expect(sawLoop.current == 0)
+        await loop.shutdownGracefully()
+    }
+
     @Test func groupHandsOutLoopsRoundRobin() async {
         let group = EventLoopGroup(threads: 3, name: "rr")
         let picked = (0 ..< 6).map { _ in group.next() }
@@ -113,5 +138,16 @@ struct EventLoopTests {
             #expect(allOnLoop)
             #expect(await counter.count == 100)
         }
+    }
+}
+
+/// What a probe thread needs.
+final class ThreadProbe: @unchecked Sendable {
+    // @unchecked: immutable references to thread-safe objects.
+    let loop: EventLoop
+    let sawLoop: Shared<Int>
+    init(loop: EventLoop, sawLoop: Shared<Int>) {
+        self.loop = loop
+        self.sawLoop = sawLoop
     }
 }

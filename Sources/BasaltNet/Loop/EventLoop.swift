@@ -1,6 +1,7 @@
 import BasaltCore
 import CLibUV
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -47,6 +48,9 @@ public final class EventLoop: @unchecked Sendable {
     // Lifecycle (threads that call shutdown() wait on it).
     private let lifecycle = ConditionLock()
     @usableFromInline var threadID = pthread_t()
+    /// Set when the loop thread has finished: its `pthread_t` may then be reused by another thread,
+    /// which must not pass for the loop's.
+    @usableFromInline let threadFinished = Atomic<Bool>(false)
     private var threadStarted = false
     private var threadJoined = false
     private var joinInProgress = false
@@ -132,13 +136,16 @@ public final class EventLoop: @unchecked Sendable {
         }
         uv_run(uvLoop, UV_RUN_DEFAULT)
         closeLoop()
+        threadFinished.store(true, ordering: .releasing)
     }
 
     // MARK: - Thread identity
 
     /// True on the loop's own thread.
     @inlinable
-    public var inEventLoop: Bool { pthread_equal(pthread_self(), threadID) != 0 }
+    public var inEventLoop: Bool {
+        pthread_equal(pthread_self(), threadID) != 0 && !threadFinished.load(ordering: .acquiring)
+    }
 
     /// Traps in debug builds when called off the loop's thread; compiled out in release builds.
     @inlinable
