@@ -22,10 +22,11 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
         public var readTimeout: Duration = .seconds(5)
         public var rangeTimeout: Duration = .seconds(10)
         /// Reads ask one more replica when the contacted ones have not answered within this long:
-        /// the 99th percentile of recent replica read latencies, at least `minimumSpeculationDelay`;
-        /// nil turns speculation off.
+        /// the 99th percentile of recent replica read latencies, at least `minimumSpeculationDelay`
+        /// (`initialSpeculationDelay` until enough reads were measured); nil turns speculation off.
         public var speculativeRetry: SpeculativeRetry? = .percentile99
         public var minimumSpeculationDelay: Duration = .milliseconds(2)
+        public var initialSpeculationDelay: Duration = .milliseconds(50)
 
         public enum SpeculativeRetry: Sendable, Equatable {
             case percentile99
@@ -119,7 +120,7 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
         case nil: return nil
         case let .fixed(d): return d
         case .percentile99:
-            guard let p99 = readLatency.percentile99Nanos() else { return nil }
+            guard let p99 = readLatency.percentile99Nanos() else { return settings.initialSpeculationDelay }
             let d = Duration.nanoseconds(Int64(p99))
             return d < settings.minimumSpeculationDelay ? settings.minimumSpeculationDelay : d
         }
@@ -196,10 +197,10 @@ final class LatencyWindow: Sendable {
             s.next += 1
             if s.next == capacity { s.next = 0; s.filled = true }
             s.sinceEstimate += 1
-            if s.sinceEstimate >= capacity / 4 {
+            // A first estimate after 32 samples, then one every quarter window.
+            if s.sinceEstimate >= capacity / 4 || (s.p99 == nil && s.sinceEstimate >= 32) {
                 s.sinceEstimate = 0
                 let n = s.filled ? capacity : s.next
-                guard n >= 32 else { return }
                 let sorted = s.samples[0 ..< n].sorted()
                 s.p99 = sorted[min(n - 1, n * 99 / 100)]
             }
