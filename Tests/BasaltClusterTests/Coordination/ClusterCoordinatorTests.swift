@@ -115,6 +115,38 @@ struct ClusterCoordinatorTests {
         await c.shutdown()
     }
 
+    @Test func scansWithOneReplicaPerRangeVisitEveryNode() async throws {
+        let c = try await InProcessCluster(schema: .simple(rf: 1))
+        for k in 0 ..< 150 {
+            try await c.nodes[k % 3].coordinator.write([mutation(k, rows: [F.row(1, k, ts: 10)])], consistency: .one, writeType: .simple)
+        }
+        // Every node holds only its own ranges.
+        let held = try c.nodes.map { n in try (0 ..< 150).filter { try !localRows(n, $0).isEmpty }.count }
+        #expect(held.reduce(0, +) == 150 && held.allSatisfy { $0 > 0 && $0 < 150 })
+        for coordinator in 0 ..< 3 {
+            var keys: [[UInt8]] = []
+            var after: ScanPosition?
+            var pages = 0
+            repeat {
+                let cmd = TokenScanCommand(schema: F.table, range: TokenRange(start: .min, end: .max), after: after, pageSize: 11,
+                                           nowSeconds: SystemClock().nowSeconds())
+                let page = try await c.nodes[coordinator].coordinator.scan(cmd, consistency: .one)
+                keys += page.partitions.map(\.partitionKey)
+                after = page.next
+                pages += 1
+            } while after != nil && pages < 200
+            #expect(keys.count == 150 && Set(keys).count == 150)
+            #expect(keys.map { Murmur3.token($0) } == keys.map { Murmur3.token($0) }.sorted())
+        }
+        // A token range inside the ring: exactly the keys whose token lies in it.
+        let range = TokenRange(start: Token(-3_000_000_000_000_000_000), end: Token(4_000_000_000_000_000_000))
+        let page = try await c.nodes[1].coordinator.scan(TokenScanCommand(schema: F.table, range: range, pageSize: 1000,
+                                                                           nowSeconds: SystemClock().nowSeconds()), consistency: .one)
+        let expected = (0 ..< 150).map { F.int32($0) }.filter { range.contains(Murmur3.token($0)) }
+        #expect(Set(page.partitions.map(\.partitionKey)) == Set(expected) && page.next == nil)
+        await c.shutdown()
+    }
+
     @Test func loggedBatchesGoThroughTheBatchLogAndAreReplayedIfLeftBehind() async throws {
         let c = try await InProcessCluster(schema: .simple(rf: 3))
         let ms = [mutation(1, rows: [F.row(1, 1, ts: 10)]), mutation(2, rows: [F.row(1, 2, ts: 10)])]
