@@ -10,6 +10,8 @@ final class NativeConnection: @unchecked Sendable {
     // @unchecked: the mutable fields are touched only on `loop` (asserted in debug builds).
     let tcp: TCPConnection
     let loop: EventLoop
+    /// Statements run in tasks that prefer this connection's loop.
+    private let taskExecutor: LoopTaskExecutor
     let id: Int
     let session = ClientSession()
     private var decoder: FrameDecoder
@@ -23,6 +25,7 @@ final class NativeConnection: @unchecked Sendable {
          settings: NativeConnectionStateMachine.Settings, logger: Logger) {
         self.tcp = tcp
         self.loop = tcp.loop
+        taskExecutor = LoopTaskExecutor(loop: tcp.loop)
         self.id = id
         self.processor = processor
         self.hub = hub
@@ -81,9 +84,15 @@ final class NativeConnection: @unchecked Sendable {
         let processor = processor
         let session = session
         if let user = machine.user, session.user == nil { session.user = user }
-        Task {
+        // The statement runs on this connection's loop between its awaits (no hop through the
+        // global pool), and its answer is written from there.
+        Task(executorPreference: taskExecutor) {
             let response = await processor.process(request.request, session: session)
-            _ = self.loop.execute { self.complete(request.stream, response) }
+            if self.loop.inEventLoop {
+                self.complete(request.stream, response)
+            } else {
+                _ = self.loop.execute { self.complete(request.stream, response) }
+            }
         }
     }
 
