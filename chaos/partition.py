@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Cuts a node off from the others under load, heals it, and checks that nothing acknowledged is lost.
+
+Against a running cluster (the `cluster/` scripts' environment), for a bounded time: writer threads
+insert distinct keys at QUORUM through every node (the real Python driver) and remember every
+acknowledged one. Meanwhile one node at a time is partitioned from the others: iptables rules drop
+internode traffic (the storage port) between its address and theirs in both directions, while
+clients still reach every node. The others convict it through the failure detector, keep
+accepting QUORUM writes and hint them; writes it coordinates fail (it cannot reach a quorum). After
+`--partition-seconds` the rules are removed; once every node sees every node up and no hint is
+pending, every acknowledged key must be read back at QUORUM and ALL, and each replica alone at ONE
+is reported.
+
+Needs root and iptables (Debian's `iptables` package). Every rule carries the comment
+`basalt-chaos` and is removed on exit, also on failure or interrupt.
+
+    chaos/partition.py --seconds 60 --partitions 2 --partition-seconds 25
+"""
+import argparse
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kill_under_load import cluster, metric, session_on  # noqa: E402
+
+TAG = "basalt-chaos"
+
+
+def iptables(*args):
+    subprocess.run(["iptables"] + list(args), check=True, capture_output=True, text=True, timeout=30)
+
+
+def partition_rules(victim, others, port):
+    """(chain, rule arguments) dropping the storage port both ways between `victim` and `others`."""
+    rules = []
+    for other in others:
+        for src, dst in ((victim, other), (other, victim)):
+            rules.append(["-s", src, "-d", dst, "-p", "tcp", "--dport", str(port)])
+            rules.append(["-s", src, "-d", dst, "-p", "tcp", "--sport", str(port)])
+    return [r + ["-m", "comment", "--comment", TAG, "-j", "DROP"] for r in rules]
+
+
+def remove_all_rules():
+    """Removes every rule tagged `basalt-chaos` from INPUT."""
+    listing = subprocess.run(["iptables", "-S", "INPUT"], capture_output=True, text=True).stdout
+    for line in listing.splitlines():
+        if TAG in line and line.startswith("-A INPUT "):
+            subprocess.run(["iptables", "-D", "INPUT"] + line.split()[2:], capture_output=True)
+
+
+def sees_all_up(address, addresses):
+    try:
+        status = urllib.request.urlopen("http://%s:7199/status" % address, timeout=5).read().decode()
+    except OSError:
+        return False
+    return all(re.search(r"^UN +%s " % re.escape(a), status, re.M) for a in addresses)
+
+
+def sees_down(observer, target):
+    try:
+        status = urllib.request.urlopen("http://%s:7199/status" % observer, timeout=5).read().decode()
+    except OSError:
+        return False
+    return re.search(r"^DN +%s " % re.escape(target), status, re.M) is not None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=60, help="how long the load runs")
+    parser.add_argument("--partitions", type=int, default=1, help="at most this many partitions, one after the other")
+    parser.add_argument("--partition-seconds", type=float, default=25, help="how long a node stays cut off")
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--storage-port", type=int, default=7000)
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    args = parser.parse_args()
+    from cassandra import ConsistencyLevel
+
+    rng = random.Random(args.seed)
+    prefix = os.environ.get("BASALT_CLUSTER_PREFIX", "127.0.0.")
+    addresses = ["%s%d" % (prefix, i) for i in range(1, args.nodes + 1)]
+    print("chaos: seed %d, %d nodes %s, %.0f s, at most %d partitions of %.0f s" %
+          (args.seed, args.nodes, addresses, args.seconds, args.partitions, args.partition_seconds))
+    remove_all_rules()
+
+    admin_cluster, admin = session_on(addresses, ConsistencyLevel.ALL)
+    admin.execute("CREATE KEYSPACE IF NOT EXISTS chaos WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}")
+    admin.execute("CREATE TABLE IF NOT EXISTS chaos.parted (writer int, seq int, v text, PRIMARY KEY (writer, seq))")
+    admin_cluster.control_connection.wait_for_schema_agreement(wait_time=10)
+
+    acknowledged = [[] for _ in range(args.writers)]
+    failures = [0] * args.writers
+    stop = threading.Event()
+
+    def writer(w):
+        # Each writer talks to one node, so writes coordinated by the partitioned node are tried too.
+        c, s = session_on([addresses[w % len(addresses)]], ConsistencyLevel.QUORUM)
+        insert = s.prepare("INSERT INTO chaos.parted (writer, seq, v) VALUES (?, ?, ?)")
+        seq = 0
+        while not stop.is_set() and seq < 1_000_000:
+            try:
+                s.execute(insert, (w, seq, "v%d" % seq), timeout=10)
+                acknowledged[w].append(seq)
+            except Exception:
+                failures[w] += 1
+            seq += 1
+        c.shutdown()
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(args.writers)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + args.seconds
+    partitions = []
+    try:
+        while time.time() < deadline and len(partitions) < args.partitions:
+            time.sleep(rng.uniform(1, 3))
+            victim = rng.randint(1, args.nodes)
+            address = addresses[victim - 1]
+            others = [a for a in addresses if a != address]
+            print("chaos: t=%.1fs cut node %d off" % (args.seconds - (deadline - time.time()), victim))
+            rules = partition_rules(address, others, args.storage_port)
+            for r in rules:
+                iptables("-I", "INPUT", *r)
+            until = time.time() + args.partition_seconds
+            convicted = None
+            while time.time() < until:
+                if convicted is None and all(sees_down(o, address) for o in others):
+                    convicted = args.partition_seconds - (until - time.time())
+                time.sleep(0.5)
+            for r in rules:
+                iptables("-D", "INPUT", *r)
+            print("chaos: node %d healed (marked down by the others after %s s)" %
+                  (victim, "%.1f" % convicted if convicted is not None else "no conviction within the partition"))
+            partitions.append(victim)
+            healed = time.time() + 120
+            while time.time() < healed and not all(sees_all_up(a, addresses) for a in addresses):
+                time.sleep(0.5)
+        while time.time() < deadline:
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        remove_all_rules()
+        for t in threads:
+            t.join(timeout=120)
+    total = sum(len(a) for a in acknowledged)
+    print("chaos: %d writes acknowledged, %d failed, %d partitions %s" % (total, sum(failures), len(partitions), partitions))
+
+    up_deadline = time.time() + 120
+    while time.time() < up_deadline and not all(sees_all_up(a, addresses) for a in addresses):
+        time.sleep(0.5)
+    drain_deadline = time.time() + 180
+    while time.time() < drain_deadline and not all(metric(a, "basalt_hints_pending") == 0 for a in addresses):
+        time.sleep(0.5)
+    print("chaos: hints pending after the run: %s" % [metric(a, "basalt_hints_pending") for a in addresses])
+
+    def lost_at(nodes, level):
+        c, s = session_on(nodes, level)
+        select = s.prepare("SELECT seq FROM chaos.parted WHERE writer = ?")
+        lost = []
+        for w in range(args.writers):
+            seen = {row.seq for row in s.execute(select, (w,))}
+            lost += [(w, q) for q in acknowledged[w] if q not in seen]
+        c.shutdown()
+        return lost
+
+    for a in addresses:
+        print("chaos: replica %s alone: %d of %d acknowledged writes missing" % (a, len(lost_at([a], ConsistencyLevel.ONE)), total))
+    missing = {}
+    for name, level in (("QUORUM", ConsistencyLevel.QUORUM), ("ALL", ConsistencyLevel.ALL)):
+        lost = lost_at(addresses, level)
+        if lost:
+            missing[name] = lost
+        print("chaos: read at %s: %d of %d acknowledged writes missing" % (name, len(lost), total))
+    admin_cluster.shutdown()
+    if missing:
+        for name, lost in missing.items():
+            print("chaos: LOST at %s: %s" % (name, lost[:20]))
+        return 1
+    print("chaos: nothing acknowledged was lost")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    finally:
+        remove_all_rules()
