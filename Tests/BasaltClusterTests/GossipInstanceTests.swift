@@ -190,6 +190,38 @@ struct GossipInstanceTests {
         #expect(h.notifications[a1]?.last == .dead(a2))
     }
 
+    /// A node that announced its shutdown stays down under that generation: an echo reply still in
+    /// flight, or its heartbeat relayed by a third node, must not mark it up again; its restart (a
+    /// new generation) does.
+    @Test func aShutDownNodeStaysDownUntilItRestarts() {
+        var h = H()
+        h.add(1); h.add(2); h.add(3)
+        for _ in 0 ..< 10 where !(h.node(1).isAlive(a2) && h.node(3).isAlive(a2) && h.node(3).isAlive(a1)) {
+            for n in [2, 3, 1] { h.tick(n) }
+            h.clock.advance(seconds: 1)
+        }
+        #expect(h.node(1).isAlive(a2) && h.node(3).isAlive(a2))
+        // Node 2 announces its shutdown to node 1 only; node 1 then gets a late echo reply from it.
+        let echo = Gossip.Envelope(from: a2, message: .echoReply)
+        h.drop = { from, to, _ in from == a2 && to == a3 }
+        h.on(2) { $0.onShutdown() }
+        #expect(!h.node(1).isAlive(a2))
+        h.on(1) { $0.onReceive(echo.encoded(), peer: "\(a2)") }
+        #expect(!h.node(1).isAlive(a2))
+        // Node 3 did not hear the announcement and relays node 2's last heartbeat: still down.
+        h.drop = { _, _, _ in false }
+        h.clock.advance(seconds: 1)
+        h.tick(3)
+        h.tick(1)
+        #expect(!h.node(1).isAlive(a2))
+        // Restarted with a new generation: up again after an echo.
+        h.clock.advance(seconds: 5)
+        h.add(2, generation: h.clock.nowSeconds())
+        h.tick(2)
+        h.tick(1)
+        #expect(h.node(1).isAlive(a2))
+    }
+
     @Test func leftNodeIsNeverMarkedUpThenEvictedAndQuarantined() {
         var h = H()
         h.add(1)

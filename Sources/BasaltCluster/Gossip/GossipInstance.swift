@@ -36,6 +36,10 @@ extension Gossip {
         public internal(set) var detector: PhiAccrualDetector<NodeAddress>
         var versionCounter: Int64 = 0
         var echoInFlight: [NodeAddress: UInt64] = [:]
+        /// Endpoints that announced their shutdown, with the generation they announced it in: never
+        /// marked up again under that generation (a late echo reply or a heartbeat relayed by a
+        /// third node must not resurrect them); a restart brings a new generation.
+        var shutDownGenerations: [NodeAddress: Int64] = [:]
         var quarantined: [NodeAddress: UInt64] = [:]
         var deadStateSince: [NodeAddress: UInt64] = [:]
         var rng: SplitMix64
@@ -160,7 +164,9 @@ extension Gossip {
             case .echoReply:
                 markAliveAfterEcho(from, into: &out)
             case .shutdown:
-                if endpoints[from] != nil {
+                if let state = endpoints[from] {
+                    shutDownGenerations[from] = state.heartbeat.generation
+                    echoInFlight[from] = nil
                     markDead(from, into: &out)
                     detector.remove(from)
                 }
@@ -242,15 +248,21 @@ extension Gossip {
             if wasAlive { out.append(.notify(.dead(addr))) }
         }
 
+        /// Whether `addr` announced its shutdown under its current generation.
+        func hasShutDown(_ addr: NodeAddress) -> Bool {
+            guard let generation = shutDownGenerations[addr] else { return false }
+            return endpoints[addr]?.heartbeat.generation == generation
+        }
+
         mutating func requestEcho(_ addr: NodeAddress, into out: inout [Directive]) {
-            guard echoInFlight[addr] == nil else { return }
+            guard echoInFlight[addr] == nil, !hasShutDown(addr) else { return }
             echoInFlight[addr] = clock.monotonicNanos()
             out.append(.send(to: addr, Envelope(from: localAddress, message: .echo)))
         }
 
         mutating func markAliveAfterEcho(_ addr: NodeAddress, into out: inout [Directive]) {
             echoInFlight[addr] = nil
-            guard let st = endpoints[addr], !st.isDeadState, !liveEndpoints.contains(addr) else { return }
+            guard let st = endpoints[addr], !st.isDeadState, !liveEndpoints.contains(addr), !hasShutDown(addr) else { return }
             liveEndpoints.insert(addr)
             unreachableEndpoints[addr] = nil
             detector.report(addr, at: clock.monotonicNanos())
@@ -263,6 +275,7 @@ extension Gossip {
             unreachableEndpoints[addr] = nil
             echoInFlight[addr] = nil
             deadStateSince[addr] = nil
+            shutDownGenerations[addr] = nil
             detector.remove(addr)
             quarantined[addr] = now
             out.append(.notify(.evicted(addr)))
