@@ -169,6 +169,37 @@ struct ClusterCoordinatorTests {
         await c.shutdown()
     }
 
+    @Test func garbageOnTheReplicaVerbsIsRefusedAndServiceGoesOn() async throws {
+        let c = try await InProcessCluster(schema: .simple(rf: 3))
+        var rng = SplitMix64(seed: 11)
+        let verbs = [ReplicaVerbs.mutation, ReplicaVerbs.read, ReplicaVerbs.scan, ReplicaVerbs.readRepair, ReplicaVerbs.hint,
+                     ReplicaVerbs.batchlogStore, ReplicaVerbs.batchlogRemove]
+        let valid = mutation(1, rows: [F.row(1, 1, ts: 10)]).encoded()
+        var refused = 0
+        for i in 0 ..< 300 {
+            var payload: [UInt8]
+            if i % 2 == 0 {
+                payload = (0 ..< Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            } else {
+                payload = valid
+                for _ in 0 ..< 1 + Int(rng.next() % 4) { payload[Int(rng.next() % UInt64(payload.count))] ^= UInt8(1 + rng.next() % 255) }
+            }
+            do {
+                _ = try await c.nodes[0].messaging.request(to: c.nodes[1].messaging.address, verb: verbs[i % verbs.count], payload: payload,
+                                                           timeout: .seconds(5))
+            } catch {
+                guard case .remoteFailure = error else { throw error }
+                refused += 1
+            }
+        }
+        #expect(refused > 200)
+        #expect(c.nodes[1].replicas.counters.failures == refused - c.nodes[1].batchlog.counters.malformed)
+        // The node still serves real requests.
+        try await c.nodes[0].coordinator.write([mutation(2, rows: [F.row(1, 2, ts: 10)])], consistency: .all, writeType: .simple)
+        #expect(try await F.clusteringValues(c.nodes[1].coordinator.read(read(2), consistency: .all)) == [1])
+        await c.shutdown()
+    }
+
     @Test func writeTimeoutsReportWhatWasAcknowledged() async throws {
         var settings = ClusterCoordinator.Settings()
         settings.writeTimeout = .milliseconds(300)
