@@ -126,7 +126,7 @@ final class NodeConnection: @unchecked Sendable {
     private func sendOnLoop(_ request: EncodedRequest, timeout: Duration, completion: @escaping Completion) {
         loop.assertInEventLoop()
         if let closeError { return refuse(closeError, completion) }
-        let deadline = clock.monotonicNanos() &+ Self.nanos(timeout)
+        let deadline = clock.monotonicNanos() &+ timeout.wholeNanoseconds
         guard let stream = requests.start(Waiter(completion: completion, timeout: timeout), deadline: deadline) else {
             return refuse(.tooManyInFlight(node: node, limit: capacity), completion)
         }
@@ -243,11 +243,5 @@ final class NodeConnection: @unchecked Sendable {
             return true
         }
         return loop.execute(body)
-    }
-
-    static func nanos(_ d: Duration) -> UInt64 {
-        let (s, atto) = d.components
-        guard s >= 0 else { return 0 }
-        return UInt64(s) &* 1_000_000_000 &+ UInt64(atto / 1_000_000_000)
     }
 }

@@ -30,8 +30,8 @@ final class NodePool: @unchecked Sendable {
         self.node = node
         self.configuration = configuration
         self.group = group
-        health = NodeHealth(initialDelayNanos: NodeConnection.nanos(configuration.reconnectInitialDelay),
-                            maxDelayNanos: NodeConnection.nanos(configuration.reconnectMaxDelay))
+        health = NodeHealth(initialDelayNanos: configuration.reconnectInitialDelay.wholeNanoseconds,
+                            maxDelayNanos: configuration.reconnectMaxDelay.wholeNanoseconds)
     }
 
     var address: String { node.address.description }

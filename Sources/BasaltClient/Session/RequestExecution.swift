@@ -43,7 +43,7 @@ final class RequestExecution: @unchecked Sendable {
         self.statement = statement
         self.isIdempotent = isIdempotent
         self.timeout = timeout
-        deadline = clock.monotonicNanos() &+ NodeConnection.nanos(timeout)
+        deadline = clock.monotonicNanos() &+ timeout.wholeNanoseconds
         self.completion = completion
     }
 

@@ -166,8 +166,8 @@ extension Session {
         }
         guard start else { return }
         let task = Task { [self] in
-            var health = NodeHealth(initialDelayNanos: NodeConnection.nanos(configuration.reconnectInitialDelay),
-                                    maxDelayNanos: NodeConnection.nanos(configuration.reconnectMaxDelay))
+            var health = NodeHealth(initialDelayNanos: configuration.reconnectInitialDelay.wholeNanoseconds,
+                                    maxDelayNanos: configuration.reconnectMaxDelay.wholeNanoseconds)
             while !Task.isCancelled && !isClosed {
                 if await tryControlCandidates() { break }
                 guard case let .retry(delay) = health.connectFailed(now: 0) else { break }

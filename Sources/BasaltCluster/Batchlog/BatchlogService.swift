@@ -86,8 +86,7 @@ public final class BatchlogService: Sendable {
     /// Replays every batch older than `replayAfter`; returns how many were replayed.
     @discardableResult
     public func replayDue(coordinator: ClusterCoordinator) async -> Int {
-        let (seconds, atto) = replayAfter.components
-        let cutoff = clock.now().micros - (seconds * 1_000_000 + atto / 1_000_000_000_000)
+        let cutoff = clock.now().micros - Int64(replayAfter.wholeNanoseconds / 1000)
         var replayed = 0
         for entry in dueEntries(olderThan: cutoff) {
             do {

@@ -16,7 +16,7 @@ extension ClusterCoordinator {
             _ = try ReplicaPlan.forWrite(consistency, replicas: snapshot.replicas(for: m.token, ks.replication),
                                          replication: ks.replication, localDataCenter: snapshot.localDataCenter)
         }
-        let now = clockNowMicros()
+        let now = clock.now().micros
         let entry = BatchlogEntry(id: UUIDValue.timeBased(unixMicros: now, sequenceAndNode: UInt64.random(in: 0 ... UInt64.max)),
                                   createdAtMicros: now, mutations: mutations)
         let endpoints = batchlogEndpoints(snapshot)
@@ -24,8 +24,6 @@ extension ClusterCoordinator {
         try await writeEach(mutations, consistency: consistency, writeType: .batch)
         removeBatch(entry.id, storedAt: now, from: endpoints, snapshot: snapshot)
     }
-
-    func clockNowMicros() -> Int64 { clock.now().micros }
 
     /// Up to two live nodes of this data center other than this one, on distinct racks when the
     /// data center has several; this node alone when no other is alive.

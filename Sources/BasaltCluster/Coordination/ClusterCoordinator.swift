@@ -187,11 +187,7 @@ final class LatencyWindow: Sendable {
     }
 
     func record(_ elapsed: Duration) {
-        let (seconds, attoseconds) = elapsed.components
-        record(nanos: UInt64(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)))
-    }
-
-    func record(nanos: UInt64) {
+        let nanos = elapsed.wholeNanoseconds
         state.withLock { s in
             s.samples[s.next] = nanos
             s.next += 1

@@ -73,7 +73,7 @@ public struct ConsistencyRequirement: Hashable, Sendable {
         }
     }
 
-    /// Whether `responders` (one data center name per counted response) meet the level.
+    /// Whether the counted responses (or live replicas) in `tally` meet the level.
     public func isMet(by tally: ResponseTally) -> Bool {
         switch counting {
         case .anyReplica, .dataCenter: return tally.total >= blockFor

@@ -36,9 +36,7 @@ final class DeadlineQueue: Sendable {
 
     /// Runs `body` once `delay` has passed, unless cancelled first.
     func schedule(after delay: Duration, _ body: @escaping @Sendable () -> Void) -> Token {
-        let (seconds, attoseconds) = delay.components
-        let nanos = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds / 1_000_000_000))
-        let due = clock.monotonicNanos() + nanos
+        let due = clock.monotonicNanos() + delay.wholeNanoseconds
         return state.withLock { s in
             s.nextID += 1
             s.heap.insert(Entry(due: due, id: s.nextID))
@@ -50,9 +48,6 @@ final class DeadlineQueue: Sendable {
     func cancel(_ token: Token) {
         _ = state.withLock { $0.bodies.removeValue(forKey: token.id) }
     }
-
-    /// Deadlines not yet fired or cancelled.
-    var count: Int { state.withLock { $0.bodies.count } }
 
     /// Stops the timer; pending deadlines never fire.
     func stop() {

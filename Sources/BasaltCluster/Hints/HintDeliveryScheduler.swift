@@ -42,8 +42,6 @@ public struct HintDeliveryScheduler: Sendable {
     /// Targets with hints not yet delivered, as far as the scheduler knows.
     public var targetsWithHints: [UUIDValue] { targets.filter { $0.value.hasHints }.map(\.key).sorted { ($0.msb, $0.lsb) < ($1.msb, $1.lsb) } }
 
-    public func isInFlight(_ target: UUIDValue) -> Bool { targets[target]?.inFlight ?? false }
-
     /// Hints were stored for `target` (at start-up: for every target the store holds).
     public mutating func onHintsStored(for target: UUIDValue) {
         targets[target, default: Target()].hasHints = true
