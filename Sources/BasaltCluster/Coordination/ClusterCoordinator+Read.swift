@@ -107,8 +107,11 @@ final class ReadRun: Sendable {
 
     private func repair(_ r: Replica, _ m: Mutation, round: Int) {
         let host = r.hostId
-        coordinator.sendRepair(m, to: r, snapshot: snapshot) { [self] ok in
-            execute(box.step { ok ? $0.onRepairAck(from: host, round: round) : $0.onFailure(from: host, round: round, .unreachable) })
+        coordinator.sendMutation(m, verb: ReplicaVerbs.readRepair, to: r, snapshot: snapshot) { [self] result in
+            switch result {
+            case .success: execute(box.step { $0.onRepairAck(from: host, round: round) })
+            case let .failure(f): execute(box.step { $0.onFailure(from: host, round: round, f) })
+            }
         }
     }
 }

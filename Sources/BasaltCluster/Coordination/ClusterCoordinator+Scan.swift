@@ -120,59 +120,10 @@ final class ScanRun: Sendable {
 
     private func repair(_ r: Replica, _ m: Mutation, round: Int) {
         let host = r.hostId
-        coordinator.sendRepair(m, to: r, snapshot: snapshot) { [self] ok in
-            execute(box.step { ok ? $0.onRepairAck(from: host, round: round) : $0.onFailure(from: host, round: round, .unreachable) })
-        }
-    }
-}
-
-extension ClusterCoordinator {
-    /// Asks `replica` for something: this node through `local` (run here, in a task when
-    /// `localInTask`), another node with `verb` and `payload`, its response turned into the answer
-    /// by `decode`. `done` gets the answer or how the replica failed (a malformed response counts as
-    /// a rejection); a timeout reports nothing, as the request's own timer decides.
-    func ask<Answer: Sendable>(_ replica: Replica, snapshot: ClusterTopology.Snapshot, verb: Verb, timeout: Duration,
-                               latency: LatencyWindow? = nil, localInTask: Bool = false, payload: () -> [UInt8],
-                               local: @escaping @Sendable () throws -> Answer, decode: @escaping @Sendable ([UInt8]) throws -> Answer,
-                               done: @escaping @Sendable (Result<Answer, ReplicaFailure>) -> Void) {
-        if replica.isLocal {
-            let run: @Sendable () -> Void = {
-                do { done(.success(try local())) } catch { done(.failure(.rejected)) }
-            }
-            if localInTask { Task { run() } } else { run() }
-            return
-        }
-        guard let address = snapshot.address(of: replica.hostId) else { return done(.failure(.unreachable)) }
-        let started = ContinuousClock.now
-        messaging.request(to: address, verb: verb, payload: payload(), timeout: timeout) { [logger] result in
+        coordinator.sendMutation(m, verb: ReplicaVerbs.readRepair, to: r, snapshot: snapshot) { [self] result in
             switch result {
-            case let .success(bytes):
-                latency?.record(ContinuousClock.now - started)
-                do { done(.success(try decode(bytes))) } catch {
-                    logger.warning("malformed \(verb) response from \(address): \(error)")
-                    done(.failure(.rejected))
-                }
-            case let .failure(e):
-                if let failure = ClusterCoordinator.replicaFailure(e) { done(.failure(failure)) }
-            }
-        }
-    }
-
-    /// Writes a read-repair mutation to `replica` (the local engine for this node); `done(true)`
-    /// once it is acknowledged, `done(false)` when it failed (a timeout reports through the
-    /// request's own timer, not here).
-    func sendRepair(_ m: Mutation, to replica: Replica, snapshot: ClusterTopology.Snapshot, done: @escaping @Sendable (Bool) -> Void) {
-        if replica.isLocal {
-            engine.apply(m) { result in
-                if case .success = result { done(true) } else { done(false) }
-            }
-            return
-        }
-        guard let address = snapshot.address(of: replica.hostId) else { return done(false) }
-        messaging.request(to: address, verb: ReplicaVerbs.readRepair, payload: m.encoded(), timeout: settings.writeTimeout) { result in
-            switch result {
-            case .success: done(true)
-            case let .failure(e): if ClusterCoordinator.replicaFailure(e) != nil { done(false) }
+            case .success: execute(box.step { $0.onRepairAck(from: host, round: round) })
+            case let .failure(f): execute(box.step { $0.onFailure(from: host, round: round, f) })
             }
         }
     }

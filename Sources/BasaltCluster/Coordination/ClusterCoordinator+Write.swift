@@ -63,7 +63,8 @@ extension ClusterCoordinator {
 final class WriteRun: Sendable {
     let coordinator: ClusterCoordinator
     let mutation: Mutation
-    let encoded: [UInt8]
+    /// The mutation's encoding, made once when some replica is another node.
+    let encoded: [UInt8]?
     let snapshot: ClusterTopology.Snapshot
     let box: MachineBox<WriteCoordination>
     let continuation: UnsafeContinuation<Result<Void, CoordinatorError>, Never>
@@ -72,7 +73,7 @@ final class WriteRun: Sendable {
          snapshot: ClusterTopology.Snapshot, continuation: UnsafeContinuation<Result<Void, CoordinatorError>, Never>) {
         self.coordinator = coordinator
         self.mutation = mutation
-        encoded = plan.replicas.count > 1 || plan.replicas.first?.isLocal == false ? mutation.encoded() : []
+        encoded = plan.replicas.contains { !$0.isLocal } ? mutation.encoded() : nil
         self.snapshot = snapshot
         box = MachineBox(WriteCoordination(plan: plan, writeType: writeType), deadlines: coordinator.deadlines)
         self.continuation = continuation
@@ -99,33 +100,17 @@ final class WriteRun: Sendable {
 
     private func send(to r: Replica) {
         let host = r.hostId
-        if r.isLocal {
-            coordinator.engine.apply(mutation) { [self] result in
-                switch result {
-                case .success: execute(box.step { $0.onAck(from: host) })
-                case .failure: execute(box.step { $0.onFailure(from: host, .rejected) })
-                }
-            }
-            return
-        }
-        guard let address = snapshot.address(of: host) else {
-            execute(box.step { $0.onFailure(from: host, .unreachable) })
-            return
-        }
-        coordinator.messaging.request(to: address, verb: ReplicaVerbs.mutation, payload: encoded,
-                                      timeout: coordinator.settings.writeTimeout) { [self] result in
+        coordinator.sendMutation(mutation, encoded: encoded, verb: ReplicaVerbs.mutation, to: r, snapshot: snapshot) { [self] result in
             switch result {
             case .success: execute(box.step { $0.onAck(from: host) })
-            case let .failure(e):
-                guard let failure = ClusterCoordinator.replicaFailure(e) else { return }
-                execute(box.step { $0.onFailure(from: host, failure) })
+            case let .failure(f): execute(box.step { $0.onFailure(from: host, f) })
             }
         }
     }
 
     private func hint(_ r: Replica) {
         coordinator.count(\.hintsRequested)
-        let bytes = encoded.isEmpty ? mutation.encoded() : encoded
+        let bytes = encoded ?? mutation.encoded()
         let stored = coordinator.hints?.storeHint(bytes, for: r) ?? false
         if !stored { coordinator.count(\.hintsNotStored) }
         execute(box.step { stored ? $0.onHintStored(for: r.hostId) : $0.onHintNotStored(for: r.hostId) })
