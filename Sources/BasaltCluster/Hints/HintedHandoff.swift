@@ -71,10 +71,11 @@ public final class HintedHandoff: HintSink, Sendable {
         timer.withLock { $0 = t }
     }
 
-    /// Stops delivering and syncs the store (batches in flight finish or fail on their own).
+    /// Stops delivering and closes the store, which syncs it (batches in flight finish or fail on
+    /// their own; reading and marking delivered still work on a closed store).
     public func stop() {
         timer.withLock { $0?.cancel(); $0 = nil }
-        try? store.sync()
+        store.close()
     }
 
     // MARK: - Keeping hints

@@ -46,8 +46,7 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
         batchlog.register(on: context.messaging)
         let membership = context.membership
         let subscription = context.events.subscribe { [weak self] event in
-            let snapshot = membership()
-            topology.update(ring: snapshot.ring, members: Array(snapshot.members.values))
+            Self.refresh(topology, from: membership())
             switch event {
             case let .left(m), let .removed(m):
                 if let host = m.hostId { self?.hintedHandoff?.forget(host) }
@@ -63,11 +62,15 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
         context.metrics.register("coordination") { [weak self] out in self?.writeMetrics(into: &out) }
     }
 
-    public func start(_ context: NodeContext) async throws {
-        guard let (topology, batchlog) = lock.withLock({ self.topology.flatMap { t in self.batchlog.map { (t, $0) } } }),
-              let schema = schema() else { return }
-        let snapshot = context.membership()
+    /// Gives the coordinator's view the ring and members of a membership snapshot.
+    static func refresh(_ topology: ClusterTopology, from snapshot: MembershipSnapshot) {
         topology.update(ring: snapshot.ring, members: Array(snapshot.members.values))
+    }
+
+    public func start(_ context: NodeContext) async throws {
+        let (topology, batchlog) = lock.withLock { (self.topology, self.batchlog) }
+        guard let topology, let batchlog, let schema = schema() else { return }
+        Self.refresh(topology, from: context.membership())
         let c = context.config
         var storeConfig = HintStoreConfig()
         storeConfig.maxTotalBytes = c.maxHintsSizeMiB << 20
@@ -107,7 +110,6 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
         coordinator?.stop()
         batchlog?.stop()
         hints?.stop()
-        hints?.store.close()
     }
 
     private func writeMetrics(into out: inout PrometheusText) {

@@ -109,7 +109,6 @@ final class InProcessCluster: @unchecked Sendable {
         for n in nodes {
             n.coordinator.stop()
             n.handoff?.stop()
-            n.handoff?.store.close()
             await n.messaging.shutdown()
             n.engine.close(flush: false)
             try? InProcessCluster.removeTree(n.directory)
