@@ -17,17 +17,12 @@ Needs root and iptables (Debian's `iptables` package). Every rule carries the co
     chaos/partition.py --seconds 60 --partitions 2 --partition-seconds 25
 """
 import argparse
-import os
 import random
-import re
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kill_under_load import cluster, metric, session_on  # noqa: E402
+from harness import QuorumWriters, node_addresses, sees_all_up, sees_down, settle_and_check
 
 TAG = "basalt-chaos"
 
@@ -54,22 +49,6 @@ def remove_all_rules():
             subprocess.run(["iptables", "-D", "INPUT"] + line.split()[2:], capture_output=True)
 
 
-def sees_all_up(address, addresses):
-    try:
-        status = urllib.request.urlopen("http://%s:7199/status" % address, timeout=5).read().decode()
-    except OSError:
-        return False
-    return all(re.search(r"^UN +%s " % re.escape(a), status, re.M) for a in addresses)
-
-
-def sees_down(observer, target):
-    try:
-        status = urllib.request.urlopen("http://%s:7199/status" % observer, timeout=5).read().decode()
-    except OSError:
-        return False
-    return re.search(r"^DN +%s " % re.escape(target), status, re.M) is not None
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nodes", type=int, default=3)
@@ -80,41 +59,15 @@ def main():
     parser.add_argument("--storage-port", type=int, default=7000)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     args = parser.parse_args()
-    from cassandra import ConsistencyLevel
-
     rng = random.Random(args.seed)
-    prefix = os.environ.get("BASALT_CLUSTER_PREFIX", "127.0.0.")
-    addresses = ["%s%d" % (prefix, i) for i in range(1, args.nodes + 1)]
+    addresses = node_addresses(args.nodes)
     print("chaos: seed %d, %d nodes %s, %.0f s, at most %d partitions of %.0f s" %
           (args.seed, args.nodes, addresses, args.seconds, args.partitions, args.partition_seconds))
     remove_all_rules()
 
-    admin_cluster, admin = session_on(addresses, ConsistencyLevel.ALL)
-    admin.execute("CREATE KEYSPACE IF NOT EXISTS chaos WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}")
-    admin.execute("CREATE TABLE IF NOT EXISTS chaos.parted (writer int, seq int, v text, PRIMARY KEY (writer, seq))")
-    admin_cluster.control_connection.wait_for_schema_agreement(wait_time=10)
-
-    acknowledged = [[] for _ in range(args.writers)]
-    failures = [0] * args.writers
-    stop = threading.Event()
-
-    def writer(w):
-        # Each writer talks to one node, so writes coordinated by the partitioned node are tried too.
-        c, s = session_on([addresses[w % len(addresses)]], ConsistencyLevel.QUORUM)
-        insert = s.prepare("INSERT INTO chaos.parted (writer, seq, v) VALUES (?, ?, ?)")
-        seq = 0
-        while not stop.is_set() and seq < 1_000_000:
-            try:
-                s.execute(insert, (w, seq, "v%d" % seq), timeout=10)
-                acknowledged[w].append(seq)
-            except Exception:
-                failures[w] += 1
-            seq += 1
-        c.shutdown()
-
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(args.writers)]
-    for t in threads:
-        t.start()
+    # Each writer talks to one node, so writes coordinated by the partitioned node are tried too.
+    writers = QuorumWriters(addresses, "parted", args.writers, contact_points=lambda w: [addresses[w % len(addresses)]],
+                            execute_timeout=10)
     deadline = time.time() + args.seconds
     partitions = []
     try:
@@ -144,46 +97,11 @@ def main():
         while time.time() < deadline:
             time.sleep(0.5)
     finally:
-        stop.set()
         remove_all_rules()
-        for t in threads:
-            t.join(timeout=120)
-    total = sum(len(a) for a in acknowledged)
-    print("chaos: %d writes acknowledged, %d failed, %d partitions %s" % (total, sum(failures), len(partitions), partitions))
-
-    up_deadline = time.time() + 120
-    while time.time() < up_deadline and not all(sees_all_up(a, addresses) for a in addresses):
-        time.sleep(0.5)
-    drain_deadline = time.time() + 180
-    while time.time() < drain_deadline and not all(metric(a, "basalt_hints_pending") == 0 for a in addresses):
-        time.sleep(0.5)
-    print("chaos: hints pending after the run: %s" % [metric(a, "basalt_hints_pending") for a in addresses])
-
-    def lost_at(nodes, level):
-        c, s = session_on(nodes, level)
-        select = s.prepare("SELECT seq FROM chaos.parted WHERE writer = ?")
-        lost = []
-        for w in range(args.writers):
-            seen = {row.seq for row in s.execute(select, (w,))}
-            lost += [(w, q) for q in acknowledged[w] if q not in seen]
-        c.shutdown()
-        return lost
-
-    for a in addresses:
-        print("chaos: replica %s alone: %d of %d acknowledged writes missing" % (a, len(lost_at([a], ConsistencyLevel.ONE)), total))
-    missing = {}
-    for name, level in (("QUORUM", ConsistencyLevel.QUORUM), ("ALL", ConsistencyLevel.ALL)):
-        lost = lost_at(addresses, level)
-        if lost:
-            missing[name] = lost
-        print("chaos: read at %s: %d of %d acknowledged writes missing" % (name, len(lost), total))
-    admin_cluster.shutdown()
-    if missing:
-        for name, lost in missing.items():
-            print("chaos: LOST at %s: %s" % (name, lost[:20]))
-        return 1
-    print("chaos: nothing acknowledged was lost")
-    return 0
+        writers.stop()
+    print("chaos: %d writes acknowledged, %d failed, %d partitions %s" %
+          (writers.total, sum(writers.failures), len(partitions), partitions))
+    return settle_and_check(writers)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,17 @@ which levels are available) to it. `run(script, *args)` runs a `cluster/` script
 pause, resume, status) against the module's cluster.
 """
 import os
-import re
 import shutil
+import sys
 import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "chaos"))
+from harness import metric as admin_metric, session_on  # noqa: E402,F401  (the chaos scripts' helpers, for the tests)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -111,23 +113,6 @@ def use_cluster_scripts(module):
     if forced is not None:
         return forced > 1
     return os.environ.get("BASALT_CQL_NODES") != "1"
-
-
-def session_on(addresses, consistency):
-    """A driver session whose requests go to `addresses` only, at `consistency`, never retried elsewhere."""
-    from cassandra.cluster import Cluster, ExecutionProfile, EXEC_PROFILE_DEFAULT
-    from cassandra.policies import FallthroughRetryPolicy, WhiteListRoundRobinPolicy
-    profile = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy(addresses), consistency_level=consistency,
-                               retry_policy=FallthroughRetryPolicy(), request_timeout=30)
-    cluster = Cluster(contact_points=addresses, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
-    return cluster, cluster.connect()
-
-
-def admin_metric(address, name):
-    """A value from the node's Prometheus text at http://address:7199/metrics (0 when absent)."""
-    body = urllib.request.urlopen("http://%s:7199/metrics" % address, timeout=5).read().decode()
-    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
-    return float(m.group(1)) if m else 0.0
 
 
 @pytest.fixture(scope="module")
