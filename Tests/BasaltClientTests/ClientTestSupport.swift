@@ -21,31 +21,19 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A scratch directory removed when released.
-final class ScratchDirectory: Sendable {
-    let path: String
-
-    init(_ name: String) {
-        path = NSTemporaryDirectory() + "basalt-client-\(name)-\(UUID().uuidString.prefix(8))"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// One `basalt cql-standalone` on `host:9042` with its own data directory. Call ``stop()`` in a
 /// `defer`; ``restart()`` starts it again on the same data.
 final class StandaloneNode: @unchecked Sendable {
     // @unchecked: `process` is guarded by `lock`.
     let host: String
-    let directory: ScratchDirectory
+    let directory: TemporaryDirectory
     let extraArguments: [String]
     private let lock = NSLock()
     private var process: ChildProcess?
 
     init(host: String, extraArguments: [String] = []) throws {
         self.host = host
-        directory = ScratchDirectory("standalone-\(host)")
+        directory = TemporaryDirectory("client-standalone-\(host)")
         self.extraArguments = extraArguments
         try start()
     }

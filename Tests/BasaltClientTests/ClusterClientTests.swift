@@ -69,7 +69,7 @@ struct ClusterClientTests {
     }
 
     @Test func discoversRoutesAndSurvivesAKilledNode() async throws {
-        let scratch = ScratchDirectory("cluster")
+        let scratch = TemporaryDirectory("client-cluster")
         let dir = scratch.path + "/cluster"
         defer { Self.killNodes(dir) }
         let up = try await Self.script("up", ["2"], dir: dir)

@@ -1,3 +1,4 @@
+import BasaltTestSupport
 import BasaltCluster
 import BasaltCore
 import BasaltServer

@@ -32,18 +32,6 @@ func waitUntil(_ what: String, timeout: Duration, _ probe: () async -> String?) 
     throw WaitTimedOut(what: what, last: last)
 }
 
-/// A scratch directory removed when the value is released.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init(_ name: String) {
-        path = NSTemporaryDirectory() + "basalt-\(name)-\(UUID().uuidString.prefix(8))"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// Reads a node's admin endpoint.
 final class AdminProbe: Sendable {
     let loop = EventLoop(name: "admin-probe")

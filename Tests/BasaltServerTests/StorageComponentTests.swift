@@ -1,3 +1,4 @@
+import BasaltTestSupport
 import BasaltCore
 import BasaltServer
 import BasaltStorage

@@ -1,14 +1,12 @@
 import BasaltCore
 import BasaltNet
 import BasaltStorage
+import BasaltTestSupport
 import Logging
 @testable import BasaltCluster
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Three (or more) nodes in one process for coordinator tests: each with its own storage engine in
-/// a temporary directory, real internode messaging on 127.0.7.x (ephemeral ports), the replica
+/// a temporary directory (removed with the node), real internode messaging on 127.0.7.x (ephemeral ports), the replica
 /// verbs, a batch log and a ``ClusterCoordinator``. Liveness is set by the test (`setAlive`);
 /// `isolate` shuts a node's messaging down so its peers see connection failures.
 final class InProcessCluster: @unchecked Sendable {
@@ -16,7 +14,7 @@ final class InProcessCluster: @unchecked Sendable {
 
     final class Node: @unchecked Sendable {
         let identity: NodeIdentity
-        let directory: String
+        let directory = TemporaryDirectory("coordination")
         let engine: StorageEngine
         let messaging: MessagingService
         let topology: ClusterTopology
@@ -28,8 +26,7 @@ final class InProcessCluster: @unchecked Sendable {
         var coordinator: ClusterCoordinator!
 
         init(index: Int, host: String, schema: TestSchema, logger: Logger) throws {
-            directory = InProcessCluster.temporaryDirectory()
-            engine = try StorageEngine(directory: directory, config: StorageConfig(), clock: SystemClock(), logger: logger)
+            engine = try StorageEngine(directory: directory.path, config: StorageConfig(), clock: SystemClock(), logger: logger)
             for t in schema.tables { try engine.addTable(t) }
             try engine.addTable(BatchlogTable.schema)
             _ = try engine.replayCommitLog()
@@ -73,7 +70,7 @@ final class InProcessCluster: @unchecked Sendable {
         for n in list {
             var sink: any HintSink = n.hints
             if let hintedHandoff {
-                let store = try HintStore(directory: n.directory + "/hints", logger: logger)
+                let store = try HintStore(directory: n.directory.path + "/hints", logger: logger)
                 let handoff = HintedHandoff(store: store, topology: n.topology, messaging: n.messaging, schema: schema,
                                             settings: hintedHandoff, clock: SystemClock(), logger: logger)
                 handoff.start()
@@ -111,34 +108,6 @@ final class InProcessCluster: @unchecked Sendable {
             n.handoff?.stop()
             await n.messaging.shutdown()
             n.engine.close(flush: false)
-            try? InProcessCluster.removeTree(n.directory)
-        }
-    }
-
-    static func temporaryDirectory() -> String {
-        var template = Array("/tmp/basalt-coordination-XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        return String(cString: p!)
-    }
-
-    static func removeTree(_ path: String) throws {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            if let d = opendir(path) {
-                var names: [String] = []
-                while let e = readdir(d) {
-                    let name = withUnsafePointer(to: e.pointee.d_name) { p in
-                        p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                    }
-                    if name != "." && name != ".." { names.append(name) }
-                }
-                closedir(d)
-                for n in names { try removeTree(path + "/" + n) }
-            }
-            rmdir(path)
-        } else {
-            unlink(path)
         }
     }
 }
