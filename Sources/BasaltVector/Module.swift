@@ -1,2 +1,0 @@
-// BasaltVector: see docs/ARCHITECTURE.md for what this module holds.
-import BasaltCore

@@ -1,0 +1,94 @@
+import BasaltCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes a vector index file crash-safely: bytes go through a buffer to `path.tmp` with a running
+/// CRC-32C; ``finish()`` appends the checksum, fsyncs, renames over `path` and fsyncs the
+/// directory, so `path` holds either nothing, the old file, or the whole new one.
+///
+/// Layout of every index file: 4-byte magic, UInt16 format version, the body (little-endian
+/// numbers, written by the file's owner), then the CRC-32C of everything before it (UInt32 LE).
+public struct IndexFileWriter: ~Copyable {
+    public let path: String
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var crc: UInt32 = 0
+    public private(set) var bytesWritten = 0
+
+    public init(path: String, magic: String, version: UInt16) throws(VectorError) {
+        self.path = path
+        fd = open(path + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(path: path + ".tmp", operation: "create", errno: errno) }
+        buffer.reserveCapacity(1 << 20)
+        write(Array(magic.utf8))
+        write(version)
+    }
+
+    public mutating func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    public mutating func write(_ raw: UnsafeRawBufferPointer) {
+        buffer.append(contentsOf: raw)
+    }
+
+    public mutating func write<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
+    }
+
+    /// `count` values from `pointer`, in the host's (little-endian) layout.
+    public mutating func write<T: BitwiseCopyable>(_ pointer: UnsafePointer<T>, count: Int) {
+        write(UnsafeRawBufferPointer(start: pointer, count: count * MemoryLayout<T>.stride))
+    }
+
+    /// Sends the buffer to the file once it is large.
+    public mutating func flushIfLarge() throws(VectorError) {
+        if buffer.count >= 1 << 20 { try drain() }
+    }
+
+    private mutating func drain() throws(VectorError) {
+        crc = buffer.withUnsafeBytes { CRC32C.update(crc, $0) }
+        var done = 0
+        let total = buffer.count
+        while done < total {
+            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, total - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path + ".tmp", operation: "write", errno: errno)
+            }
+            done += n
+        }
+        bytesWritten += total
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Appends the checksum and publishes the file at `path`.
+    public consuming func finish() throws(VectorError) {
+        try drain()
+        write(crc)
+        let tail = buffer
+        buffer = []
+        let n = tail.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+        guard n == tail.count else { throw .io(path: path + ".tmp", operation: "write", errno: errno) }
+        bytesWritten += n
+        guard fsync(fd) == 0 else { throw .io(path: path + ".tmp", operation: "fsync", errno: errno) }
+        close(fd)
+        guard rename(path + ".tmp", path) == 0 else { throw .io(path: path, operation: "rename", errno: errno) }
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[..<$0]) } ?? "."
+        let dfd = open(dir, O_RDONLY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+
+    /// Abandons the write and removes the temporary file.
+    public consuming func abandon() {
+        close(fd)
+        unlink(path + ".tmp")
+    }
+}
