@@ -7,6 +7,10 @@ import Foundation
 /// against exact brute force and single-thread queries per second (one query at a time, as a
 /// server answers them), with the build time and the index's bytes per vector.
 ///
+/// With `--quantization int8` the graph walks int8 codes and reranks with float vectors; after the
+/// build it is written to an index file and read back mapped, so the sweep runs with the float
+/// vectors left in the file, and the reload line gives the bytes per vector left in the heap.
+///
 /// Data comes from `.fvecs` files (`--base`, `--queries`, optionally `--truth` as `.ivecs`) or is
 /// generated: `--count` points around `--clusters` gaussian centres scaled by 4 with unit noise.
 struct BenchVectorCommand: ParsableCommand {
@@ -41,6 +45,12 @@ struct BenchVectorCommand: ParsableCommand {
     var efSearch = "10,20,40,80,120,160"
     @Option(help: "Neighbours per query (recall@k).")
     var k = 10
+    @Option(help: "none or int8 (walk int8 codes, rerank with float vectors left in a mapped index file).")
+    var quantization = "none"
+    @Option(help: "With int8: candidates reranked with exact float distances (at least k).")
+    var rerank = HNSWParameters.defaultRerank
+    @Option(name: .customLong("index-dir"), help: "With int8: where the index file is written and mapped (removed afterwards).")
+    var indexDirectory = FileManager.default.temporaryDirectory.path
 
     func run() throws {
         guard let similarity = VectorSimilarity(rawValue: metric.uppercased()) else {
@@ -50,8 +60,11 @@ struct BenchVectorCommand: ParsableCommand {
         guard !efs.isEmpty else { throw ValidationError("--ef-search needs at least one value") }
         let data = try loadData()
         let n = data.base.count / data.dimension, nq = data.queries.count / data.dimension
-        let graph = HNSWGraph(dimension: data.dimension, similarity: similarity,
-                              parameters: HNSWParameters(m: m, efConstruction: efConstruction), capacity: n)
+        guard let quantized = VectorQuantization(rawValue: quantization.uppercased()) else {
+            throw ValidationError("unknown quantization \(quantization): none or int8")
+        }
+        var graph = HNSWGraph(dimension: data.dimension, similarity: similarity,
+                              parameters: HNSWParameters(m: m, efConstruction: efConstruction, quantization: quantized, rerank: rerank), capacity: n)
         let start = ContinuousClock.now
         try data.base.withUnsafeBufferPointer { all in
             for i in 0 ..< n {
@@ -60,7 +73,19 @@ struct BenchVectorCommand: ParsableCommand {
         }
         let buildSeconds = (ContinuousClock.now - start).seconds
         let bytesPerVector = Double(graph.memoryBytes) / Double(n)
-        print("vector build: vectors=\(n) dimensions=\(data.dimension) metric=\(metric) m=\(m) ef_construction=\(efConstruction) seconds=\(fmt(buildSeconds, 3)) bytes_per_vector=\(fmt(bytesPerVector, 1))")
+        print("vector build: vectors=\(n) dimensions=\(data.dimension) metric=\(metric) m=\(m) ef_construction=\(efConstruction) quantization=\(quantized.rawValue.lowercased()) seconds=\(fmt(buildSeconds, 3)) bytes_per_vector=\(fmt(bytesPerVector, 1))")
+        if quantized != .none {
+            let path = indexDirectory + "/basalt-bench-vector-\(ProcessInfo.processInfo.processIdentifier).idx"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let t0 = ContinuousClock.now
+            var file = try IndexFileWriter(path: path, magic: "BVEC", version: HNSWGraph.formatVersion)
+            try graph.write(to: &file)
+            let fileBytes = file.position + 4
+            try file.finish()
+            graph = try HNSWGraph.read(from: IndexFileReader(path: path, magic: "BVEC", supportedVersions: HNSWGraph.readableFormatVersions, mapped: true))
+            let seconds = (ContinuousClock.now - t0).seconds
+            print("vector reload: file_bytes=\(fileBytes) seconds=\(fmt(seconds, 3)) bytes_per_vector=\(fmt(Double(graph.memoryBytes) / Double(n), 1)) mapped_bytes_per_vector=\(fmt(Double(graph.mappedBytes) / Double(n), 1)) rerank=\(rerank)")
+        }
         let truth = try data.truth ?? exactNeighbours(graph, data.queries, nq)
         for ef in efs {
             var found = 0

@@ -11,6 +11,10 @@ extension HNSWGraph {
     /// that level, then on each layer from there down a search with ef_construction whose result
     /// is thinned by the neighbour-selection heuristic (Algorithm 4) and linked both ways; a
     /// neighbour whose list overflows is thinned by the same heuristic.
+    ///
+    /// In a quantised graph the new node is encoded as it is appended and its links are chosen by
+    /// code distances; the insert that reaches ``HNSWParameters/quantizerTrainingSize`` trains the
+    /// quantiser first (see ``HNSWGraph+Quantization``).
     @discardableResult
     public func insert(_ vector: UnsafeBufferPointer<Float>) throws(VectorError) -> UInt32 {
         try similarity.validate(vector, dimension: dimension)
@@ -20,11 +24,13 @@ extension HNSWGraph {
         let node: UInt32 = lock.withWriteLock {
             reserve(nodeCount + 1)
             let node = UInt32(nodeCount)
-            prepare(vector.baseAddress!, into: self.vector(node))
+            prepare(vector.baseAddress!, into: heapVector(node))
             levels[Int(node)] = UInt8(level)
             (groundLinks + Int(node) * groundSlot).pointee = 0
             allocateUpperLinks(node, level: level)
             nodeCount += 1
+            encodeNewNode(node)
+            trainQuantizerIfDue()
             return node
         }
         if node == 0 {
@@ -36,9 +42,21 @@ extension HNSWGraph {
         }
         // Find the neighbours and every neighbour's new list under the shared lock: searches go on.
         let plan: [LayerLinks] = lock.withReadLock {
+            if let quantizer, let codes, let corrections {
+                let q = UnsafePointer(codes + Int(node) * dimension)
+                switch similarity {
+                case .euclidean:
+                    return planLinks(CodeEuclideanSpace(codes: codes, dimension: dimension, query: q, scale: quantizer.scale), node, level: level)
+                case .dotProduct, .cosine:
+                    let space = CodeDotSpace(codes: codes, corrections: corrections, dimension: dimension,
+                                             query: q, queryCorrection: corrections[Int(node)], quantizer: quantizer)
+                    return planLinks(space, node, level: level)
+                }
+            }
+            let q = UnsafePointer(heapVector(node))
             switch similarity {
-            case .euclidean: planLinks(SquaredEuclideanDistance.self, node, level: level)
-            case .dotProduct, .cosine: planLinks(NegativeDotDistance.self, node, level: level)
+            case .euclidean: return planLinks(FloatSpace<SquaredEuclideanDistance>(vectors: vectors, dimension: dimension, query: q), node, level: level)
+            case .dotProduct, .cosine: return planLinks(FloatSpace<NegativeDotDistance>(vectors: vectors, dimension: dimension, query: q), node, level: level)
             }
         }
         lock.withWriteLock {
@@ -79,27 +97,27 @@ extension HNSWGraph {
         return min(Int(-log(u) * parameters.levelMultiplier), 16)
     }
 
-    /// The search half of an insert (caller holds the shared lock and `insertLock`).
-    func planLinks<D: GraphDistance>(_: D.Type, _ node: UInt32, level: Int) -> [LayerLinks] {
-        let q = UnsafePointer(vector(node))
+    /// The search half of an insert, with `space`'s query being `node` itself (caller holds the
+    /// shared lock and `insertLock`).
+    func planLinks<S: GraphSpace>(_ space: S, _ node: UInt32, level: Int) -> [LayerLinks] {
         let scratch = pool.take(nodes: nodeCount)
         defer { pool.give(scratch) }
-        var entry = Neighbor(id: entryPoint, distance: D.distance(q, vector(entryPoint), dimension))
+        var entry = Neighbor(id: entryPoint, distance: space.toQuery(entryPoint))
         var l = topLevel
         while l > level {
-            entry = greedyClosest(D.self, q, from: entry, level: l)
+            entry = greedyClosest(space, from: entry, level: l)
             l -= 1
         }
         var plan: [LayerLinks] = []
         var candidates: [Neighbor] = []
         l = min(level, topLevel)
         while l >= 0 {
-            searchLayer(D.self, q, entry: entry, ef: parameters.efConstruction, level: l, filter: AcceptAllNodes(), excludeDeleted: false, scratch: scratch)
+            searchLayer(space, entry: entry, ef: parameters.efConstruction, level: l, filter: AcceptAllNodes(), excludeDeleted: false, scratch: scratch)
             candidates.removeAll(keepingCapacity: true)
             while !scratch.results.isEmpty { candidates.append(scratch.results.pop()) }
             candidates.reverse()  // closest first
             entry = candidates[0]
-            let own = selectNeighbours(D.self, candidates, limit: parameters.m)
+            let own = selectNeighbours(space, candidates, limit: parameters.m)
             let limit = l == 0 ? parameters.maxGroundLinks : parameters.m
             var layer = LayerLinks(level: l, own: own, neighbours: [])
             for n in own {
@@ -109,11 +127,10 @@ extension HNSWGraph {
                 if count < limit {
                     list.append(node)
                 } else {
-                    let base = UnsafePointer(vector(n))
-                    var pool = list.map { Neighbor(id: $0, distance: D.distance(base, vector($0), dimension)) }
-                    pool.append(Neighbor(id: node, distance: D.distance(base, q, dimension)))
+                    var pool = list.map { Neighbor(id: $0, distance: space.between(n, $0)) }
+                    pool.append(Neighbor(id: node, distance: space.between(n, node)))
                     pool.sort { $0.distance < $1.distance }
-                    list = selectNeighbours(D.self, pool, limit: limit)
+                    list = selectNeighbours(space, pool, limit: limit)
                 }
                 layer.neighbours.append((n, list))
             }
@@ -126,14 +143,13 @@ extension HNSWGraph {
     /// Algorithm 4 (SELECT-NEIGHBORS-HEURISTIC) without extending or keeping pruned candidates:
     /// from `candidates` (closest to the base first), keep one only when it is closer to the base
     /// than to every candidate already kept, so links spread in all directions (§4, Fig. 2).
-    func selectNeighbours<D: GraphDistance>(_: D.Type, _ candidates: [Neighbor], limit: Int) -> [UInt32] {
+    func selectNeighbours<S: GraphSpace>(_ space: S, _ candidates: [Neighbor], limit: Int) -> [UInt32] {
         if candidates.count <= limit { return candidates.map(\.id) }
         var kept: [UInt32] = []
         kept.reserveCapacity(limit)
         for c in candidates {
-            let v = UnsafePointer(vector(c.id))
             var good = true
-            for k in kept where D.distance(v, vector(k), dimension) < c.distance {
+            for k in kept where space.between(c.id, k) < c.distance {
                 good = false
                 break
             }

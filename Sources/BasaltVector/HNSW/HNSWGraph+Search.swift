@@ -1,27 +1,5 @@
 import CVectorUnits
 
-/// The distance a search is specialised for, so the inner loop calls a kernel directly.
-@usableFromInline
-protocol GraphDistance {
-    static func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float
-}
-
-@usableFromInline
-enum SquaredEuclideanDistance: GraphDistance {
-    @inlinable @inline(__always)
-    static func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-        DistanceKernels.squaredEuclidean(a, b, count)
-    }
-}
-
-@usableFromInline
-enum NegativeDotDistance: GraphDistance {
-    @inlinable @inline(__always)
-    static func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-        -DistanceKernels.dot(a, b, count)
-    }
-}
-
 /// Which nodes a search may return (for example the rows matching other restrictions of a query).
 /// Nodes that are refused are still traversed.
 public protocol NodeFilter {
@@ -42,7 +20,13 @@ extension HNSWGraph {
     /// When the walk finds fewer than `k` acceptable nodes (most nodes deleted or refused by the
     /// filter, or the acceptable ones out of its reach) the answer comes from ``exactSearch``, so
     /// a search never misses a node it could have returned.
-    public func search<F: NodeFilter>(_ query: UnsafeBufferPointer<Float>, k: Int, ef: Int? = nil, filter: F) throws(VectorError) -> [Neighbor] {
+    ///
+    /// A quantised graph walks int8 codes and reranks its best `max(k, rerank)` candidates with
+    /// exact float distances (`rerank` is ``HNSWParameters/rerank`` when nil); the distances
+    /// returned are always the exact float ones.
+    public func search<F: NodeFilter>(
+        _ query: UnsafeBufferPointer<Float>, k: Int, ef: Int? = nil, rerank: Int? = nil, filter: F
+    ) throws(VectorError) -> [Neighbor] {
         try similarity.validate(query, dimension: dimension)
         guard k > 0 else { return [] }
         let width = max(ef ?? parameters.efSearch, k)
@@ -51,18 +35,36 @@ extension HNSWGraph {
             let scratch = pool.take(nodes: nodeCount)
             defer { pool.give(scratch) }
             prepare(query.baseAddress!, into: scratch.query)
-            switch similarity {
-            case .euclidean: return (nearest(SquaredEuclideanDistance.self, k: k, ef: width, filter: filter, scratch: scratch), nodeCount - deletedCount)
-            case .dotProduct, .cosine: return (nearest(NegativeDotDistance.self, k: k, ef: width, filter: filter, scratch: scratch), nodeCount - deletedCount)
+            let live = nodeCount - deletedCount
+            if let quantizer, let codes, let corrections {
+                let correction = quantizer.encode(scratch.query, into: scratch.queryCodes)
+                let q = UnsafePointer(scratch.queryCodes)
+                switch similarity {
+                case .euclidean:
+                    let space = CodeEuclideanSpace(codes: codes, dimension: dimension, query: q, scale: quantizer.scale)
+                    walk(space, ef: width, filter: filter, scratch: scratch)
+                case .dotProduct, .cosine:
+                    let space = CodeDotSpace(codes: codes, corrections: corrections, dimension: dimension,
+                                             query: q, queryCorrection: correction, quantizer: quantizer)
+                    walk(space, ef: width, filter: filter, scratch: scratch)
+                }
+                return (self.rerank(scratch, keep: max(k, min(rerank ?? parameters.rerank, 1 << 16)), k: k), live)
             }
+            switch similarity {
+            case .euclidean:
+                walk(FloatSpace<SquaredEuclideanDistance>(vectors: vectors, dimension: dimension, query: scratch.query), ef: width, filter: filter, scratch: scratch)
+            case .dotProduct, .cosine:
+                walk(FloatSpace<NegativeDotDistance>(vectors: vectors, dimension: dimension, query: scratch.query), ef: width, filter: filter, scratch: scratch)
+            }
+            return (drainResults(scratch, k: k), live)
         }
         if found.count < k && found.count < live { return try exactSearch(query, k: k, filter: filter) }
         return found
     }
 
-    /// ``search(_:k:ef:filter:)`` with no filter.
-    public func search(_ query: [Float], k: Int, ef: Int? = nil) throws(VectorError) -> [Neighbor] {
-        try query.withUnsafeBufferPointer { (q) throws(VectorError) in try search(q, k: k, ef: ef, filter: AcceptAllNodes()) }
+    /// ``search(_:k:ef:rerank:filter:)`` with no filter.
+    public func search(_ query: [Float], k: Int, ef: Int? = nil, rerank: Int? = nil) throws(VectorError) -> [Neighbor] {
+        try query.withUnsafeBufferPointer { (q) throws(VectorError) in try search(q, k: k, ef: ef, rerank: rerank, filter: AcceptAllNodes()) }
     }
 
     /// The exact `k` nearest live nodes accepted by `filter`, by comparing the query with every
@@ -76,7 +78,7 @@ extension HNSWGraph {
             prepare(query.baseAddress!, into: scratch.query)
             scratch.results.removeAll()
             for node in 0 ..< UInt32(nodeCount) where !isDeleted(node) && filter.accepts(node) {
-                let d = similarity.distance(scratch.query, vector(node), dimension)
+                let d = similarity.distance(scratch.query, floatVector(node), dimension)
                 if scratch.results.count < k {
                     scratch.results.push(Neighbor(id: node, distance: d))
                 } else if d < scratch.results.top.distance {
@@ -90,17 +92,17 @@ extension HNSWGraph {
 
     // MARK: the search proper (callers hold the lock, shared or exclusive)
 
+    /// Algorithm 5's walk: leaves the `ef` closest acceptable nodes by `space`'s distance in
+    /// `scratch.results`.
     @inlinable
-    func nearest<D: GraphDistance, F: NodeFilter>(_: D.Type, k: Int, ef: Int, filter: F, scratch: SearchScratch) -> [Neighbor] {
-        let q = UnsafePointer(scratch.query)
-        var entry = Neighbor(id: entryPoint, distance: D.distance(q, vector(entryPoint), dimension))
+    func walk<S: GraphSpace, F: NodeFilter>(_ space: S, ef: Int, filter: F, scratch: SearchScratch) {
+        var entry = Neighbor(id: entryPoint, distance: space.toQuery(entryPoint))
         var level = topLevel
         while level > 0 {
-            entry = greedyClosest(D.self, q, from: entry, level: level)
+            entry = greedyClosest(space, from: entry, level: level)
             level -= 1
         }
-        searchLayer(D.self, q, entry: entry, ef: ef, level: 0, filter: filter, excludeDeleted: true, scratch: scratch)
-        return drainResults(scratch, k: k)
+        searchLayer(space, entry: entry, ef: ef, level: 0, filter: filter, excludeDeleted: true, scratch: scratch)
     }
 
     /// Takes the `k` closest out of the result heap, closest first.
@@ -119,7 +121,7 @@ extension HNSWGraph {
     /// Walks `level` from `start` to a local minimum of the distance to `q` (the ef = 1 search
     /// of Algorithm 5's upper layers).
     @inlinable
-    func greedyClosest<D: GraphDistance>(_: D.Type, _ q: UnsafePointer<Float>, from start: Neighbor, level: Int) -> Neighbor {
+    func greedyClosest<S: GraphSpace>(_ space: S, from start: Neighbor, level: Int) -> Neighbor {
         var best = start
         var changed = true
         while changed {
@@ -129,7 +131,7 @@ extension HNSWGraph {
             var j = 1
             while j <= n {
                 let e = l[j]
-                let d = D.distance(q, vector(e), dimension)
+                let d = space.toQuery(e)
                 if d < best.distance {
                     best = Neighbor(id: e, distance: d)
                     changed = true
@@ -145,8 +147,8 @@ extension HNSWGraph {
     /// like any other but never enter the results, so the search keeps going until it holds `ef`
     /// acceptable nodes or runs out of graph.
     @inlinable
-    func searchLayer<D: GraphDistance, F: NodeFilter>(
-        _: D.Type, _ q: UnsafePointer<Float>, entry: Neighbor, ef: Int, level: Int, filter: F, excludeDeleted: Bool, scratch: SearchScratch
+    func searchLayer<S: GraphSpace, F: NodeFilter>(
+        _ space: S, entry: Neighbor, ef: Int, level: Int, filter: F, excludeDeleted: Bool, scratch: SearchScratch
     ) {
         // Locals instead of class properties: no exclusivity checks or reloads in the loop.
         var visited = scratch.visited, frontier = scratch.frontier, results = scratch.results
@@ -155,7 +157,7 @@ extension HNSWGraph {
             scratch.frontier = frontier
             scratch.results = results
         }
-        let dim = dimension, vecs = UnsafePointer(vectors), ground = UnsafePointer(groundLinks), slot = groundSlot
+        let ground = UnsafePointer(groundLinks), slot = groundSlot
         let marks = UnsafePointer(deleted)
         let skipDeleted = excludeDeleted && deletedCount > 0
         @inline(__always) func returnable(_ n: UInt32) -> Bool {
@@ -178,7 +180,7 @@ extension HNSWGraph {
             let l = level == 0 ? ground + Int(current.id) &* slot : UnsafePointer(links(current.id, level: level))
             let n = Int(l[0])
             if n > 0 {
-                basalt_prefetch(vecs + Int(l[1]) &* dim)
+                space.prefetch(l[1])
                 basalt_prefetch(visited.tags + Int(l[1]))
             }
             var j = 1
@@ -186,12 +188,12 @@ extension HNSWGraph {
                 let e = l[j]
                 if j < n {
                     let next = l[j &+ 1]
-                    basalt_prefetch(vecs + Int(next) &* dim)
+                    space.prefetch(next)
                     basalt_prefetch(visited.tags + Int(next))
                 }
                 j &+= 1
                 if visited.testAndSet(e) { continue }
-                let d = D.distance(q, vecs + Int(e) &* dim, dim)
+                let d = space.toQuery(e)
                 if results.count < ef || d < bound {
                     frontier.push(Neighbor(id: e, distance: d))
                     basalt_prefetch(ground + Int(frontier.top.id) &* slot)

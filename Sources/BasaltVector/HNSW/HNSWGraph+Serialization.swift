@@ -1,11 +1,25 @@
 import BasaltCore
 
 extension HNSWGraph {
-    /// Appends the whole graph to `file`: parameters, levels, vectors, ground links, upper links
-    /// and deletion marks, in the host's (little-endian) layout so that loading is a copy.
+    /// The layout ``write(to:)`` uses for a file of this version, and the newest one.
+    ///
+    /// - 1: header, levels, vectors, ground links, upper links, deletion marks.
+    /// - 2: the same header followed by the quantisation settings and quantiser, then levels,
+    ///   codes and corrections (when trained), ground links, upper links, deletion marks, and last
+    ///   the float vectors, starting at a multiple of 64 bytes so that a mapped file can serve
+    ///   them in place.
+    public static let formatVersion: UInt16 = 2
+    /// The versions ``read(from:)`` accepts: a file of version 1 reads as a float graph.
+    public static let readableFormatVersions: ClosedRange<UInt16> = 1 ... 2
+
+    /// Appends the whole graph to `file` in the layout of `file.version` (see ``formatVersion``),
+    /// in the host's (little-endian) layout so that loading is a copy. A quantised graph needs
+    /// version 2.
     public func write(to file: inout IndexFileWriter) throws(VectorError) {
         lock.readLock()
         defer { lock.unlock() }
+        let layout = file.version
+        precondition(layout >= 2 || parameters.quantization == .none, "a quantised graph needs index file format 2, not \(layout)")
         do {
             file.write(UInt32(dimension))
             file.write(UInt8(VectorSimilarity.allCases.firstIndex(of: similarity)!))
@@ -18,18 +32,32 @@ extension HNSWGraph {
             file.write(UInt32(deletedCount))
             file.write(entryPoint)
             file.write(Int32(topLevel))
+            if layout >= 2 {
+                file.write(UInt8(VectorQuantization.allCases.firstIndex(of: parameters.quantization)!))
+                file.write(UInt32(parameters.rerank))
+                file.write(UInt32(parameters.quantizerTrainingSize))
+                file.write(UInt8(quantizer == nil ? 0 : 1))
+                if let quantizer {
+                    file.write(quantizer.scale.bitPattern)
+                    quantizer.offsets.withUnsafeBufferPointer { file.write($0.baseAddress!, count: dimension) }
+                }
+            }
             file.write(levels, count: nodeCount)
             try file.flushIfLarge()
             // In slices, so the write buffer stays small.
             let perSlice = 4096
-            var start = 0
-            while start < nodeCount {
-                let n = min(perSlice, nodeCount - start)
-                file.write(vectors + start * dimension, count: n * dimension)
-                try file.flushIfLarge()
-                start += n
+            if layout < 2 { try writeVectors(to: &file) }
+            if let codes, let corrections {
+                var start = 0
+                while start < nodeCount {
+                    let n = min(perSlice, nodeCount - start)
+                    file.write(codes + start * dimension, count: n * dimension)
+                    try file.flushIfLarge()
+                    start += n
+                }
+                file.write(corrections, count: nodeCount)
             }
-            start = 0
+            var start = 0
             while start < nodeCount {
                 let n = min(perSlice, nodeCount - start)
                 file.write(groundLinks + start * groundSlot, count: n * groundSlot)
@@ -45,11 +73,30 @@ extension HNSWGraph {
             file.write(upperLinks, count: upperUsed)
             file.write(deleted, count: nodeCount / 64 + 1)
             try file.flushIfLarge()
+            if layout >= 2 {
+                file.pad(toMultipleOf: 64)
+                try writeVectors(to: &file)
+            }
+        }
+    }
+
+    /// Every node's float vector in id order, in slices (caller holds the lock).
+    private func writeVectors(to file: inout IndexFileWriter) throws(VectorError) {
+        var start = 0
+        while start < nodeCount {
+            // Never across the boundary between mapped and heap vectors.
+            let stop = start < heapVectorBase ? min(heapVectorBase, start + 4096) : min(nodeCount, start + 4096)
+            file.write(floatVector(UInt32(start)), count: (stop - start) * dimension)
+            try file.flushIfLarge()
+            start = stop
         }
     }
 
     /// Reads a graph written by ``write(to:)`` and checks that every link stays inside the graph,
     /// so a file that passes its checksum but was built wrong is refused rather than trusted.
+    ///
+    /// A quantised graph with a trained quantiser read from a mapped `file` leaves its float
+    /// vectors in the file (``mappedBytes``) and holds the mapping; otherwise everything is copied.
     public static func read(from file: IndexFileReader) throws(VectorError) -> HNSWGraph {
         let dimension = Int(try file.read(UInt32.self, "dimension"))
         let simIndex = Int(try file.read(UInt8.self, "similarity"))
@@ -61,12 +108,35 @@ extension HNSWGraph {
         let efs = Int(try file.read(UInt32.self, "ef_search"))
         let seed = try file.read(UInt64.self, "seed")
         let rngState = try file.read(UInt64.self, "level generator")
-        let parameters = HNSWParameters(m: m, efConstruction: efc, efSearch: efs, seed: seed)
-        guard parameters.m == m else { throw file.damaged("M \(m) out of range") }
         let count = Int(try file.read(UInt32.self, "node count"))
         let deletedCount = Int(try file.read(UInt32.self, "deleted count"))
         let entry = try file.read(UInt32.self, "entry point")
         let topLevel = Int(try file.read(Int32.self, "top level"))
+        var quantization = VectorQuantization.none
+        var rerank = HNSWParameters.defaultRerank, trainingSize = HNSWParameters.defaultQuantizerTrainingSize
+        var quantizer: ScalarQuantizer?
+        if file.version >= 2 {
+            let q = Int(try file.read(UInt8.self, "quantization"))
+            guard q < VectorQuantization.allCases.count else { throw file.damaged("unknown quantization \(q)") }
+            quantization = VectorQuantization.allCases[q]
+            rerank = Int(try file.read(UInt32.self, "rerank"))
+            trainingSize = Int(try file.read(UInt32.self, "quantizer training size"))
+            let trained = try file.read(UInt8.self, "quantizer present")
+            guard trained <= 1, trained == 0 || quantization == .int8 else { throw file.damaged("quantizer flag \(trained) with \(quantization)") }
+            if trained == 1 {
+                let scale = Float(bitPattern: try file.read(UInt32.self, "quantizer scale"))
+                guard dimension <= ScalarQuantizer.maximumDimension else { throw file.damaged("a quantiser for \(dimension) dimensions") }
+                var offsets = [Float](repeating: 0, count: dimension)
+                try offsets.withUnsafeMutableBufferPointer { (p) throws(VectorError) in try file.read(into: p.baseAddress!, count: dimension, "quantizer offsets") }
+                guard let q = ScalarQuantizer(dimension: dimension, offsets: offsets, scale: scale) else {
+                    throw file.damaged("quantizer with scale \(scale) or offsets that are not finite")
+                }
+                quantizer = q
+            }
+        }
+        let parameters = HNSWParameters(m: m, efConstruction: efc, efSearch: efs, seed: seed,
+                                        quantization: quantization, rerank: rerank, quantizerTrainingSize: trainingSize)
+        guard parameters.m == m else { throw file.damaged("M \(m) out of range") }
         // Each node needs at least its vector and link slot: refuse counts the file cannot hold.
         let perNode = dimension * 4 + (1 + parameters.maxGroundLinks) * 4 + 1
         guard count <= file.remaining / perNode, deletedCount <= count, topLevel >= -1, topLevel <= 16,
@@ -75,7 +145,17 @@ extension HNSWGraph {
         let g = HNSWGraph(dimension: dimension, similarity: VectorSimilarity.allCases[simIndex], parameters: parameters, capacity: max(count, 16))
         g.rng = SplitMix64(seed: rngState)  // resumes the level sequence where the writer left it
         try file.read(into: g.levels, count: count, "levels")
-        try file.read(into: g.vectors, count: count * dimension, "vectors")
+        if file.version < 2 { try file.read(into: g.vectors, count: count * dimension, "vectors") }
+        if let quantizer {
+            let codes = UnsafeMutablePointer<Int8>.allocate(capacity: g.capacity * dimension)
+            let corrections = UnsafeMutablePointer<Float>.allocate(capacity: g.capacity)
+            g.codes = codes
+            g.corrections = corrections
+            g.quantizer = quantizer
+            try file.read(into: codes, count: count * dimension, "codes")
+            try file.read(into: corrections, count: count, "corrections")
+            for i in 0 ..< count where !corrections[i].isFinite { throw file.damaged("node \(i) has a correction that is not finite") }
+        }
         try file.read(into: g.groundLinks, count: count * g.groundSlot, "ground links")
         let uppers = Int(try file.read(UInt32.self, "upper node count"))
         guard uppers <= count else { throw file.damaged("\(uppers) upper nodes for \(count) nodes") }
@@ -94,6 +174,14 @@ extension HNSWGraph {
         }
         try file.read(into: g.upperLinks, count: used, "upper links")
         try file.read(into: g.deleted, count: count / 64 + 1, "deletion marks")
+        if file.version >= 2 {
+            try file.skipPadding(toMultipleOf: 64, "padding before the vectors")
+            if quantizer != nil && file.isMapped && count > 0 {
+                g.adoptMappedVectors(try file.borrow(Float.self, count: count * dimension, "vectors"), count: count, in: file.contents)
+            } else {
+                try file.read(into: g.vectors, count: count * dimension, "vectors")
+            }
+        }
         g.upperOffsets = offsets
         g.upperUsed = used
         g.nodeCount = count

@@ -14,6 +14,12 @@ import Darwin
 /// Memory per node is `4 · dimension + 4 · (2M + 1) + 1` bytes plus, for the ≈ 1/M of nodes above
 /// the ground layer, `4 · (M + 1)` bytes per extra layer.
 ///
+/// With ``VectorQuantization/int8`` (see ``HNSWGraph+Quantization``) each node also has
+/// `dimension` bytes of ``ScalarQuantizer`` codes and a 4-byte correction, and every walk compares
+/// codes; floats are read only to rerank a search's best candidates. A quantised graph read with
+/// a mapped ``IndexFileReader`` leaves the float vectors of the nodes it read in the mapped file
+/// (``mappedBytes``) and keeps only later inserts' floats in the heap.
+///
 /// Concurrency: any number of threads may search while one thread inserts (inserts are
 /// serialised). An insert looks for its neighbours under the shared lock, like a search, and
 /// takes the exclusive lock only to append the vector and to publish its links, so searches wait
@@ -36,7 +42,22 @@ public final class HNSWGraph: @unchecked Sendable {
     /// Number of nodes (live and deleted).
     @usableFromInline var nodeCount = 0
     @usableFromInline var capacity = 0
+    /// Float vectors in the heap: nodes `heapVectorBase ..< capacity`, node `i` at
+    /// `(i − heapVectorBase) · dimension`, stored normalised for cosine.
     @usableFromInline var vectors: UnsafeMutablePointer<Float>
+    /// Nodes below it have their float vectors in `mappedVectors`. Only a quantised graph read
+    /// from a mapped file has any (its walks never read floats), so a float graph's walk can index
+    /// `vectors` directly.
+    @usableFromInline var heapVectorBase = 0
+    /// The float vectors of nodes `0 ..< heapVectorBase`, inside `mappedFile`.
+    @usableFromInline var mappedVectors: UnsafePointer<Float>?
+    /// Keeps the mapping of `mappedVectors` alive.
+    var mappedFile: IndexFileBytes?
+    /// Once trained (int8 graphs only): codes of every node (`capacity · dimension` bytes, node `i`
+    /// at `i · dimension`) and each node's dot-product correction.
+    @usableFromInline var quantizer: ScalarQuantizer?
+    @usableFromInline var codes: UnsafeMutablePointer<Int8>?
+    @usableFromInline var corrections: UnsafeMutablePointer<Float>?
     /// `capacity` slots of `groundSlot` words: count, then up to 2M ids.
     @usableFromInline var groundLinks: UnsafeMutablePointer<UInt32>
     @usableFromInline let groundSlot: Int
@@ -58,7 +79,16 @@ public final class HNSWGraph: @unchecked Sendable {
     var rng: SplitMix64
 
     /// An empty graph for vectors of `dimension` components.
-    public init(dimension: Int, similarity: VectorSimilarity, parameters: HNSWParameters = HNSWParameters(), capacity: Int = 1024) {
+    ///
+    /// With ``VectorQuantization/int8`` and a `quantizer` (of the same dimension, trained on
+    /// vectors in the graph's stored form: normalised for cosine), every node is encoded from its
+    /// first insert; without one the graph trains its own after
+    /// ``HNSWParameters/quantizerTrainingSize`` inserts. A quantizer is ignored for a float graph,
+    /// and a graph of more than ``ScalarQuantizer/maximumDimension`` dimensions stays float.
+    public init(
+        dimension: Int, similarity: VectorSimilarity, parameters: HNSWParameters = HNSWParameters(), capacity: Int = 1024,
+        quantizer: ScalarQuantizer? = nil
+    ) {
         precondition(dimension > 0, "a vector index needs at least one dimension")
         self.dimension = dimension
         self.similarity = similarity
@@ -75,9 +105,15 @@ public final class HNSWGraph: @unchecked Sendable {
         deleted.initialize(repeating: 0, count: self.capacity / 64 + 1)
         upperCapacity = 1024
         upperLinks = .allocate(capacity: upperCapacity)
+        if let quantizer, quantizesWalks {
+            precondition(quantizer.dimension == dimension, "a quantiser of \(quantizer.dimension) dimensions for a graph of \(dimension)")
+            installQuantizer(quantizer)
+        }
     }
 
     deinit {
+        codes?.deallocate()
+        corrections?.deallocate()
         vectors.deallocate()
         groundLinks.deallocate()
         levels.deallocate()
@@ -95,17 +131,36 @@ public final class HNSWGraph: @unchecked Sendable {
     /// Nodes not deleted.
     public var liveCount: Int { lock.withReadLock { nodeCount - deletedCount } }
 
-    /// Bytes of memory the graph holds for its nodes (vectors, links, levels, marks).
+    /// Bytes of heap memory the graph holds for its nodes: float vectors not left in a mapped
+    /// file, codes and corrections, links, levels, marks.
     public var memoryBytes: Int {
         lock.withReadLock {
-            nodeCount * (dimension * 4 + groundSlot * 4 + 1) + upperUsed * 4 + upperOffsets.count * 16 + (nodeCount / 64 + 1) * 8
+            let floats = (nodeCount - heapVectorBase) * dimension * 4
+            let coded = quantizer == nil ? 0 : nodeCount * (dimension + 4) + dimension * 4
+            return floats + coded + nodeCount * (groundSlot * 4 + 1) + upperUsed * 4 + upperOffsets.count * 16 + (nodeCount / 64 + 1) * 8
         }
     }
 
+    /// Bytes of float vectors read from a mapped index file rather than held in the heap: the
+    /// kernel pages them in when a search reranks or an exact search scans, and may drop them
+    /// again under memory pressure (they are clean file pages).
+    public var mappedBytes: Int { lock.withReadLock { heapVectorBase * dimension * 4 } }
+
+    /// Whether this graph walks codes once it has a quantiser.
+    var quantizesWalks: Bool { parameters.quantization == .int8 && dimension <= ScalarQuantizer.maximumDimension }
+
     // MARK: raw access (callers hold `lock`)
 
+    /// A node's float vector, wherever it lives.
     @inlinable @inline(__always)
-    func vector(_ node: UInt32) -> UnsafeMutablePointer<Float> { vectors + Int(node) &* dimension }
+    func floatVector(_ node: UInt32) -> UnsafePointer<Float> {
+        if Int(node) < heapVectorBase, let mapped = mappedVectors { return mapped + Int(node) &* dimension }
+        return UnsafePointer(vectors + (Int(node) &- heapVectorBase) &* dimension)
+    }
+
+    /// Where a new node's float vector is written (a node at or above `heapVectorBase`).
+    @inlinable @inline(__always)
+    func heapVector(_ node: UInt32) -> UnsafeMutablePointer<Float> { vectors + (Int(node) &- heapVectorBase) &* dimension }
 
     /// The link slot of `node` on `level`: element 0 is the count.
     @inlinable @inline(__always)
@@ -123,10 +178,20 @@ public final class HNSWGraph: @unchecked Sendable {
     func reserve(_ needed: Int) {
         guard needed > capacity else { return }
         let newCapacity = max(needed, capacity * 2)
-        let v = Self.allocateVectors(newCapacity * dimension)
-        v.update(from: vectors, count: nodeCount * dimension)
+        let v = Self.allocateVectors((newCapacity - heapVectorBase) * dimension)
+        v.update(from: vectors, count: (nodeCount - heapVectorBase) * dimension)
         vectors.deallocate()
         vectors = v
+        if let old = codes, let oldCorrections = corrections {
+            let c = UnsafeMutablePointer<Int8>.allocate(capacity: newCapacity * dimension)
+            c.update(from: old, count: nodeCount * dimension)
+            old.deallocate()
+            codes = c
+            let k = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity)
+            k.update(from: oldCorrections, count: nodeCount)
+            oldCorrections.deallocate()
+            corrections = k
+        }
         let g = UnsafeMutablePointer<UInt32>.allocate(capacity: newCapacity * groundSlot)
         g.update(from: groundLinks, count: nodeCount * groundSlot)
         groundLinks.deallocate()
@@ -192,7 +257,7 @@ public final class HNSWGraph: @unchecked Sendable {
     public func storedVector(_ node: UInt32) -> [Float] {
         lock.withReadLock {
             precondition(Int(node) < nodeCount, "no node \(node)")
-            return Array(UnsafeBufferPointer(start: vector(node), count: dimension))
+            return Array(UnsafeBufferPointer(start: floatVector(node), count: dimension))
         }
     }
 }

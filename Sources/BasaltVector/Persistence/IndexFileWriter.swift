@@ -13,6 +13,8 @@ import Darwin
 /// numbers, written by the file's owner), then the CRC-32C of everything before it (UInt32 LE).
 public struct IndexFileWriter: ~Copyable {
     public let path: String
+    /// The format version in the file's header: the owner writes the layout of that version.
+    public let version: UInt16
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var crc: UInt32 = 0
@@ -20,6 +22,7 @@ public struct IndexFileWriter: ~Copyable {
 
     public init(path: String, magic: String, version: UInt16) throws(VectorError) {
         self.path = path
+        self.version = version
         fd = open(path + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(path: path + ".tmp", operation: "create", errno: errno) }
         buffer.reserveCapacity(1 << 20)
@@ -42,6 +45,16 @@ public struct IndexFileWriter: ~Copyable {
     /// `count` values from `pointer`, in the host's (little-endian) layout.
     public mutating func write<T: BitwiseCopyable>(_ pointer: UnsafePointer<T>, count: Int) {
         write(UnsafeRawBufferPointer(start: pointer, count: count * MemoryLayout<T>.stride))
+    }
+
+    /// Bytes from the start of the file to the next one written.
+    public var position: Int { bytesWritten + buffer.count }
+
+    /// Writes zero bytes up to the next multiple of `alignment` from the start of the file, so a
+    /// reader that maps the file can use what follows in place.
+    public mutating func pad(toMultipleOf alignment: Int) {
+        let pad = (alignment - position % alignment) % alignment
+        buffer.append(contentsOf: repeatElement(0, count: pad))
     }
 
     /// Sends the buffer to the file once it is large.
