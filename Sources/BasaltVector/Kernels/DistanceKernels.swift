@@ -83,43 +83,32 @@ public enum DistanceKernels {
     }
 
     /// Σ (a[i] - b[i])² over `count` signed 8-bit codes, in exact integer arithmetic (the scalar
-    /// quantiser's kernel; codes are in -127…127 so no sum of 2²⁴ components can overflow).
+    /// quantiser's kernel). Codes are in -127…127, so a difference squared is at most 254² and no
+    /// sum of up to 33,000 components (``ScalarQuantizer/maximumDimension``) can overflow.
+    ///
+    /// A plain loop on purpose: LLVM vectorises this widening multiply-add into `vpmovsxbw` +
+    /// `vpmaddwd`, where SIMD16 conversions (`init(truncatingIfNeeded:)`) were left as calls to
+    /// unspecialised generic code in every iteration.
     @inlinable @inline(__always)
     public static func squaredEuclidean(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ count: Int) -> Int32 {
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        var acc = SIMD16<Int32>()
+        var sum: Int32 = 0
         var i = 0
-        while i + 16 <= count {
-            let x = SIMD16<Int16>(truncatingIfNeeded: ra.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
-            let y = SIMD16<Int16>(truncatingIfNeeded: rb.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
-            let d = SIMD16<Int32>(truncatingIfNeeded: x &- y)
-            acc &+= d &* d
-            i &+= 16
-        }
-        var sum = acc.wrappedSum()
         while i < count {
-            let d = Int32(a[i]) - Int32(b[i])
+            let d = Int32(truncatingIfNeeded: a[i]) &- Int32(truncatingIfNeeded: b[i])
             sum &+= d &* d
             i &+= 1
         }
         return sum
     }
 
-    /// Σ a[i] · b[i] over `count` signed 8-bit codes, in exact integer arithmetic.
+    /// Σ a[i] · b[i] over `count` signed 8-bit codes, in exact integer arithmetic (127² per
+    /// component: no overflow below 133,000 components). A plain loop, vectorised as above.
     @inlinable @inline(__always)
     public static func dot(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, _ count: Int) -> Int32 {
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        var acc = SIMD16<Int32>()
+        var sum: Int32 = 0
         var i = 0
-        while i + 16 <= count {
-            let x = SIMD16<Int32>(truncatingIfNeeded: ra.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
-            let y = SIMD16<Int32>(truncatingIfNeeded: rb.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
-            acc &+= x &* y
-            i &+= 16
-        }
-        var sum = acc.wrappedSum()
         while i < count {
-            sum &+= Int32(a[i]) &* Int32(b[i])
+            sum &+= Int32(truncatingIfNeeded: a[i]) &* Int32(truncatingIfNeeded: b[i])
             i &+= 1
         }
         return sum
