@@ -14,7 +14,7 @@ extension HNSWGraph {
     ///
     /// In a quantised graph the new node is encoded as it is appended and its links are chosen by
     /// code distances; the insert that reaches ``HNSWParameters/quantizerTrainingSize`` trains the
-    /// quantiser first (see ``HNSWGraph+Quantization``).
+    /// quantiser first (see HNSWGraph+Quantization.swift).
     @discardableResult
     public func insert(_ vector: UnsafeBufferPointer<Float>) throws(VectorError) -> UInt32 {
         try similarity.validate(vector, dimension: dimension)

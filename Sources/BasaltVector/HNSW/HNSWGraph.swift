@@ -14,7 +14,7 @@ import Darwin
 /// Memory per node is `4 · dimension + 4 · (2M + 1) + 1` bytes plus, for the ≈ 1/M of nodes above
 /// the ground layer, `4 · (M + 1)` bytes per extra layer.
 ///
-/// With ``VectorQuantization/int8`` (see ``HNSWGraph+Quantization``) each node also has
+/// With ``VectorQuantization/int8`` (see HNSWGraph+Quantization.swift) each node also has
 /// `dimension` bytes of ``ScalarQuantizer`` codes and a 4-byte correction, and every walk compares
 /// codes; floats are read only to rerank a search's best candidates. A quantised graph read with
 /// a mapped ``IndexFileReader`` leaves the float vectors of the nodes it read in the mapped file
