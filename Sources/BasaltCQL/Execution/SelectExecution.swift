@@ -25,7 +25,14 @@ struct SelectExecution {
     var assembler: RowAssembler { RowAssembler(table: query.table, selection: query.selection, nowSeconds: nowSeconds) }
 
     func run() async throws(CQLError) -> Page {
-        if query.ann != nil { throw .invalid("ANN queries are not supported yet") }
+        // Index maintenance, ANN search and the coordinator's fan-out come with the vector engine.
+        if let ann = query.ann {
+            throw .invalid("Storage-attached index queries are not executed yet (ORDER BY \(ann.column.name) ANN OF, index \(ann.index.name))")
+        }
+        if !query.indexRestrictions.isEmpty {
+            let used = query.indexRestrictions.map { "\($0.column.name) by index \($0.index.name)" }.joined(separator: ", ")
+            throw .invalid("Storage-attached index queries are not executed yet (restrictions on \(used))")
+        }
         if query.isCount {
             var unpaged = SelectExecution(query: query, reader: reader, consistency: consistency, pageSize: nil, paging: nil, nowSeconds: nowSeconds)
             unpaged.countOnly = true
@@ -86,7 +93,7 @@ struct SelectExecution {
                 let result: PartitionResult
                 do { result = try await reader.read(command, consistency: consistency) } catch { throw error.cqlError }
                 let live = result.live(now: nowSeconds, reversed: query.reversed, limit: limit, cmp)
-                emit(live, token: result.token, allowStaticOnly: resume == nil && query.slices == [.all],
+                try emit(live, token: result.token, allowStaticOnly: resume == nil && query.slices == [.all],
                      inPartition: resume?.rowsInPartition ?? 0, &sink) { src, inPart, remaining in
                     if let clustering = src.row?.clustering {
                         return PagingState(kind: .partitions, partitionIndex: i, token: src.token, partitionKey: key,
@@ -126,7 +133,7 @@ struct SelectExecution {
 
     /// Emits a partition's rows into the sink; `position` says where a page ending at a row resumes.
     func emit(_ live: LivePartition, token: Token, allowStaticOnly: Bool, inPartition: Int, _ sink: inout Sink,
-              position: (RowAssembler.Source, Int, Int?) -> PagingState) {
+              position: (RowAssembler.Source, Int, Int?) -> PagingState) throws(CQLError) {
         let a = assembler
         let components = query.table.partitionKeyComponents(live.partitionKey) ?? [live.partitionKey]
         var sources = live.rows.map { RowAssembler.Source(partitionKey: live.partitionKey, keyComponents: components, token: token, row: $0, staticRow: live.staticRow) }
@@ -138,7 +145,7 @@ struct SelectExecution {
             if sink.done { return }
             if let p = sink.perPartition, inPart >= p { return }
             if !query.filters.isEmpty && !a.passes(query.filters, src) { continue }
-            if countOnly { sink.rows.append([]) } else { sink.rows.append(a.select(src)) }
+            if countOnly { sink.rows.append([]) } else { sink.rows.append(try a.select(src)) }
             inPart += 1
             sink.count += 1
             if let r = sink.remaining {
@@ -194,7 +201,7 @@ struct SelectExecution {
                 var live = p.live(now: nowSeconds, cmp)
                 live.rows = live.rows.filter { r in query.slices.contains { cmp.contains($0, r.clustering) } }
                 let before = sink.count
-                emit(live, token: p.token, allowStaticOnly: !continuing && query.slices == [.all], inPartition: inPart, &sink) { src, n, remaining in
+                try emit(live, token: p.token, allowStaticOnly: !continuing && query.slices == [.all], inPartition: inPart, &sink) { src, n, remaining in
                     PagingState(kind: .scan, token: src.token, partitionKey: src.partitionKey, clustering: src.row?.clustering,
                                 rowsInPartition: n, remaining: remaining)
                 }
