@@ -78,16 +78,23 @@ let package = Package(
             swiftSettings: vectorUnitSettings
         ),
         .target(
+            name: "BasaltIndex",
+            dependencies: [
+                "BasaltCore", "BasaltStorage", "BasaltVector",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "BasaltCQL",
             dependencies: [
-                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "CSnappy", "CLZ4",
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltIndex", "CSnappy", "CLZ4",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "BasaltServer",
             dependencies: [
-                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltCQL",
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltIndex", "BasaltCQL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -112,6 +119,7 @@ let package = Package(
         .target(name: "BasaltTestSupport", path: "Tests/Support"),
         .testTarget(name: "BasaltCoreTests", dependencies: ["BasaltCore"]),
         .testTarget(name: "BasaltVectorTests", dependencies: ["BasaltCore", "BasaltVector", "BasaltTestSupport"]),
+        .testTarget(name: "BasaltIndexTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltVector", "BasaltIndex", "BasaltTestSupport"]),
         .testTarget(name: "BasaltStorageTests", dependencies: ["BasaltCore", "BasaltStorage"]),
         .testTarget(name: "BasaltNetTests", dependencies: ["BasaltCore", "BasaltNet"]),
         .testTarget(name: "BasaltClusterTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltTestSupport"]),

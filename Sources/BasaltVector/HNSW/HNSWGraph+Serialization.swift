@@ -3,7 +3,7 @@ import BasaltCore
 extension HNSWGraph {
     /// Appends the whole graph to `file`: parameters, levels, vectors, ground links, upper links
     /// and deletion marks, in the host's (little-endian) layout so that loading is a copy.
-    public func write(to file: inout IndexFileWriter) throws(VectorError) {
+    public func write(to file: IndexFileWriter) throws(VectorError) {
         lock.readLock()
         defer { lock.unlock() }
         do {
