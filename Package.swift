@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "BasaltIndex",
             dependencies: [
-                "BasaltCore", "BasaltStorage", "BasaltVector",
+                "BasaltCore", "BasaltStorage", "BasaltVector", "BasaltCluster",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

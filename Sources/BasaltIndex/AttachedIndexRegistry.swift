@@ -1,3 +1,4 @@
+import BasaltCluster
 import BasaltCore
 import BasaltStorage
 import BasaltVector
@@ -186,13 +187,14 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
     /// the caller cuts). Rows come from every memtable and SSTable segment, so an overwritten
     /// or deleted row may appear: the caller reads each row's current version, drops rows that
     /// no longer match and re-scores the rest from their current vector.
-    public func nearest(table: UUIDValue, index name: String, query: [Float], k: Int, ef: Int? = nil) throws(VectorIndexError) -> [(key: RowKey, distance: Float)] {
+    public func nearest(table: UUIDValue, index name: String, query: [Float], k: Int, ef: Int? = nil,
+                        accepts: (@Sendable (Token) -> Bool)? = nil) throws(VectorIndexError) -> [(key: RowKey, distance: Float)] {
         guard let index = indexes(table).first(where: { $0.definition.name == name }) else { throw .unknownIndex(name) }
         if index.isBuilding { throw .building(name) }
         var best: [RowKey: Float] = [:]
         for segment in index.segments {
             let found: [(RowKey, Float)]
-            do { found = try segment.search(query, k: k, ef: ef) } catch { throw .invalidQuery(error) }
+            do { found = try segment.search(query, k: k, ef: ef, accepts: accepts) } catch { throw .invalidQuery(error) }
             for (key, d) in found where d < best[key] ?? .infinity { best[key] = d }
         }
         lock.withLock { stats.searches += 1 }
@@ -202,6 +204,21 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
     /// The definition of a table's index.
     public func definition(table: UUIDValue, index: String) -> VectorIndexDefinition? {
         indexes(table).first { $0.definition.name == index }?.definition
+    }
+}
+
+extension AttachedIndexRegistry: LocalVectorSearch {
+    /// Search depth for a replica's answer: at least 4·k, so recall holds when the caller asks for
+    /// few rows.
+    static func searchDepth(k: Int) -> Int { max(HNSWParameters.defaultEfSearch, 4 * k) }
+
+    public func nearestRows(_ command: NearestRowsCommand) throws -> [NearestRow] {
+        let ranges = command.ranges
+        let accepts: (@Sendable (Token) -> Bool)? = ranges.isEmpty ? nil : { @Sendable t in ranges.contains { $0.contains(t) } }
+        return try nearest(table: command.tableId, index: command.index, query: command.vector, k: command.k,
+                           ef: Self.searchDepth(k: command.k), accepts: accepts)
+            .prefix(command.k)
+            .map { NearestRow(partitionKey: $0.key.partitionKey, clustering: $0.key.clustering, distance: $0.distance) }
     }
 }
 

@@ -12,6 +12,8 @@ final class VectorSegment: @unchecked Sendable {
     let graph: HNSWGraph
     private let lock = Lock()
     private var keys: [RowKey] = []
+    /// The token of each node's partition, for searches limited to token ranges.
+    private var tokens: [Int64] = []
     /// Only while the segment is written to (a memtable's).
     private var nodeOfKey: [RowKey: UInt32]?
 
@@ -23,6 +25,7 @@ final class VectorSegment: @unchecked Sendable {
     private init(graph: HNSWGraph, keys: [RowKey]) {
         self.graph = graph
         self.keys = keys
+        tokens = keys.map { Murmur3.token($0.partitionKey).value }
     }
 
     var count: Int { lock.withLock { keys.count } }
@@ -34,6 +37,7 @@ final class VectorSegment: @unchecked Sendable {
         let old: UInt32? = lock.withLock {
             precondition(Int(node) == keys.count, "segment keys out of step with the graph")
             keys.append(key)
+            tokens.append(Murmur3.token(key.partitionKey).value)
             return nodeOfKey?.updateValue(node, forKey: key)
         }
         if let old { graph.markDeleted(old) }
@@ -58,9 +62,15 @@ final class VectorSegment: @unchecked Sendable {
     /// The row of each node.
     func key(_ node: UInt32) -> RowKey { lock.withLock { keys[Int(node)] } }
 
-    /// The `k` nearest rows to `query`.
-    func search(_ query: [Float], k: Int, ef: Int?) throws(VectorError) -> [(RowKey, Float)] {
-        let found = try graph.search(query, k: k, ef: ef)
+    /// The `k` nearest rows to `query` whose partition token `accepts` takes (all when nil).
+    func search(_ query: [Float], k: Int, ef: Int?, accepts: (@Sendable (Token) -> Bool)?) throws(VectorError) -> [(RowKey, Float)] {
+        let found: [Neighbor]
+        if let accepts {
+            let filter = TokenFilter(tokens: lock.withLock { tokens }, accepts: accepts)
+            found = try query.withUnsafeBufferPointer { (q) throws(VectorError) in try graph.search(q, k: k, ef: ef, filter: filter) }
+        } else {
+            found = try graph.search(query, k: k, ef: ef)
+        }
         return lock.withLock { found.map { (keys[Int($0.id)], $0.distance) } }
     }
 
@@ -118,5 +128,15 @@ final class VectorSegment: @unchecked Sendable {
             throw file.damaged("keys: \(error)")
         }
         return VectorSegment(graph: graph, keys: keys)
+    }
+}
+
+/// Accepts the nodes whose partition token is in the ranges a request covers.
+struct TokenFilter: NodeFilter {
+    let tokens: [Int64]
+    let accepts: @Sendable (Token) -> Bool
+
+    func accepts(_ node: UInt32) -> Bool {
+        Int(node) < tokens.count && accepts(Token(tokens[Int(node)]))
     }
 }

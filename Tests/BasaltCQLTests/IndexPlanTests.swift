@@ -172,13 +172,13 @@ struct IndexPlanTests {
     }
 
     @Test func similarityFunctionsUseCassandrasScaling() throws {
-        #expect(RowAssembler.similarity(.cosine, [1, 0], [1, 0]) == 1)
-        #expect(RowAssembler.similarity(.cosine, [1, 0], [0, 1]) == 0.5)
-        #expect(RowAssembler.similarity(.cosine, [1, 0], [-1, 0]) == 0)
-        #expect(RowAssembler.similarity(.dotProduct, [0.5, 0], [0.5, 0]) == 0.625)
-        #expect(RowAssembler.similarity(.dotProduct, [1, 0], [-1, 0]) == 0)
-        #expect(RowAssembler.similarity(.euclidean, [0, 0], [3, 4]) == Float(1) / 26)
-        #expect(RowAssembler.similarity(.euclidean, [1, 2], [1, 2]) == 1)
+        #expect(IndexSchema.Similarity.cosine.score([1, 0], [1, 0]) == 1)
+        #expect(IndexSchema.Similarity.cosine.score([1, 0], [0, 1]) == 0.5)
+        #expect(IndexSchema.Similarity.cosine.score([1, 0], [-1, 0]) == 0)
+        #expect(IndexSchema.Similarity.dotProduct.score([0.5, 0], [0.5, 0]) == 0.625)
+        #expect(IndexSchema.Similarity.dotProduct.score([1, 0], [-1, 0]) == 0)
+        #expect(IndexSchema.Similarity.euclidean.score([0, 0], [3, 4]) == Float(1) / 26)
+        #expect(IndexSchema.Similarity.euclidean.score([1, 2], [1, 2]) == 1)
         let (b, p) = try Self.plan("SELECT similarity_euclidean(e, ?), similarity_dot_product([1, 0, 0], e) FROM docs WHERE p = 1 AND q = 'a'")
         #expect(b.variables.map(\.type) == [.vector(.float, 3)])
         #expect(b.resultColumns.map(\.type) == [.float, .float])

@@ -69,28 +69,8 @@ struct RowAssembler {
             case let .similarity(f, c, query):
                 guard let v = value(c, s), case let .vector(fs)? = try? c.type.decode(v), fs.count == query.count else { return nil }
                 if f == .cosine && fs.allSatisfy({ $0 == 0 }) { throw Self.zeroVectorError }
-                return try? CQLType.float.encode(.float(Self.similarity(f, fs, query)))
+                return try? CQLType.float.encode(.float(f.score(fs, query)))
             }
-    }
-
-    /// Cassandra's similarity scores (its vector functions and SAI), all in [0, 1] with 1 the most
-    /// similar: cosine (1 + cos)/2, dot product (1 + a·b)/2 (in [0, 1] for unit vectors),
-    /// euclidean 1/(1 + |a − b|²).
-    static func similarity(_ f: IndexSchema.Similarity, _ a: [Float], _ b: [Float]) -> Float {
-        var dot: Float = 0, na: Float = 0, nb: Float = 0, d2: Float = 0
-        for i in 0 ..< min(a.count, b.count) {
-            dot += a[i] * b[i]
-            na += a[i] * a[i]
-            nb += b[i] * b[i]
-            d2 += (a[i] - b[i]) * (a[i] - b[i])
-        }
-        switch f {
-        case .cosine:
-            let denom = (na * nb).squareRoot()
-            return denom == 0 ? 0 : (1 + dot / denom) / 2
-        case .dotProduct: return (1 + dot) / 2
-        case .euclidean: return 1 / (1 + d2)
-        }
     }
 
     /// Whether the source passes every filter (ALLOW FILTERING).

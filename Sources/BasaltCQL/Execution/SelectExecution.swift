@@ -25,10 +25,7 @@ struct SelectExecution {
     var assembler: RowAssembler { RowAssembler(table: query.table, selection: query.selection, nowSeconds: nowSeconds) }
 
     func run() async throws(CQLError) -> Page {
-        // Index maintenance, ANN search and the coordinator's fan-out come with the vector engine.
-        if let ann = query.ann {
-            throw .invalid("Storage-attached index queries are not executed yet (ORDER BY \(ann.column.name) ANN OF, index \(ann.index.name))")
-        }
+        if let ann = query.ann { return try await runANN(ann) }
         if !query.indexRestrictions.isEmpty {
             let used = query.indexRestrictions.map { "\($0.column.name) by index \($0.index.name)" }.joined(separator: ", ")
             throw .invalid("Storage-attached index queries are not executed yet (restrictions on \(used))")

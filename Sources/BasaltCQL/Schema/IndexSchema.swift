@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltVector
 
 /// A storage-attached index (SAI) on one column of a table, as `system_schema.indexes` lists it.
 ///
@@ -35,12 +36,8 @@ public struct IndexSchema: Hashable, Sendable {
         case full
     }
 
-    /// How vectors are compared by an ANN index (`similarity_function`).
-    public enum Similarity: String, Hashable, Sendable, CaseIterable {
-        case cosine = "COSINE"
-        case dotProduct = "DOT_PRODUCT"
-        case euclidean = "EUCLIDEAN"
-    }
+    /// How vectors are compared (`similarity_function`): the vector engine's own type.
+    public typealias Similarity = VectorSimilarity
 
     public static let saiClassName = "org.apache.cassandra.index.sai.StorageAttachedIndex"
     /// The class name stored when a statement names none (Cassandra 5 with `default_secondary_index: sai`).

@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltIndex
 import BasaltStorage
 import Logging
 
@@ -39,6 +40,14 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
     /// `durable_writes`.
     public var startupTables: [(schema: TableSchema, durableWrites: Bool)] {
         schema.userKeyspaces.values.flatMap { k in k.tables.values.map { ($0, k.params.durableWrites) } }
+    }
+
+    /// Tells the registry the vector indexes of `schema` (the current schema by default); at
+    /// start-up this runs before the engine opens its tables, so their index files are loaded.
+    public func defineVectorIndexes(_ schema: Schema? = nil, on registry: AttachedIndexRegistry) {
+        for (table, definitions) in (schema ?? self.schema).vectorIndexDefinitions {
+            registry.define(table: table, indexes: definitions)
+        }
     }
 
     /// Connects the storage engine once it is open, `openedTables` being the tables it was opened
@@ -140,6 +149,7 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
         }
         for id in current.keys where wanted[id] == nil { try engine.dropTable(id: id) }
         lock.withLock { engineTables = wanted.mapValues(\.0) }
+        if let registry = engine.attachedIndexes as? AttachedIndexRegistry { defineVectorIndexes(schema, on: registry) }
     }
 
     /// Truncates a table's local data.

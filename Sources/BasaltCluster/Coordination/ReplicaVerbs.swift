@@ -13,6 +13,7 @@ import BasaltStorage
 /// | `hint` (14) | `Mutation` encoding | empty |
 /// | `batchlog.store` (15) | ``BatchlogEntry`` encoding | empty |
 /// | `batchlog.remove` (16) | `01`, batch id (16 bytes) | empty |
+/// | `vector.nearest` (17) | ``NearestRowsCommand`` encoding | ``NearestRow`` list encoding |
 ///
 /// A replica that cannot serve a request (unknown table, storage overloaded, malformed payload)
 /// answers with a failure naming why.
@@ -24,6 +25,7 @@ public enum ReplicaVerbs {
     public static let hint = Verb(14, "hint")
     public static let batchlogStore = Verb(15, "batchlog.store")
     public static let batchlogRemove = Verb(16, "batchlog.remove")
+    public static let nearestRows = Verb(17, "vector.nearest")
 
     /// The payload of a `read` request.
     public static func readPayload(_ command: ReadCommand, digest: Bool) -> [UInt8] {

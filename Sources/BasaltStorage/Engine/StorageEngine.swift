@@ -41,7 +41,7 @@ public final class StorageEngine: @unchecked Sendable {
     let closedFlag = Atomic<Bool>(false)
     let compactionLock = Lock()
     /// Indexes attached to the tables' data, told of every write, flush and compaction.
-    let attachedIndexes: (any AttachedIndexes)?
+    public let attachedIndexes: (any AttachedIndexes)?
     var compactionQueued: Set<UUIDValue> = []
 
     public init(directory: String, config: StorageConfig = StorageConfig(), clock: any Clock = SystemClock(), logger: Logger,
