@@ -41,19 +41,32 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
     /// forgotten and their files deleted.
     public func define(table: UUIDValue, indexes definitions: [VectorIndexDefinition]) {
         let (engine, existing) = lock.withLock { (self.engine, tables[table] ?? []) }
-        var kept = existing.filter { definitions.contains($0.definition) }
+        let kept = existing.filter { definitions.contains($0.definition) }
         let removed = existing.filter { !definitions.contains($0.definition) }
-        var fresh: [TableVectorIndex] = []
-        for d in definitions where !kept.contains(where: { $0.definition == d }) {
-            let active = engine.flatMap { try? $0.activeMemtableId(tableId: table) }
-            let index = TableVectorIndex(d, firstCompleteMemtable: (active ?? -1) + 1, building: active != nil)
-            fresh.append(index)
-        }
-        kept += fresh
+        let added = definitions.filter { d in !kept.contains { $0.definition == d } }
         lock.withLock { tables[table] = kept }
+        var toBuild: [TableVectorIndex] = []
+        for d in added {
+            // Registered while writes are paused: every later write reaches the new index, and
+            // everything earlier is in memtables or SSTables the build covers.
+            let registered = engine.flatMap { e in
+                try? e.withWritesPaused(tableId: table) { active, holdsData in
+                    let index = TableVectorIndex(d, firstCompleteMemtable: holdsData ? active + 1 : active, building: holdsData)
+                    lock.withLock { tables[table, default: []].append(index) }
+                    return index
+                }
+            }
+            if let registered {
+                if registered.isBuilding { toBuild.append(registered) }
+            } else {
+                // Start-up (the table opens after this) or a table storage does not hold yet.
+                let index = TableVectorIndex(d, firstCompleteMemtable: 0, building: false)
+                lock.withLock { tables[table, default: []].append(index) }
+            }
+        }
         if let engine {
             for r in removed { deleteFiles(r.definition, engine: engine, table: table) }
-            for index in fresh { startBuild(index, table: table, engine: engine) }
+            for index in toBuild { startBuild(index, table: table, engine: engine) }
         }
     }
 

@@ -41,6 +41,8 @@ struct BenchVectorCommand: ParsableCommand {
     var efSearch = "10,20,40,80,120,160"
     @Option(help: "Neighbours per query (recall@k).")
     var k = 10
+    @Option(help: "Write the index to a file in this directory, read it back, and report both times (start-up cost).")
+    var persist: String?
 
     func run() throws {
         guard let similarity = VectorSimilarity(rawValue: metric.uppercased()) else {
@@ -61,6 +63,8 @@ struct BenchVectorCommand: ParsableCommand {
         let buildSeconds = (ContinuousClock.now - start).seconds
         let bytesPerVector = Double(graph.memoryBytes) / Double(n)
         print("vector build: vectors=\(n) dimensions=\(data.dimension) metric=\(metric) m=\(m) ef_construction=\(efConstruction) seconds=\(fmt(buildSeconds, 3)) bytes_per_vector=\(fmt(bytesPerVector, 1))")
+        var searched = graph
+        if let persist { searched = try persistAndReload(graph, directory: persist) }
         let truth = try data.truth ?? exactNeighbours(graph, data.queries, nq)
         for ef in efs {
             var found = 0
@@ -70,7 +74,7 @@ struct BenchVectorCommand: ParsableCommand {
             try data.queries.withUnsafeBufferPointer { all in
                 for q in 0 ..< nq {
                     let query = UnsafeBufferPointer(rebasing: all[q * data.dimension ..< (q + 1) * data.dimension])
-                    results.append(try graph.search(query, k: k, ef: ef, filter: AcceptAllNodes()))
+                    results.append(try searched.search(query, k: k, ef: ef, filter: AcceptAllNodes()))
                 }
             }
             let seconds = (ContinuousClock.now - t0).seconds
@@ -81,6 +85,25 @@ struct BenchVectorCommand: ParsableCommand {
             let recall = Double(found) / Double(nq * k)
             print("vector search: ef_search=\(ef) recall@\(k)=\(fmt(recall, 4)) qps=\(fmt(Double(nq) / seconds, 1))")
         }
+    }
+
+    /// Writes the graph as a node writes an SSTable's index segment, reads it back as a node does
+    /// at start-up (checksum, structure checks), and returns the reloaded graph so the sweep below
+    /// searches what was read.
+    func persistAndReload(_ graph: HNSWGraph, directory: String) throws -> HNSWGraph {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/bench-vector-index.db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let t0 = ContinuousClock.now
+        let writer = try IndexFileWriter(path: path, magic: "BVBN", version: 1)
+        try graph.write(to: writer)
+        try writer.finish()
+        let t1 = ContinuousClock.now
+        let loaded = try HNSWGraph.read(from: IndexFileReader(path: path, magic: "BVBN", supportedVersions: 1 ... 1))
+        let t2 = ContinuousClock.now
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        print("vector persist: vectors=\(loaded.count) file_bytes=\(size) write_seconds=\(fmt((t1 - t0).seconds, 3)) load_seconds=\(fmt((t2 - t1).seconds, 3))")
+        return loaded
     }
 
     struct DataSet {

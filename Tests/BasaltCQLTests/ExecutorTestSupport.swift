@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltIndex
 import BasaltStorage
 import Foundation
 import Logging
@@ -43,7 +44,9 @@ final class SingleNodeExecutor: @unchecked Sendable {
     init(clock: ManualClock = ManualClock(wallMicros: 1_700_000_000_000_000)) throws {
         self.clock = clock
         dir = ScratchDirectory()
-        engine = try StorageEngine(directory: dir.path + "/data", clock: clock, logger: .quiet)
+        let indexes = AttachedIndexRegistry(logger: .quiet)
+        engine = try StorageEngine(directory: dir.path + "/data", clock: clock, logger: .quiet, attachedIndexes: indexes)
+        indexes.attach(engine)
         holder = try SchemaHolder(directory: dir.path, engine: engine, logger: .quiet)
         let hostId = UUIDValue(msb: 7, lsb: 7)
         let info = NodeInfo(hostId: hostId, address: "127.0.0.1", nativeAddress: "127.0.0.1", tokens: [Token(0)])

@@ -5,7 +5,7 @@ import Testing
 @testable import BasaltCQL
 
 /// Storage-attached indexes through the executor: DDL, system_schema and DESCRIBE, index
-/// queries refused until the engine executes them, the filtering that does run, similarity
+/// ANN queries, other index queries refused until the engine executes them, the filtering that does run, similarity
 /// functions, and schema logs written by the format-1 codec.
 struct IndexExecutionTests {
     func node() async throws -> SingleNodeExecutor {
@@ -35,7 +35,7 @@ struct IndexExecutionTests {
         #expect(try await n.rows("SELECT index_name FROM system_schema.indexes WHERE keyspace_name = 'ks'").count == 2)
     }
 
-    @Test func indexQueriesAreRefusedUntilExecuted() async throws {
+    @Test func annRunsAndOtherIndexQueriesAreRefusedUntilExecuted() async throws {
         let n = try await node()
         defer { n.close() }
         try await n.run("CREATE INDEX ON docs (n)")
@@ -44,9 +44,12 @@ struct IndexExecutionTests {
         await #expect(throws: CQLError.invalid("Storage-attached index queries are not executed yet (restrictions on n by index docs_n_idx)")) {
             try await n.run("SELECT * FROM docs WHERE n = 5")
         }
-        await #expect(throws: CQLError.invalid("Storage-attached index queries are not executed yet (ORDER BY e ANN OF, index docs_e_idx)")) {
-            try await n.run("SELECT * FROM docs ORDER BY e ANN OF [1.0, 0.5] LIMIT 2")
-        }
+        try await n.run("INSERT INTO docs (id, e) VALUES (2, [0.0, 1.0])")
+        try await n.run("INSERT INTO docs (id, e) VALUES (3, [1.0, 1.0])")
+        // Cosine (the default): [1, 1] is nearest to [1, 0.5], then [1, 0], then [0, 1].
+        #expect(try await n.rows("SELECT id FROM docs ORDER BY e ANN OF [1.0, 0.5] LIMIT 2") == [[.int(3)], [.int(1)]])
+        try await n.run("DELETE FROM docs WHERE id = 3")
+        #expect(try await n.rows("SELECT id FROM docs ORDER BY e ANN OF [1.0, 0.5] LIMIT 2") == [[.int(1)], [.int(2)]])
         await #expect(throws: CQLError.invalid("Zero and near-zero vectors cannot be indexed or queried with cosine similarity")) {
             try await n.run("SELECT * FROM docs ORDER BY e ANN OF ? LIMIT 2", [.bytes(try CQLType.vector(.float, 2).encode(.vector([0, 0])))])
         }

@@ -59,10 +59,16 @@ extension StorageEngine {
     }
 
 
-    /// The id of the table's active memtable: writes from now on go to it or to later ones.
-    public func activeMemtableId(tableId: UUIDValue) throws -> Int {
+    /// Runs `body` while no write can enter the table, with the id of its active memtable and
+    /// whether the table holds any data (memtables or SSTables): an index registered inside `body`
+    /// sees every later write, and an index of an empty table is complete at once.
+    public func withWritesPaused<R>(tableId: UUIDValue, _ body: (_ activeMemtable: Int, _ holdsData: Bool) throws -> R) throws -> R {
         let t = try table(tableId)
-        return t.writeLock.withLock { t.memtable.id }
+        t.writeLock.lock()
+        defer { t.writeLock.unlock() }
+        let v = t.view
+        let holdsData = !v.sstables.isEmpty || v.memtables.contains { !$0.isEmpty }
+        return try body(t.memtable.id, holdsData)
     }
 
     /// The directory of a table's files.
