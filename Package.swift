@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "BasaltStorageTests", dependencies: ["BasaltCore", "BasaltStorage"]),
         .testTarget(name: "BasaltNetTests", dependencies: ["BasaltCore", "BasaltNet"]),
         .testTarget(name: "BasaltClusterTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltTestSupport"]),
-        .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCQL", "BasaltCluster"]),
+        .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCQL", "BasaltCluster", "BasaltIndex"]),
         .testTarget(name: "BasaltServerTests", dependencies: ["BasaltCore", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltStorage", "BasaltTestSupport"]),
         .testTarget(name: "BasaltClientTests", dependencies: ["BasaltClient", "BasaltCore", "BasaltNet", "BasaltCQL", "BasaltCluster", "BasaltServer", "BasaltTestSupport"]),
     ]
