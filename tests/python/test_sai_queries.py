@@ -95,7 +95,7 @@ def levels(data):
     return [ConsistencyLevel.ONE, ConsistencyLevel.QUORUM] if data["rf"] >= 3 else [ConsistencyLevel.ONE]
 
 
-def test_index_queries_paged_at_one_and_quorum(session, data):
+def test_index_queries_paged_at_one_and_quorum(basalt_cluster, session, data):
     for cl in levels(data):
         for where, predicate in QUERIES:
             found = keys_of(session, "SELECT shop, id FROM saiq.items WHERE %s" % where, cl)
@@ -107,6 +107,9 @@ def test_index_queries_paged_at_one_and_quorum(session, data):
             for s in set(shops):
                 ids = [i for sh, i in found if sh == s]
                 assert ids == sorted(ids), where
+    if data["rf"] >= 3:
+        served = sum(admin_metric(a, "basalt_term_index_queries_total") for a in basalt_cluster.addresses)
+        assert served > 0
 
 
 def test_limit_per_partition_limit_count_and_prepared(session, data):
