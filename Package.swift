@@ -109,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "basalt",
             dependencies: [
-                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltClient", "BasaltVector",
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltClient", "BasaltVector", "BasaltIndex",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

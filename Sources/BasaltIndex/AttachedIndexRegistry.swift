@@ -21,14 +21,25 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
     private weak var engine: StorageEngine?
     private var stats = VectorIndexCounters()
     let logger: Logger
+    /// The indexes on everything but vectors; engine events are forwarded to them.
+    public let terms: AttachedTermIndexes
 
     public init(logger: Logger) {
         self.logger = logger
+        terms = AttachedTermIndexes(logger: logger)
     }
 
     /// The engine whose data the indexes cover, used to build an index created on a table that
     /// already holds data.
-    public func attach(_ engine: StorageEngine) { lock.withLock { self.engine = engine } }
+    public func attach(_ engine: StorageEngine) {
+        lock.withLock { self.engine = engine }
+        terms.attach(engine)
+    }
+
+    /// Sets the term (non-vector) indexes of a table; see ``AttachedTermIndexes``.
+    public func define(table: UUIDValue, termIndexes definitions: [TermIndexDefinition]) {
+        terms.define(table: table, indexes: definitions)
+    }
 
     public var counters: VectorIndexCounters { lock.withLock { stats } }
 
@@ -78,6 +89,7 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
     }
 
     public func status(table: UUIDValue, index: String) -> Status {
+        if let t = terms.index(table, named: index) { return t.isBuilding ? .building : .ready }
         guard let i = indexes(table).first(where: { $0.definition.name == index }) else { return .unknown }
         return i.isBuilding ? .building : .ready
     }
@@ -104,6 +116,7 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
     // MARK: AttachedIndexes
 
     public func didWrite(table: UUIDValue, memtable: Int, partitionKey: [UInt8], update: PartitionUpdate) {
+        terms.didWrite(table: table, memtable: memtable, partitionKey: partitionKey, update: update)
         for index in indexes(table) {
             let (indexed, refused) = index.apply(memtable: memtable, partitionKey: partitionKey, update: update)
             if indexed + refused > 0 {
@@ -116,6 +129,7 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
     }
 
     public func willPublish(table: UUIDValue, sstable: SSTableContents, origin: SSTableOrigin) {
+        terms.willPublish(table: table, sstable: sstable, origin: origin)
         for index in indexes(table) {
             do {
                 switch origin {
@@ -143,15 +157,16 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
         for index in indexes(table) {
             index.remove(sstables: sstables, memtables: memtables)
         }
-        guard !sstables.isEmpty, let engine = lock.withLock({ self.engine }),
-              let directory = try? engine.tableDirectory(tableId: table)
-        else { return }
+        let directory = sstables.isEmpty ? nil : lock.withLock({ self.engine }).flatMap { try? $0.tableDirectory(tableId: table) }
+        terms.didRemove(table: table, sstables: sstables, memtables: memtables, directory: directory)
+        guard let directory else { return }
         for index in indexes(table) {
             for g in sstables { unlink(index.definition.segmentPath(directory: directory, generation: g)) }
         }
     }
 
     public func didClear(table: UUIDValue, dropped: Bool) {
+        terms.didClear(table: table, dropped: dropped)
         for index in indexes(table) { index.clear() }
         if dropped { _ = lock.withLock { tables.removeValue(forKey: table) } }
     }
@@ -170,7 +185,7 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
                 return
             case let .failure(e):
                 logger.error("vector index file damaged; quarantined and rebuilt from the SSTable", metadata: ["path": "\(path)", "error": "\(e)"])
-                quarantine(path)
+                Self.quarantine(path)
                 lock.withLock { stats.segmentsQuarantined += 1 }
             }
         }
@@ -180,7 +195,7 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
         lock.withLock { stats.segmentsBuilt += 1 }
     }
 
-    private func quarantine(_ path: String) {
+    static func quarantine(_ path: String) {
         guard let slash = path.lastIndex(of: "/") else { return }
         let dir = String(path[..<slash]) + "/quarantine"
         mkdir(dir, 0o755)
@@ -201,13 +216,14 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
     /// or deleted row may appear: the caller reads each row's current version, drops rows that
     /// no longer match and re-scores the rest from their current vector.
     public func nearest(table: UUIDValue, index name: String, query: [Float], k: Int, ef: Int? = nil,
-                        accepts: (@Sendable (Token) -> Bool)? = nil) throws(VectorIndexError) -> [(key: RowKey, distance: Float)] {
+                        accepts: (@Sendable (Token) -> Bool)? = nil, acceptsKey: (@Sendable (RowKey) -> Bool)? = nil,
+                        exact: Bool = false) throws(VectorIndexError) -> [(key: RowKey, distance: Float)] {
         guard let index = indexes(table).first(where: { $0.definition.name == name }) else { throw .unknownIndex(name) }
         if index.isBuilding { throw .building(name) }
         var best: [RowKey: Float] = [:]
         for segment in index.segments {
             let found: [(RowKey, Float)]
-            do { found = try segment.search(query, k: k, ef: ef, accepts: accepts) } catch { throw .invalidQuery(error) }
+            do { found = try segment.search(query, k: k, ef: ef, accepts: accepts, acceptsKey: acceptsKey, exact: exact) } catch { throw .invalidQuery(error) }
             for (key, d) in found where d < best[key] ?? .infinity { best[key] = d }
         }
         lock.withLock { stats.searches += 1 }
@@ -225,11 +241,23 @@ extension AttachedIndexRegistry: LocalVectorSearch {
     /// few rows.
     static func searchDepth(k: Int) -> Int { max(HNSWParameters.defaultEfSearch, 4 * k) }
 
+    /// Restricted searches compare the query with every acceptable vector when the most
+    /// selective restriction matches at most this many rows.
+    static let exactSearchBelow = 4096
+
     public func nearestRows(_ command: NearestRowsCommand) throws -> [NearestRow] {
         let ranges = command.ranges
         let accepts: (@Sendable (Token) -> Bool)? = ranges.isEmpty ? nil : { @Sendable t in ranges.contains { $0.contains(t) } }
+        var acceptsKey: (@Sendable (RowKey) -> Bool)?
+        var exact = false
+        if !command.restrictions.isEmpty {
+            let (filter, fewest) = try keyFilter(command.restrictions, table: command.tableId)
+            if fewest == 0 { return [] }
+            acceptsKey = filter
+            exact = fewest <= Self.exactSearchBelow
+        }
         return try nearest(table: command.tableId, index: command.index, query: command.vector, k: command.k,
-                           ef: Self.searchDepth(k: command.k), accepts: accepts)
+                           ef: Self.searchDepth(k: command.k), accepts: accepts, acceptsKey: acceptsKey, exact: exact)
             .prefix(command.k)
             .map { NearestRow(partitionKey: $0.key.partitionKey, clustering: $0.key.clustering, distance: $0.distance) }
     }

@@ -62,12 +62,17 @@ final class VectorSegment: @unchecked Sendable {
     /// The row of each node.
     func key(_ node: UInt32) -> RowKey { lock.withLock { keys[Int(node)] } }
 
-    /// The `k` nearest rows to `query` whose partition token `accepts` takes (all when nil).
-    func search(_ query: [Float], k: Int, ef: Int?, accepts: (@Sendable (Token) -> Bool)?) throws(VectorError) -> [(RowKey, Float)] {
+    /// The `k` nearest rows to `query` whose partition token `accepts` takes and whose key
+    /// `acceptsKey` takes (all when nil); by comparing with every accepted vector when `exact`.
+    func search(_ query: [Float], k: Int, ef: Int?, accepts: (@Sendable (Token) -> Bool)?,
+                acceptsKey: (@Sendable (RowKey) -> Bool)? = nil, exact: Bool = false) throws(VectorError) -> [(RowKey, Float)] {
         let found: [Neighbor]
-        if let accepts {
-            let filter = TokenFilter(tokens: lock.withLock { tokens }, accepts: accepts)
-            found = try query.withUnsafeBufferPointer { (q) throws(VectorError) in try graph.search(q, k: k, ef: ef, filter: filter) }
+        if accepts != nil || acceptsKey != nil || exact {
+            let (tokens, keys) = lock.withLock { (self.tokens, self.keys) }
+            let filter = RowFilter(tokens: tokens, keys: keys, accepts: accepts, acceptsKey: acceptsKey)
+            found = try query.withUnsafeBufferPointer { (q) throws(VectorError) in
+                exact ? try graph.exactSearch(q, k: k, filter: filter) : try graph.search(q, k: k, ef: ef, filter: filter)
+            }
         } else {
             found = try graph.search(query, k: k, ef: ef)
         }
@@ -131,12 +136,19 @@ final class VectorSegment: @unchecked Sendable {
     }
 }
 
-/// Accepts the nodes whose partition token is in the ranges a request covers.
-struct TokenFilter: NodeFilter {
+/// Accepts the nodes whose partition token is in the ranges a request covers and whose row
+/// the query's other index restrictions allow.
+struct RowFilter: NodeFilter {
     let tokens: [Int64]
-    let accepts: @Sendable (Token) -> Bool
+    let keys: [RowKey]
+    let accepts: (@Sendable (Token) -> Bool)?
+    let acceptsKey: (@Sendable (RowKey) -> Bool)?
 
     func accepts(_ node: UInt32) -> Bool {
-        Int(node) < tokens.count && accepts(Token(tokens[Int(node)]))
+        let n = Int(node)
+        guard n < tokens.count, n < keys.count else { return false }
+        if let accepts, !accepts(Token(tokens[n])) { return false }
+        if let acceptsKey, !acceptsKey(keys[n]) { return false }
+        return true
     }
 }

@@ -5,8 +5,8 @@ import Testing
 @testable import BasaltCQL
 
 /// Storage-attached indexes through the executor: DDL, system_schema and DESCRIBE, index
-/// ANN queries, other index queries refused until the engine executes them, the filtering that does run, similarity
-/// functions, and schema logs written by the format-1 codec.
+/// queries (paged, with deleted rows, ANN with restrictions), vector write checks, filtering,
+/// similarity functions, and schema logs written by the format-1 codec.
 struct IndexExecutionTests {
     func node() async throws -> SingleNodeExecutor {
         let n = try SingleNodeExecutor()
@@ -35,26 +35,57 @@ struct IndexExecutionTests {
         #expect(try await n.rows("SELECT index_name FROM system_schema.indexes WHERE keyspace_name = 'ks'").count == 2)
     }
 
-    @Test func annRunsAndOtherIndexQueriesAreRefusedUntilExecuted() async throws {
+    @Test func indexQueriesRunAndPage() async throws {
         let n = try await node()
         defer { n.close() }
         try await n.run("CREATE INDEX ON docs (n)")
+        try await n.run("CREATE INDEX ON docs (body) WITH OPTIONS = {'case_sensitive': false}")
+        try await n.run("CREATE INDEX ON docs (ENTRIES(meta))")
         try await n.run("CREATE INDEX ON docs (e)")
-        try await n.run("INSERT INTO docs (id, n, e) VALUES (1, 5, [1.0, 0.0])")
-        await #expect(throws: CQLError.invalid("Storage-attached index queries are not executed yet (restrictions on n by index docs_n_idx)")) {
-            try await n.run("SELECT * FROM docs WHERE n = 5")
+        try n.waitForIndexes()
+        for i in 0 ..< 40 {
+            try await n.run("INSERT INTO docs (id, n, body, meta, e) VALUES (?, ?, ?, ?, ?)", [
+                .bytes(try CQLType.int.encode(.int(Int32(i)))), .bytes(try CQLType.int.encode(.int(Int32(i % 10)))),
+                .bytes(Array("Doc \(i % 4)".utf8)),
+                .bytes(try CQLType.map(.text, .text).encode(.map([CQLMapEntry(key: .text("lang"), value: .text(i % 2 == 0 ? "en" : "fr"))]))),
+                .bytes(try CQLType.vector(.float, 2).encode(.vector([Float(i), 1]))),
+            ])
         }
-        try await n.run("INSERT INTO docs (id, e) VALUES (2, [0.0, 1.0])")
-        try await n.run("INSERT INTO docs (id, e) VALUES (3, [1.0, 1.0])")
-        // Cosine (the default): [1, 1] is nearest to [1, 0.5], then [1, 0], then [0, 1].
-        #expect(try await n.rows("SELECT id FROM docs ORDER BY e ANN OF [1.0, 0.5] LIMIT 2") == [[.int(3)], [.int(1)]])
-        try await n.run("DELETE FROM docs WHERE id = 3")
-        #expect(try await n.rows("SELECT id FROM docs ORDER BY e ANN OF [1.0, 0.5] LIMIT 2") == [[.int(1)], [.int(2)]])
+        func ids(_ cql: String, _ values: [ProtocolValue] = []) async throws -> Set<Int32> {
+            Set(try await n.rows(cql, values).compactMap { if case let .int(v)? = $0.first { v } else { nil } })
+        }
+        #expect(try await ids("SELECT id FROM docs WHERE n = 5") == [5, 15, 25, 35])
+        #expect(try await ids("SELECT id FROM docs WHERE n > 7 AND n <= 9") == Set((0 ..< 40).filter { $0 % 10 > 7 }))
+        #expect(try await ids("SELECT id FROM docs WHERE body = 'DOC 1' AND meta['lang'] = 'fr'") == Set((0 ..< 40).filter { $0 % 4 == 1 }))
+        #expect(try await ids("SELECT id FROM docs WHERE body = 'doc 1' AND meta['lang'] = 'en'") == [])
+        #expect(try await n.rows("SELECT count(*) FROM docs WHERE n < 3") == [[.bigint(12)]])
+        // Pages of 3 give every row once.
+        var seen: [Int32] = []
+        var state: [UInt8]?
+        repeat {
+            guard case let .rows(r) = try await n.run("SELECT id FROM docs WHERE meta['lang'] = 'en'", pageSize: 3, pagingState: state) else { break }
+            seen += SingleNodeExecutor.decode(r).compactMap { if case let .int(v)? = $0.first { v } else { nil } }
+            state = r.metadata.pagingState
+        } while state != nil
+        #expect(seen.count == 20 && Set(seen) == Set((0 ..< 40).filter { $0 % 2 == 0 }))
+        // Deleted and overwritten rows drop out.
+        try await n.run("DELETE FROM docs WHERE id = 5")
+        try await n.run("UPDATE docs SET n = 0 WHERE id = 15")
+        #expect(try await ids("SELECT id FROM docs WHERE n = 5") == [25, 35])
+        // ANN among the rows the restriction matches.
+        let ann = try await n.rows("SELECT id FROM docs WHERE meta['lang'] = 'fr' ORDER BY e ANN OF [20.2, 1.0] LIMIT 3")
+        #expect(ann == [[.int(21)], [.int(19)], [.int(23)]])
         await #expect(throws: CQLError.invalid("Zero and near-zero vectors cannot be indexed or queried with cosine similarity")) {
             try await n.run("SELECT * FROM docs ORDER BY e ANN OF ? LIMIT 2", [.bytes(try CQLType.vector(.float, 2).encode(.vector([0, 0])))])
         }
-        // Reads that need no index still run.
-        #expect(try await n.rows("SELECT n FROM docs WHERE id = 1") == [[.int(5)]])
+        // Vector writes are checked before anything is applied.
+        await #expect(throws: CQLError.invalid("non-finite value at vector[1]=Infinity")) {
+            try await n.run("INSERT INTO docs (id, e) VALUES (100, [1.0, Infinity])")
+        }
+        await #expect(throws: CQLError.invalid("Zero and near-zero vectors cannot be indexed or queried with cosine similarity")) {
+            try await n.run("INSERT INTO docs (id, e) VALUES (100, [0.0, 0.0])")
+        }
+        #expect(try await n.rows("SELECT id FROM docs WHERE id = 100").isEmpty)
     }
 
     @Test func mapEntryFiltersRunWithAllowFiltering() async throws {

@@ -15,6 +15,7 @@ public struct LocalRequestCoordinator: RequestCoordinator {
     public init(engine: StorageEngine, schema: any SchemaSource, dataCenter: String = "datacenter1") {
         self.engine = engine
         vectorSearch = engine.attachedIndexes as? any LocalVectorSearch
+        indexQuery = engine.attachedIndexes as? any LocalIndexQuery
         self.schema = schema
         self.dataCenter = dataCenter
     }
@@ -45,6 +46,17 @@ public struct LocalRequestCoordinator: RequestCoordinator {
         try check(keyspace: command.keyspace, consistency, isWrite: false)
         guard let vectorSearch else { throw .invalid("no vector indexes on this node") }
         do { return try vectorSearch.nearestRows(command) } catch {
+            throw .invalid("\(error)")
+        }
+    }
+
+    /// This node's term indexes (the engine's attached index registry).
+    let indexQuery: (any LocalIndexQuery)?
+
+    public func indexedRows(_ command: IndexedRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> IndexedRowsPage {
+        try check(keyspace: command.keyspace, consistency, isWrite: false)
+        guard let indexQuery else { throw .invalid("no storage-attached indexes on this node") }
+        do { return try indexQuery.indexedRows(command) } catch {
             throw .invalid("\(error)")
         }
     }

@@ -9,18 +9,21 @@ extension SelectExecution {
     /// query's consistency level, so a row deleted or overwritten on the replicas the read reaches
     /// is dropped or ranked by its current vector. When too many candidates drop out, the search
     /// asks for four times as many, up to 16 times `k`.
+    ///
+    /// With index restrictions (`WHERE m[k] = v … ORDER BY v ANN OF …`), replicas search only
+    /// among the rows their term indexes match, and every candidate row is checked against the
+    /// restrictions (and filters) on its current version before it is ranked.
     func runANN(_ ann: ANNQuery) async throws(CQLError) -> Page {
-        guard query.indexRestrictions.isEmpty, query.filters.isEmpty else {
-            let used = query.indexRestrictions.map { "\($0.column.name) by index \($0.index.name)" }.joined(separator: ", ")
-            throw .invalid("ANN ordering combined with other restrictions is not executed yet (restrictions on \(used))")
-        }
         let partitions = query.partitionKeys.map { Set($0) }
+        let checks = IndexRowChecks(query)
+        let restrictions = query.indexRestrictions.map(\.termRestriction)
         let cmp = ClusteringComparator(query.table)
         let a = assembler
         var ask = ann.k
         while true {
             let command = NearestRowsCommand(keyspace: query.table.keyspace, table: query.table.name, tableId: query.table.id,
-                                             index: ann.index.name, vector: ann.vector, k: partitions == nil ? ask : ask * 4)
+                                             index: ann.index.name, vector: ann.vector, k: partitions == nil ? ask : ask * 4,
+                                             restrictions: restrictions)
             let candidates: [NearestRow]
             do { candidates = try await reader.nearestRows(command, consistency: consistency) } catch { throw error.cqlError }
             var scored: [(score: Float, source: RowAssembler.Source)] = []
@@ -36,6 +39,7 @@ extension SelectExecution {
                 let components = query.table.partitionKeyComponents(live.partitionKey) ?? [live.partitionKey]
                 let source = RowAssembler.Source(partitionKey: live.partitionKey, keyComponents: components, token: result.token,
                                                  row: row, staticRow: live.staticRow)
+                if !checks.passes(source) || (!query.filters.isEmpty && !a.passes(query.filters, source)) { continue }
                 guard let bytes = a.value(ann.column, source), case let .vector(current)? = try? ann.column.type.decode(bytes),
                       current.count == ann.vector.count
                 else { continue }

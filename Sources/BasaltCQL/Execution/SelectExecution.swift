@@ -26,10 +26,6 @@ struct SelectExecution {
 
     func run() async throws(CQLError) -> Page {
         if let ann = query.ann { return try await runANN(ann) }
-        if !query.indexRestrictions.isEmpty {
-            let used = query.indexRestrictions.map { "\($0.column.name) by index \($0.index.name)" }.joined(separator: ", ")
-            throw .invalid("Storage-attached index queries are not executed yet (restrictions on \(used))")
-        }
         if query.isCount {
             var unpaged = SelectExecution(query: query, reader: reader, consistency: consistency, pageSize: nil, paging: nil, nowSeconds: nowSeconds)
             unpaged.countOnly = true
@@ -56,7 +52,9 @@ struct SelectExecution {
     func collect() async throws(CQLError) -> Page {
         var sink = Sink(quota: pageSize ?? .max, remaining: paging?.remaining ?? query.limit,
                         perPartition: query.distinct ? 1 : query.perPartitionLimit)
-        if let keys = query.partitionKeys {
+        if !query.indexRestrictions.isEmpty {
+            try await readIndexed(&sink)
+        } else if let keys = query.partitionKeys {
             try await readPartitions(Self.unique(keys), &sink)
         } else {
             try await scanRange(&sink)
@@ -84,7 +82,7 @@ struct SelectExecution {
             let resume = (i == start && paging?.partitionKey == key) ? paging : nil
             let slices = Self.restrict(query.slices, after: resume?.clustering, reversed: query.reversed, cmp)
             if !slices.isEmpty {
-                let limit = query.filters.isEmpty ? readLimit(sink, inPartition: resume?.rowsInPartition ?? 0) : .max
+                let limit = query.filters.isEmpty && query.indexRestrictions.isEmpty ? readLimit(sink, inPartition: resume?.rowsInPartition ?? 0) : .max
                 let command = ReadCommand(schema: query.table, partitionKey: key, slices: slices, reversed: query.reversed,
                                           limit: limit, nowSeconds: nowSeconds)
                 let result: PartitionResult
@@ -132,6 +130,7 @@ struct SelectExecution {
     func emit(_ live: LivePartition, token: Token, allowStaticOnly: Bool, inPartition: Int, _ sink: inout Sink,
               position: (RowAssembler.Source, Int, Int?) -> PagingState) throws(CQLError) {
         let a = assembler
+        let checks = IndexRowChecks(query)
         let components = query.table.partitionKeyComponents(live.partitionKey) ?? [live.partitionKey]
         var sources = live.rows.map { RowAssembler.Source(partitionKey: live.partitionKey, keyComponents: components, token: token, row: $0, staticRow: live.staticRow) }
         if sources.isEmpty, allowStaticOnly, live.staticRow != nil {
@@ -142,6 +141,7 @@ struct SelectExecution {
             if sink.done { return }
             if let p = sink.perPartition, inPart >= p { return }
             if !query.filters.isEmpty && !a.passes(query.filters, src) { continue }
+            if !checks.isEmpty && !checks.passes(src) { continue }
             if countOnly { sink.rows.append([]) } else { sink.rows.append(try a.select(src)) }
             inPart += 1
             sink.count += 1

@@ -14,58 +14,25 @@ extension ClusterCoordinator {
     public func nearestRows(_ command: NearestRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> [NearestRow] {
         let ks = try keyspace(command.keyspace)
         _ = try table(command.tableId, command.keyspace, command.table)
-        let snapshot = topology.snapshot
-        var assignments: [UUIDValue: (replica: Replica, ranges: [TokenRange])] = [:]
-        for piece in snapshot.ring.pieces(of: TokenRange(start: .min, end: .max)) {
-            let plan = try ReplicaPlan.forRead(consistency, replicas: snapshot.replicas(forRangeEndingAt: piece.ringIndex, ks.replication),
-                                               replication: ks.replication, localDataCenter: snapshot.localDataCenter)
-            for r in plan.candidates.prefix(plan.blockFor) {
-                assignments[r.hostId, default: (r, [])].ranges.append(piece.range)
-            }
-        }
-        if assignments.isEmpty {
-            _ = try ReplicaPlan.forRead(consistency, replicas: [], replication: ks.replication, localDataCenter: snapshot.localDataCenter)
-            return []
-        }
+        let assignments = try assign([TokenRange(start: .min, end: .max)], consistency: consistency, replication: ks.replication)
+        if assignments.isEmpty { return [] }
         let search = vectorSearch
-        let answers = await withTaskGroup(of: Result<[NearestRow], ReplicaFailure>.self) { group in
-            for (replica, ranges) in assignments.values {
-                var sub = command
-                sub.ranges = ranges
-                let request = sub
-                group.addTask {
-                    await withUnsafeContinuation { continuation in
-                        self.ask(replica, snapshot: snapshot, verb: ReplicaVerbs.nearestRows, timeout: self.settings.rangeTimeout, localInTask: true,
-                                 payload: { request.encoded() },
-                                 local: {
-                                     guard let search else { throw CoordinatorError.invalid("no vector indexes on this node") }
-                                     return try search.nearestRows(request)
-                                 },
-                                 decode: { try NearestRow.decode($0) }) { continuation.resume(returning: $0) }
-                    }
-                }
-            }
-            var all: [Result<[NearestRow], ReplicaFailure>] = []
-            for await a in group { all.append(a) }
-            return all
+        let answers: [IndexReplicaAnswer<[NearestRow]>] = await askAll(assignments, verb: ReplicaVerbs.nearestRows) { ranges in
+            var request = command
+            request.ranges = ranges
+            let sub = request
+            return (sub.encoded(), { () throws -> [NearestRow] in
+                guard let search else { throw CoordinatorError.invalid("no vector indexes on this node") }
+                return try search.nearestRows(sub)
+            }, { try NearestRow.decode($0) })
         }
+        let lists = try results(answers, consistency)
         var best: [NearestRowKey: Float] = [:]
-        var failures = 0
-        for answer in answers {
-            switch answer {
-            case let .success(rows):
-                for row in rows {
-                    let key = NearestRowKey(partitionKey: row.partitionKey, clustering: row.clustering)
-                    if row.distance < best[key] ?? .infinity { best[key] = row.distance }
-                }
-            case .failure: failures += 1
+        for rows in lists {
+            for row in rows {
+                let key = NearestRowKey(partitionKey: row.partitionKey, clustering: row.clustering)
+                if row.distance < best[key] ?? .infinity { best[key] = row.distance }
             }
-        }
-        if failures > 0 {
-            let e = CoordinatorError.readFailure(consistency: consistency, received: answers.count - failures, blockFor: answers.count,
-                                                 failures: failures, dataPresent: false)
-            count(e)
-            throw e
         }
         return best.sorted { $0.value < $1.value }.map { NearestRow(partitionKey: $0.key.partitionKey, clustering: $0.key.clustering, distance: $0.value) }
     }

@@ -13,8 +13,13 @@ public struct NearestRowsCommand: Hashable, Sendable {
     public var k: Int
     /// The ranges the answering replica covers for this request (empty: all of its data).
     public var ranges: [TokenRange]
+    /// Index restrictions a row must satisfy as well (`WHERE … ORDER BY v ANN OF …`): the
+    /// replica searches only among the rows its term indexes match.
+    public var restrictions: [IndexTermRestriction]
 
-    public init(keyspace: String, table: String, tableId: UUIDValue, index: String, vector: [Float], k: Int, ranges: [TokenRange] = []) {
+    public init(keyspace: String, table: String, tableId: UUIDValue, index: String, vector: [Float], k: Int, ranges: [TokenRange] = [],
+                restrictions: [IndexTermRestriction] = []) {
+        self.restrictions = restrictions
         self.keyspace = keyspace
         self.table = table
         self.tableId = tableId
@@ -29,7 +34,8 @@ public struct NearestRowsCommand: Hashable, Sendable {
         ranges.isEmpty || ranges.contains { $0.contains(token) }
     }
 
-    /// Versioned encoding: table reference, index name, k, vector, ranges.
+    /// Versioned encoding: table reference, index name, k, vector, ranges, then (when there are
+    /// any) the index restrictions.
     public func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 64 + vector.count * 4 + ranges.count * 16)
         w.writeUInt8(StorageCodec.version)
@@ -43,6 +49,7 @@ public struct NearestRowsCommand: Hashable, Sendable {
             w.writeInt64(r.start.value)
             w.writeInt64(r.end.value)
         }
+        if !restrictions.isEmpty { IndexTermRestriction.writeList(restrictions, to: &w) }
         return w.bytes
     }
 
@@ -63,8 +70,10 @@ public struct NearestRowsCommand: Hashable, Sendable {
         guard count <= UInt64(r.remaining / 16) else { throw .invalid("\(count) ranges", at: r.position) }
         var ranges: [TokenRange] = []
         for _ in 0 ..< count { ranges.append(TokenRange(start: Token(try r.readInt64()), end: Token(try r.readInt64()))) }
+        let restrictions = r.isAtEnd ? [] : try IndexTermRestriction.readList(from: &r)
         try StorageCodec.requireEnd(r, "nearest-rows command")
-        return NearestRowsCommand(keyspace: ks, table: t, tableId: id, index: index, vector: vector, k: Int(k), ranges: ranges)
+        return NearestRowsCommand(keyspace: ks, table: t, tableId: id, index: index, vector: vector, k: Int(k), ranges: ranges,
+                                  restrictions: restrictions)
     }
 }
 

@@ -58,11 +58,18 @@ public protocol RequestCoordinator: Sendable {
     /// Candidate rows for `ORDER BY v ANN OF …`: each replica's nearest rows by its vector index,
     /// merged (see ``ClusterCoordinator/nearestRows(_:consistency:)``).
     func nearestRows(_ command: NearestRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> [NearestRow]
+    /// A page of the keys of rows matching a query's index restrictions (see
+    /// ``ClusterCoordinator/indexedRows(_:consistency:)``).
+    func indexedRows(_ command: IndexedRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> IndexedRowsPage
 }
 
 extension RequestCoordinator {
     public func nearestRows(_ command: NearestRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> [NearestRow] {
         throw .invalid("Table \(command.keyspace).\(command.table) has no vector index to order by")
+    }
+
+    public func indexedRows(_ command: IndexedRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> IndexedRowsPage {
+        throw .invalid("Table \(command.keyspace).\(command.table) has no storage-attached index")
     }
 }
 

@@ -19,7 +19,7 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
     public typealias InitialTable = (schema: TableSchema, durableWrites: Bool)
 
     private let initialTables: @Sendable () throws -> [InitialTable]
-    /// The node's storage-attached (vector) indexes, kept in step with the engine.
+    /// The node's storage-attached (vector and term) indexes, kept in step with the engine.
     public let indexes = AttachedIndexRegistry(logger: Logger(label: "basalt.index"))
     private let lock = Lock()
     private var opened: StorageEngine?
@@ -50,6 +50,14 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
             out.counter("basalt_vector_index_segments_built_total", help: "SSTable index segments built from SSTable data", c.segmentsBuilt)
             out.counter("basalt_vector_index_segments_quarantined_total", help: "Damaged index files moved aside and rebuilt", c.segmentsQuarantined)
             out.counter("basalt_vector_index_searches_total", help: "Index searches served", c.searches)
+        }
+        context.metrics.register("term_index") { [indexes] out in
+            let c = indexes.terms.counters
+            out.counter("basalt_term_index_terms_indexed_total", help: "Terms added to memtable term indexes", c.termsIndexed)
+            out.counter("basalt_term_index_segments_loaded_total", help: "SSTable term segments read from their files", c.segmentsLoaded)
+            out.counter("basalt_term_index_segments_built_total", help: "SSTable term segments built from SSTable data", c.segmentsBuilt)
+            out.counter("basalt_term_index_segments_quarantined_total", help: "Damaged term index files moved aside and rebuilt", c.segmentsQuarantined)
+            out.counter("basalt_term_index_queries_total", help: "Index row queries served", c.queries)
         }
     }
 
