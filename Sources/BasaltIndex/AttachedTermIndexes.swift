@@ -40,15 +40,27 @@ public final class AttachedTermIndexes: @unchecked Sendable {
     /// background (`.building` until then); removed ones are forgotten and their files deleted.
     func define(table: UUIDValue, indexes definitions: [TermIndexDefinition]) {
         let (engine, existing) = lock.withLock { (self.engine, tables[table] ?? []) }
-        var kept = existing.filter { definitions.contains($0.definition) }
+        let kept = existing.filter { definitions.contains($0.definition) }
         let removed = existing.filter { !definitions.contains($0.definition) }
+        lock.withLock { tables[table] = kept }
         var fresh: [TableTermIndex] = []
         for d in definitions where !kept.contains(where: { $0.definition == d }) {
-            let known = engine.flatMap { try? $0.activeMemtableId(tableId: table) } != nil
-            fresh.append(TableTermIndex(d, building: known))
+            // Registered while writes are paused: later writes reach it; an empty table's index is
+            // complete at once, one with data is built from it in the background.
+            let registered = engine.flatMap { e in
+                try? e.withWritesPaused(tableId: table) { _, holdsData in
+                    let index = TableTermIndex(d, building: holdsData)
+                    lock.withLock { tables[table, default: []].append(index) }
+                    return index
+                }
+            }
+            if let registered {
+                fresh.append(registered)
+            } else {
+                let index = TableTermIndex(d, building: false)
+                lock.withLock { tables[table, default: []].append(index) }
+            }
         }
-        kept += fresh
-        lock.withLock { tables[table] = kept }
         guard let engine else { return }
         for r in removed {
             for s in (try? engine.attachedIndexSources(tableId: table)) ?? [] {

@@ -147,6 +147,8 @@ final class SearchScratch {
     @usableFromInline var results: CandidateHeap<FarthestFirst>
     /// The query as the graph stores vectors (normalised for cosine).
     @usableFromInline var query: UnsafeMutablePointer<Float>
+    /// The unvisited neighbours of the node being expanded (at most 2 · M ≤ 256).
+    @usableFromInline let batch: UnsafeMutablePointer<UInt32>
     @usableFromInline let dimension: Int
 
     init(dimension: Int, nodes: Int) {
@@ -155,6 +157,7 @@ final class SearchScratch {
         frontier = CandidateHeap(capacity: 256)
         results = CandidateHeap(capacity: 256)
         query = .allocate(capacity: max(dimension, 1))
+        batch = .allocate(capacity: 256)
     }
 
     deinit {
@@ -162,6 +165,7 @@ final class SearchScratch {
         frontier.free()
         results.free()
         query.deallocate()
+        batch.deallocate()
     }
 }
 
