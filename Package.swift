@@ -78,16 +78,23 @@ let package = Package(
             swiftSettings: vectorUnitSettings
         ),
         .target(
+            name: "BasaltIndex",
+            dependencies: [
+                "BasaltCore", "BasaltStorage", "BasaltVector", "BasaltCluster",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "BasaltCQL",
             dependencies: [
-                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "CSnappy", "CLZ4",
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltIndex", "CSnappy", "CLZ4",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "BasaltServer",
             dependencies: [
-                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltCQL",
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltIndex", "BasaltCQL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -102,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "basalt",
             dependencies: [
-                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltClient", "BasaltVector",
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltClient", "BasaltVector", "BasaltIndex",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -112,10 +119,11 @@ let package = Package(
         .target(name: "BasaltTestSupport", path: "Tests/Support"),
         .testTarget(name: "BasaltCoreTests", dependencies: ["BasaltCore"]),
         .testTarget(name: "BasaltVectorTests", dependencies: ["BasaltCore", "BasaltVector", "BasaltTestSupport"]),
+        .testTarget(name: "BasaltIndexTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltVector", "BasaltIndex", "BasaltTestSupport"]),
         .testTarget(name: "BasaltStorageTests", dependencies: ["BasaltCore", "BasaltStorage"]),
         .testTarget(name: "BasaltNetTests", dependencies: ["BasaltCore", "BasaltNet"]),
         .testTarget(name: "BasaltClusterTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltTestSupport"]),
-        .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCQL", "BasaltCluster"]),
+        .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCQL", "BasaltCluster", "BasaltIndex"]),
         .testTarget(name: "BasaltServerTests", dependencies: ["BasaltCore", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltStorage", "BasaltTestSupport"]),
         .testTarget(name: "BasaltClientTests", dependencies: ["BasaltClient", "BasaltCore", "BasaltNet", "BasaltCQL", "BasaltCluster", "BasaltServer", "BasaltTestSupport"]),
     ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BasaltCluster
 import BasaltCore
+import BasaltIndex
 import BasaltCQL
 import BasaltNet
 import BasaltStorage
@@ -40,11 +41,15 @@ struct CQLStandaloneCommand: AsyncParsableCommand {
         let group = EventLoopGroup(threads: 2, name: "basalt-cql")
         let service = try CQLService(configuration: configuration, dataDirectory: dataDir, group: group, messaging: nil, members: nil,
                                      tokens: { [Token(0)] }, publishSchemaVersion: { _ in }, clock: clock, logger: logger)
-        // The tables the schema knows are opened before the commit log is replayed.
-        let engine = try StorageEngine(directory: dataDir + "/storage", clock: clock, logger: logger)
+        // The tables the schema knows are opened before the commit log is replayed, with their
+        // storage-attached indexes defined first so each SSTable's index files are read as it opens.
+        let indexes = AttachedIndexRegistry(logger: logger)
+        service.schema.defineIndexes(on: indexes)
+        let engine = try StorageEngine(directory: dataDir + "/storage", clock: clock, logger: logger, attachedIndexes: indexes)
         let tables = service.schema.startupTables
         for t in tables { try engine.addTable(t.schema, durableWrites: t.durableWrites) }
         _ = try engine.replayCommitLog()
+        indexes.attach(engine)
         let bound = try await service.start(engine: engine, openedTables: tables.map(\.schema), coordinator: nil)
         FileHandle.standardError.write(Data("basalt cql-standalone: serving CQL on \(bound)\n".utf8))
         let stop = AsyncStream<Int32> { continuation in

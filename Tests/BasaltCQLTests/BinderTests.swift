@@ -189,11 +189,11 @@ struct BinderTests {
         guard case let .similarity(.cosine, _, v) = q.selection[1].source else { Issue.record("no similarity"); return }
         #expect(v == [1, 0])
         #expect(Self.bindError("SELECT * FROM kv ORDER BY e ANN OF [1, 2]")
-            == .invalid("SAI based ORDER BY clause requires a LIMIT that is not greater than 1000. LIMIT was NO LIMIT"))
+            == .invalid("Use of ANN OF in an ORDER BY clause requires a LIMIT that is not greater than 1000. LIMIT was NO LIMIT"))
         #expect(Self.bindError("SELECT * FROM kv ORDER BY e ANN OF [1, 2] LIMIT 1001")
-            == .invalid("SAI based ORDER BY clause requires a LIMIT that is not greater than 1000. LIMIT was 1001"))
+            == .invalid("Use of ANN OF in an ORDER BY clause requires a LIMIT that is not greater than 1000. LIMIT was 1001"))
         #expect(Self.bindError("SELECT * FROM wide ORDER BY e ANN OF [1, 2, 3] LIMIT 5")
-            == .invalid("ANN ordering by vector requires the column to be indexed using 'StorageAttachedIndex'"))
+            == .invalid("ANN ordering by vector requires the column to be indexed"))
         #expect(Self.bindError("SELECT * FROM kv ORDER BY e ANN OF [1, 2, 3] LIMIT 5")
             == .invalid("Invalid vector literal for e of type vector<float, 2>; expected 2 elements, but given 3"))
     }

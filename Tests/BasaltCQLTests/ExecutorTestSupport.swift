@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltIndex
 import BasaltStorage
 import Foundation
 import Logging
@@ -35,6 +36,8 @@ extension Logger {
 final class SingleNodeExecutor: @unchecked Sendable {
     let dir: ScratchDirectory
     let engine: StorageEngine
+    /// The node's storage-attached indexes (as a server node has them).
+    let indexes = AttachedIndexRegistry(logger: .quiet)
     let holder: SchemaHolder
     let processor: QueryProcessor
     let session = ClientSession()
@@ -43,8 +46,9 @@ final class SingleNodeExecutor: @unchecked Sendable {
     init(clock: ManualClock = ManualClock(wallMicros: 1_700_000_000_000_000)) throws {
         self.clock = clock
         dir = ScratchDirectory()
-        engine = try StorageEngine(directory: dir.path + "/data", clock: clock, logger: .quiet)
+        engine = try StorageEngine(directory: dir.path + "/data", clock: clock, logger: .quiet, attachedIndexes: indexes)
         holder = try SchemaHolder(directory: dir.path, engine: engine, logger: .quiet)
+        indexes.attach(engine)
         let hostId = UUIDValue(msb: 7, lsb: 7)
         let info = NodeInfo(hostId: hostId, address: "127.0.0.1", nativeAddress: "127.0.0.1", tokens: [Token(0)])
         let timestamps = TimestampGenerator(clock: clock)
@@ -52,6 +56,20 @@ final class SingleNodeExecutor: @unchecked Sendable {
                                    distributor: LocalSchemaDistributor(holder: holder, hostId: hostId, timestamps: timestamps),
                                    cluster: SingleNodeClusterInfo(clusterName: "Test Cluster", node: info), clock: clock,
                                    timestamps: timestamps, logger: .quiet)
+    }
+
+    /// Waits (up to 30 s) until no index of the keyspace `ks` is still being built.
+    func waitForIndexes() throws {
+        for _ in 0 ..< 3000 {
+            let building = holder.schema.keyspace("ks").map { k in
+                k.indexes.values.contains { i in
+                    k.tables[i.table].map { indexes.status(table: $0.id, index: i.name) == .building } ?? false
+                }
+            } ?? false
+            if !building { return }
+            usleep(10_000)
+        }
+        throw CQLError.serverError("indexes still building")
     }
 
     func close() {

@@ -78,6 +78,8 @@ struct FuzzTests {
         "CREATE TABLE t (a int, b text, v vector<float, 3>, PRIMARY KEY ((a), b)) WITH CLUSTERING ORDER BY (b DESC) AND comment = 'x'",
         "SELECT k, similarity_cosine(e, [1.0, 0.0]) FROM kv WHERE token(k) > -5 ORDER BY e ANN OF ? LIMIT 3 ALLOW FILTERING",
         "CREATE CUSTOM INDEX i ON kv(e) USING 'sai' WITH OPTIONS = {'similarity_function': 'COSINE'} /* c */ -- d",
+        "CREATE INDEX IF NOT EXISTS ON ks.wide (ENTRIES(m)) WITH OPTIONS = {'case_sensitive': false, 'source_model': 'bert'}",
+        "SELECT * FROM wide WHERE m['k'] = ? AND st CONTAINS 'x' AND l CONTAINS KEY 1 AND v : 'w' ORDER BY e ANN OF [1, 2, 3] DESC LIMIT ?",
     ]
 
     @Test func parserAndBinderSurviveMutatedAndRandomText() throws {
@@ -108,6 +110,10 @@ struct FuzzTests {
 
     @Test func schemaCodecSurvivesMutations() throws {
         var g = SplitMix64(seed: 99)
+        var h = try IndexSchemaTests.harness()
+        for target in ["e", "v", "KEYS(m)", "VALUES(m)", "ENTRIES(m)", "full(fl)", "l"] { try h.run("CREATE INDEX ON ks.s (\(target))") }
+        #expect(try SchemaCodec.decodeSchema(SchemaCodec.encode(h.schema)) == h.schema)
+        for _ in 0 ..< 2000 { _ = try? SchemaCodec.decodeSchema(Self.mutate(SchemaCodec.encode(h.schema), &g)) }
         let bytes = SchemaCodec.encode(try BinderTests.schema())
         for _ in 0 ..< 2000 { _ = try? SchemaCodec.decodeSchema(Self.mutate(bytes, &g)) }
     }

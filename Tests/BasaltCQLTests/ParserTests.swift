@@ -225,3 +225,24 @@ struct ParserTests {
         #expect(throws: CQLSyntaxError.self) { try CQLParser.parse(text) }
     }
 }
+
+/// The WHERE and ORDER BY forms storage-attached index queries add.
+struct IndexSyntaxTests {
+    @Test func mapEntriesAnalyzerMatchAndAnnDirection() throws {
+        guard case let .select(s) = try CQLParser.parse("SELECT * FROM t WHERE m['k'] = ? AND v : 'w' ORDER BY e ANN OF ? ASC LIMIT 3").statement else {
+            Issue.record("not a select")
+            return
+        }
+        #expect(s.whereClause[0].target == .element("m", key: .literal(.string("k"))))
+        #expect(s.whereClause[0].value == .marker(BindMarker(index: 0)))
+        #expect(s.whereClause[1].op == .analyzerMatches)
+        #expect(s.ordering == .ann(column: "e", vector: .marker(BindMarker(index: 1))))
+        for (text, message) in [("SELECT * FROM t ORDER BY e ANN OF ? DESC LIMIT 1", "Descending ANN ordering is not supported"),
+                                ("SELECT * FROM t ORDER BY e ANN OF ?, c DESC LIMIT 1", "ANN ordering does not support any other ordering")] {
+            #expect(throws: CQLError.invalid(message)) { try Binder(schema: .empty, keyspace: nil).bind(text) }
+        }
+        guard case let .createIndex(i) = try CQLParser.parse("CREATE INDEX IF NOT EXISTS ON ks.t (ENTRIES(m)) WITH OPTIONS = {'case_sensitive': false}").statement
+        else { Issue.record("not create index"); return }
+        #expect(i.name == nil && i.target == "entries" && i.column == "m" && i.using == nil && i.options.map(\.1) == ["false"])
+    }
+}

@@ -131,8 +131,8 @@ import Testing
         let g = try Self.build(Array(all.prefix(2_000)), .cosine)
         for id in stride(from: UInt32(0), to: 2_000, by: 10) { g.markDeleted(id) }
         let path = dir.path + "/graph.idx"
-        var w = try IndexFileWriter(path: path, magic: "TEST", version: 1)
-        try g.write(to: &w)
+        let w = try IndexFileWriter(path: path, magic: "TEST", version: 1)
+        try g.write(to: w)
         try w.finish()
         let r = try IndexFileReader(path: path, magic: "TEST", supportedVersions: 1 ... 1)
         let back = try HNSWGraph.read(from: r)
@@ -149,8 +149,8 @@ import Testing
         let dir = TemporaryDirectory("vector")
         let g = try Self.build(Self.data(500, dim: 8, clusters: 3, seed: 1), .euclidean)
         let path = dir.path + "/graph.idx"
-        var w = try IndexFileWriter(path: path, magic: "TEST", version: 1)
-        try g.write(to: &w)
+        let w = try IndexFileWriter(path: path, magic: "TEST", version: 1)
+        try g.write(to: w)
         try w.finish()
         var bytes = [UInt8](FileManager.default.contents(atPath: path)!)
         // A flipped bit anywhere, a truncated file, another magic: each refused with a reason.

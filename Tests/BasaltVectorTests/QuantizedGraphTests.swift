@@ -18,8 +18,8 @@ import Testing
     }
 
     static func write(_ g: HNSWGraph, _ path: String, version: UInt16 = HNSWGraph.formatVersion) throws {
-        var w = try IndexFileWriter(path: path, magic: "TEST", version: version)
-        try g.write(to: &w)
+        let w = try IndexFileWriter(path: path, magic: "TEST", version: version)
+        try g.write(to: w)
         try w.finish()
     }
 

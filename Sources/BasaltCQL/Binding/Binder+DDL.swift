@@ -133,37 +133,4 @@ extension Binder {
         }
         return .alterTable(keyspace: ks, table: s.table.name, alteration, ifExists: s.ifExists)
     }
-
-    /// Class names accepted for Storage-Attached indexes.
-    static let saiNames: Set<String> = ["sai", "storageattachedindex", IndexSchema.saiClassName.lowercased()]
-
-    func indexSchema(_ s: CreateIndexStatement) throws(CQLError) -> IndexSchema {
-        let t = try table(s.table)
-        let name = s.name ?? "\(t.name)_\(s.column)_idx"
-        try Self.checkName(name, what: "Index")
-        guard let cls = s.using else {
-            throw .invalid("Basalt supports only Storage-Attached indexes on vector columns: use CREATE CUSTOM INDEX ... USING 'StorageAttachedIndex' (or USING 'sai')")
-        }
-        guard Self.saiNames.contains(cls.lowercased()) else {
-            throw .invalid("Basalt supports only StorageAttachedIndex ('sai') indexes, not '\(cls)'")
-        }
-        if let target = s.target { throw .invalid("Indexes on \(target)() of a collection are not supported by Basalt") }
-        let column = try Self.column(t, s.column)
-        guard case .vector = column.type.unfrozen else {
-            throw .invalid("Basalt indexes vector<float, n> columns only; column \(column.name) is \(column.type.cqlName)")
-        }
-        var options = ["class_name": IndexSchema.saiClassName, "target": column.name]
-        for (k, v) in s.options {
-            switch k.lowercased() {
-            case "similarity_function":
-                guard let f = IndexSchema.Similarity(rawValue: v.uppercased()) else {
-                    throw .invalid("Similarity function \(v) was not recognized for the vector index on \(column.name). Valid values are: COSINE, DOT_PRODUCT, EUCLIDEAN")
-                }
-                options["similarity_function"] = f.rawValue
-            default:
-                throw .invalid("Unsupported index option '\(k)' (Basalt knows similarity_function)")
-            }
-        }
-        return IndexSchema(keyspace: t.keyspace, table: t.name, name: name, kind: .custom, column: column.name, options: options)
-    }
 }

@@ -5,29 +5,15 @@ extension Binder {
         let t = try table(s.table)
         if s.json { throw .invalid("SELECT JSON is not supported by Basalt") }
         let selection = try selectionColumns(s, t, terms: &terms)
-        var r = try restrictions(s.whereClause, t, terms: &terms)
-        let allow = s.allowFiltering
-
-        var partitionKey: [OperandList]?
-        if r.partitionFullyRestricted {
-            partitionKey = r.partition.compactMap { $0 }
-        } else if !r.partitionUnrestricted {
-            guard allow else { throw .invalid(Self.filteringMessage) }
-            for c in t.partitionKey { if let v = r.partition[c.position] { r.filters.append((c, .eq, v)) } }
-        }
-        let (prefix, slice) = try clusteringPlan(&r, t, allowFiltering: allow)
-        if partitionKey == nil && (!prefix.isEmpty || slice != nil) && !allow {
-            throw .invalid(Self.filteringMessage)
-        }
-        let regularFilters = r.filters.filter { !$0.0.isPrimaryKey || $0.1 == .contains || $0.1 == .containsKey }
-        if !regularFilters.isEmpty && !allow { throw .invalid(Self.filteringMessage) }
+        let r = try restrictions(s.whereClause, t, terms: &terms)
+        let indexes = schema.keyspace(t.keyspace)?.indexes(on: t.name) ?? []
+        let ann = try annOrdering(s, t, indexes, terms: &terms)
+        let planned = try planRestrictions(r, t, indexes: indexes, ann: ann, allowFiltering: s.allowFiltering)
+        let (prefix, slice) = (planned.clustering, planned.slice)
 
         var reversed = false
-        var ann: (column: ColumnDefinition, index: IndexSchema, vector: Operand)?
-        switch s.ordering {
-        case nil: break
-        case let .columns(orders):
-            guard partitionKey != nil else { throw .invalid("ORDER BY is only supported when the partition key is restricted by an EQ or an IN.") }
+        if case let .columns(orders)? = s.ordering {
+            guard planned.partitionKey != nil else { throw .invalid("ORDER BY is only supported when the partition key is restricted by an EQ or an IN.") }
             var direction: Bool?
             for (i, o) in orders.enumerated() {
                 let c = try Self.column(t, o.column)
@@ -38,23 +24,12 @@ extension Binder {
                 direction = rev
             }
             reversed = direction ?? false
-        case let .ann(name, vectorTerm):
-            let c = try Self.column(t, name)
-            guard case .vector = c.type.unfrozen else { throw .invalid("ANN ordering is only supported on vector columns; \(c.name) is \(c.type.cqlName)") }
-            guard let index = schema.keyspace(t.keyspace)?.indexes(on: t.name).first(where: { $0.column == c.name }) else {
-                throw .invalid("ANN ordering by vector requires the column to be indexed using 'StorageAttachedIndex'")
-            }
-            if s.perPartitionLimit != nil { throw .invalid("SAI based ORDER BY clause does not support PER PARTITION LIMIT") }
-            if s.limit == nil { throw .invalid("SAI based ORDER BY clause requires a LIMIT that is not greater than \(SelectPlan.maxANNLimit). LIMIT was NO LIMIT") }
-            ann = (c, index, try terms.operand(vectorTerm, Self.spec(t, c)))
         }
         let limit = try s.limit.map { x throws(CQLError) in try terms.operand(x, Self.spec(t, "[limit]", .int)) }
         let ppl = try s.perPartitionLimit.map { x throws(CQLError) in try terms.operand(x, Self.spec(t, "[per_partition_limit]", .int)) }
         if case let .constant(b?)? = limit, case let .int(v)? = try? CQLType.int.decode(b) {
             if v <= 0 { throw .invalid("LIMIT must be strictly positive") }
-            if ann != nil && v > SelectPlan.maxANNLimit {
-                throw .invalid("SAI based ORDER BY clause requires a LIMIT that is not greater than \(SelectPlan.maxANNLimit). LIMIT was \(v)")
-            }
+            if ann != nil && v > SelectPlan.maxANNLimit { throw .invalid(Self.annLimitMessage(String(v))) }
         }
         if s.distinct {
             for sel in selection {
@@ -64,9 +39,9 @@ extension Binder {
             }
             if !prefix.isEmpty || slice != nil { throw .invalid("SELECT DISTINCT with WHERE clause only supports restriction by partition key and/or static columns.") }
         }
-        let plan = SelectPlan(table: t, selection: selection, partitionKey: partitionKey, tokenLower: r.tokenLower, tokenUpper: r.tokenUpper,
-                              clustering: prefix, slice: slice, filters: r.filters, reversed: reversed, limit: limit, perPartitionLimit: ppl,
-                              distinct: s.distinct, ann: ann)
+        let plan = SelectPlan(table: t, selection: selection, partitionKey: planned.partitionKey, tokenLower: r.tokenLower, tokenUpper: r.tokenUpper,
+                              clustering: prefix, slice: slice, filters: planned.filters, indexRestrictions: planned.indexRestrictions,
+                              reversed: reversed, limit: limit, perPartitionLimit: ppl, distinct: s.distinct, ann: ann)
         return BoundStatement(kind: .select(plan), variables: [], partitionKeyIndexes: r.pkIndexes, resultColumns: selection.map(\.spec), keyspace: t.keyspace)
     }
 

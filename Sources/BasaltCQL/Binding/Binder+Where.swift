@@ -14,7 +14,9 @@ struct KeyRestrictions {
     var multiColumnSlice: SliceOperands?
     var tokenLower: (Operand, Bool)?
     var tokenUpper: (Operand, Bool)?
-    var filters: [(ColumnDefinition, RelationOperator, OperandList)] = []
+    /// Restrictions keys cannot answer: regular and static columns, and key columns out of key
+    /// order. Each is filtered or, for a SELECT, answered by an index (``Binder/planIndexes``).
+    var filters: [ColumnRestriction] = []
 
     var partitionFullyRestricted: Bool { partition.allSatisfy { $0 != nil } }
     var partitionUnrestricted: Bool { partition.allSatisfy { $0 == nil } }
@@ -36,6 +38,9 @@ extension Binder {
                                 clusteringEq: Array(repeating: nil, count: t.clustering.count),
                                 clusteringSlice: Array(repeating: nil, count: t.clustering.count))
         for rel in relations {
+            if rel.op == .analyzerMatches {
+                throw .invalid("The analyzer match operator ':' needs a storage-attached index with an index_analyzer, which Basalt does not support; restrict \(Self.relationColumns(rel)) with = or CONTAINS instead")
+            }
             switch rel.target {
             case let .token(cols):
                 guard cols == t.partitionKey.map(\.name) else {
@@ -84,19 +89,42 @@ extension Binder {
                         }
                         r.clusteringSlice[c.position] = s
                     default:
-                        r.filters.append((c, rel.op, values))
+                        r.filters.append(ColumnRestriction(column: c, op: rel.op, values: values))
                     }
                 case .regular, .static:
-                    r.filters.append((c, rel.op, values))
+                    r.filters.append(ColumnRestriction(column: c, op: rel.op, values: values))
                 }
             case let .columns(names):
                 try multiColumn(rel, names, t, &r, terms: &terms)
+            case let .element(name, key):
+                r.filters.append(try mapEntryRestriction(rel, name, key, t, terms: &terms))
             }
         }
         if r.hasToken && !r.partitionUnrestricted {
             throw .invalid("Columns \"\(t.partitionKey.map(\.name).joined(separator: ", "))\" cannot be restricted by both a normal relation and a token relation")
         }
         return r
+    }
+
+    static func relationColumns(_ rel: Relation) -> String {
+        switch rel.target {
+        case let .column(c), let .element(c, _): c
+        case let .token(cs): "token(\(cs.joined(separator: ", ")))"
+        case let .columns(cs): "(\(cs.joined(separator: ", ")))"
+        }
+    }
+
+    /// `m[key] = value` on a non-frozen map, as Cassandra allows it.
+    func mapEntryRestriction(_ rel: Relation, _ name: String, _ key: Term, _ t: TableSchema, terms: inout TermBinder) throws(CQLError) -> ColumnRestriction {
+        let c = try Self.column(t, name)
+        if case .list = c.type.unfrozen { throw .invalid("Indexes on list entries (\(c.name)[index] = value) are not currently supported.") }
+        guard case let .map(kt, vt) = c.type.unfrozen else { throw .invalid("Column \(c.name) cannot be used as a map") }
+        guard c.type.isMultiCell else { throw .invalid("Map-entry equality predicates on frozen map column \(c.name) are not supported") }
+        guard rel.op == .eq, let valueTerm = rel.value else { throw .invalid("Only EQ relations are supported on map entries") }
+        let k = try terms.operand(key, Self.spec(t, "key(\(c.name))", kt))
+        let v = try terms.operand(valueTerm, Self.spec(t, "value(\(c.name))", vt))
+        if k == .constant(nil) || v == .constant(nil) { throw .invalid("Unsupported null map \(k == .constant(nil) ? "key" : "value") for column \(c.name)") }
+        return ColumnRestriction(column: c, op: .eq, values: .values([v]), mapKey: k)
     }
 
     func setBound(_ slot: inout (Operand, Bool)?, _ v: (Operand, Bool), _ which: String, _ cols: [String]) throws(CQLError) {
@@ -124,10 +152,13 @@ extension Binder {
             let element: CQLType
             switch (c.type.unfrozen, rel.op) {
             case let (.list(e), .contains), let (.set(e), .contains), let (.map(_, e), .contains), let (.map(e, _), .containsKey): element = e
-            default: throw .invalid("Cannot use \(rel.op.rawValue) on non-collection column \(c.name)")
+            case (_, .containsKey): throw .invalid("Cannot use CONTAINS KEY on non-map column \(c.name)")
+            default: throw .invalid("Cannot use CONTAINS on non-collection column \(c.name)")
             }
             guard let term = rel.value else { throw .invalid("Invalid \(rel.op.rawValue) relation on \(c.name)") }
-            return .values([try terms.operand(term, Self.spec(t, c.name, element))])
+            let op = try terms.operand(term, Self.spec(t, "\(rel.op == .containsKey ? "key" : "value")(\(c.name))", element))
+            if op == .constant(nil) { throw .invalid("Unsupported null value for column \(c.name)") }
+            return .values([op])
         default:
             guard let term = rel.value else { throw .invalid("Invalid relation on \(c.name)") }
             let op = try terms.operand(term, receiver)
@@ -197,11 +228,8 @@ extension Binder {
                         ? .invalid("PRIMARY KEY column \"\(c.name)\" cannot be restricted as preceding column \"\(prev.name)\" is not restricted")
                         : .invalid("Clustering column \"\(c.name)\" cannot be restricted (preceding column \"\(prev.name)\" is restricted by a non-EQ relation)")
                 }
-                if let eq { r.filters.append((c, .eq, eq)) }
-                if let range {
-                    if let (op, inc) = range.lower { r.filters.append((c, inc ? .gte : .gt, .values([op]))) }
-                    if let (op, inc) = range.upper { r.filters.append((c, inc ? .lte : .lt, .values([op]))) }
-                }
+                if let eq { r.filters.append(ColumnRestriction(column: c, op: eq.isSingle ? .eq : .in, values: eq)) }
+                if let range { r.filters += ColumnRestriction.bounds(c, range) }
                 if inMulti { throw .invalid("Multi-column restrictions after an unrestricted clustering column are not supported by Basalt") }
                 continue
             }

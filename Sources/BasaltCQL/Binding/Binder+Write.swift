@@ -69,9 +69,9 @@ extension Binder {
         var r = restrictions
         if r.hasToken { throw .invalid("The token function cannot be used in WHERE clauses for UPDATE and DELETE statements") }
         if let f = r.filters.first {
-            throw f.0.isPrimaryKey
-                ? .invalid("Invalid operator \(f.1.rawValue) for PRIMARY KEY part \(f.0.name)")
-                : .invalid("Non PRIMARY KEY columns found in where clause: \(r.filters.map(\.0.name).joined(separator: ", "))")
+            throw f.column.isPrimaryKey
+                ? .invalid("Invalid operator \(f.op.rawValue) for PRIMARY KEY part \(f.column.name)")
+                : .invalid("Non PRIMARY KEY columns found in where clause: \(r.filters.map(\.column.name).joined(separator: ", "))")
         }
         let missing = t.partitionKey.filter { r.partition[$0.position] == nil }.map(\.name)
         if !missing.isEmpty { throw .invalid("Some partition key parts are missing: \(missing.joined(separator: ", "))") }

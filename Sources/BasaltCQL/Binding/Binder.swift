@@ -68,8 +68,7 @@ public struct Binder: Sendable {
             if SystemKeyspaces.names.contains(t.keyspace) { throw .unauthorized("\(t.keyspace) keyspace is not user-modifiable.") }
             return BoundStatement(kind: .truncate(t), variables: [], partitionKeyIndexes: [], resultColumns: [], keyspace: t.keyspace)
         case let .createIndex(s):
-            let index = try indexSchema(s)
-            return ddl(.createIndex(index, ifNotExists: s.ifNotExists), keyspace: index.keyspace)
+            return ddl(try createIndex(s), keyspace: try keyspaceName(s.table))
         case let .dropIndex(q, ifExists):
             let ks = try keyspaceName(q)
             return ddl(.dropIndex(keyspace: ks, index: q.name, ifExists: ifExists), keyspace: ks)

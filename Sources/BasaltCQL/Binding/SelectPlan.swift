@@ -37,19 +37,33 @@ public struct TokenRestriction: Hashable, Sendable {
     }
 }
 
-/// A restriction on a non-key column, applied by filtering (ALLOW FILTERING).
+/// A restriction on a column that neither the keys nor an index answer, applied by filtering
+/// (ALLOW FILTERING).
 public struct ColumnFilter: Hashable, Sendable {
     public var column: ColumnDefinition
     public var op: RelationOperator
-    /// One value, or the IN list.
+    /// One value, or the IN list; for `m[k] = v` the value v.
     public var values: [[UInt8]]
+    /// `m[k] = v`: the key k.
+    public var mapKey: [UInt8]?
+
+    public init(column: ColumnDefinition, op: RelationOperator, values: [[UInt8]], mapKey: [UInt8]? = nil) {
+        self.column = column
+        self.op = op
+        self.values = values
+        self.mapKey = mapKey
+    }
 }
 
-/// `ORDER BY v ANN OF [...] LIMIT k`.
+/// `ORDER BY v ANN OF [...] LIMIT k`, bound: return the k rows whose `column` is most similar to
+/// `vector` under `index.similarity`, most similar first (among the rows that satisfy the rest of
+/// the query).
 public struct ANNQuery: Hashable, Sendable {
     public var column: ColumnDefinition
     public var index: IndexSchema
+    /// Exactly the column's dimension; never all-zero for a cosine index.
     public var vector: [Float]
+    /// 1…``SelectPlan/maxANNLimit``.
     public var k: Int
 }
 
@@ -66,6 +80,9 @@ public struct ReadQuery: Hashable, Sendable {
     /// starting with the prefix (`[.all]` when nothing restricts the clustering).
     public var slices: [ClusteringSlice]
     public var filters: [ColumnFilter]
+    /// Restrictions answered by storage-attached indexes (ANDed with everything else). A query
+    /// with any, or with ``ann``, is an index query.
+    public var indexRestrictions: [IndexRestriction<[UInt8]>]
     /// ORDER BY opposite to the table's clustering order.
     public var reversed: Bool
     public var limit: Int?
@@ -74,9 +91,12 @@ public struct ReadQuery: Hashable, Sendable {
     public var ann: ANNQuery?
 
     public var isCount: Bool { selection.count == 1 && selection[0].source == .countRows }
+
+    /// Whether answering the query needs a storage-attached index (index restrictions or ANN).
+    public var usesIndex: Bool { ann != nil || !indexRestrictions.isEmpty }
 }
 
-/// A bound SELECT, waiting for marker values.
+/// A bound SELECT, waiting for marker values; ``query(_:context:)`` gives the ``ReadQuery``.
 public struct SelectPlan: Hashable, Sendable {
     public var table: TableSchema
     public var selection: [SelectedColumn<Operand>]
@@ -85,16 +105,20 @@ public struct SelectPlan: Hashable, Sendable {
     public var tokenUpper: (Operand, Bool)?
     public var clustering: [OperandList]
     public var slice: SliceOperands?
-    public var filters: [(ColumnDefinition, RelationOperator, OperandList)]
+    /// Restrictions filtered after reading (the query said ALLOW FILTERING).
+    public var filters: [ColumnRestriction]
+    /// Restrictions answered by storage-attached indexes.
+    public var indexRestrictions: [IndexRestriction<Operand>]
     public var reversed: Bool
     public var limit: Operand?
     public var perPartitionLimit: Operand?
     public var distinct: Bool
-    public var ann: (column: ColumnDefinition, index: IndexSchema, vector: Operand)?
+    public var ann: ANNOrdering?
 
     public static func == (a: SelectPlan, b: SelectPlan) -> Bool {
         a.table == b.table && a.selection == b.selection && a.partitionKey == b.partitionKey && a.clustering == b.clustering
-            && a.slice == b.slice && a.reversed == b.reversed && a.limit == b.limit && a.distinct == b.distinct
+            && a.slice == b.slice && a.filters == b.filters && a.indexRestrictions == b.indexRestrictions && a.reversed == b.reversed
+            && a.limit == b.limit && a.distinct == b.distinct && a.ann == b.ann
     }
 
     public func hash(into h: inout Hasher) {
@@ -127,15 +151,23 @@ public struct SelectPlan: Hashable, Sendable {
             if let slice { slices.append(try slice.resolve(prefix: p, values, context)) } else { slices.append(.equal(p)) }
         }
         var resolvedFilters = [ColumnFilter]()
-        for (col, op, list) in filters { resolvedFilters.append(ColumnFilter(column: col, op: op, values: try list.resolve(values, context, column: col.name))) }
+        for f in filters {
+            var key: [UInt8]?
+            if let k = f.mapKey { key = try OperandList.values([k]).resolve(values, context, column: f.column.name).first }
+            resolvedFilters.append(ColumnFilter(column: f.column, op: f.op, values: try f.values.resolve(values, context, column: f.column.name), mapKey: key))
+        }
+        var indexed = [IndexRestriction<[UInt8]>]()
+        for r in indexRestrictions { indexed.append(try r.bind(values, context)) }
         let lim = try Self.positive(limit, "LIMIT", values, context)
         let ppl = try Self.positive(perPartitionLimit, "PER PARTITION LIMIT", values, context)
         var annQuery: ANNQuery?
         if let ann {
-            guard let k = lim, k <= Self.maxANNLimit else {
-                throw .invalid("SAI based ORDER BY clause requires a LIMIT that is not greater than \(Self.maxANNLimit). LIMIT was \(lim.map(String.init) ?? "NO LIMIT")")
+            guard let k = lim, k <= Self.maxANNLimit else { throw .invalid(Binder.annLimitMessage(lim.map(String.init) ?? "NO LIMIT")) }
+            let vector = try Self.vector(ann.vector, ann.column, values, context)
+            if ann.index.similarity == .cosine && vector.allSatisfy({ abs($0) <= 1e-6 }) {
+                throw .invalid("Zero and near-zero vectors cannot be indexed or queried with cosine similarity")
             }
-            annQuery = ANNQuery(column: ann.column, index: ann.index, vector: try Self.vector(ann.vector, ann.column, values, context), k: k)
+            annQuery = ANNQuery(column: ann.column, index: ann.index, vector: vector, k: k)
         }
         var sel = [SelectedColumn<[Float]>]()
         for s in selection {
@@ -146,12 +178,16 @@ public struct SelectPlan: Hashable, Sendable {
             case let .ttl(c): source = .ttl(c)
             case .token: source = .token
             case .countRows: source = .countRows
-            case let .similarity(f, c, op): source = .similarity(f, c, try Self.vector(op, c, values, context))
+            case let .similarity(f, c, op):
+                let vector = try Self.vector(op, c, values, context)
+                if f == .cosine && vector.allSatisfy({ $0 == 0 }) { throw RowAssembler.zeroVectorError }
+                source = .similarity(f, c, vector)
             }
             sel.append(SelectedColumn(spec: s.spec, source: source))
         }
         return ReadQuery(table: table, selection: sel, partitionKeys: keys, tokenRange: tokens, clusteringPrefixes: prefixes, slices: slices,
-                         filters: resolvedFilters, reversed: reversed, limit: lim, perPartitionLimit: ppl, distinct: distinct, ann: annQuery)
+                         filters: resolvedFilters, indexRestrictions: indexed, reversed: reversed, limit: lim, perPartitionLimit: ppl,
+                         distinct: distinct, ann: annQuery)
     }
 
     static func token(_ op: Operand, _ values: [ProtocolValue], _ context: ExecutionContext) throws(CQLError) -> Token {

@@ -14,6 +14,8 @@ public struct LocalRequestCoordinator: RequestCoordinator {
 
     public init(engine: StorageEngine, schema: any SchemaSource, dataCenter: String = "datacenter1") {
         self.engine = engine
+        vectorSearch = engine.attachedIndexes as? any LocalVectorSearch
+        indexQuery = engine.attachedIndexes as? any LocalIndexQuery
         self.schema = schema
         self.dataCenter = dataCenter
     }
@@ -34,6 +36,28 @@ public struct LocalRequestCoordinator: RequestCoordinator {
         try check(keyspace: command.keyspace, consistency, isWrite: false)
         do { return try engine.read(command) } catch {
             throw .readFailure(consistency: consistency, received: 0, blockFor: 1, failures: 1, dataPresent: false)
+        }
+    }
+
+    /// This node's vector indexes (the engine's attached index registry).
+    let vectorSearch: (any LocalVectorSearch)?
+
+    public func nearestRows(_ command: NearestRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> [NearestRow] {
+        try check(keyspace: command.keyspace, consistency, isWrite: false)
+        guard let vectorSearch else { throw .invalid("no vector indexes on this node") }
+        do { return try vectorSearch.nearestRows(command) } catch {
+            throw .invalid("\(error)")
+        }
+    }
+
+    /// This node's term indexes (the engine's attached index registry).
+    let indexQuery: (any LocalIndexQuery)?
+
+    public func indexedRows(_ command: IndexedRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> IndexedRowsPage {
+        try check(keyspace: command.keyspace, consistency, isWrite: false)
+        guard let indexQuery else { throw .invalid("no storage-attached indexes on this node") }
+        do { return try indexQuery.indexedRows(command) } catch {
+            throw .invalid("\(error)")
         }
     }
 

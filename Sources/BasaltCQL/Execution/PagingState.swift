@@ -3,13 +3,17 @@ import BasaltCore
 /// Where a paged SELECT stopped, handed to the client as an opaque paging state and validated
 /// when it comes back.
 ///
-/// Layout: `01` (version), u8 kind (0 partition list, 1 token-range scan), varuint partition
+/// Layout: `01` (version), u8 kind (0 partition list, 1 token-range scan, 2 index query), varuint partition
 /// index (list), i64 token + varbytes key (the partition of the last row returned; empty when
 /// none), u8 has-clustering + varuint n, n × varbytes (that row's clustering), varint rows
 /// already returned from that partition, varint remaining LIMIT (-1 none), then CRC32C (LE) of
 /// everything before. Anything else — truncated, extended, bit-flipped — is rejected.
 public struct PagingState: Hashable, Sendable {
-    public enum Kind: UInt8, Sendable { case partitions = 0, scan = 1 }
+    public enum Kind: UInt8, Sendable {
+        case partitions = 0, scan = 1
+        /// A storage-attached index query (ring order, like a scan).
+        case index = 2
+    }
 
     public var kind: Kind
     /// Index into the query's partition keys of the partition to continue in (list kind).

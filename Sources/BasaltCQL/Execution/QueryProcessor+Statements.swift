@@ -34,6 +34,7 @@ extension QueryProcessor {
             }
         }
         guard !mutations.isEmpty else { return }
+        try VectorWriteValidation.check(mutations, schema: schema.schema)
         do { try await coordinator.write(mutations, consistency: consistency, writeType: writeType) } catch { throw error.cqlError }
     }
 

@@ -45,8 +45,17 @@ struct RowAssembler {
         return row?.cells.first { $0.column == c.name }
     }
 
-    func select(_ s: Source) -> [[UInt8]?] {
-        selection.map { sel -> [UInt8]? in
+    /// Cassandra's error when `similarity_cosine` meets an all-zero vector (query or stored).
+    static let zeroVectorError = CQLError.invalid("Function system.similarity_cosine doesn't support all-zero vectors.")
+
+    func select(_ s: Source) throws(CQLError) -> [[UInt8]?] {
+        var out = [[UInt8]?]()
+        out.reserveCapacity(selection.count)
+        for sel in selection { out.append(try value(of: sel, s)) }
+        return out
+    }
+
+    func value(of sel: SelectedColumn<[Float]>, _ s: Source) throws(CQLError) -> [UInt8]? {
             switch sel.source {
             case let .column(c): return value(c, s)
             case let .writetime(c):
@@ -59,27 +68,9 @@ struct RowAssembler {
             case .countRows: return nil
             case let .similarity(f, c, query):
                 guard let v = value(c, s), case let .vector(fs)? = try? c.type.decode(v), fs.count == query.count else { return nil }
-                return try? CQLType.float.encode(.float(Self.similarity(f, fs, query)))
+                if f == .cosine && fs.allSatisfy({ $0 == 0 }) { throw Self.zeroVectorError }
+                return try? CQLType.float.encode(.float(f.score(fs, query)))
             }
-        }
-    }
-
-    /// Cassandra's similarity scores, all in [0, 1] with 1 the most similar.
-    static func similarity(_ f: IndexSchema.Similarity, _ a: [Float], _ b: [Float]) -> Float {
-        var dot: Float = 0, na: Float = 0, nb: Float = 0, d2: Float = 0
-        for i in 0 ..< min(a.count, b.count) {
-            dot += a[i] * b[i]
-            na += a[i] * a[i]
-            nb += b[i] * b[i]
-            d2 += (a[i] - b[i]) * (a[i] - b[i])
-        }
-        switch f {
-        case .cosine:
-            let denom = (na * nb).squareRoot()
-            return denom == 0 ? 0 : (1 + dot / denom) / 2
-        case .dotProduct: return (1 + dot) / 2
-        case .euclidean: return 1 / (1 + d2)
-        }
     }
 
     /// Whether the source passes every filter (ALLOW FILTERING).
@@ -94,7 +85,13 @@ struct RowAssembler {
     static func matches(_ f: ColumnFilter, _ value: [UInt8]?) -> Bool {
         guard let value else { return false }
         let type = f.column.type
+        if let key = f.mapKey {
+            guard case let .map(kt, vt) = type.unfrozen, let wanted = f.values.first,
+                  let items = try? CollectionCells.elements(value, isMap: true) else { return false }
+            return stride(from: 0, to: items.count - 1, by: 2).contains { kt.compare(items[$0], key) == 0 && vt.compare(items[$0 + 1], wanted) == 0 }
+        }
         switch f.op {
+        case .analyzerMatches: return false
         case .eq: return f.values.first.map { type.compare(value, $0) == 0 } ?? false
         case .neq: return f.values.first.map { type.compare(value, $0) != 0 } ?? false
         case .lt: return f.values.first.map { type.compare(value, $0) < 0 } ?? false

@@ -25,7 +25,7 @@ struct SelectExecution {
     var assembler: RowAssembler { RowAssembler(table: query.table, selection: query.selection, nowSeconds: nowSeconds) }
 
     func run() async throws(CQLError) -> Page {
-        if query.ann != nil { throw .invalid("ANN queries are not supported yet") }
+        if let ann = query.ann { return try await runANN(ann) }
         if query.isCount {
             var unpaged = SelectExecution(query: query, reader: reader, consistency: consistency, pageSize: nil, paging: nil, nowSeconds: nowSeconds)
             unpaged.countOnly = true
@@ -52,7 +52,9 @@ struct SelectExecution {
     func collect() async throws(CQLError) -> Page {
         var sink = Sink(quota: pageSize ?? .max, remaining: paging?.remaining ?? query.limit,
                         perPartition: query.distinct ? 1 : query.perPartitionLimit)
-        if let keys = query.partitionKeys {
+        if !query.indexRestrictions.isEmpty {
+            try await readIndexed(&sink)
+        } else if let keys = query.partitionKeys {
             try await readPartitions(Self.unique(keys), &sink)
         } else {
             try await scanRange(&sink)
@@ -80,13 +82,13 @@ struct SelectExecution {
             let resume = (i == start && paging?.partitionKey == key) ? paging : nil
             let slices = Self.restrict(query.slices, after: resume?.clustering, reversed: query.reversed, cmp)
             if !slices.isEmpty {
-                let limit = query.filters.isEmpty ? readLimit(sink, inPartition: resume?.rowsInPartition ?? 0) : .max
+                let limit = query.filters.isEmpty && query.indexRestrictions.isEmpty ? readLimit(sink, inPartition: resume?.rowsInPartition ?? 0) : .max
                 let command = ReadCommand(schema: query.table, partitionKey: key, slices: slices, reversed: query.reversed,
                                           limit: limit, nowSeconds: nowSeconds)
                 let result: PartitionResult
                 do { result = try await reader.read(command, consistency: consistency) } catch { throw error.cqlError }
                 let live = result.live(now: nowSeconds, reversed: query.reversed, limit: limit, cmp)
-                emit(live, token: result.token, allowStaticOnly: resume == nil && query.slices == [.all],
+                try emit(live, token: result.token, allowStaticOnly: resume == nil && query.slices == [.all],
                      inPartition: resume?.rowsInPartition ?? 0, &sink) { src, inPart, remaining in
                     if let clustering = src.row?.clustering {
                         return PagingState(kind: .partitions, partitionIndex: i, token: src.token, partitionKey: key,
@@ -126,8 +128,9 @@ struct SelectExecution {
 
     /// Emits a partition's rows into the sink; `position` says where a page ending at a row resumes.
     func emit(_ live: LivePartition, token: Token, allowStaticOnly: Bool, inPartition: Int, _ sink: inout Sink,
-              position: (RowAssembler.Source, Int, Int?) -> PagingState) {
+              position: (RowAssembler.Source, Int, Int?) -> PagingState) throws(CQLError) {
         let a = assembler
+        let checks = IndexRowChecks(query)
         let components = query.table.partitionKeyComponents(live.partitionKey) ?? [live.partitionKey]
         var sources = live.rows.map { RowAssembler.Source(partitionKey: live.partitionKey, keyComponents: components, token: token, row: $0, staticRow: live.staticRow) }
         if sources.isEmpty, allowStaticOnly, live.staticRow != nil {
@@ -138,7 +141,8 @@ struct SelectExecution {
             if sink.done { return }
             if let p = sink.perPartition, inPart >= p { return }
             if !query.filters.isEmpty && !a.passes(query.filters, src) { continue }
-            if countOnly { sink.rows.append([]) } else { sink.rows.append(a.select(src)) }
+            if !checks.isEmpty && !checks.passes(src) { continue }
+            if countOnly { sink.rows.append([]) } else { sink.rows.append(try a.select(src)) }
             inPart += 1
             sink.count += 1
             if let r = sink.remaining {
@@ -194,7 +198,7 @@ struct SelectExecution {
                 var live = p.live(now: nowSeconds, cmp)
                 live.rows = live.rows.filter { r in query.slices.contains { cmp.contains($0, r.clustering) } }
                 let before = sink.count
-                emit(live, token: p.token, allowStaticOnly: !continuing && query.slices == [.all], inPartition: inPart, &sink) { src, n, remaining in
+                try emit(live, token: p.token, allowStaticOnly: !continuing && query.slices == [.all], inPartition: inPart, &sink) { src, n, remaining in
                     PagingState(kind: .scan, token: src.token, partitionKey: src.partitionKey, clustering: src.row?.clustering,
                                 rowsInPartition: n, remaining: remaining)
                 }

@@ -133,9 +133,13 @@ extension Schema {
                 throw .invalid("Index '\(index.name)' already exists")
             }
             guard t.column(named: index.column) != nil else { throw .invalid("Column '\(index.column)' doesn't exist") }
-            if let same = k.indexes(on: index.table).first(where: { $0.column == index.column && $0.options == index.options }) {
+            let others = k.indexes(on: index.table)
+            if let same = others.first(where: { $0.kind == index.kind && $0.options == index.options }) {
                 if ifNotExists { return (self, nil) }
                 throw .invalid("Index \(index.name) is a duplicate of existing index \(same.name)")
+            }
+            if others.contains(where: { $0.column == index.column && $0.target == index.target }) {
+                throw .invalid("Cannot create more than one storage-attached index on the same column: \(index.column)")
             }
             k.indexes[index.name] = index
             s.setKeyspace(k, named: index.keyspace)

@@ -4,11 +4,17 @@ import BasaltCore
 /// schema between nodes and for the schema version digest.
 ///
 /// Canonical: keyspaces, tables, columns, indexes, options and data centers are written in name
-/// order, so equal schemas encode to equal bytes. Layout: a format byte (1), then var-int counts,
+/// order, so equal schemas encode to equal bytes. Layout: a format byte, then var-int counts,
 /// var-string names and types as CQL text (`map<text, int>`). Decoding validates everything and
 /// throws ``DecodeError`` with the offset of the bad field.
+///
+/// Formats: 2 (written) stores an index's target kind, class name and user options as fields;
+/// 1 (still read, from schema logs written before indexes had targets) stored an index as kind,
+/// column and its `system_schema` options map, and indexed vector columns only. The other parts
+/// are the same in both.
 public enum SchemaCodec {
-    static let format: UInt8 = 1
+    static let format: UInt8 = 2
+    static let readableFormats: ClosedRange<UInt8> = 1 ... 2
 
     public static func encode(_ schema: Schema) -> [UInt8] {
         var w = ByteWriter(capacity: 256)
@@ -30,7 +36,7 @@ public enum SchemaCodec {
 
     public static func decodeSchema(_ bytes: [UInt8]) throws(DecodeError) -> Schema {
         var r = ByteReader(bytes)
-        try readFormat(&r)
+        let format = try readFormat(&r)
         var keyspaces = [String: KeyspaceDefinition]()
         for _ in 0 ..< (try r.readVarLength()) {
             var k = KeyspaceDefinition(params: try readKeyspace(&r))
@@ -39,7 +45,7 @@ public enum SchemaCodec {
                 k.tables[t.name] = t
             }
             for _ in 0 ..< (try r.readVarLength()) {
-                let i = try readIndex(&r)
+                let i = try readIndex(&r, format: format)
                 k.indexes[i.name] = i
             }
             keyspaces[k.name] = k
@@ -77,7 +83,7 @@ public enum SchemaCodec {
 
     public static func decodeChange(_ bytes: [UInt8]) throws(DecodeError) -> SchemaChange {
         var r = ByteReader(bytes)
-        try readFormat(&r)
+        let format = try readFormat(&r)
         let at = r.position
         switch try r.readUInt8() {
         case 0: return .createKeyspace(try readKeyspace(&r), ifNotExists: try r.readBool())
@@ -104,16 +110,17 @@ public enum SchemaCodec {
             }
             return .alterTable(keyspace: ks, table: t, alteration, ifExists: ie)
         case 5: return .dropTable(keyspace: try r.readVarString(), table: try r.readVarString(), ifExists: try r.readBool())
-        case 6: return .createIndex(try readIndex(&r), ifNotExists: try r.readBool())
+        case 6: return .createIndex(try readIndex(&r, format: format), ifNotExists: try r.readBool())
         case 7: return .dropIndex(keyspace: try r.readVarString(), index: try r.readVarString(), ifExists: try r.readBool())
         case let x: throw DecodeError.invalid("unknown schema change \(x)", at: at)
         }
     }
 
-    static func readFormat(_ r: inout ByteReader) throws(DecodeError) {
+    static func readFormat(_ r: inout ByteReader) throws(DecodeError) -> UInt8 {
         let at = r.position
         let f = try r.readUInt8()
-        guard f == format else { throw DecodeError.invalid("unknown schema encoding format \(f)", at: at) }
+        guard readableFormats.contains(f) else { throw DecodeError.invalid("unknown schema encoding format \(f)", at: at) }
+        return f
     }
 
     // MARK: - Parts
@@ -240,24 +247,42 @@ public enum SchemaCodec {
         return TableSchema(keyspace: ks, name: name, id: id, columns: cols, params: params, droppedColumns: dropped)
     }
 
+    static let targetTags: [IndexSchema.Target] = [.column, .keys, .values, .entries, .full]
+
     static func write(_ i: IndexSchema, into w: inout ByteWriter) {
         w.writeVarString(i.keyspace)
         w.writeVarString(i.table)
         w.writeVarString(i.name)
         w.writeVarString(i.kind.rawValue)
         w.writeVarString(i.column)
-        w.writeVarUInt(UInt64(i.options.count))
-        for k in i.options.keys.sorted() { w.writeVarString(k); w.writeVarString(i.options[k] ?? "") }
+        w.writeUInt8(UInt8(targetTags.firstIndex(of: i.target) ?? 0))
+        w.writeVarString(i.className)
+        w.writeVarUInt(UInt64(i.userOptions.count))
+        for k in i.userOptions.keys.sorted() { w.writeVarString(k); w.writeVarString(i.userOptions[k] ?? "") }
     }
 
-    static func readIndex(_ r: inout ByteReader) throws(DecodeError) -> IndexSchema {
+    static func readIndex(_ r: inout ByteReader, format: UInt8) throws(DecodeError) -> IndexSchema {
         let ks = try r.readVarString(), table = try r.readVarString(), name = try r.readVarString()
         let at = r.position
         let kindText = try r.readVarString()
         guard let kind = IndexSchema.Kind(rawValue: kindText) else { throw DecodeError.invalid("unknown index kind \(kindText)", at: at) }
         let column = try r.readVarString()
+        if format == 1 {
+            // Format 1 kept the system_schema options map; its indexes were on vector columns.
+            var options = [String: String]()
+            for _ in 0 ..< (try r.readVarLength()) { options[try r.readVarString()] = try r.readVarString() }
+            let className = options.removeValue(forKey: "class_name") ?? IndexSchema.saiClassName
+            options["target"] = nil
+            return IndexSchema(keyspace: ks, table: table, name: name, kind: kind, column: column, target: .column,
+                               className: className, userOptions: options)
+        }
+        let tagAt = r.position
+        let tag = Int(try r.readUInt8())
+        guard tag < targetTags.count else { throw DecodeError.invalid("unknown index target \(tag)", at: tagAt) }
+        let className = try r.readVarString()
         var options = [String: String]()
         for _ in 0 ..< (try r.readVarLength()) { options[try r.readVarString()] = try r.readVarString() }
-        return IndexSchema(keyspace: ks, table: table, name: name, kind: kind, column: column, options: options)
+        return IndexSchema(keyspace: ks, table: table, name: name, kind: kind, column: column, target: targetTags[tag],
+                           className: className, userOptions: options)
     }
 }

@@ -96,10 +96,13 @@ public enum SchemaDescriber {
             + options.joined(separator: "\n    AND ") + ";"
     }
 
+    /// `CREATE CUSTOM INDEX name ON ks.t (target) USING 'class' [WITH OPTIONS = {…}];` as
+    /// Cassandra 5 prints it: the stored target and class name, the user's options sorted by key.
     public static func createIndex(_ i: IndexSchema) -> String {
-        let extra = i.options.filter { $0.key != "class_name" && $0.key != "target" }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        var s = "CREATE CUSTOM INDEX \(identifier(i.name)) ON \(identifier(i.keyspace)).\(identifier(i.table)) (\(identifier(i.column)))"
-        if i.kind == .custom, let cls = i.options["class_name"] { s += " USING \(quote(cls))" }
+        let on = "\(identifier(i.name)) ON \(identifier(i.keyspace)).\(identifier(i.table)) (\(i.targetText))"
+        guard i.kind == .custom else { return "CREATE INDEX \(on);" }
+        var s = "CREATE CUSTOM INDEX \(on) USING \(quote(i.className))"
+        let extra = i.userOptions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if !extra.isEmpty { s += " WITH OPTIONS = \(mapLiteral(extra))" }
         return s + ";"
     }

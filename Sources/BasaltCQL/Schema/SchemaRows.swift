@@ -16,7 +16,9 @@ public enum SchemaRows {
         case "tables": return keyspaces.flatMap { k in k.tables.keys.sorted().compactMap { k.tables[$0] }.map(tableRow) }
         case "columns": return keyspaces.flatMap { k in k.tables.keys.sorted().compactMap { k.tables[$0] }.flatMap(columnRows) }
         case "dropped_columns": return keyspaces.flatMap { k in k.tables.keys.sorted().compactMap { k.tables[$0] }.flatMap(droppedColumnRows) }
-        case "indexes": return keyspaces.flatMap { k in k.indexes.keys.sorted().compactMap { k.indexes[$0] }.map(indexRow) }
+        case "indexes":
+            // Clustered by (table_name, index_name).
+            return keyspaces.flatMap { k in k.indexes.values.sorted { ($0.table, $0.name) < ($1.table, $1.name) }.map(indexRow) }
         case "triggers", "views", "types", "functions", "aggregates": return []
         default: return nil
         }

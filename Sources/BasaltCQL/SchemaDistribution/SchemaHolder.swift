@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltIndex
 import BasaltStorage
 import Logging
 
@@ -39,6 +40,19 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
     /// `durable_writes`.
     public var startupTables: [(schema: TableSchema, durableWrites: Bool)] {
         schema.userKeyspaces.values.flatMap { k in k.tables.values.map { ($0, k.params.durableWrites) } }
+    }
+
+    /// Tells the registry the vector and term indexes of `schema` (the current schema by
+    /// default); at start-up this runs before the engine opens its tables, so their index files
+    /// are loaded.
+    public func defineIndexes(_ schema: Schema? = nil, on registry: AttachedIndexRegistry) {
+        let s = schema ?? self.schema
+        for (table, definitions) in s.vectorIndexDefinitions {
+            registry.define(table: table, indexes: definitions)
+        }
+        for (table, definitions) in s.termIndexDefinitions {
+            registry.define(table: table, termIndexes: definitions)
+        }
     }
 
     /// Connects the storage engine once it is open, `openedTables` being the tables it was opened
@@ -140,6 +154,7 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
         }
         for id in current.keys where wanted[id] == nil { try engine.dropTable(id: id) }
         lock.withLock { engineTables = wanted.mapValues(\.0) }
+        if let registry = engine.attachedIndexes as? AttachedIndexRegistry { defineIndexes(schema, on: registry) }
     }
 
     /// Truncates a table's local data.

@@ -169,7 +169,14 @@ extension CQLParser {
             try expectSymbol(")")
             target = .columns(cols)
         } else {
-            target = .column(try identifier("column name"))
+            let name = try identifier("column name")
+            if acceptSymbol("[") {
+                let key = try term()
+                try expectSymbol("]")
+                target = .element(name, key: key)
+            } else {
+                target = .column(name)
+            }
         }
         let op = try relationOperator()
         if op == .in {
@@ -210,18 +217,7 @@ extension CQLParser {
         var ordering: SelectStatement.Ordering?
         if acceptWord("order") {
             try expectWord("by")
-            let c = try identifier("column name")
-            if acceptWord("ann") {
-                try expectWord("of")
-                ordering = .ann(column: c, vector: try term())
-            } else {
-                var cols = [ClusteringOrder(column: c, descending: try orderDirection())]
-                while acceptSymbol(",") {
-                    let name = try identifier("column name")
-                    cols.append(ClusteringOrder(column: name, descending: try orderDirection()))
-                }
-                ordering = .columns(cols)
-            }
+            ordering = try orderings()
         }
         var perPartition: Term?
         var limit: Term?
@@ -238,6 +234,33 @@ extension CQLParser {
         }
         return SelectStatement(distinct: distinct, json: json, selection: selection, table: table, whereClause: relations, ordering: ordering,
                                perPartitionLimit: perPartition, limit: limit, allowFiltering: allowFiltering)
+    }
+
+    /// `ORDER BY c [ASC|DESC], …` or `ORDER BY v ANN OF <vector> [ASC]`. An ANN ordering must be
+    /// the only one and ascending; other combinations are refused as Cassandra 5 refuses them.
+    mutating func orderings() throws(CQLSyntaxError) -> SelectStatement.Ordering {
+        var cols = [ClusteringOrder]()
+        var ann: (column: String, vector: Term)?
+        var annCount = 0
+        repeat {
+            let c = try identifier("column name")
+            if acceptWord("ann") {
+                try expectWord("of")
+                let v = try term()
+                annCount += 1
+                if acceptWord("desc") { throw invalidRequest("Descending ANN ordering is not supported") }
+                _ = acceptWord("asc")
+                ann = (c, v)
+            } else {
+                cols.append(ClusteringOrder(column: c, descending: try orderDirection()))
+            }
+        } while acceptSymbol(",")
+        if annCount > 1 { throw invalidRequest("Cannot specify more than one ANN ordering") }
+        if let ann {
+            if !cols.isEmpty { throw invalidRequest("ANN ordering does not support any other ordering") }
+            return .ann(column: ann.column, vector: ann.vector)
+        }
+        return .columns(cols)
     }
 
     func isModifier(_ word: String) -> Bool {

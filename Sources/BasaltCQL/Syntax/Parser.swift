@@ -113,6 +113,12 @@ public struct CQLParser {
         return CQLSyntaxError(location: t.location, found: t.display, expected: nil, message: "\(what) is not supported by Basalt", isUnsupported: true)
     }
 
+    /// A statement that parses but that Cassandra refuses as invalid (0x2200), with its message.
+    func invalidRequest(_ message: String) -> CQLSyntaxError {
+        let t = current
+        return CQLSyntaxError(location: t.location, found: t.display, expected: nil, message: message, isUnsupported: true)
+    }
+
     // MARK: - Names
 
     /// An identifier: an unquoted non-reserved word (folded to lower case) or a quoted name.

@@ -205,11 +205,15 @@ public enum RelationTarget: Hashable, Sendable {
     case token([String])
     /// `(a, b)` for multi-column clustering relations.
     case columns([String])
+    /// `m[key]`: one entry of a map (`m['k'] = v`).
+    case element(String, key: Term)
 }
 
 public enum RelationOperator: String, Hashable, Sendable {
     case eq = "=", lt = "<", lte = "<=", gt = ">", gte = ">=", neq = "!="
     case `in` = "IN", contains = "CONTAINS", containsKey = "CONTAINS KEY"
+    /// `v : 'text'`: Cassandra's analyzed-index match, parsed so it can be refused clearly.
+    case analyzerMatches = ":"
 }
 
 public struct Relation: Hashable, Sendable {
@@ -240,7 +244,7 @@ public struct SelectClause: Hashable, Sendable {
 public struct SelectStatement: Hashable, Sendable {
     public enum Ordering: Hashable, Sendable {
         case columns([ClusteringOrder])
-        /// `ORDER BY v ANN OF <vector>`
+        /// `ORDER BY v ANN OF <vector>` (ascending: nearest first).
         case ann(column: String, vector: Term)
     }
 

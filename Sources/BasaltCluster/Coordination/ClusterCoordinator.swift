@@ -61,6 +61,10 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
     let topology: ClusterTopology
     let schema: any SchemaSource
     let hints: (any HintSink)?
+    /// This node's vector indexes, for ANN requests it serves as a replica to itself.
+    let vectorSearch: (any LocalVectorSearch)?
+    /// This node's term indexes, for index queries it serves as a replica to itself.
+    let indexQuery: (any LocalIndexQuery)?
     let settings: Settings
     let clock: any Clock
     let logger: Logger
@@ -70,7 +74,10 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
     let deadlines: DeadlineQueue
 
     public init(engine: StorageEngine, messaging: MessagingService, topology: ClusterTopology, schema: any SchemaSource,
-                hints: (any HintSink)?, settings: Settings = Settings(), clock: any Clock, logger: Logger) {
+                hints: (any HintSink)?, vectorSearch: (any LocalVectorSearch)? = nil, indexQuery: (any LocalIndexQuery)? = nil,
+                settings: Settings = Settings(), clock: any Clock, logger: Logger) {
+        self.vectorSearch = vectorSearch
+        self.indexQuery = indexQuery
         self.engine = engine
         self.messaging = messaging
         self.topology = topology

@@ -14,18 +14,25 @@ public final class ReplicaService: Sendable {
         public var reads = 0
         public var digests = 0
         public var scans = 0
+        public var nearestRows = 0
+        public var indexedRows = 0
         public var repairs = 0
         public var hints = 0
         public var failures = 0
     }
 
     private let engine: @Sendable () -> StorageEngine
+    private let vectorSearch: (any LocalVectorSearch)?
+    private let indexQuery: (any LocalIndexQuery)?
     private let logger: Logger
     private let counts = Mutex(Counters())
 
     /// `engine` is called per request: messaging starts only after the engine is open.
-    public init(engine: @escaping @Sendable () -> StorageEngine, logger: Logger) {
+    public init(engine: @escaping @Sendable () -> StorageEngine, vectorSearch: (any LocalVectorSearch)? = nil,
+                indexQuery: (any LocalIndexQuery)? = nil, logger: Logger) {
         self.engine = engine
+        self.vectorSearch = vectorSearch
+        self.indexQuery = indexQuery
         self.logger = logger
     }
 
@@ -41,6 +48,14 @@ public final class ReplicaService: Sendable {
         messaging.register(ReplicaVerbs.read) { [self] m, reply in serveRead(m, reply) }
         messaging.register(ReplicaVerbs.scan) { [self] m, reply in
             Task { serveScan(m, reply) }
+        }
+        // An index search walks a graph per memtable and SSTable: off the loop.
+        messaging.register(ReplicaVerbs.nearestRows) { [self] m, reply in
+            Task { serveNearestRows(m, reply) }
+        }
+        // A term index query reads each candidate row: off the loop.
+        messaging.register(ReplicaVerbs.indexedRows) { [self] m, reply in
+            Task { serveIndexedRows(m, reply) }
         }
     }
 
@@ -93,6 +108,30 @@ public final class ReplicaService: Sendable {
             let result = try engine().scan(command)
             count { $0.scans += 1 }
             reply.reply(result.encoded())
+        } catch {
+            refuse(reply, "\(error)", m)
+        }
+    }
+
+    private func serveNearestRows(_ m: InboundMessage, _ reply: ReplyToken) {
+        do {
+            let command = try NearestRowsCommand.decode(m.payload)
+            guard let vectorSearch else { return refuse(reply, "no vector indexes on this node", m) }
+            let rows = try vectorSearch.nearestRows(command)
+            count { $0.nearestRows += 1 }
+            reply.reply(NearestRow.encode(rows))
+        } catch {
+            refuse(reply, "\(error)", m)
+        }
+    }
+
+    private func serveIndexedRows(_ m: InboundMessage, _ reply: ReplyToken) {
+        do {
+            let command = try IndexedRowsCommand.decode(m.payload)
+            guard let indexQuery else { return refuse(reply, "no storage-attached indexes on this node", m) }
+            let page = try indexQuery.indexedRows(command)
+            count { $0.indexedRows += 1 }
+            reply.reply(page.encoded())
         } catch {
             refuse(reply, "\(error)", m)
         }

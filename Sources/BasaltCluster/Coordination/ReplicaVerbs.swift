@@ -13,6 +13,8 @@ import BasaltStorage
 /// | `hint` (14) | `Mutation` encoding | empty |
 /// | `batchlog.store` (15) | ``BatchlogEntry`` encoding | empty |
 /// | `batchlog.remove` (16) | `01`, batch id (16 bytes) | empty |
+/// | `vector.nearest` (17) | ``NearestRowsCommand`` encoding | ``NearestRow`` list encoding |
+/// | `index.rows` (18) | ``IndexedRowsCommand`` encoding | ``IndexedRowsPage`` encoding |
 ///
 /// A replica that cannot serve a request (unknown table, storage overloaded, malformed payload)
 /// answers with a failure naming why.
@@ -24,6 +26,8 @@ public enum ReplicaVerbs {
     public static let hint = Verb(14, "hint")
     public static let batchlogStore = Verb(15, "batchlog.store")
     public static let batchlogRemove = Verb(16, "batchlog.remove")
+    public static let nearestRows = Verb(17, "vector.nearest")
+    public static let indexedRows = Verb(18, "index.rows")
 
     /// The payload of a `read` request.
     public static func readPayload(_ command: ReadCommand, digest: Bool) -> [UInt8] {

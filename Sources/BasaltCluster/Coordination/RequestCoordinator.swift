@@ -55,6 +55,22 @@ public protocol RequestCoordinator: Sendable {
     func write(_ mutations: [Mutation], consistency: ConsistencyLevel, writeType: WriteType) async throws(CoordinatorError)
     func read(_ command: ReadCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> PartitionResult
     func scan(_ command: TokenScanCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> ScanResult
+    /// Candidate rows for `ORDER BY v ANN OF …`: each replica's nearest rows by its vector index,
+    /// merged (see ``ClusterCoordinator/nearestRows(_:consistency:)``).
+    func nearestRows(_ command: NearestRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> [NearestRow]
+    /// A page of the keys of rows matching a query's index restrictions (see
+    /// ``ClusterCoordinator/indexedRows(_:consistency:)``).
+    func indexedRows(_ command: IndexedRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> IndexedRowsPage
+}
+
+extension RequestCoordinator {
+    public func nearestRows(_ command: NearestRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> [NearestRow] {
+        throw .invalid("Table \(command.keyspace).\(command.table) has no vector index to order by")
+    }
+
+    public func indexedRows(_ command: IndexedRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> IndexedRowsPage {
+        throw .invalid("Table \(command.keyspace).\(command.table) has no storage-attached index")
+    }
 }
 
 /// Where the coordinator learns the schema it needs (replication of keyspaces, the definition of

@@ -39,7 +39,7 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
         let local = NodeIdentity(hostId: context.hostId, address: NodeAddress(host: context.config.listenAddress,
                                                                                  port: UInt16(clamping: context.config.internodePort)))
         let topology = ClusterTopology(local: local, localDataCenter: context.config.dataCenter, clock: context.clock)
-        let replicas = ReplicaService(engine: { storage.engine }, logger: context.logger)
+        let replicas = ReplicaService(engine: { storage.engine }, vectorSearch: storage.indexes, indexQuery: storage.indexes, logger: context.logger)
         replicas.register(on: context.messaging)
         let batchlog = BatchlogService(engine: { storage.engine }, replayAfter: .milliseconds(2 * context.config.writeTimeoutMillis),
                                        clock: context.clock, logger: context.logger)
@@ -87,7 +87,7 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
         settings.readTimeout = .milliseconds(c.readTimeoutMillis)
         settings.rangeTimeout = .milliseconds(c.rangeTimeoutMillis)
         let coordinator = ClusterCoordinator(engine: storage.engine, messaging: context.messaging, topology: topology, schema: schema,
-                                             hints: hints, settings: settings, clock: context.clock, logger: context.logger)
+                                             hints: hints, vectorSearch: storage.indexes, indexQuery: storage.indexes, settings: settings, clock: context.clock, logger: context.logger)
         hints.start()
         batchlog.start(coordinator: coordinator)
         lock.withLock {

@@ -50,6 +50,7 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         lock.withLock {
             guard let service else { return [] }
             let tables = service.schema.startupTables
+            service.schema.defineIndexes(on: storage.indexes)
             openedTables = tables.map(\.schema)
             return tables.map { ($0.schema, $0.durableWrites) }
         }

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltIndex
 import BasaltStorage
 import Logging
 
@@ -18,6 +19,8 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
     public typealias InitialTable = (schema: TableSchema, durableWrites: Bool)
 
     private let initialTables: @Sendable () throws -> [InitialTable]
+    /// The node's storage-attached (vector and term) indexes, kept in step with the engine.
+    public let indexes = AttachedIndexRegistry(logger: Logger(label: "basalt.index"))
     private let lock = Lock()
     private var opened: StorageEngine?
 
@@ -39,15 +42,35 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
             guard let c = self?.lock.withLock({ self?.opened })?.counters else { return }
             StorageComponent.write(c, into: &out)
         }
+        context.metrics.register("vector_index") { [indexes] out in
+            let c = indexes.counters
+            out.counter("basalt_vector_index_vectors_indexed_total", help: "Vectors added to memtable indexes", c.vectorsIndexed)
+            out.counter("basalt_vector_index_vectors_refused_total", help: "Vector cells not indexed (wrong length, NaN, zero for cosine)", c.vectorsRefused)
+            out.counter("basalt_vector_index_segments_loaded_total", help: "SSTable index segments read from their files", c.segmentsLoaded)
+            out.counter("basalt_vector_index_segments_built_total", help: "SSTable index segments built from SSTable data", c.segmentsBuilt)
+            out.counter("basalt_vector_index_segments_quarantined_total", help: "Damaged index files moved aside and rebuilt", c.segmentsQuarantined)
+            out.counter("basalt_vector_index_searches_total", help: "Index searches served", c.searches)
+        }
+        context.metrics.register("term_index") { [indexes] out in
+            let c = indexes.terms.counters
+            out.counter("basalt_term_index_terms_indexed_total", help: "Terms added to memtable term indexes", c.termsIndexed)
+            out.counter("basalt_term_index_segments_loaded_total", help: "SSTable term segments read from their files", c.segmentsLoaded)
+            out.counter("basalt_term_index_segments_built_total", help: "SSTable term segments built from SSTable data", c.segmentsBuilt)
+            out.counter("basalt_term_index_segments_quarantined_total", help: "Damaged term index files moved aside and rebuilt", c.segmentsQuarantined)
+            out.counter("basalt_term_index_queries_total", help: "Index row queries served", c.queries)
+        }
     }
 
     public func start(_ context: NodeContext) async throws {
         let config = StorageComponent.storageConfig(context.config)
         let engine = try StorageEngine(directory: context.dataDirectory, config: config, clock: context.clock,
-                                       logger: context.logger)
+                                       logger: context.logger, attachedIndexes: indexes)
         do {
+            // initialTables defines the schema's vector indexes: each SSTable's index file is read
+            // as the table opens, and replay rebuilds the memtables' indexes.
             for t in try initialTables() { try engine.addTable(t.schema, durableWrites: t.durableWrites) }
             let report = try engine.replayCommitLog()
+            indexes.attach(engine)
             context.logger.info("storage open", metadata: ["replay": "\(report)"])
         } catch {
             engine.close(flush: false)

@@ -8,7 +8,7 @@ public enum StorageCodec {
     /// Version byte of every top-level encoding.
     public static let version: UInt8 = 1
 
-    static func checkVersion(_ r: inout ByteReader) throws(DecodeError) {
+    public static func checkVersion(_ r: inout ByteReader) throws(DecodeError) {
         let at = r.position
         let v = try r.readUInt8()
         if v != version { throw DecodeError.invalid("unsupported storage encoding version \(v)", at: at) }
@@ -207,14 +207,14 @@ public enum StorageCodec {
         return p
     }
 
-    static func writeTableRef(keyspace: String, table: String, id: UUIDValue, _ w: inout ByteWriter) {
+    public static func writeTableRef(keyspace: String, table: String, id: UUIDValue, _ w: inout ByteWriter) {
         w.writeVarString(keyspace)
         w.writeVarString(table)
         w.writeUInt64(id.msb)
         w.writeUInt64(id.lsb)
     }
 
-    static func readTableRef(_ r: inout ByteReader) throws(DecodeError) -> (String, String, UUIDValue) {
+    public static func readTableRef(_ r: inout ByteReader) throws(DecodeError) -> (String, String, UUIDValue) {
         let ks = try r.readVarString()
         let t = try r.readVarString()
         let id = UUIDValue(msb: try r.readUInt64(), lsb: try r.readUInt64())

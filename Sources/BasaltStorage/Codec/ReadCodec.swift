@@ -50,7 +50,7 @@ extension StorageCodec {
         return ScanPosition(token: token, partitionKey: key, clustering: kind == 2 ? try readClustering(&r) : nil)
     }
 
-    static func requireEnd(_ r: ByteReader, _ what: String) throws(DecodeError) {
+    public static func requireEnd(_ r: ByteReader, _ what: String) throws(DecodeError) {
         if !r.isAtEnd { throw DecodeError.invalid("\(r.remaining) trailing bytes after \(what)", at: r.position) }
     }
 }

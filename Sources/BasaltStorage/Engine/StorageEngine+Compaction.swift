@@ -117,10 +117,16 @@ extension StorageEngine {
                 w.abort()
             }
             writer = nil
+            let inputGenerations = inputs.map(\.descriptor.generation)
+            if let output { attachedIndexes?.willPublish(table: t.id, sstable: SSTableContents(output), origin: .compaction(inputs: inputGenerations)) }
             guard t.replace(inputs, with: output, epoch: epoch) else {
-                if let output { deleteFiles(output) }
+                if let output {
+                    attachedIndexes?.didRemove(table: t.id, sstables: [output.descriptor.generation], memtables: [])
+                    deleteFiles(output)
+                }
                 return
             }
+            attachedIndexes?.didRemove(table: t.id, sstables: inputGenerations, memtables: [])
             for r in inputs { deleteFiles(r) }
             metrics.add(metrics.compactions, 1)
             metrics.add(metrics.compactionBytesRead, inputs.reduce(0) { $0 + $1.sizeOnDisk })

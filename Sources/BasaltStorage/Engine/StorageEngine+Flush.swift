@@ -16,7 +16,9 @@ extension StorageEngine {
         while true {
             do {
                 let reader = try writeSSTable(from: m, of: t)
+                if let reader { attachedIndexes?.willPublish(table: t.id, sstable: SSTableContents(reader), origin: .flush(memtable: m.id)) }
                 let (published, clean) = t.completeFlush(m, reader: reader, epoch: m.epoch)
+                attachedIndexes?.didRemove(table: t.id, sstables: published ? [] : reader.map { [$0.descriptor.generation] } ?? [], memtables: [m.id])
                 if !published, let reader { deleteFiles(reader) }
                 if let clean { commitLog.markClean(table: t.id, upTo: clean) }
                 t.writeLock.withLock { t.writeLock.broadcast() }

@@ -76,6 +76,7 @@ extension StorageEngine {
                                         minTimestamp: range.0, maxTimestamp: range.1, tombstones: tombstones, cmp))
             return p
         }
+        attachedIndexes?.didWrite(table: t.id, memtable: mt.id, partitionKey: m.partitionKey, update: update)
         metrics.add(metrics.writes, 1)
         metrics.add(metrics.bytesWritten, size)
         if t.durableWrites { metrics.add(metrics.commitLogBytes, size + CommitLogSegmentFormat.recordOverhead) }
@@ -138,5 +139,6 @@ extension StorageEngine {
                 t.noteMemtableSize(mt.apply(token: token, key: k, body: b, minTimestamp: range.0, maxTimestamp: range.1, tombstones: update.tombstoneCount, cmp))
             }
         }
+        attachedIndexes?.didWrite(table: t.id, memtable: mt.id, partitionKey: m.partitionKey, update: update)
     }
 }

@@ -40,9 +40,13 @@ public final class StorageEngine: @unchecked Sendable {
     private let lockFD: Int32
     let closedFlag = Atomic<Bool>(false)
     let compactionLock = Lock()
+    /// Indexes attached to the tables' data, told of every write, flush and compaction.
+    public let attachedIndexes: (any AttachedIndexes)?
     var compactionQueued: Set<UUIDValue> = []
 
-    public init(directory: String, config: StorageConfig = StorageConfig(), clock: any Clock = SystemClock(), logger: Logger) throws {
+    public init(directory: String, config: StorageConfig = StorageConfig(), clock: any Clock = SystemClock(), logger: Logger,
+                attachedIndexes: (any AttachedIndexes)? = nil) throws {
+        self.attachedIndexes = attachedIndexes
         self.directory = directory
         self.config = config
         self.clock = clock
@@ -114,6 +118,9 @@ public final class StorageEngine: @unchecked Sendable {
         let t = TableStore(schema: schema, directory: tableDirectory(schema), commitLogPosition: commitLog.currentPosition, memory: memtableMemory, logger: logger)
         t.setDurableWrites(durableWrites)
         try t.loadSSTables(cache: cache) { _ in metrics.add(metrics.quarantinedSSTables, 1) }
+        if let attachedIndexes {
+            for r in t.view.sstables { attachedIndexes.willPublish(table: schema.id, sstable: SSTableContents(r), origin: .startup) }
+        }
         let maxSegment = t.view.sstables.flatMap(\.stats.commitLogIntervals).map(\.upper.segment).max() ?? 0
         commitLog.advanceSegmentId(above: maxSegment)
         tablesLock.withLock { tables[schema.id] = t }
@@ -132,6 +139,7 @@ public final class StorageEngine: @unchecked Sendable {
             t.stateLock.withLock { t.dropped = true }
             _ = t.truncate(at: commitLog.currentPosition)
         }
+        attachedIndexes?.didClear(table: id, dropped: true)
         commitLog.forget(table: id)
         try FileSystem.removeTree(t.directory)
     }
@@ -144,6 +152,7 @@ public final class StorageEngine: @unchecked Sendable {
             try t.writeTruncationRecord(position)
             return t.truncate(at: position)
         }
+        attachedIndexes?.didClear(table: id, dropped: false)
         commitLog.forget(table: id)
         for r in old { deleteFiles(r) }
     }

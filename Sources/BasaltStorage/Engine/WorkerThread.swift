@@ -5,8 +5,8 @@ import Darwin
 #endif
 
 /// A dedicated OS thread running one closure (the commit-log sync loop, a flush or compaction
-/// worker). Storage work never runs on an event-loop thread or the cooperative pool.
-final class WorkerThread: @unchecked Sendable {
+/// worker, an index build). Storage work never runs on an event-loop thread or the cooperative pool.
+public final class WorkerThread: @unchecked Sendable {
     // @unchecked: `thread` is written once in init and read only by join().
     private final class Box {
         let body: () -> Void
@@ -19,7 +19,7 @@ final class WorkerThread: @unchecked Sendable {
 
     private var thread = pthread_t()
 
-    init(name: String, _ body: @escaping @Sendable () -> Void) {
+    public init(name: String, _ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
         let rc = pthread_create(&thread, nil, { arg in
             // Named threads would need pthread_setname_np, which Glibc's module map does not export.
@@ -30,7 +30,12 @@ final class WorkerThread: @unchecked Sendable {
         precondition(rc == 0, "pthread_create failed: \(rc)")
     }
 
-    func join() {
+    public func join() {
         pthread_join(thread, nil)
+    }
+
+    /// Lets the thread end on its own; nobody will join it.
+    public func detach() {
+        pthread_detach(thread)
     }
 }

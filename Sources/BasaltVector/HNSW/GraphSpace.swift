@@ -32,7 +32,8 @@ enum NegativeDotDistance: GraphDistance {
 protocol GraphSpace {
     func toQuery(_ node: UInt32) -> Float
     func between(_ a: UInt32, _ b: UInt32) -> Float
-    /// Asks for the cache line where `node`'s comparison starts.
+    /// Asks for the first cache lines (up to four) of what comparing with `node` reads; the
+    /// hardware prefetcher streams the rest.
     func prefetch(_ node: UInt32)
 }
 
@@ -59,7 +60,7 @@ struct FloatSpace<D: GraphDistance>: GraphSpace {
     }
 
     @inlinable @inline(__always)
-    func prefetch(_ node: UInt32) { basalt_prefetch(vectors + Int(node) &* dimension) }
+    func prefetch(_ node: UInt32) { prefetchLines(vectors + Int(node) &* dimension, bytes: dimension &* 4) }
 }
 
 /// Int8 codes compared by squared euclidean distance: `s² · ‖c − d‖²` (``ScalarQuantizer``).
@@ -89,7 +90,7 @@ struct CodeEuclideanSpace: GraphSpace {
     }
 
     @inlinable @inline(__always)
-    func prefetch(_ node: UInt32) { basalt_prefetch(codes + Int(node) &* dimension) }
+    func prefetch(_ node: UInt32) { prefetchLines(codes + Int(node) &* dimension, bytes: dimension) }
 }
 
 /// Int8 codes compared by minus the reconstructed dot product,
@@ -131,5 +132,16 @@ struct CodeDotSpace: GraphSpace {
     }
 
     @inlinable @inline(__always)
-    func prefetch(_ node: UInt32) { basalt_prefetch(codes + Int(node) &* dimension) }
+    func prefetch(_ node: UInt32) { prefetchLines(codes + Int(node) &* dimension, bytes: dimension) }
+}
+
+/// Prefetches the first `min(bytes, 256)` bytes at `start`, a cache line at a time.
+@inlinable @inline(__always)
+func prefetchLines(_ start: UnsafeRawPointer, bytes: Int) {
+    var offset = 0
+    let end = min(bytes, 256)
+    while offset < end {
+        basalt_prefetch(start + offset)
+        offset &+= 64
+    }
 }

@@ -159,6 +159,7 @@ extension HNSWGraph {
         }
         let ground = UnsafePointer(groundLinks), slot = groundSlot
         let marks = UnsafePointer(deleted)
+        let batch = scratch.batch
         let skipDeleted = excludeDeleted && deletedCount > 0
         @inline(__always) func returnable(_ n: UInt32) -> Bool {
             !(skipDeleted && marks[Int(n) >> 6] & (1 << UInt64(n & 63)) != 0) && filter.accepts(n)
@@ -178,21 +179,23 @@ extension HNSWGraph {
             if current.distance > bound && results.count >= ef { break }
             frontier.pop()
             let l = level == 0 ? ground + Int(current.id) &* slot : UnsafePointer(links(current.id, level: level))
+            // First the unvisited neighbours, each vector's first cache lines asked for at once so
+            // the memory system fetches them in parallel; then their distances.
             let n = Int(l[0])
-            if n > 0 {
-                space.prefetch(l[1])
-                basalt_prefetch(visited.tags + Int(l[1]))
-            }
+            var unvisited = 0
             var j = 1
             while j <= n {
                 let e = l[j]
-                if j < n {
-                    let next = l[j &+ 1]
-                    space.prefetch(next)
-                    basalt_prefetch(visited.tags + Int(next))
-                }
                 j &+= 1
                 if visited.testAndSet(e) { continue }
+                batch[unvisited] = e
+                unvisited &+= 1
+                space.prefetch(e)
+            }
+            var b = 0
+            while b < unvisited {
+                let e = batch[b]
+                b &+= 1
                 let d = space.toQuery(e)
                 if results.count < ef || d < bound {
                     frontier.push(Neighbor(id: e, distance: d))

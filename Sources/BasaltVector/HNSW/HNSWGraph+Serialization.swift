@@ -15,7 +15,7 @@ extension HNSWGraph {
     /// Appends the whole graph to `file` in the layout of `file.version` (see ``formatVersion``),
     /// in the host's (little-endian) layout so that loading is a copy. A quantised graph needs
     /// version 2.
-    public func write(to file: inout IndexFileWriter) throws(VectorError) {
+    public func write(to file: IndexFileWriter) throws(VectorError) {
         lock.readLock()
         defer { lock.unlock() }
         let layout = file.version
@@ -46,7 +46,7 @@ extension HNSWGraph {
             try file.flushIfLarge()
             // In slices, so the write buffer stays small.
             let perSlice = 4096
-            if layout < 2 { try writeVectors(to: &file) }
+            if layout < 2 { try writeVectors(to: file) }
             if let codes, let corrections {
                 var start = 0
                 while start < nodeCount {
@@ -75,13 +75,13 @@ extension HNSWGraph {
             try file.flushIfLarge()
             if layout >= 2 {
                 file.pad(toMultipleOf: 64)
-                try writeVectors(to: &file)
+                try writeVectors(to: file)
             }
         }
     }
 
     /// Every node's float vector in id order, in slices (caller holds the lock).
-    private func writeVectors(to file: inout IndexFileWriter) throws(VectorError) {
+    private func writeVectors(to file: IndexFileWriter) throws(VectorError) {
         var start = 0
         while start < nodeCount {
             // Never across the boundary between mapped and heap vectors.

@@ -149,6 +149,8 @@ final class SearchScratch {
     @usableFromInline var query: UnsafeMutablePointer<Float>
     /// The query's int8 codes, for a quantised graph.
     @usableFromInline var queryCodes: UnsafeMutablePointer<Int8>
+    /// The unvisited neighbours of the node being expanded (at most 2 · M ≤ 256).
+    @usableFromInline let batch: UnsafeMutablePointer<UInt32>
     @usableFromInline let dimension: Int
 
     init(dimension: Int, nodes: Int) {
@@ -158,6 +160,7 @@ final class SearchScratch {
         results = CandidateHeap(capacity: 256)
         query = .allocate(capacity: max(dimension, 1))
         queryCodes = .allocate(capacity: max(dimension, 1))
+        batch = .allocate(capacity: 256)
     }
 
     deinit {
@@ -166,6 +169,7 @@ final class SearchScratch {
         results.free()
         query.deallocate()
         queryCodes.deallocate()
+        batch.deallocate()
     }
 }
 

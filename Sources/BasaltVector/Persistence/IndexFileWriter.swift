@@ -11,11 +11,11 @@ import Darwin
 ///
 /// Layout of every index file: 4-byte magic, UInt16 format version, the body (little-endian
 /// numbers, written by the file's owner), then the CRC-32C of everything before it (UInt32 LE).
-public struct IndexFileWriter: ~Copyable {
+public final class IndexFileWriter {
     public let path: String
     /// The format version in the file's header: the owner writes the layout of that version.
     public let version: UInt16
-    private let fd: Int32
+    private var fd: Int32
     private var buffer: [UInt8] = []
     private var crc: UInt32 = 0
     public private(set) var bytesWritten = 0
@@ -30,20 +30,20 @@ public struct IndexFileWriter: ~Copyable {
         write(version)
     }
 
-    public mutating func write(_ bytes: [UInt8]) {
+    public func write(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { write($0) }
     }
 
-    public mutating func write(_ raw: UnsafeRawBufferPointer) {
+    public func write(_ raw: UnsafeRawBufferPointer) {
         buffer.append(contentsOf: raw)
     }
 
-    public mutating func write<T: FixedWidthInteger>(_ value: T) {
+    public func write<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
     }
 
     /// `count` values from `pointer`, in the host's (little-endian) layout.
-    public mutating func write<T: BitwiseCopyable>(_ pointer: UnsafePointer<T>, count: Int) {
+    public func write<T: BitwiseCopyable>(_ pointer: UnsafePointer<T>, count: Int) {
         write(UnsafeRawBufferPointer(start: pointer, count: count * MemoryLayout<T>.stride))
     }
 
@@ -52,17 +52,17 @@ public struct IndexFileWriter: ~Copyable {
 
     /// Writes zero bytes up to the next multiple of `alignment` from the start of the file, so a
     /// reader that maps the file can use what follows in place.
-    public mutating func pad(toMultipleOf alignment: Int) {
+    public func pad(toMultipleOf alignment: Int) {
         let pad = (alignment - position % alignment) % alignment
         buffer.append(contentsOf: repeatElement(0, count: pad))
     }
 
     /// Sends the buffer to the file once it is large.
-    public mutating func flushIfLarge() throws(VectorError) {
+    public func flushIfLarge() throws(VectorError) {
         if buffer.count >= 1 << 20 { try drain() }
     }
 
-    private mutating func drain() throws(VectorError) {
+    private func drain() throws(VectorError) {
         crc = buffer.withUnsafeBytes { CRC32C.update(crc, $0) }
         var done = 0
         let total = buffer.count
@@ -79,7 +79,8 @@ public struct IndexFileWriter: ~Copyable {
     }
 
     /// Appends the checksum and publishes the file at `path`.
-    public consuming func finish() throws(VectorError) {
+    public func finish() throws(VectorError) {
+        precondition(fd >= 0, "index file \(path) finished or abandoned twice")
         try drain()
         write(crc)
         let tail = buffer
@@ -89,6 +90,7 @@ public struct IndexFileWriter: ~Copyable {
         bytesWritten += n
         guard fsync(fd) == 0 else { throw .io(path: path + ".tmp", operation: "fsync", errno: errno) }
         close(fd)
+        fd = -1
         guard rename(path + ".tmp", path) == 0 else { throw .io(path: path, operation: "rename", errno: errno) }
         let slash = path.lastIndex(of: "/")
         let dir = slash.map { String(path[..<$0]) } ?? "."
@@ -99,9 +101,14 @@ public struct IndexFileWriter: ~Copyable {
         }
     }
 
-    /// Abandons the write and removes the temporary file.
-    public consuming func abandon() {
+    /// Abandons the write and removes the temporary file (also done when an unfinished writer
+    /// goes away).
+    public func abandon() {
+        guard fd >= 0 else { return }
         close(fd)
+        fd = -1
         unlink(path + ".tmp")
     }
+
+    deinit { abandon() }
 }

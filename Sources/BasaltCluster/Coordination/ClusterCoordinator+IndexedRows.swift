@@ -1,0 +1,141 @@
+import BasaltCore
+import BasaltNet
+import BasaltStorage
+
+extension ClusterCoordinator {
+    /// One page of the keys of rows matching every index restriction of `command` within its
+    /// ranges (the whole ring when empty) at `consistency`: the ranges are cut at the ring's
+    /// tokens, each piece is assigned to as many of its live replicas as the level needs (closest
+    /// first), and each chosen replica answers once for all of its pieces. The answers are merged
+    /// in ring order, each key once, up to the first place where a replica stopped looking
+    /// (`next`), so that no key before `next` is missing: the caller continues from `next`.
+    ///
+    /// The keys are candidates: the caller reads the rows at the same level and checks them, so a
+    /// row deleted or overwritten on any replica the read reaches is dropped, as a read at that
+    /// level would.
+    public func indexedRows(_ command: IndexedRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> IndexedRowsPage {
+        let ks = try keyspace(command.keyspace)
+        let table = try table(command.tableId, command.keyspace, command.table)
+        let assignments = try assign(command.ranges.isEmpty ? [TokenRange(start: .min, end: .max)] : command.ranges,
+                                     consistency: consistency, replication: ks.replication)
+        if assignments.isEmpty { return IndexedRowsPage(keys: [], next: nil) }
+        let query = indexQuery
+        let answers: [IndexReplicaAnswer<IndexedRowsPage>] = await askAll(assignments, verb: ReplicaVerbs.indexedRows) { ranges in
+            var request = command
+            request.ranges = ranges
+            let sub = request
+            return (sub.encoded(), { () throws -> IndexedRowsPage in
+                guard let query else { throw CoordinatorError.invalid("no storage-attached indexes on this node") }
+                return try query.indexedRows(sub)
+            }, { try IndexedRowsPage.decode($0) })
+        }
+        let pages = try results(answers, consistency)
+        let order = IndexKeyOrder(table: table)
+        // Up to the earliest place a replica stopped, every replica's matches are known.
+        var cutoff: ScanPosition?
+        for p in pages {
+            if let n = p.next, cutoff.map({ order.compare(n, $0) < 0 }) ?? true { cutoff = n }
+        }
+        var merged: [(ScanPosition, IndexedRowKey)] = []
+        var seen = Set<IndexedRowKey>()
+        for p in pages {
+            for k in p.keys where seen.insert(k).inserted {
+                let position = order.position(k)
+                if let cutoff, order.compare(position, cutoff) > 0 { continue }
+                merged.append((position, k))
+            }
+        }
+        merged.sort { order.compare($0.0, $1.0) < 0 }
+        return IndexedRowsPage(keys: merged.map(\.1), next: cutoff)
+    }
+
+    /// The live replicas to ask for `ranges`, with the pieces each covers: every piece goes to
+    /// as many replicas as `consistency` needs, closest first.
+    func assign(_ ranges: [TokenRange], consistency: ConsistencyLevel, replication: ReplicationParams) throws(CoordinatorError)
+        -> [(replica: Replica, ranges: [TokenRange])]
+    {
+        let snapshot = topology.snapshot
+        var assignments: [UUIDValue: (replica: Replica, ranges: [TokenRange])] = [:]
+        var order: [UUIDValue] = []
+        for range in ranges {
+            for piece in snapshot.ring.pieces(of: range) {
+                let plan = try ReplicaPlan.forRead(consistency, replicas: snapshot.replicas(forRangeEndingAt: piece.ringIndex, replication),
+                                                   replication: replication, localDataCenter: snapshot.localDataCenter)
+                for r in plan.candidates.prefix(plan.blockFor) {
+                    if assignments[r.hostId] == nil { order.append(r.hostId) }
+                    assignments[r.hostId, default: (r, [])].ranges.append(piece.range)
+                }
+            }
+        }
+        if assignments.isEmpty {
+            _ = try ReplicaPlan.forRead(consistency, replicas: [], replication: replication, localDataCenter: snapshot.localDataCenter)
+        }
+        return order.compactMap { assignments[$0] }
+    }
+
+    /// Sends one request to each assigned replica (this node directly, in a task) and waits for
+    /// every answer; a replica that does not answer within the range timeout counts as failed.
+    func askAll<Answer: Sendable>(_ assignments: [(replica: Replica, ranges: [TokenRange])], verb: Verb,
+                                  request: ([TokenRange]) -> ([UInt8], @Sendable () throws -> Answer, @Sendable ([UInt8]) throws -> Answer))
+        async -> [IndexReplicaAnswer<Answer>]
+    {
+        let snapshot = topology.snapshot
+        return await withTaskGroup(of: IndexReplicaAnswer<Answer>.self) { group in
+            for (replica, ranges) in assignments {
+                let (payload, local, decode) = request(ranges)
+                group.addTask {
+                    if replica.isLocal {
+                        do { return .answer(try local()) } catch { return .failed("\(error)") }
+                    }
+                    guard let address = snapshot.address(of: replica.hostId) else { return .failed(nil) }
+                    return await withUnsafeContinuation { continuation in
+                        self.messaging.request(to: address, verb: verb, payload: payload, timeout: self.settings.rangeTimeout) { result in
+                            switch result {
+                            case let .success(bytes):
+                                do { continuation.resume(returning: .answer(try decode(bytes))) } catch {
+                                    continuation.resume(returning: .failed(nil))
+                                }
+                            case let .failure(.remoteFailure(_, message)): continuation.resume(returning: .failed(message))
+                            case .failure: continuation.resume(returning: .failed(nil))
+                            }
+                        }
+                    }
+                }
+            }
+            var all: [IndexReplicaAnswer<Answer>] = []
+            for await a in group { all.append(a) }
+            return all
+        }
+    }
+
+    /// The answers, or the error for the failures: an index still being built on a replica is
+    /// Invalid (as Cassandra says it), anything else a read failure.
+    func results<Answer>(_ answers: [IndexReplicaAnswer<Answer>], _ consistency: ConsistencyLevel) throws(CoordinatorError) -> [Answer] {
+        var out: [Answer] = []
+        var failures = 0
+        for a in answers {
+            switch a {
+            case let .answer(x): out.append(x)
+            case let .failed(message):
+                if let message, message.contains("is not yet available as it is still being built") {
+                    throw .invalid(message)
+                }
+                failures += 1
+            }
+        }
+        if failures > 0 {
+            let e = CoordinatorError.readFailure(consistency: consistency, received: answers.count - failures, blockFor: answers.count,
+                                                 failures: failures, dataPresent: false)
+            count(e)
+            throw e
+        }
+        return out
+    }
+}
+
+/// What one replica answered to an index request: its answer, or that it failed (with the
+/// replica's message when it sent one).
+enum IndexReplicaAnswer<Answer: Sendable>: Sendable {
+    case answer(Answer)
+    case failed(String?)
+}
