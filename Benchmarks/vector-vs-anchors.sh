@@ -27,6 +27,7 @@
 #
 #   Benchmarks/vector-vs-anchors.sh [BASALT]   # default .build/release/basalt, built when missing
 #   RUNS=l2|cosine (default both)  COUNT=20000 (vectors per run, for a quick check)
+#   BASALT_EXTRA="--quantization int8" (options added to basalt bench vector)
 # The anchors live in a virtualenv at .venv-bench (made, or completed, when a package is missing).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
