@@ -82,8 +82,13 @@ export BASALT_BIN="$basalt"
 export BASALT_CLUSTER_PREFIX="127.0.6."
 work="$(mktemp -d "${TMPDIR:-/tmp}/basalt-vector-cql.XXXXXX")"
 current=""  # the cluster directory whose nodes may be running
+child=""    # the benchmark client while it runs
 cleanup() {
     local rc=$?
+    if [[ -n "$child" ]]; then
+        kill -TERM "$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+    fi
     if [[ -n "$current" ]]; then
         if [[ $rc -ne 0 ]]; then
             for log in "$current"/node*/basalt.log; do
@@ -120,10 +125,17 @@ for n in $CLUSTERS; do
     echo "# starting a $n-node cluster on ${BASALT_CLUSTER_PREFIX}1…$n" >&2
     "$root/cluster/up" "$n" >&2
     addresses="$(seq -s, -f "${BASALT_CLUSTER_PREFIX}%g" 1 "$n")"
-    timeout --foreground --kill-after=30 "$RUN_TIMEOUT" \
+    # In the background and waited for, so that a signal to this script stops it at once (the trap
+    # sends `timeout` SIGTERM, which passes it on to the client).
+    timeout --kill-after=30 "$RUN_TIMEOUT" \
         "$py" "$root/Benchmarks/vector_cql.py" run --nodes "$n" --addresses "$addresses" --cluster-dir "$current" \
         --count "$COUNT" --dim "$DIM" --queries "$QUERIES" --seconds "$LOOP_SECONDS" --concurrency "$CONCURRENCY" \
-        --insert-window "$INSERT_WINDOW" --out "$work/result$n.json"
+        --insert-window "$INSERT_WINDOW" --out "$work/result$n.json" &
+    child=$!
+    rc=0
+    wait "$child" || rc=$?
+    child=""
+    [[ $rc -eq 0 ]] || { echo "the $n-node run failed (exit $rc)" >&2; exit "$rc"; }
     results+=("$work/result$n.json")
     problems="$(cat "$current"/node*/basalt.log | grep -ciE '\b(error|critical|fatal)\b' || true)"
     echo "# $n-node cluster: $problems log lines mention an error" >&2
