@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Vector search through CQL: the real Python cassandra-driver (3.30, the repo's .venv) against real
 # `basalt server` processes started with cluster/up, first a 1-node cluster, then a 3-node cluster
-# (replication factor = nodes, SimpleStrategy), each on loopback addresses 127.0.6.1…N in a scratch
+# (replication factor = nodes, SimpleStrategy), each on loopback addresses 127.0.9.1…N in a scratch
 # BASALT_CLUSTER_DIR that is removed at the end. Every node is stopped on exit, also on failure or
 # Ctrl-C.
 #
@@ -79,7 +79,7 @@ if ! driver_ok; then
 fi
 
 export BASALT_BIN="$basalt"
-export BASALT_CLUSTER_PREFIX="127.0.6."
+export BASALT_CLUSTER_PREFIX="127.0.9."
 work="$(mktemp -d "${TMPDIR:-/tmp}/basalt-vector-cql.XXXXXX")"
 current=""  # the cluster directory whose nodes may be running
 child=""    # the benchmark client while it runs
