@@ -30,7 +30,10 @@
 # each insert phase and each closed loop the script also reports the CPU time of the client process
 # (getrusage), of the nodes (/proc/PID/stat) and of the rest of the machine (/proc/stat minus
 # both), as %core = CPU seconds / wall seconds * 100 (100 = one core busy). A client near 100 %core
-# is limited by Python (one interpreter, one core at a time), not by Basalt.
+# is limited by Python (one interpreter, one core at a time), not by Basalt. The driver opens one
+# connection to each node, and Basalt runs one connection's statements on that connection's event
+# loop thread (docs/cql.md), so a 1-node run exercises one server core whatever C is; more client
+# processes would use more.
 #
 # Output: progress on stderr, then a summary table and lines such as
 #   vector-cql: nodes=3 insert_rows_per_s=R cl=QUORUM rows=… failures=… client_cpu_pct=… nodes_cpu_pct=…
