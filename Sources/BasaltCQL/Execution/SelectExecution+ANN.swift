@@ -26,24 +26,35 @@ extension SelectExecution {
                                              restrictions: restrictions)
             let candidates: [NearestRow]
             do { candidates = try await reader.nearestRows(command, consistency: consistency) } catch { throw error.cqlError }
-            var scored: [(score: Float, source: RowAssembler.Source)] = []
+            // Candidates come nearest first. They are read in concurrent batches, and reading stops
+            // once the next candidate's index score cannot beat the k-th best current score (a
+            // row's index distance is at most its current one, as the row's current vector is
+            // indexed too).
             var seen = Set<NearestRowKey>()
-            for c in candidates where partitions?.contains(c.partitionKey) ?? true {
-                guard seen.insert(NearestRowKey(partitionKey: c.partitionKey, clustering: c.clustering)).inserted else { continue }
-                let read = ReadCommand(schema: query.table, partitionKey: c.partitionKey,
-                                       slices: c.clustering.isEmpty ? [.all] : [.equal(c.clustering)], nowSeconds: nowSeconds)
-                let result: PartitionResult
-                do { result = try await reader.read(read, consistency: consistency) } catch { throw error.cqlError }
-                let live = result.live(now: nowSeconds, reversed: false, limit: 1, cmp)
-                guard let row = live.rows.first(where: { $0.clustering == c.clustering }) else { continue }
-                let components = query.table.partitionKeyComponents(live.partitionKey) ?? [live.partitionKey]
-                let source = RowAssembler.Source(partitionKey: live.partitionKey, keyComponents: components, token: result.token,
-                                                 row: row, staticRow: live.staticRow)
-                if !checks.passes(source) || (!query.filters.isEmpty && !a.passes(query.filters, source)) { continue }
-                guard let bytes = a.value(ann.column, source), case let .vector(current)? = try? ann.column.type.decode(bytes),
-                      current.count == ann.vector.count
-                else { continue }
-                scored.append((ann.index.similarity.score(current, ann.vector), source))
+            let order = candidates.filter {
+                (partitions?.contains($0.partitionKey) ?? true) && seen.insert(NearestRowKey(partitionKey: $0.partitionKey, clustering: $0.clustering)).inserted
+            }
+            var scored: [(score: Float, source: RowAssembler.Source)] = []
+            var next = 0
+            while next < order.count {
+                let batch = Array(order[next ..< min(next + Self.annReadBatch(k: ann.k), order.count)])
+                next += batch.count
+                for (c, result) in zip(batch, try await readRows(batch)) {
+                    let live = result.live(now: nowSeconds, reversed: false, limit: 1, cmp)
+                    guard let row = live.rows.first(where: { $0.clustering == c.clustering }) else { continue }
+                    let components = query.table.partitionKeyComponents(live.partitionKey) ?? [live.partitionKey]
+                    let source = RowAssembler.Source(partitionKey: live.partitionKey, keyComponents: components, token: result.token,
+                                                     row: row, staticRow: live.staticRow)
+                    if !checks.passes(source) || (!query.filters.isEmpty && !a.passes(query.filters, source)) { continue }
+                    guard let bytes = a.value(ann.column, source), case let .vector(current)? = try? ann.column.type.decode(bytes),
+                          current.count == ann.vector.count
+                    else { continue }
+                    scored.append((ann.index.similarity.score(current, ann.vector), source))
+                }
+                if scored.count >= ann.k, next < order.count {
+                    let kth = scored.map(\.score).sorted(by: >)[ann.k - 1]
+                    if ann.index.similarity.score(distance: order[next].distance) <= kth { break }
+                }
             }
             let exhausted = candidates.count < command.k
             if scored.count >= ann.k || exhausted || ask >= ann.k * 16 {
@@ -55,5 +66,33 @@ extension SelectExecution {
             ask *= 4
         }
     }
-}
 
+    /// Candidate rows read at once: enough for a LIMIT 10 query in one round.
+    static func annReadBatch(k: Int) -> Int { min(64, max(16, k + k / 2)) }
+
+    /// Reads the candidates' rows concurrently at the query's level, in the candidates' order.
+    func readRows(_ rows: [NearestRow]) async throws(CQLError) -> [PartitionResult] {
+        let reader = self.reader, consistency = self.consistency, table = query.table, now = nowSeconds
+        let results = await withTaskGroup(of: (Int, Result<PartitionResult, CoordinatorError>).self) { group in
+            for (i, c) in rows.enumerated() {
+                let read = ReadCommand(schema: table, partitionKey: c.partitionKey,
+                                       slices: c.clustering.isEmpty ? [.all] : [.equal(c.clustering)], nowSeconds: now)
+                group.addTask {
+                    do throws(CoordinatorError) { return (i, .success(try await reader.read(read, consistency: consistency))) } catch { return (i, .failure(error)) }
+                }
+            }
+            var out = [Result<PartitionResult, CoordinatorError>?](repeating: nil, count: rows.count)
+            for await (i, r) in group { out[i] = r }
+            return out
+        }
+        var out: [PartitionResult] = []
+        out.reserveCapacity(rows.count)
+        for r in results {
+            switch r! {
+            case let .success(p): out.append(p)
+            case let .failure(e): throw e.cqlError
+            }
+        }
+        return out
+    }
+}
