@@ -67,6 +67,11 @@ extension SelectExecution {
         }
     }
 
+    /// One row read, its failure as a value.
+    static func read(_ command: ReadCommand, _ reader: any RequestCoordinator, _ consistency: ConsistencyLevel) async -> Result<PartitionResult, CoordinatorError> {
+        do { return .success(try await reader.read(command, consistency: consistency)) } catch { return .failure(error) }
+    }
+
     /// Candidate rows read at once: enough for a LIMIT 10 query in one round.
     static func annReadBatch(k: Int) -> Int { min(64, max(16, k + k / 2)) }
 
@@ -77,18 +82,17 @@ extension SelectExecution {
             for (i, c) in rows.enumerated() {
                 let read = ReadCommand(schema: table, partitionKey: c.partitionKey,
                                        slices: c.clustering.isEmpty ? [.all] : [.equal(c.clustering)], nowSeconds: now)
-                group.addTask {
-                    do throws(CoordinatorError) { return (i, .success(try await reader.read(read, consistency: consistency))) } catch { return (i, .failure(error)) }
-                }
+                group.addTask { (i, await Self.read(read, reader, consistency)) }
             }
-            var out = [Result<PartitionResult, CoordinatorError>?](repeating: nil, count: rows.count)
-            for await (i, r) in group { out[i] = r }
-            return out
+            var byIndex: [Int: Result<PartitionResult, CoordinatorError>] = [:]
+            for await (i, r) in group { byIndex[i] = r }
+            return (0 ..< rows.count).map { byIndex[$0] }
         }
         var out: [PartitionResult] = []
         out.reserveCapacity(rows.count)
         for r in results {
-            switch r! {
+            guard let r else { throw .serverError("a candidate row read did not complete") }
+            switch r {
             case let .success(p): out.append(p)
             case let .failure(e): throw e.cqlError
             }
