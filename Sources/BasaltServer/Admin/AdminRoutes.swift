@@ -7,10 +7,29 @@ import Foundation
 public struct AdminRoutes: Sendable {
     public let snapshot: @Sendable () -> MembershipSnapshot
     public let metrics: MetricsRegistry
+    /// Routes the node's subsystems registered (snapshots, repair, …), served off the loop.
+    public let actions: AdminActions
 
-    public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry) {
+    public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry, actions: AdminActions = AdminActions()) {
         self.snapshot = snapshot
         self.metrics = metrics
+        self.actions = actions
+    }
+
+    /// What to answer: at once, or by running a registered action's handler.
+    public enum Answer: Sendable {
+        case now(HTTPResponse)
+        case later(AdminActions.Handler)
+    }
+
+    /// The answer to a request: a registered action's handler when one serves the request's
+    /// method and path, else ``respond(to:)``.
+    public func answer(_ request: HTTPRequest) -> Answer {
+        if let handler = actions.handler(for: request) { return .later(handler) }
+        if actions.serves(path: request.path) {
+            return .now(.error(405, "method \(request.method) not allowed on \(request.path)"))
+        }
+        return .now(respond(to: request))
     }
 
     public func respond(to request: HTTPRequest) -> HTTPResponse {
@@ -25,7 +44,8 @@ public struct AdminRoutes: Sendable {
         case "/metrics":
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", text: metrics.render())
         case "/":
-            return HTTPResponse(status: 200, text: "basalt admin endpoint: GET /status, /ring (?format=json), /metrics\n")
+            let more = actions.listing.map { ", " + $0 }.joined()
+            return HTTPResponse(status: 200, text: "basalt admin endpoint: GET /status, /ring (?format=json), /metrics\(more)\n")
         default:
             return .error(404, "no such path \(request.path); try /status, /ring or /metrics")
         }

@@ -32,7 +32,8 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         let coordination = CoordinationComponent(storage: storage, schema: { box.cql?.cql?.schema })
         let cql = CQLComponent(storage: storage, coordination: coordination)
         box.cql = cql
-        return [storage, coordination, cql]
+        let snapshots = SnapshotComponent(storage: storage, schema: { box.cql?.cql?.schema.schema })
+        return [storage, coordination, cql, snapshots]
     }
 
     /// Lets the storage component ask for the schema's tables before the CQL component exists as a value.

@@ -32,6 +32,8 @@ public final class BasaltNode: @unchecked Sendable {
     public let logger: Logger
     public let events = MembershipEvents()
     public let metrics = MetricsRegistry()
+    /// Routes components add to the admin endpoint (snapshots, repair, …).
+    public let adminActions = AdminActions()
     public let releaseVersion: String
     private let components: [any NodeComponent]
 
@@ -139,7 +141,8 @@ public final class BasaltNode: @unchecked Sendable {
             config: config, dataDirectory: directory.path, hostId: hostId, generation: generation, clock: clock,
             logger: logger, group: group, messaging: messaging, events: events, metrics: metrics,
             membership: { gossip.snapshot },
-            updateLocalState: { values in await gossip.update { $0.onLocalStateChange(values) } })
+            updateLocalState: { values in await gossip.update { $0.onLocalStateChange(values) } },
+            admin: adminActions)
         for component in components {
             do { try component.prepare(context) } catch { throw .component(name: component.name, "\(error)") }
         }
@@ -151,7 +154,8 @@ public final class BasaltNode: @unchecked Sendable {
 
         if config.adminPort != 0 {
             let admin = AdminServer(
-                loop: group.loops[0], routes: AdminRoutes(snapshot: { gossip.snapshot }, metrics: metrics), logger: logger)
+                loop: group.loops[0], routes: AdminRoutes(snapshot: { gossip.snapshot }, metrics: metrics, actions: adminActions),
+                logger: logger)
             update { $0.admin = admin }
             do {
                 let bound = try await admin.start(at: internode.with(port: UInt16(config.adminPort)))

@@ -48,4 +48,6 @@ public struct NodeContext: Sendable {
     public let membership: @Sendable () -> MembershipSnapshot
     /// Announces changes of this node's own gossip state (e.g. its schema version).
     public let updateLocalState: @Sendable ([Gossip.ApplicationValue]) async -> Void
+    /// The admin endpoint's extra routes: register handlers in ``NodeComponent/prepare(_:)``.
+    public let admin: AdminActions
 }

@@ -126,8 +126,12 @@ extension StorageEngine {
                 }
                 return
             }
-            attachedIndexes?.didRemove(table: t.id, sstables: inputGenerations, memtables: [])
-            for r in inputs { deleteFiles(r) }
+            // Under the file lock: a snapshot linking the files of the view it took never finds
+            // them half deleted.
+            sstableFilesLock.withLock {
+                attachedIndexes?.didRemove(table: t.id, sstables: inputGenerations, memtables: [])
+                for r in inputs { deleteFiles(r) }
+            }
             metrics.add(metrics.compactions, 1)
             metrics.add(metrics.compactionBytesRead, inputs.reduce(0) { $0 + $1.sizeOnDisk })
             metrics.add(metrics.compactionBytesWritten, size)
