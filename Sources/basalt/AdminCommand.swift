@@ -3,12 +3,14 @@ import BasaltNet
 import BasaltServer
 import Foundation
 
-/// `basalt admin status|ring|metrics`: prints what a node's admin endpoint reports.
+/// `basalt admin status|ring|metrics|netstats|…`: prints what a node's admin endpoint reports, or
+/// runs an operation there (decommission, removenode, cleanup; AdminCommand+DataMovement.swift).
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Ask a running node about the cluster through its admin endpoint.",
-        subcommands: [Status.self, Ring.self, Metrics.self]
+        subcommands: [Status.self, Ring.self, Metrics.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self,
+                      SetStreamThroughput.self, GetStreamThroughput.self]
     )
 
     struct Endpoint: ParsableArguments {
@@ -43,7 +45,7 @@ struct AdminCommand: AsyncParsableCommand {
     }
 
     /// Prints the body of a 200 answer on stdout; anything else is an error on stderr and status 1.
-    static func fetch(_ path: String, _ endpoint: Endpoint) async throws {
+    static func fetch(_ path: String, _ endpoint: Endpoint, method: String = "GET") async throws {
         let address: SocketAddress
         do { address = try SocketAddress(host: endpoint.host, port: endpoint.port) } catch {
             throw ValidationError("\(error)")
@@ -51,7 +53,7 @@ struct AdminCommand: AsyncParsableCommand {
         let loop = EventLoop(name: "basalt-admin")
         let result: Result<AdminClient.Response, AdminClient.Failure>
         do {
-            result = .success(try await AdminClient.get(path, from: address, on: loop, timeout: .seconds(endpoint.timeout)))
+            result = .success(try await AdminClient.send(method, path, to: address, on: loop, timeout: .seconds(endpoint.timeout)))
         } catch {
             result = .failure(error)
         }

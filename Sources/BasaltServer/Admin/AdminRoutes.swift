@@ -7,13 +7,19 @@ import Foundation
 public struct AdminRoutes: Sendable {
     public let snapshot: @Sendable () -> MembershipSnapshot
     public let metrics: MetricsRegistry
+    /// Further routes (data movement's operations), asked first.
+    public let providers: [any AdminRouteProvider]
 
-    public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry) {
+    public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry, providers: [any AdminRouteProvider] = []) {
         self.snapshot = snapshot
         self.metrics = metrics
+        self.providers = providers
     }
 
     public func respond(to request: HTTPRequest) -> HTTPResponse {
+        for p in providers {
+            if let response = p.respond(to: request) { return response }
+        }
         guard request.method == "GET" || request.method == "HEAD" else {
             return .error(405, "method \(request.method) not allowed; use GET")
         }
@@ -44,4 +50,10 @@ public struct AdminRoutes: Sendable {
             return .error(400, "unknown format '\(other)'; use text or json")
         }
     }
+}
+
+/// A component answering some admin paths (its operations): the answer, or nil when `request` is
+/// not one of its routes. Called on the admin loop: must not block (long work starts a task).
+public protocol AdminRouteProvider: Sendable {
+    func respond(to request: HTTPRequest) -> HTTPResponse?
 }
