@@ -3,12 +3,14 @@ import BasaltNet
 import BasaltServer
 import Foundation
 
-/// `basalt admin status|ring|metrics`: prints what a node's admin endpoint reports.
+/// `basalt admin status|ring|metrics|netstats|…`: prints what a node's admin endpoint reports, or
+/// runs an operation there (decommission, removenode, cleanup; AdminCommand+DataMovement.swift).
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Ask a running node about the cluster through its admin endpoint.",
-        subcommands: [Status.self, Ring.self, Metrics.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self]
+        subcommands: [Status.self, Ring.self, Metrics.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self,
+                      SetStreamThroughput.self, GetStreamThroughput.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self]
     )
 
     struct Endpoint: ParsableArguments {
@@ -93,7 +95,7 @@ struct AdminCommand: AsyncParsableCommand {
         let loop = EventLoop(name: "basalt-admin")
         let result: Result<AdminClient.Response, AdminClient.Failure>
         do {
-            result = .success(try await AdminClient.request(method, path, to: address, on: loop, timeout: .seconds(endpoint.timeout)))
+            result = .success(try await AdminClient.send(method, path, to: address, on: loop, timeout: .seconds(endpoint.timeout)))
         } catch {
             result = .failure(error)
         }

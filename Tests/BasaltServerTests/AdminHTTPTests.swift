@@ -175,7 +175,7 @@ struct AdminRoutesTests {
         #expect(refused.status == 405)
         let server = AdminServer(loop: loop, routes: routes, logger: .init(label: "test"))
         let address = try await server.start(at: SocketAddress(host: ServerTestAddress.host(41), port: 0))
-        let done = try await AdminClient.request("POST", "/work?what=it", to: address, on: loop)
+        let done = try await AdminClient.send("POST", "/work?what=it", to: address, on: loop)
         #expect(done.status == 200 && done.text == "did it\n")
         #expect(try await AdminClient.get("/work", from: address, on: loop).status == 405)
         #expect(try await AdminClient.get("/", from: address, on: loop).text.contains("POST /work"))

@@ -7,12 +7,16 @@ import Foundation
 public struct AdminRoutes: Sendable {
     public let snapshot: @Sendable () -> MembershipSnapshot
     public let metrics: MetricsRegistry
+    /// Further routes (data movement's operations), asked first.
+    public let providers: [any AdminRouteProvider]
     /// Routes the node's subsystems registered (snapshots, repair, …), served off the loop.
     public let actions: AdminActions
 
-    public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry, actions: AdminActions = AdminActions()) {
+    public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry, providers: [any AdminRouteProvider] = [],
+                actions: AdminActions = AdminActions()) {
         self.snapshot = snapshot
         self.metrics = metrics
+        self.providers = providers
         self.actions = actions
     }
 
@@ -33,6 +37,9 @@ public struct AdminRoutes: Sendable {
     }
 
     public func respond(to request: HTTPRequest) -> HTTPResponse {
+        for p in providers {
+            if let response = p.respond(to: request) { return response }
+        }
         guard request.method == "GET" || request.method == "HEAD" else {
             return .error(405, "method \(request.method) not allowed; use GET")
         }
@@ -64,4 +71,10 @@ public struct AdminRoutes: Sendable {
             return .error(400, "unknown format '\(other)'; use text or json")
         }
     }
+}
+
+/// A component answering some admin paths (its operations): the answer, or nil when `request` is
+/// not one of its routes. Called on the admin loop: must not block (long work starts a task).
+public protocol AdminRouteProvider: Sendable {
+    func respond(to request: HTTPRequest) -> HTTPResponse?
 }

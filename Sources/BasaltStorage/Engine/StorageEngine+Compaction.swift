@@ -54,7 +54,8 @@ extension StorageEngine {
 
     /// Merges `inputs` into one new SSTable, purging what may be purged, publishes it, then deletes
     /// the inputs. Reads and writes continue meanwhile; inputs stay readable until the swap.
-    func compact(_ t: TableStore, _ inputs: [SSTableReader], epoch: Int) throws {
+    /// With `keep`, partitions whose token it refuses are left out (cleanup).
+    func compact(_ t: TableStore, _ inputs: [SSTableReader], epoch: Int, keep: ((Token) -> Bool)? = nil) throws {
         let (schema, cmp) = t.currentSchema
         let now = clock.nowSeconds()
         let gcBefore = now - Int64(schema.params.gcGraceSeconds)
@@ -92,6 +93,10 @@ extension StorageEngine {
                         if case .corrupt = e, t.quarantine(inputs[i], e) { metrics.add(metrics.quarantinedSSTables, 1) }
                         throw e
                     }
+                }
+                if let keep, !keep(Token(token)) {
+                    seen += 1
+                    continue
                 }
                 var merged = PartitionUpdate.merge(parts, cmp).withoutDroppedColumns(schema.droppedColumns)
                 let hash = key.withUnsafeBytes { Murmur3.hash128($0) }
