@@ -10,7 +10,7 @@ struct AdminCommand: AsyncParsableCommand {
         commandName: "admin",
         abstract: "Ask a running node about the cluster through its admin endpoint.",
         subcommands: [Status.self, Ring.self, Metrics.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self,
-                      SetStreamThroughput.self, GetStreamThroughput.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self]
+                      SetStreamThroughput.self, GetStreamThroughput.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self, Repair.self]
     )
 
     struct Endpoint: ParsableArguments {

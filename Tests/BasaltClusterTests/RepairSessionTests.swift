@@ -72,7 +72,7 @@ struct RepairSessionTests {
             #expect(!t.ranges[0].contains(Token(700_000)))
         }
         #expect(Self.outcome(actions) == nil)
-        #expect(s.progress.syncTasksStarted == 4 && s.progress.validated == 1)
+        #expect(s.progress.syncTasksStarted == 4 && s.progress.validated == 1 && s.progress.outOfSync == 1)
         for t in tasks.dropLast() { #expect(Self.outcome(s.onSyncFinished(taskId: t.id, error: nil, now: 2)) == nil) }
         let end = s.onSyncFinished(taskId: tasks.last!.id, error: nil, now: 2)
         #expect(Self.outcome(end)?.ranges == [.init(range: Self.r0, status: .synced(differingRanges: 1, tasks: 4))])

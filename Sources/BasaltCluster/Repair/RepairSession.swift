@@ -63,10 +63,15 @@ public struct RepairSession: Sendable {
     public struct RangeResult: Hashable, Sendable {
         public var range: TokenRange
         public var status: RangeStatus
+        public init(range: TokenRange, status: RangeStatus) {
+            self.range = range
+            self.status = status
+        }
     }
 
     public struct Outcome: Hashable, Sendable {
         public var ranges: [RangeResult]
+        public init(ranges: [RangeResult]) { self.ranges = ranges }
         public var succeeded: Bool { ranges.allSatisfy { if case .failed = $0.status { false } else { true } } }
     }
 
@@ -76,6 +81,8 @@ public struct RepairSession: Sendable {
         public var validated: Int
         public var done: Int
         public var failed: Int
+        /// Ranges whose replicas differed (syncing or synced).
+        public var outOfSync: Int
         public var syncTasksStarted: Int
         public var syncTasksDone: Int
     }
@@ -102,13 +109,14 @@ public struct RepairSession: Sendable {
     }
 
     public var progress: Progress {
-        var p = Progress(ranges: jobs.count, validated: 0, done: 0, failed: 0, syncTasksStarted: tasksById.count + syncTasksDone,
+        var p = Progress(ranges: jobs.count, validated: 0, done: 0, failed: 0, outOfSync: 0, syncTasksStarted: tasksById.count + syncTasksDone,
                          syncTasksDone: syncTasksDone)
         for s in states {
             switch s {
             case .waiting, .validating: break
-            case .syncing: p.validated += 1
+            case .syncing: p.validated += 1; p.outOfSync += 1
             case .done(.failed): p.failed += 1; p.done += 1
+            case .done(.synced): p.validated += 1; p.done += 1; p.outOfSync += 1
             case .done: p.validated += 1; p.done += 1
             }
         }

@@ -34,7 +34,8 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         box.cql = cql
         let snapshots = SnapshotComponent(storage: storage, schema: { box.cql?.cql?.schema.schema })
         let movement = DataMovementComponent(storage: storage, coordination: coordination, schema: { box.cql?.cql?.schema })
-        return [storage, coordination, cql, movement, snapshots]
+        let repair = RepairComponent(storage: storage, movement: movement, schema: { box.cql?.cql?.schema })
+        return [storage, coordination, cql, movement, snapshots, repair]
     }
 
     /// Lets the storage component ask for the schema's tables before the CQL component exists as a value.
