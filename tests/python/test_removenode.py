@@ -2,9 +2,6 @@
 and removed through node 1. Node 2 disappears from status, and the replication factor is restored:
 with any one remaining node stopped, every row is still read at ONE through the others (so each
 row has a second copy on a live node)."""
-import os
-import signal
-
 from cassandra import ConsistencyLevel
 
 import movement as mv
@@ -33,18 +30,7 @@ def test_a_dead_node_is_removed_and_its_replicas_restored(basalt_cluster):
     for a in survivors:
         mv.wait_for("%s to forget %s" % (a, dead), lambda: dead not in mv.status(a), timeout=60)
 
-    keys = list(range(ROWS))
-    for i, a in [(1, first[0]), (3, first[2]), (4, node4)]:
-        others = [b for b in survivors if b != a]
-        pid = mv.node_pid(basalt_cluster, i)
-        os.kill(pid, signal.SIGTERM)  # a graceful stop: the others mark it down at once
-        mv.wait_for("node %d to stop" % i, lambda: mv.process_gone(pid), timeout=60)
-        for b in others:
-            mv.wait_for("%s to see %s down" % (b, a), lambda: mv.status(b)[a]["state"] == "DN", timeout=60)
-        lost = mv.missing(others, keys, ConsistencyLevel.ONE)
-        assert not lost, "with %s stopped, %d of %d rows have no other copy: %s" % (a, len(lost), ROWS, lost[:20])
-        basalt_cluster.run("start", i)
-
+    mv.every_row_has_a_second_copy(basalt_cluster, [(1, first[0]), (3, first[2]), (4, node4)], survivors, list(range(ROWS)))
 
 def test_a_dead_node_is_replaced_by_a_new_one_with_its_tokens(basalt_cluster):
     """After the removal above (nodes 1, 3, 4 up): node 4 is killed and node 5 starts with
@@ -65,14 +51,5 @@ def test_a_dead_node_is_replaced_by_a_new_one_with_its_tokens(basalt_cluster):
         assert mv.status(a)[node5]["state"] == "UN" and mv.status(a)[node5]["tokens"] == tokens4
     assert "replace" in mv.admin(node5, "netstats")
 
-    keys = list(range(ROWS))
-    for i, a in [(1, first[0]), (3, first[2])]:
-        others = [b for b in live + [node5] if b != a]
-        pid = mv.node_pid(basalt_cluster, i)
-        os.kill(pid, signal.SIGTERM)
-        mv.wait_for("node %d to stop" % i, lambda: mv.process_gone(pid), timeout=60)
-        for b in others:
-            mv.wait_for("%s to see %s down" % (b, a), lambda: mv.status(b)[a]["state"] == "DN", timeout=60)
-        lost = mv.missing(others, keys, ConsistencyLevel.ONE)
-        assert not lost, "with %s stopped, %d of %d rows missing: node 5 lacks node 4's data: %s" % (a, len(lost), ROWS, lost[:20])
-        basalt_cluster.run("start", i)
+    # Node 5 holds node 4's share: with node 1 or node 3 stopped, every row is still there.
+    mv.every_row_has_a_second_copy(basalt_cluster, [(1, first[0]), (3, first[2])], live + [node5], list(range(ROWS)))
