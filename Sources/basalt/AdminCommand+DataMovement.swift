@@ -107,18 +107,30 @@ extension AdminCommand {
             } catch let e as ExitCode {
                 throw e
             } catch {
-                // The node stopped answering: expected only at the end of a decommission.
-                if stopsNode && last.contains("stopping") { op.state = "left"; break }
+                // The node stopped answering: expected only at the end of a decommission, once it
+                // announced LEFT (its data was handed over before that).
+                if stopsNode && (last.contains("LEFT") || last.contains("stopping")) { op.state = "left"; break }
                 throw fail("lost \(address) during \(op.kind): \(error)")
             }
         }
         guard op.state == "completed" || op.state == "left" else { throw fail("\(op.kind) \(op.state)") }
         if stopsNode {
             // Returns once the process no longer answers (it stops right after leaving).
+            // The admin port closes first, internode messaging last but storage (memtables were
+            // flushed before LEFT, so that is quick).
             let deadline = ContinuousClock.now + .seconds(120)
             while ContinuousClock.now < deadline {
                 if (try? await AdminClient.get("/status", from: address, on: loop, timeout: .seconds(2))) == nil { break }
                 try await Task.sleep(for: .milliseconds(300))
+            }
+            if let internode = try? SocketAddress(host: endpoint.host, port: endpoint.internodePort) {
+                while ContinuousClock.now < deadline {
+                    var options = TCPOptions()
+                    options.connectTimeout = .seconds(2)
+                    guard let c = try? await TCPConnection.connect(on: loop, to: internode, options: options) else { break }
+                    c.close(.local("probe"))
+                    try await Task.sleep(for: .milliseconds(300))
+                }
             }
             say("\(op.kind): node \(endpoint.host) left the ring and stopped")
         } else {

@@ -17,6 +17,7 @@ struct AdminCommand: AsyncParsableCommand {
         @Option(help: "The node's address.") var host = "127.0.0.1"
         @Option(help: "The node's admin port.") var port: UInt16 = 7199
         @Option(help: "Seconds to wait for the answer.") var timeout = 10.0
+        @Option(help: "The node's internode port (decommission waits until it closes).") var internodePort: UInt16 = 7000
     }
 
     enum Format: String, ExpressibleByArgument, CaseIterable {

@@ -39,9 +39,10 @@ extension DataMovementComponent {
         try await waitUntilEveryoneSees(context.hostId, .joining, context: context)
         try await Task.sleep(for: .milliseconds(context.config.writeTimeoutMillis))
         let snapshot = context.membership()
-        let future = snapshot.ring.removing(deadId)
-            .adding(RingMember(identity: me, dataCenter: dead.dataCenter, rack: dead.rack, tokens: tokens))
-        let transfers = try RangeMovement.transfers(from: snapshot.ring.removing(deadId), to: future, keyspaces: movableKeyspaces(), local: me,
+        // The new node claims the dead node's tokens: in the future ring it takes the dead node's
+        // place; the data comes from the dead node's fellow replicas.
+        let future = snapshot.ring.adding(RingMember(identity: me, dataCenter: dead.dataCenter, rack: dead.rack, tokens: tokens))
+        let transfers = try RangeMovement.transfers(from: snapshot.ring, to: future, keyspaces: movableKeyspaces(), local: me,
                                                     receivers: [me], usable: { id in id != deadId && Self.isAlive(id, snapshot) })
         try await stream(transfers, purpose: "replace", context: context)
         await context.updateMembership { $0.setRemoteStatus(of: dead.address, to: .removed) }
@@ -110,8 +111,12 @@ extension DataMovementComponent {
         progress(op, "announcing LEFT")
         await context.updateLocalState([.status(.left)])
         try? await waitUntilEveryoneSees(context.hostId, .left, context: context, timeout: .seconds(30))
+        // The memtables go to disk now, so the stop that follows (which flushes too) is quick.
+        try? storage.engine.flushAll()
         progress(op, "left the ring; stopping")
         finish(op, state: "left")
+        // Lets a polling `basalt admin decommission` read the final state before the port closes.
+        try? await Task.sleep(for: .seconds(1))
         context.requestStop("decommissioned")
     }
 
