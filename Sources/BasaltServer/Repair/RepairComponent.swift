@@ -89,15 +89,7 @@ public final class RepairComponent: NodeComponent, @unchecked Sendable {
         let chosen: RepairStatus?
         if let id = request.queryValue("id") { chosen = all[id] } else { chosen = all.values.max { $0.id < $1.id } }
         guard let status = chosen else { return .error(404, "no such repair") }
-        switch request.queryValue("format") {
-        case nil, "text": return HTTPResponse(status: 200, text: status.text)
-        case "json":
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            guard let data = try? encoder.encode(status) else { return .error(500, "could not encode the report") }
-            return HTTPResponse(status: 200, contentType: "application/json", body: Array(data) + [10])
-        case let other?: return .error(400, "unknown format '\(other)'; use text or json")
-        }
+        return .report(status, format: request.queryValue("format")) { $0.text }
     }
 
     // MARK: running

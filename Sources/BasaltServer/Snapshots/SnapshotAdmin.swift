@@ -97,8 +97,7 @@ public final class SnapshotComponent: NodeComponent, @unchecked Sendable {
 
     /// Text like `nodetool listsnapshots` (one line per table snapshot), or a JSON array.
     static func render(_ entries: [SnapshotEntry], format: String?, header: String) -> HTTPResponse {
-        switch format {
-        case nil, "text":
+        .report(entries, format: format) { entries in
             var text = header
             if !entries.isEmpty {
                 text += "Snapshot name  Keyspace name  Column family name  True size  Size on disk\n"
@@ -107,14 +106,7 @@ public final class SnapshotComponent: NodeComponent, @unchecked Sendable {
                 }
                 text += "\nTotal TrueDiskSpaceUsed: \(bytes(entries.reduce(0) { $0 + $1.trueSizeBytes }))\n"
             }
-            return HTTPResponse(status: 200, text: text)
-        case "json":
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            guard let data = try? encoder.encode(entries) else { return .error(500, "could not encode the report") }
-            return HTTPResponse(status: 200, contentType: "application/json", body: Array(data) + [10])
-        case let other?:
-            return .error(400, "unknown format '\(other)'; use text or json")
+            return text
         }
     }
 
