@@ -59,17 +59,7 @@ public struct AdminRoutes: Sendable {
     }
 
     private func render<T: Encodable>(_ value: T, format: String?, text: (T) -> String) -> HTTPResponse {
-        switch format {
-        case nil, "text":
-            return HTTPResponse(status: 200, text: text(value))
-        case "json":
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            guard let data = try? encoder.encode(value) else { return .error(500, "could not encode the report") }
-            return HTTPResponse(status: 200, contentType: "application/json", body: Array(data) + [10])
-        case let other?:
-            return .error(400, "unknown format '\(other)'; use text or json")
-        }
+        .report(value, format: format, text: text)
     }
 }
 
