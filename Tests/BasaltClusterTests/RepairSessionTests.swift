@@ -122,6 +122,21 @@ struct RepairSessionTests {
         }
     }
 
+    @Test func rangesNotYetStartedFailAtOnceWhenTheyNeedADeadReplica() {
+        let r2 = TokenRange(start: Token(2_000_000), end: Token(3_000_000))
+        var s = RepairSession(jobs: [.init(range: Self.r0, replicas: [Self.a, Self.c]), .init(range: Self.r1, replicas: [Self.a, Self.c]),
+                                     .init(range: r2, replicas: [Self.a, Self.b])],
+                              settings: Self.settings())
+        _ = s.start(now: 0)
+        let after = s.onPeerDown(Self.c, now: 1)
+        // Range 0 (asked) and range 1 (waiting) fail without asking c again; range 2 goes on.
+        #expect(Self.requests(after).map(\.0) == [2, 2])
+        #expect(s.onTick(now: 2).isEmpty)
+        _ = s.onTree(rangeIndex: 2, replica: Self.a, tree: Self.tree(r2, []), now: 3)
+        let outcome = Self.outcome(s.onTree(rangeIndex: 2, replica: Self.b, tree: Self.tree(r2, []), now: 4))
+        #expect(outcome?.ranges.map(\.status) == [.failed("replica \(Self.c) went down during validation"), .failed("replica \(Self.c) is down"), .inSync])
+    }
+
     @Test func aFailedSyncOrABadTreeFailsOnlyItsRange() {
         var s = RepairSession(jobs: [.init(range: Self.r0, replicas: [Self.a, Self.b]), .init(range: Self.r1, replicas: [Self.a, Self.b]),
                                      .init(range: Self.r1, replicas: [Self.a])],

@@ -2,7 +2,8 @@
 node 3 misses inserts, updates and deletes while it is down; after `basalt admin repair` through it,
 reads at ONE through node 3 (its own data only) see every change, deleted rows included, and a
 second repair finds every range in sync and streams nothing. Then node 2 loses its SSTables and
-commit log (identity kept) and a repair through it brings its data back."""
+commit log (identity kept) and a repair through it brings its data back; with node 3 dead a repair
+fails, naming it."""
 import os
 import shutil
 import subprocess
@@ -88,5 +89,11 @@ def test_repair_converges_diverged_replicas_and_a_wiped_node(basalt_cluster, ses
     assert 0 < len(partial) < len(expected)
     repair(n2)
     assert rows(local2) == expected
+
+    # A replica that is dead fails the ranges that need it: the repair ends, reports why, exits 1.
+    c.run("kill", 3)
+    dead = subprocess.run([basalt_bin(), "admin", "repair", "rp", "--host", n1], capture_output=True, text=True, timeout=600)
+    assert dead.returncode == 1, dead.stdout + dead.stderr
+    assert ": failed" in dead.stdout and "failed (" in dead.stdout and n3 in dead.stdout, dead.stdout
     for cl in (all_cluster, quorum_cluster, local_cluster, local2_cluster):
         cl.shutdown()

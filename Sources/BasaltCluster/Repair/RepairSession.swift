@@ -101,6 +101,8 @@ public struct RepairSession: Sendable {
     private var tasksById: [Int: SyncTask] = [:]
     private var syncTasksDone = 0
     private var finishedSent = false
+    /// Replicas reported down: ranges not yet started that need them fail at once.
+    private var downPeers: Set<NodeAddress> = []
 
     public init(jobs: [RangeJob], settings: Settings = Settings()) {
         self.jobs = jobs
@@ -153,6 +155,7 @@ public struct RepairSession: Sendable {
 
     /// A replica is down: every range still waiting on it, or syncing with it, fails.
     public mutating func onPeerDown(_ replica: NodeAddress, now: UInt64) -> [Action] {
+        downPeers.insert(replica)
         var actions: [Action] = []
         for i in states.indices {
             switch states[i] {
@@ -232,6 +235,10 @@ public struct RepairSession: Sendable {
             guard case .waiting = states[i] else { continue }
             if jobs[i].replicas.count < 2 {
                 states[i] = .done(.inSync)  // one replica: nothing to compare
+                continue
+            }
+            if let dead = jobs[i].replicas.first(where: { downPeers.contains($0) }) {
+                states[i] = .done(.failed("replica \(dead) is down"))
                 continue
             }
             let deadline = now + settings.treeTimeoutNanos
