@@ -26,6 +26,8 @@ public final class RepairComponent: NodeComponent, @unchecked Sendable {
     private var running = false
     let repairs = Mutex<[String: RepairStatus]>([:])
     private let counter = Atomic<Int>(0)
+    /// Sync tasks (stream sessions) a repair runs at once; the others wait their turn.
+    static let concurrentSyncs = 4
 
     init(storage: StorageComponent, movement: DataMovementComponent, schema: @escaping @Sendable () -> (any SchemaSource)?) {
         self.storage = storage
@@ -37,7 +39,7 @@ public final class RepairComponent: NodeComponent, @unchecked Sendable {
         lock.withLock { contextBox = context }
         let storage = self.storage
         ValidationService(engine: { storage.engine }, logger: context.logger).register(on: context.messaging)
-        context.admin.register("POST", "/repair") { [self] request in start(request) }
+        context.admin.register("POST", "/repair") { [self] request in startRepair(request) }
         context.admin.register("GET", "/repair") { [self] request in status(request) }
     }
 
@@ -46,7 +48,7 @@ public final class RepairComponent: NodeComponent, @unchecked Sendable {
 
     // MARK: admin
 
-    func start(_ request: HTTPRequest) -> HTTPResponse {
+    func startRepair(_ request: HTTPRequest) -> HTTPResponse {
         guard let context = lock.withLock({ running ? contextBox : nil }), let streams = movement.streamService else {
             return .error(503, "the node is not serving yet")
         }
@@ -79,7 +81,8 @@ public final class RepairComponent: NodeComponent, @unchecked Sendable {
             if all.count > 32, let old = all.values.filter({ $0.state != "running" }).map(\.id).min() { all[old] = nil }
         }
         context.logger.info("repair started", metadata: ["id": "\(id)", "tables": "\(plan.tables.count)", "primary_range": "\(primaryOnly)"])
-        let executor = StreamSyncExecutor(streams: streams, messaging: context.messaging, local: plan.local)
+        let executor = StreamSyncExecutor(streams: streams, messaging: context.messaging, local: plan.local,
+                                          limiter: SyncLimiter(slots: RepairComponent.concurrentSyncs))
         Task { await run(id, plan, settings, executor, context) }
         return HTTPResponse(status: 200, text: "repair \(id) started: \(plan.tables.count) table(s), \(plan.tables.map(\.jobs.count).reduce(0, +)) range(s)\n")
     }

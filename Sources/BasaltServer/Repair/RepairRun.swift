@@ -53,6 +53,11 @@ struct RepairRun: Sendable {
             for action in actions {
                 if case let .finished(o) = action { outcome = o } else { execute(action, sink) }
             }
+            for r in outcome?.ranges ?? [] {
+                if case let .failed(why) = r.status {
+                    logger.warning("repair of a range failed", metadata: ["table": "\(table.keyspace).\(table.name)", "range": "\(r.range)", "reason": "\(why)"])
+                }
+            }
             report(session.progress, bytes)
             return outcome
         }
@@ -128,8 +133,12 @@ struct StreamSyncExecutor: RepairSyncExecutor {
     let streams: StreamService
     let messaging: MessagingService
     let local: NodeAddress
+    /// Bounds the stream sessions running at once.
+    let limiter: SyncLimiter
 
     func sync(_ task: RepairSession.SyncTask, keyspace: String, table: String, tableId: UUIDValue) async throws -> Int {
+        await limiter.acquire()
+        defer { Task { await limiter.release() } }
         let tasks = task.ranges.map { StreamTask(keyspace: keyspace, table: table, tableId: tableId, range: $0) }
         let source = try SocketAddress(host: task.source.host, port: task.source.port)
         if task.target == local {
@@ -139,5 +148,25 @@ struct StreamSyncExecutor: RepairSyncExecutor {
         let target = try SocketAddress(host: task.target.host, port: task.target.port)
         let answer = try await messaging.request(to: target, verb: StreamVerbs.pull, payload: request.encoded(), timeout: .seconds(24 * 3600))
         return try StreamSummary.decode(answer).bytes
+    }
+}
+
+/// A counting semaphore for tasks: at most `slots` holders at once, the others wait in order.
+actor SyncLimiter {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(slots: Int) { free = max(1, slots) }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
     }
 }
