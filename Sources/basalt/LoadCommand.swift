@@ -102,7 +102,8 @@ struct LoadCommand: AsyncParsableCommand {
         await session.close()
         switch outcome {
         case .success:
-            let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
+            let elapsed = (ContinuousClock.now - started).components
+            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
             progress.printLine(final: true)
             print("loaded \(progress.partitions) partitions from \(source.dataPaths.count) SSTables into \(target.keyspace).\(target.table): "
                 + "\(sender.acknowledged) replica writes acknowledged in \(String(format: "%.1f", seconds)) s")

@@ -82,6 +82,8 @@ struct MerkleTreeTests {
         let token17 = Murmur3.token(Self.key(17))
         var diff = ta.differences(from: try Self.tree(b, full))
         #expect(diff.count == 1 && diff[0].contains(token17))
+        #expect(ta.differences(from: MerkleTree(range: full, depth: 10), whereThisHasData: true).count >= 1)
+        #expect(MerkleTree(range: full, depth: 10).differences(from: ta, whereThisHasData: true).isEmpty)  // nothing to send
         // A tombstone alone is a difference too; repairing both leaves makes the trees equal again.
         try a.apply(Mutation(schema: Self.schema, partitionKey: Self.key(300),
                              update: PartitionUpdate(partitionDeletion: DeletionTime(markedForDeleteAt: 50, localDeletionTime: 1))))

@@ -110,15 +110,19 @@ public struct MerkleTree: Hashable, Sendable {
 
     /// The token ranges where this tree and `other` (over the same range and depth) differ, found
     /// top-down from the root (identical subtrees are not descended), adjacent leaves merged.
-    /// Empty when the trees are equal.
-    public func differences(from other: MerkleTree) -> [TokenRange] {
+    /// Empty when the trees are equal. With `whereThisHasData`, only leaves where this tree holds
+    /// partitions: what streaming from this replica to the other's can bring.
+    public func differences(from other: MerkleTree, whereThisHasData: Bool = false) -> [TokenRange] {
         precondition(range == other.range && depth == other.depth, "trees over \(range)/\(depth) and \(other.range)/\(other.depth)")
         let mine = levels()
         let theirs = other.levels()
         var differing: [Int] = []
         func descend(_ level: Int, _ i: Int) {
             guard mine[level][i] != theirs[level][i] else { return }
-            if level == depth { differing.append(i); return }
+            if level == depth {
+                if !whereThisHasData || leaves[i] != .zero { differing.append(i) }
+                return
+            }
             descend(level + 1, 2 * i)
             descend(level + 1, 2 * i + 1)
         }

@@ -4,7 +4,7 @@ import BasaltCore
 /// it asks every replica of the range for its ``MerkleTree``, compares the trees pairwise, and
 /// produces ``SyncTask``s — the sub-ranges where two replicas differ, to be streamed from one to
 /// the other in both directions (the merge is last-write-wins per cell, so exchanging both ways
-/// makes the pair agree). A shell executes the ``Action``s (sends validation requests, schedules
+/// makes the pair agree; a direction whose source holds no partition in a differing leaf skips it). A shell executes the ``Action``s (sends validation requests, schedules
 /// ticks, runs sync tasks through a ``RepairSyncExecutor``) and feeds results back as events.
 ///
 /// Rules, as Cassandra's repair coordinator: a range succeeds only when every replica answered
@@ -204,8 +204,12 @@ public struct RepairSession: Sendable {
                 let diff = ta.differences(from: tb)
                 if diff.isEmpty { continue }
                 differing = max(differing, diff.count)
-                for (source, target) in [(replicas[a], replicas[b]), (replicas[b], replicas[a])] {
-                    tasks.append(SyncTask(id: nextTask, rangeIndex: i, ranges: diff, source: source, target: target))
+                // Each way, only the differing leaves where the source holds data: a replica that
+                // has nothing there (a wiped node) has nothing to send.
+                for (source, target, ranges) in [(replicas[a], replicas[b], ta.differences(from: tb, whereThisHasData: true)),
+                                                 (replicas[b], replicas[a], tb.differences(from: ta, whereThisHasData: true))]
+                    where !ranges.isEmpty {
+                    tasks.append(SyncTask(id: nextTask, rangeIndex: i, ranges: ranges, source: source, target: target))
                     nextTask += 1
                 }
             }
