@@ -27,7 +27,7 @@ public final class RepairComponent: NodeComponent, @unchecked Sendable {
     let repairs = Mutex<[String: RepairStatus]>([:])
     private let counter = Atomic<Int>(0)
     /// Sync tasks (stream sessions) a repair runs at once; the others wait their turn.
-    static let concurrentSyncs = 4
+    static let concurrentSyncs = 16
 
     init(storage: StorageComponent, movement: DataMovementComponent, schema: @escaping @Sendable () -> (any SchemaSource)?) {
         self.storage = storage
