@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Vector search through CQL: the real Python cassandra-driver (3.30, the repo's .venv) against real
 # `basalt server` processes started with cluster/up, first a 1-node cluster, then a 3-node cluster
-# (replication factor = nodes, SimpleStrategy), each on loopback addresses 127.0.9.1…N in a scratch
+# (replication factor = nodes, or RF, SimpleStrategy), each on loopback addresses 127.0.9.1…N in a scratch
 # BASALT_CLUSTER_DIR that is removed at the end. Every node is stopped on exit, also on failure or
 # Ctrl-C.
 #
@@ -41,7 +41,13 @@
 #
 #   Benchmarks/vector-cql.sh [BASALT]   # default .build/release/basalt, built when missing
 #   COUNT=50000 DIM=128 QUERIES=200 LOOP_SECONDS=10 CONCURRENCY=1,16 INSERT_WINDOW=64 CLUSTERS="1 3"
-#   RUN_TIMEOUT=3600 (seconds for one cluster's whole run; inserts alone stop after 1800 s)
+#   RUN_TIMEOUT=3600 (seconds for one client run; inserts alone stop after 1800 s)
+#   RF=1: the keyspace's replication factor for every cluster (default: its number of nodes); at
+#   RF 1 only ONE is measured, and the rows are split between the nodes.
+#   ROUTINGS="per_replica per_range" ROUNDS=2: after its own run, each multi-node cluster is
+#   restarted ROUNDS times with each vector_search_routing in turn and queried again on the same
+#   rows (steps 2 and 3, no inserts), so the routings are compared on the same data and indexes,
+#   interleaved in time; the summary labels those runs by routing.
 # The driver and numpy come from the repo's .venv (scripts/deps --python makes it when missing).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,7 +61,13 @@ CONCURRENCY="${CONCURRENCY:-1,16}"
 INSERT_WINDOW="${INSERT_WINDOW:-64}"
 CLUSTERS="${CLUSTERS:-1 3}"
 RUN_TIMEOUT="${RUN_TIMEOUT:-3600}"
-for name in COUNT DIM QUERIES INSERT_WINDOW RUN_TIMEOUT; do
+ROUTINGS="${ROUTINGS:-}"
+ROUNDS="${ROUNDS:-1}"
+[[ -z "${RF:-}" || "$RF" =~ ^[1-9]$ ]] || { echo "RF must be a replication factor 1…9, not '$RF'" >&2; exit 2; }
+for routing in $ROUTINGS; do
+    [[ "$routing" == per_replica || "$routing" == per_range ]] || { echo "ROUTINGS lists per_replica and per_range, not '$routing'" >&2; exit 2; }
+done
+for name in COUNT DIM QUERIES INSERT_WINDOW RUN_TIMEOUT ROUNDS; do
     [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || { echo "$name must be a positive integer, not '${!name}'" >&2; exit 2; }
 done
 [[ "$LOOP_SECONDS" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "LOOP_SECONDS must be a number of seconds" >&2; exit 2; }
@@ -118,6 +130,24 @@ for n in $CLUSTERS; do
     done
 done
 
+# One run of the client against the running n-node cluster: run_client N OUT [ARGS…]. In the
+# background and waited for, so that a signal to this script stops it at once (the trap sends
+# `timeout` SIGTERM, which passes it on to the client).
+run_client() {
+    local n="$1" out="$2"
+    shift 2
+    timeout --kill-after=30 "$RUN_TIMEOUT" \
+        "$py" "$root/Benchmarks/vector_cql.py" run --nodes "$n" --addresses "$addresses" --cluster-dir "$current" \
+        --count "$COUNT" --dim "$DIM" --queries "$QUERIES" --seconds "$LOOP_SECONDS" --concurrency "$CONCURRENCY" \
+        --insert-window "$INSERT_WINDOW" --replication-factor "${RF:-$n}" --out "$out" "$@" &
+    child=$!
+    local rc=0
+    wait "$child" || rc=$?
+    child=""
+    [[ $rc -eq 0 ]] || { echo "the $n-node run failed (exit $rc)" >&2; exit "$rc"; }
+    results+=("$out")
+}
+
 echo "# basalt: $basalt" >&2
 echo "# machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 results=()
@@ -128,18 +158,17 @@ for n in $CLUSTERS; do
     echo "# starting a $n-node cluster on ${BASALT_CLUSTER_PREFIX}1…$n" >&2
     "$root/cluster/up" "$n" >&2
     addresses="$(seq -s, -f "${BASALT_CLUSTER_PREFIX}%g" 1 "$n")"
-    # In the background and waited for, so that a signal to this script stops it at once (the trap
-    # sends `timeout` SIGTERM, which passes it on to the client).
-    timeout --kill-after=30 "$RUN_TIMEOUT" \
-        "$py" "$root/Benchmarks/vector_cql.py" run --nodes "$n" --addresses "$addresses" --cluster-dir "$current" \
-        --count "$COUNT" --dim "$DIM" --queries "$QUERIES" --seconds "$LOOP_SECONDS" --concurrency "$CONCURRENCY" \
-        --insert-window "$INSERT_WINDOW" --out "$work/result$n.json" &
-    child=$!
-    rc=0
-    wait "$child" || rc=$?
-    child=""
-    [[ $rc -eq 0 ]] || { echo "the $n-node run failed (exit $rc)" >&2; exit "$rc"; }
-    results+=("$work/result$n.json")
+    run_client "$n" "$work/result$n.json" --label "${ROUTINGS:+default}"
+    for round in $(seq 1 "$ROUNDS"); do
+        [[ $n -gt 1 ]] || break
+        for routing in $ROUTINGS; do
+            echo "# restarting the $n-node cluster with vector_search_routing: $routing (round $round)" >&2
+            "$root/cluster/down" >&2
+            BASALT_CLUSTER_EXTRA_CONFIG="${BASALT_CLUSTER_EXTRA_CONFIG:+$BASALT_CLUSTER_EXTRA_CONFIG
+}vector_search_routing: $routing" "$root/cluster/up" "$n" >&2
+            run_client "$n" "$work/result$n-$routing-$round.json" --reuse --label "$routing"
+        done
+    done
     problems="$(cat "$current"/node*/basalt.log | grep -ciE '\b(error|critical|fatal)\b' || true)"
     echo "# $n-node cluster: $problems log lines mention an error" >&2
     "$root/cluster/down" >&2

@@ -4,6 +4,8 @@ a running Basalt cluster (started by the shell script with cluster/up).
 Subcommands:
   run      one cluster: schema, timed inserts, recall@10 per consistency level, closed-loop ANN
            queries/second per consistency level and concurrency; writes the figures as JSON
+           (--reuse: the table is there from an earlier run on the same data; queries only;
+           --label names the run in the summary, e.g. the configuration it used)
   summary  the table and the `vector-cql:` lines from the JSON files that `run` wrote
 
 Every loop here is bounded in count and in time: inserts stop at --count rows or after
@@ -152,9 +154,9 @@ def connect(addresses, timeout):
     return cluster, cluster.connect()
 
 
-def create_schema(session, nodes, dim, wait_timeout):
+def create_schema(session, rf, dim, wait_timeout):
     session.execute(f"CREATE KEYSPACE {KEYSPACE} WITH replication = "
-                    f"{{'class': 'SimpleStrategy', 'replication_factor': {nodes}}}", execution_profile="ALL")
+                    f"{{'class': 'SimpleStrategy', 'replication_factor': {rf}}}", execution_profile="ALL")
     session.execute(f"CREATE TABLE {KEYSPACE}.{TABLE} (id int PRIMARY KEY, v vector<float, {dim}>)", execution_profile="ALL")
     session.execute(f"CREATE CUSTOM INDEX {TABLE}_v ON {KEYSPACE}.{TABLE} (v) USING 'StorageAttachedIndex' "
                     "WITH OPTIONS = {'similarity_function': 'euclidean'}", execution_profile="ALL")
@@ -167,7 +169,7 @@ def create_schema(session, nodes, dim, wait_timeout):
     deadline = time.monotonic() + wait_timeout
     while True:
         try:
-            for _ in range(max(3, 2 * nodes)):
+            for _ in range(6):
                 rows = session.execute(select, (probe,), execution_profile="ONE").all()
                 if rows:
                     raise SystemExit(f"ANN query on an empty table answered {rows}")
@@ -180,6 +182,23 @@ def create_schema(session, nodes, dim, wait_timeout):
             time.sleep(0.5)
     insert = session.prepare(f"INSERT INTO {KEYSPACE}.{TABLE} (id, v) VALUES (?, ?)")
     return insert, select
+
+
+def reuse_schema(session, dim, wait_timeout):
+    """The select of a table an earlier run filled (the nodes were restarted since): usable once
+    an ANN query answers on every node."""
+    select = session.prepare(f"SELECT id FROM {KEYSPACE}.{TABLE} ORDER BY v ANN OF ? LIMIT {K}")
+    deadline = time.monotonic() + wait_timeout
+    while True:
+        try:
+            for _ in range(6):
+                if len(session.execute(select, ([0.0] * dim,), execution_profile="ONE").all()) != K:
+                    raise RuntimeError("fewer rows than LIMIT: the table is not (yet) the earlier run's")
+            return select
+        except Exception as error:  # noqa: BLE001  (any failure: retried until the deadline)
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the earlier run's table did not answer within {wait_timeout}s: {error}")
+            time.sleep(0.5)
 
 
 def insert_rows(session, insert, rows, cl, window, pids, timeout):
@@ -286,8 +305,9 @@ def run(args):
     for i in range(1, args.nodes + 1):
         with open(os.path.join(args.cluster_dir, f"node{i}", "pid")) as f:
             pids.append(int(f.read().strip()))
-    levels = ["ONE"] if args.nodes == 1 else ["ONE", "QUORUM"]
-    write_cl = "ONE" if args.nodes == 1 else "QUORUM"
+    rf = args.replication_factor or args.nodes
+    levels = ["ONE"] if rf == 1 else ["ONE", "QUORUM"]
+    write_cl = "ONE" if rf == 1 else "QUORUM"
     concurrencies = [int(c) for c in args.concurrency.split(",")]
 
     t = time.perf_counter()
@@ -296,22 +316,26 @@ def run(args):
     log(f"data: {args.count} rows, {args.queries} queries, {args.dim} dimensions; exact top {K} in {time.perf_counter() - t:.1f}s")
     query_lists = queries.tolist()
 
-    out = {"nodes": args.nodes, "count": args.count, "dim": args.dim, "queries": args.queries, "seed": SEED,
+    out = {"nodes": args.nodes, "rf": rf, "label": args.label, "count": args.count, "dim": args.dim, "queries": args.queries, "seed": SEED,
            "driver": cassandra.__version__, "numpy": np.__version__, "python": sys.version.split()[0],
            "loadavg_start": open("/proc/loadavg").read().split()[:3], "levels": {}}
     cluster, session = connect(addresses, args.request_timeout)
     try:
         log(f"connected to {addresses} (driver {cassandra.__version__}, {cluster.connection_class.__name__})")
-        insert, select = create_schema(session, args.nodes, args.dim, args.wait_timeout)
-        log(f"inserting {args.count} rows at {write_cl}, {args.insert_window} in flight")
-        out["insert"] = insert_rows(session, insert, rows, write_cl, args.insert_window, pids, args.insert_timeout)
-        ins = out["insert"]
-        log(f"insert: {ins['rows_per_s']:.0f} rows/s, wall {ins['wall_s']:.1f}s, client CPU {ins['client_cpu_s']:.1f}s, "
-            f"nodes' CPU {ins['server_cpu_s']:.1f}s, machine busy {ins['machine_cpu_s']:.1f}s of {ins['cores']} cores")
-        if ins["failures"]:
-            log(f"insert failures: {ins['failures']}, first: {ins['first_error']}")
-        if ins["rows"] < args.count:  # stopped by the insert timeout: the truth is over the rows inserted
-            truth = exact_top_k(rows[:ins["rows"]], queries, K)
+        if args.reuse:
+            select = reuse_schema(session, args.dim, args.wait_timeout)
+            out["insert"] = None
+        else:
+            insert, select = create_schema(session, rf, args.dim, args.wait_timeout)
+            log(f"inserting {args.count} rows at {write_cl}, {args.insert_window} in flight")
+            out["insert"] = insert_rows(session, insert, rows, write_cl, args.insert_window, pids, args.insert_timeout)
+            ins = out["insert"]
+            log(f"insert: {ins['rows_per_s']:.0f} rows/s, wall {ins['wall_s']:.1f}s, client CPU {ins['client_cpu_s']:.1f}s, "
+                f"nodes' CPU {ins['server_cpu_s']:.1f}s, machine busy {ins['machine_cpu_s']:.1f}s of {ins['cores']} cores")
+            if ins["failures"]:
+                log(f"insert failures: {ins['failures']}, first: {ins['first_error']}")
+            if ins["rows"] < args.count:  # stopped by the insert timeout: the truth is over the rows inserted
+                truth = exact_top_k(rows[:ins["rows"]], queries, K)
         for cl in levels:
             level = out["levels"][cl] = {}
             # Recall pass (also the warm-up of this level): every query once, 8 in flight.
@@ -364,12 +388,14 @@ def summary(args):
     print(header)
     for r in results:
         i = r["insert"]
+        if i is None:
+            continue
         print(f"{r['nodes']:>5} {i['cl']:>6} {i['window']:>6} {i['rows']:>7} {i['failures']:>5} {i['wall_s']:>7.1f} "
               f"{i['rows_per_s']:>8.0f} {i['client_cpu_s']:>10.1f} {i['server_cpu_s']:>9.1f} {i['other_cpu_s']:>9.1f} "
               f"{100 * i['client_cpu_s'] / i['wall_s']:>12.0f} {100 * i['server_cpu_s'] / i['wall_s']:>11.0f}")
     print()
     print("ANN queries (prepared SELECT id … ORDER BY v ANN OF ? LIMIT 10), closed loop")
-    header = f"{'nodes':>5} {'cl':>6} {'recall@10':>9} {'conc':>4} {'requests':>8} {'errors':>6} {'qps':>8} " \
+    header = f"{'nodes':>5} {'label':>11} {'cl':>6} {'recall@10':>9} {'conc':>4} {'requests':>8} {'errors':>6} {'qps':>8} " \
              f"{'p50 ms':>7} {'p99 ms':>7} {'client %core':>12} {'nodes %core':>11} {'other %core':>11}"
     print(header)
     lines = []
@@ -379,19 +405,22 @@ def summary(args):
             for c, q in level.items():
                 if c == "recall":
                     continue
-                print(f"{r['nodes']:>5} {cl:>6} {recall:>9.4f} {c:>4} {q['requests']:>8} {q['errors']:>6} {q['qps']:>8.1f} "
+                print(f"{r['nodes']:>5} {r.get('label', ''):>11} {cl:>6} {recall:>9.4f} {c:>4} {q['requests']:>8} {q['errors']:>6} {q['qps']:>8.1f} "
                       f"{q['p50_ms']:>7.2f} {q['p99_ms']:>7.2f} {100 * q['client_cpu_s'] / q['wall_s']:>12.0f} "
                       f"{100 * q['server_cpu_s'] / q['wall_s']:>11.0f} {100 * q['other_cpu_s'] / q['wall_s']:>11.0f}")
-                lines.append(f"vector-cql: nodes={r['nodes']} cl={cl} concurrency={c} qps={q['qps']:.1f} "
+                label = f" label={r['label']}" if r.get("label") else ""
+                lines.append(f"vector-cql: nodes={r['nodes']} rf={r.get('rf', r['nodes'])}{label} cl={cl} concurrency={c} qps={q['qps']:.1f} "
                              f"p50_ms={q['p50_ms']:.2f} p99_ms={q['p99_ms']:.2f} recall@10={recall:.4f} errors={q['errors']} "
                              f"client_cpu_pct={100 * q['client_cpu_s'] / q['wall_s']:.0f} "
                              f"nodes_cpu_pct={100 * q['server_cpu_s'] / q['wall_s']:.0f}")
         i = r["insert"]
-        lines.append(f"vector-cql: nodes={r['nodes']} insert_rows_per_s={i['rows_per_s']:.0f} cl={i['cl']} rows={i['rows']} "
+        if i is None:
+            continue
+        lines.append(f"vector-cql: nodes={r['nodes']} rf={r.get('rf', r['nodes'])} insert_rows_per_s={i['rows_per_s']:.0f} cl={i['cl']} rows={i['rows']} "
                      f"failures={i['failures']} client_cpu_pct={100 * i['client_cpu_s'] / i['wall_s']:.0f} "
                      f"nodes_cpu_pct={100 * i['server_cpu_s'] / i['wall_s']:.0f}")
     print()
-    print(f"(%core: CPU seconds / wall seconds * 100, so 100 = one core busy; the machine has {first['insert']['cores']} cores;"
+    print(f"(%core: CPU seconds / wall seconds * 100, so 100 = one core busy; the machine has {os.cpu_count()} cores;"
           " other = the rest of the machine meanwhile)")
     for r in results:
         print(f"load average at start / end of the {r['nodes']}-node run: {' '.join(r['loadavg_start'])} / {' '.join(r['loadavg_end'])}")
@@ -418,6 +447,9 @@ def main():
     r.add_argument("--request-timeout", type=float, default=30.0)
     r.add_argument("--wait-timeout", type=float, default=120.0)
     r.add_argument("--out", required=True)
+    r.add_argument("--replication-factor", type=int, default=0, help="the keyspace's (default: --nodes)")
+    r.add_argument("--reuse", action="store_true", help="query the table an earlier run filled; no schema, no inserts")
+    r.add_argument("--label", default="", help="a name for this run in the summary")
     s = sub.add_parser("summary")
     s.add_argument("files", nargs="+")
     args = parser.parse_args()

@@ -44,7 +44,7 @@ extension AdminCommand {
     struct Flush: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write every memtable to SSTables (Load counts SSTables only).")
         @OptionGroup var endpoint: Endpoint
-        func run() async throws { try await AdminCommand.fetch("/flush", endpoint, method: "POST") }
+        func run() async throws { try await AdminCommand.operation("/flush", endpoint, stopsNode: false) }
     }
 
     struct SetStreamThroughput: AsyncParsableCommand {

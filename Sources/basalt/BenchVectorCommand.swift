@@ -2,6 +2,7 @@ import ArgumentParser
 import BasaltCore
 import BasaltVector
 import Foundation
+import Synchronization
 
 /// `basalt bench vector`: builds an HNSW index in process and sweeps ef_search, printing recall@k
 /// against exact brute force and single-thread queries per second (one query at a time, as a
@@ -53,6 +54,8 @@ struct BenchVectorCommand: ParsableCommand {
     var quantization = "none"
     @Option(help: "With int8: candidates reranked with exact float distances (at least k).")
     var rerank = HNSWParameters.defaultRerank
+    @Option(name: .customLong("insert-threads"), help: "Threads inserting at once (a replica indexes writes from several loops).")
+    var insertThreads = 1
 
     func run() throws {
         guard let similarity = VectorSimilarity(rawValue: metric.uppercased()) else {
@@ -68,11 +71,7 @@ struct BenchVectorCommand: ParsableCommand {
         let graph = HNSWGraph(dimension: data.dimension, similarity: similarity,
                               parameters: HNSWParameters(m: m, efConstruction: efConstruction, quantization: quantized, rerank: rerank), capacity: n)
         let start = ContinuousClock.now
-        try data.base.withUnsafeBufferPointer { all in
-            for i in 0 ..< n {
-                try graph.insert(UnsafeBufferPointer(rebasing: all[i * data.dimension ..< (i + 1) * data.dimension]))
-            }
-        }
+        try insertAll(data, into: graph)
         let buildSeconds = (ContinuousClock.now - start).seconds
         let bytesPerVector = Double(graph.memoryBytes) / Double(n)
         print("vector build: vectors=\(n) dimensions=\(data.dimension) metric=\(metric) m=\(m) ef_construction=\(efConstruction) seconds=\(fmt(buildSeconds, 3)) bytes_per_vector=\(fmt(bytesPerVector, 1)) quantization=\(quantized.rawValue.lowercased())")
@@ -104,6 +103,27 @@ struct BenchVectorCommand: ParsableCommand {
             let recall = Double(found) / Double(nq * k)
             print("vector search: ef_search=\(ef) recall@\(k)=\(fmt(recall, 4)) qps=\(fmt(Double(nq) / seconds, 1))")
         }
+    }
+
+    /// Inserts every base vector, from `insertThreads` threads taking the next vector in turn.
+    func insertAll(_ data: DataSet, into graph: HNSWGraph) throws {
+        let n = data.base.count / data.dimension, d = data.dimension
+        let next = Atomic<Int>(0)
+        let failure = Mutex<(any Error)?>(nil)
+        let base = data.base
+        DispatchQueue.concurrentPerform(iterations: max(1, insertThreads)) { _ in
+            base.withUnsafeBufferPointer { all in
+                while true {
+                    let i = next.add(1, ordering: .relaxed).oldValue
+                    if i >= n { return }
+                    do { _ = try graph.insert(UnsafeBufferPointer(rebasing: all[i * d ..< (i + 1) * d])) } catch {
+                        failure.withLock { $0 = error }
+                        return
+                    }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
     }
 
     /// Writes the graph as a node writes an SSTable's index segment, reads it back as a node does

@@ -125,10 +125,15 @@ def process_gone(pid):
         return True
 
 
-def join(cluster, i, timeout=600):
-    """cluster/join I (bootstrap), with a generous bound for a loaded machine."""
+def try_join(cluster, i, timeout=600):
+    """Runs cluster/join I (bootstrap) with a generous bound for a loaded machine; returns the result."""
     env = dict(cluster.env, BASALT_CLUSTER_TIMEOUT=str(timeout))
-    done = subprocess.run([os.path.join(ROOT, "cluster", "join"), str(i)], env=env, capture_output=True, text=True, timeout=timeout + 60)
+    return subprocess.run([os.path.join(ROOT, "cluster", "join"), str(i)], env=env, capture_output=True, text=True, timeout=timeout + 60)
+
+
+def join(cluster, i, timeout=600):
+    """cluster/join I; fails the test when the node does not join."""
+    done = try_join(cluster, i, timeout)
     assert done.returncode == 0, "cluster/join %d failed: %s" % (i, done.stderr[-3000:])
 
 

@@ -45,7 +45,8 @@ public struct LocalRequestCoordinator: RequestCoordinator {
     public func nearestRows(_ command: NearestRowsCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> [NearestRow] {
         try check(keyspace: command.keyspace, consistency, isWrite: false)
         guard let vectorSearch else { throw .invalid("no vector indexes on this node") }
-        do { return try vectorSearch.nearestRows(command) } catch {
+        // This node is the only replica: its version of a row is the row at any level.
+        do { return try command.withContent(try vectorSearch.nearestRows(command), from: engine) } catch {
             throw .invalid("\(error)")
         }
     }

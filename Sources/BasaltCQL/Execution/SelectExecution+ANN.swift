@@ -5,10 +5,12 @@ import BasaltVector
 
 extension SelectExecution {
     /// `ORDER BY v ANN OF q LIMIT k`: candidates from the replicas' vector indexes
-    /// (``RequestCoordinator/nearestRows(_:consistency:)``), then each candidate row read at the
-    /// query's consistency level, so a row deleted or overwritten on the replicas the read reaches
-    /// is dropped or ranked by its current vector. When too many candidates drop out, the search
-    /// asks for four times as many, up to 16 times `k`.
+    /// (``RequestCoordinator/nearestRows(_:consistency:)``), each with its content as a read at
+    /// the query's consistency level returns it (the replicas the level needs sent their versions
+    /// with their answers) or, when the answers did not settle it, read at that level; so a row
+    /// deleted or overwritten on the replicas the level reaches is dropped or ranked by its
+    /// current vector. When too many candidates drop out, the search asks for four times as many,
+    /// up to 16 times `k`.
     ///
     /// With index restrictions (`WHERE m[k] = v … ORDER BY v ANN OF …`), replicas search only
     /// among the rows their term indexes match, and every candidate row is checked against the
@@ -23,7 +25,7 @@ extension SelectExecution {
         while true {
             let command = NearestRowsCommand(keyspace: query.table.keyspace, table: query.table.name, tableId: query.table.id,
                                              index: ann.index.name, vector: ann.vector, k: partitions == nil ? ask : ask * 4,
-                                             restrictions: restrictions)
+                                             restrictions: restrictions, rowsWanted: partitions == nil ? ask : ask * 4, nowSeconds: nowSeconds)
             let candidates: [NearestRow]
             do { candidates = try await reader.nearestRows(command, consistency: consistency) } catch { throw error.cqlError }
             // Candidates come nearest first. They are read in concurrent batches, and reading stops
@@ -39,7 +41,7 @@ extension SelectExecution {
             while next < order.count {
                 let batch = Array(order[next ..< min(next + Self.annReadBatch(k: ann.k), order.count)])
                 next += batch.count
-                for (c, result) in zip(batch, try await readRows(batch)) {
+                for (c, result) in zip(batch, try await contents(batch)) {
                     let live = result.live(now: nowSeconds, reversed: false, limit: 1, cmp)
                     guard let row = live.rows.first(where: { $0.clustering == c.clustering }) else { continue }
                     let components = query.table.partitionKeyComponents(live.partitionKey) ?? [live.partitionKey]
@@ -74,6 +76,13 @@ extension SelectExecution {
 
     /// Candidate rows read at once: enough for a LIMIT 10 query in one round.
     static func annReadBatch(k: Int) -> Int { min(64, max(16, k + k / 2)) }
+
+    /// The candidates' rows: the content the replicas sent, the others read.
+    func contents(_ rows: [NearestRow]) async throws(CQLError) -> [PartitionResult] {
+        let unsettled = rows.filter { $0.row == nil }
+        var read = try await readRows(unsettled).makeIterator()
+        return rows.map { $0.row ?? read.next()! }
+    }
 
     /// Reads the candidates' rows concurrently at the query's level, in the candidates' order.
     func readRows(_ rows: [NearestRow]) async throws(CQLError) -> [PartitionResult] {

@@ -20,9 +20,9 @@ extension ClusterCoordinator {
                                      consistency: consistency, replication: ks.replication)
         if assignments.isEmpty { return IndexedRowsPage(keys: [], next: nil) }
         let query = indexQuery
-        let answers: [IndexReplicaAnswer<IndexedRowsPage>] = await askAll(assignments, verb: ReplicaVerbs.indexedRows) { ranges in
+        let answers: [IndexReplicaAnswer<IndexedRowsPage>] = await askAll(assignments, verb: ReplicaVerbs.indexedRows) { assignment in
             var request = command
-            request.ranges = ranges
+            request.ranges = assignment.ranges
             let sub = request
             return (sub.encoded(), { () throws -> IndexedRowsPage in
                 guard let query else { throw CoordinatorError.invalid("no storage-attached indexes on this node") }
@@ -50,39 +50,56 @@ extension ClusterCoordinator {
     }
 
     /// The live replicas to ask for `ranges`, with the pieces each covers: every piece goes to
-    /// as many replicas as `consistency` needs, closest first.
-    func assign(_ ranges: [TokenRange], consistency: ConsistencyLevel, replication: ReplicationParams) throws(CoordinatorError)
-        -> [(replica: Replica, ranges: [TokenRange])]
-    {
+    /// as many replicas as `consistency` needs. Per replica (``IndexQueryRouting/perReplica``),
+    /// the pieces gather on as few replicas as the level allows: this node first, then replicas
+    /// already chosen for an earlier piece, then the closest others (in an order that changes
+    /// from query to query, so that coordinators spread their queries over their peers). Per
+    /// range, every piece is a request of its own to its closest replicas.
+    func assign(_ ranges: [TokenRange], consistency: ConsistencyLevel, replication: ReplicationParams,
+                routing: IndexQueryRouting = .perReplica) throws(CoordinatorError) -> [IndexAssignment] {
         let snapshot = topology.snapshot
-        var assignments: [UUIDValue: (replica: Replica, ranges: [TokenRange])] = [:]
+        var assignments: [UUIDValue: IndexAssignment] = [:]
         var order: [UUIDValue] = []
+        var pieceRequests: [IndexAssignment] = []
+        let salt = Int.random(in: 0 ..< Int.max)
         for range in ranges {
             for piece in snapshot.ring.pieces(of: range) {
+                let preference: (Replica) -> Double = { r in
+                    if r.isLocal { return 0 }
+                    if routing == .perReplica, assignments[r.hostId] != nil { return 1 }
+                    let spread = Double(UInt16(truncatingIfNeeded: r.hostId.hashValue ^ salt)) / 65536
+                    return (r.dataCenter == snapshot.localDataCenter ? 2 : 4) + spread
+                }
                 let plan = try ReplicaPlan.forRead(consistency, replicas: snapshot.replicas(forRangeEndingAt: piece.ringIndex, replication),
-                                                   replication: replication, localDataCenter: snapshot.localDataCenter)
-                for r in plan.candidates.prefix(plan.blockFor) {
-                    if assignments[r.hostId] == nil { order.append(r.hostId) }
-                    assignments[r.hostId, default: (r, [])].ranges.append(piece.range)
+                                                   replication: replication, localDataCenter: snapshot.localDataCenter, preference: preference)
+                for r in plan.initialContacts {
+                    switch routing {
+                    case .perRange:
+                        pieceRequests.append(IndexAssignment(replica: r, ranges: [piece.range]))
+                    case .perReplica:
+                        if assignments[r.hostId] == nil { order.append(r.hostId) }
+                        assignments[r.hostId, default: IndexAssignment(replica: r, ranges: [])].ranges.append(piece.range)
+                    }
                 }
             }
         }
-        if assignments.isEmpty {
+        if assignments.isEmpty && pieceRequests.isEmpty {
             _ = try ReplicaPlan.forRead(consistency, replicas: [], replication: replication, localDataCenter: snapshot.localDataCenter)
         }
-        return order.compactMap { assignments[$0] }
+        return routing == .perRange ? pieceRequests : order.compactMap { assignments[$0] }
     }
 
     /// Sends one request to each assigned replica (this node directly, in a task) and waits for
     /// every answer; a replica that does not answer within the range timeout counts as failed.
-    func askAll<Answer: Sendable>(_ assignments: [(replica: Replica, ranges: [TokenRange])], verb: Verb,
-                                  request: ([TokenRange]) -> ([UInt8], @Sendable () throws -> Answer, @Sendable ([UInt8]) throws -> Answer))
+    func askAll<Answer: Sendable>(_ assignments: [IndexAssignment], verb: Verb,
+                                  request: (IndexAssignment) -> ([UInt8], @Sendable () throws -> Answer, @Sendable ([UInt8]) throws -> Answer))
         async -> [IndexReplicaAnswer<Answer>]
     {
         let snapshot = topology.snapshot
         return await withTaskGroup(of: IndexReplicaAnswer<Answer>.self) { group in
-            for (replica, ranges) in assignments {
-                let (payload, local, decode) = request(ranges)
+            for assignment in assignments {
+                let replica = assignment.replica
+                let (payload, local, decode) = request(assignment)
                 group.addTask {
                     if replica.isLocal {
                         do { return .answer(try local()) } catch { return .failed("\(error)") }
@@ -131,6 +148,23 @@ extension ClusterCoordinator {
         }
         return out
     }
+}
+
+/// One request of an index query: a replica and the ring pieces it answers for.
+struct IndexAssignment: Sendable {
+    var replica: Replica
+    var ranges: [TokenRange]
+
+    func covers(_ token: Token) -> Bool { ranges.contains { $0.contains(token) } }
+}
+
+/// How a coordinator sends an index query (`ORDER BY … ANN OF`) over the ring: one request per
+/// replica covering all the pieces it was chosen for (the default), or one request per ring range
+/// and replica. `vector_search_routing` in the node's configuration; docs/vector.md has the
+/// measurements that chose the default.
+public enum IndexQueryRouting: String, Sendable, CaseIterable {
+    case perReplica = "per_replica"
+    case perRange = "per_range"
 }
 
 /// What one replica answered to an index request: its answer, or that it failed (with the

@@ -27,6 +27,8 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
         public var speculativeRetry: SpeculativeRetry? = .percentile99
         public var minimumSpeculationDelay: Duration = .milliseconds(2)
         public var initialSpeculationDelay: Duration = .milliseconds(50)
+        /// How index queries are sent to replicas.
+        public var indexQueryRouting: IndexQueryRouting = .perReplica
 
         public enum SpeculativeRetry: Sendable, Equatable {
             case percentile99

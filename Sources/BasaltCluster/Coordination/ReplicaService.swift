@@ -117,7 +117,7 @@ public final class ReplicaService: Sendable {
         do {
             let command = try NearestRowsCommand.decode(m.payload)
             guard let vectorSearch else { return refuse(reply, "no vector indexes on this node", m) }
-            let rows = try vectorSearch.nearestRows(command)
+            let rows = try command.withContent(try vectorSearch.nearestRows(command), from: engine())
             count { $0.nearestRows += 1 }
             reply.reply(NearestRow.encode(rows))
         } catch {

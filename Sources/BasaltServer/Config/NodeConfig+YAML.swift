@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltCluster
 import Yams
 
 /// Why a configuration file could not be used.
@@ -19,7 +20,7 @@ extension NodeConfig {
         "range_request_timeout_in_ms", "request_timeout_in_ms", "hinted_handoff_enabled", "max_hint_window_in_ms",
         "max_hints_size_in_mb", "hinted_handoff_throttle_in_kb", "auto_bootstrap", "stream_throughput_outbound",
         "replace_address_first_boot", "authenticator", "superuser_name",
-        "superuser_password", "log_level",
+        "superuser_password", "log_level", "vector_search_routing",
     ]
 
     /// Applies the settings of a YAML document over `self`. Unknown keys and values of the wrong kind
@@ -88,6 +89,11 @@ extension NodeConfig {
         case "commitlog_segment_size_in_mb": commitLogSegmentSizeMiB = try int()
         case "memtable_size_in_mb": memtableSizeMiB = try int()
         case "compaction_throughput_mb_per_sec": compactionThroughputMiBPerSecond = try int()
+        case "vector_search_routing":
+            guard let routing = IndexQueryRouting(rawValue: try str()) else {
+                throw NodeConfigError(["vector_search_routing must be per_replica or per_range"])
+            }
+            vectorSearchRouting = routing
         case "write_request_timeout_in_ms": writeTimeoutMillis = try int()
         case "read_request_timeout_in_ms": readTimeoutMillis = try int()
         case "range_request_timeout_in_ms": rangeTimeoutMillis = try int()
@@ -158,6 +164,7 @@ extension NodeConfig {
         superuser_name: \(q(superuserName))
         superuser_password: \(q(superuserPassword))
         log_level: \(logLevel)
+        vector_search_routing: \(vectorSearchRouting.rawValue)
 
         """
     }

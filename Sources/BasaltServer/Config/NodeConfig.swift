@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltCluster
 
 /// Everything a node needs to start: identity, addresses, cluster membership, storage and timeouts.
 ///
@@ -44,6 +45,8 @@ public struct NodeConfig: Sendable, Equatable {
     public var writeTimeoutMillis = 2_000
     public var readTimeoutMillis = 5_000
     public var rangeTimeoutMillis = 10_000
+    /// How a coordinator sends `ORDER BY … ANN OF` queries to replicas (docs/vector.md).
+    public var vectorSearchRouting = IndexQueryRouting.perReplica
     public var requestTimeoutMillis = 10_000
 
     public var hintedHandoffEnabled = true

@@ -88,6 +88,7 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
         settings.writeTimeout = .milliseconds(c.writeTimeoutMillis)
         settings.readTimeout = .milliseconds(c.readTimeoutMillis)
         settings.rangeTimeout = .milliseconds(c.rangeTimeoutMillis)
+        settings.indexQueryRouting = c.vectorSearchRouting
         let coordinator = ClusterCoordinator(engine: storage.engine, messaging: context.messaging, topology: topology, schema: schema,
                                              hints: hints, vectorSearch: storage.indexes, indexQuery: storage.indexes, settings: settings, clock: context.clock, logger: context.logger)
         hints.start()

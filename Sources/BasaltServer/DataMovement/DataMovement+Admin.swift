@@ -81,10 +81,12 @@ extension DataMovementComponent: AdminRouteProvider {
             let keyspace = request.queryValue("keyspace")
             return launch("cleanup", target: keyspace) { c, op, ctx in try await c.cleanup(keyspace: keyspace, op, context: ctx) }
         case ("POST", "/flush"):
-            guard context != nil else { return .error(503, "the node is not started") }
-            do { try storage.engine.flushAll() } catch { return .error(500, "flush failed: \(error)") }
-            Task { await self.publishLoad() }
-            return HTTPResponse(status: 200, text: "flushed every memtable\n")
+            // Off the admin loop (it is also the gossip loop): writing SSTables takes a while.
+            return launch("flush", target: nil) { c, op, _ in
+                try c.storage.engine.flushAll()
+                await c.publishLoad()
+                c.progress(op, "flushed every memtable")
+            }
         case ("GET", "/operations"), ("HEAD", "/operations"):
             let all = operations.withLock { $0.operations }
             if let text = request.queryValue("id") {

@@ -132,7 +132,7 @@ extension PartitionResult {
         StorageCodec.writePartition(update, &w)
     }
 
-    static func decode(_ r: inout ByteReader) throws(DecodeError) -> PartitionResult {
+    public static func decode(_ r: inout ByteReader) throws(DecodeError) -> PartitionResult {
         let key = try r.readVarBytes()
         let token = Token(try r.readInt64())
         return PartitionResult(partitionKey: key, token: token, update: try StorageCodec.readPartition(&r))

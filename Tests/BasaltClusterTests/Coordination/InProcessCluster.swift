@@ -24,8 +24,10 @@ final class InProcessCluster: @unchecked Sendable {
         /// Real hinted handoff, when the cluster was made with `hintedHandoff` settings.
         var handoff: HintedHandoff?
         var coordinator: ClusterCoordinator!
+        /// The node's vector search, when the cluster was made with `vectorSearch`.
+        let search: KeyOrderSearch?
 
-        init(index: Int, host: String, schema: TestSchema, logger: Logger) throws {
+        init(index: Int, host: String, schema: TestSchema, vectorSearch: Bool, logger: Logger) throws {
             engine = try StorageEngine(directory: directory.path, config: StorageConfig(), clock: SystemClock(), logger: logger)
             for t in schema.tables { try engine.addTable(t) }
             try engine.addTable(BatchlogTable.schema)
@@ -34,7 +36,8 @@ final class InProcessCluster: @unchecked Sendable {
             identity = NodeIdentity(hostId: UUIDValue(msb: UInt64(index), lsb: 0xAB), address: NodeAddress(host: host, port: 0))
             topology = ClusterTopology(local: identity, localDataCenter: "dc1", clock: SystemClock())
             let engine = self.engine
-            replicas = ReplicaService(engine: { engine }, logger: logger)
+            search = vectorSearch ? KeyOrderSearch(engine: engine, table: CoordinationFixtures.table) : nil
+            replicas = ReplicaService(engine: { engine }, vectorSearch: search, logger: logger)
             replicas.register(on: messaging)
             batchlog = BatchlogService(engine: { engine }, replayAfter: .milliseconds(0), clock: SystemClock(), logger: logger)
             batchlog.register(on: messaging)
@@ -48,13 +51,13 @@ final class InProcessCluster: @unchecked Sendable {
 
     /// `count` nodes with `tokensPerNode` evenly interleaved tokens each.
     init(count: Int = 3, tokensPerNode: Int = 4, schema: TestSchema, settings: ClusterCoordinator.Settings = ClusterCoordinator.Settings(),
-         hintedHandoff: HintedHandoff.Settings? = nil) async throws {
+         hintedHandoff: HintedHandoff.Settings? = nil, vectorSearch: Bool = false) async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         self.schema = schema
         var list: [Node] = []
         for i in 0 ..< count {
-            let n = try Node(index: i + 1, host: "127.0.7.\(i + 11)", schema: schema, logger: logger)
+            let n = try Node(index: i + 1, host: "127.0.7.\(i + 11)", schema: schema, vectorSearch: vectorSearch, logger: logger)
             try await n.messaging.start()
             list.append(n)
         }
@@ -78,7 +81,7 @@ final class InProcessCluster: @unchecked Sendable {
                 sink = handoff
             }
             n.coordinator = ClusterCoordinator(engine: n.engine, messaging: n.messaging, topology: n.topology, schema: schema,
-                                               hints: sink, settings: settings, clock: SystemClock(), logger: logger)
+                                               hints: sink, vectorSearch: n.search, settings: settings, clock: SystemClock(), logger: logger)
         }
         publish()
     }
