@@ -3,18 +3,21 @@ import BasaltNet
 import BasaltServer
 import Foundation
 
-/// `basalt admin status|ring|metrics`: prints what a node's admin endpoint reports.
+/// `basalt admin status|ring|metrics|netstats|…`: prints what a node's admin endpoint reports, or
+/// runs an operation there (decommission, removenode, cleanup; AdminCommand+DataMovement.swift).
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Ask a running node about the cluster through its admin endpoint.",
-        subcommands: [Status.self, Ring.self, Metrics.self]
+        subcommands: [Status.self, Ring.self, Metrics.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self,
+                      SetStreamThroughput.self, GetStreamThroughput.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self, Repair.self]
     )
 
     struct Endpoint: ParsableArguments {
         @Option(help: "The node's address.") var host = "127.0.0.1"
         @Option(help: "The node's admin port.") var port: UInt16 = 7199
         @Option(help: "Seconds to wait for the answer.") var timeout = 10.0
+        @Option(help: "The node's internode port (decommission waits until it closes).") var internodePort: UInt16 = 7000
     }
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -42,8 +45,50 @@ struct AdminCommand: AsyncParsableCommand {
         func run() async throws { try await AdminCommand.fetch("/metrics", endpoint) }
     }
 
+    struct Snapshot: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Flush, then hard-link every table's live SSTables (of KEYSPACE) under <table dir>/snapshots/TAG/ with schema.cql.")
+        @Option(name: [.customShort("t"), .long], help: "The snapshot's name (default: the time in milliseconds).") var tag: String?
+        @Argument(help: "Only this keyspace's tables.") var keyspace: String?
+        @OptionGroup var endpoint: Endpoint
+        @Option(help: "text or json.") var format = Format.text
+        func run() async throws {
+            var endpoint = endpoint
+            endpoint.timeout = max(endpoint.timeout, 600)
+            try await AdminCommand.fetch("/snapshot" + AdminCommand.query(["tag": tag, "keyspace": keyspace, "format": format.rawValue]), endpoint, method: "POST")
+        }
+    }
+
+    struct ListSnapshots: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "listsnapshots", abstract: "Every snapshot on the node: tag, keyspace, table, true size, size on disk.")
+        @OptionGroup var endpoint: Endpoint
+        @Option(help: "text or json.") var format = Format.text
+        func run() async throws { try await AdminCommand.fetch("/snapshots?format=\(format.rawValue)", endpoint) }
+    }
+
+    struct ClearSnapshot: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "clearsnapshot", abstract: "Delete the snapshots named TAG (every snapshot without -t).")
+        @Option(name: [.customShort("t"), .long], help: "The snapshot to delete.") var tag: String?
+        @Argument(help: "Only this keyspace's snapshots.") var keyspace: String?
+        @OptionGroup var endpoint: Endpoint
+        func run() async throws {
+            try await AdminCommand.fetch("/clearsnapshot" + AdminCommand.query(["tag": tag, "keyspace": keyspace]), endpoint, method: "POST")
+        }
+    }
+
+    /// `?a=1&b=2` of the given parameters (nil ones left out), percent-encoded.
+    static func query(_ parameters: KeyValuePairs<String, String?>) -> String {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        let items = parameters.compactMap { name, value in
+            value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0)" }
+        }
+        return items.isEmpty ? "" : "?" + items.joined(separator: "&")
+    }
+
     /// Prints the body of a 200 answer on stdout; anything else is an error on stderr and status 1.
-    static func fetch(_ path: String, _ endpoint: Endpoint) async throws {
+    static func fetch(_ path: String, _ endpoint: Endpoint, method: String = "GET") async throws {
         let address: SocketAddress
         do { address = try SocketAddress(host: endpoint.host, port: endpoint.port) } catch {
             throw ValidationError("\(error)")
@@ -51,7 +96,7 @@ struct AdminCommand: AsyncParsableCommand {
         let loop = EventLoop(name: "basalt-admin")
         let result: Result<AdminClient.Response, AdminClient.Failure>
         do {
-            result = .success(try await AdminClient.get(path, from: address, on: loop, timeout: .seconds(endpoint.timeout)))
+            result = .success(try await AdminClient.send(method, path, to: address, on: loop, timeout: .seconds(endpoint.timeout)))
         } catch {
             result = .failure(error)
         }

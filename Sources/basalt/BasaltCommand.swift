@@ -9,7 +9,7 @@ struct BasaltCommand: AsyncParsableCommand {
         version: BasaltRelease.version,
         subcommands: [
             ServerCommand.self, AdminCommand.self, BenchCommand.self, CQLStandaloneCommand.self, SimulateCommand.self,
-            SSTableCommand.self, StorageCrashWriterCommand.self,
+            SSTableCommand.self, StorageCrashWriterCommand.self, LoadCommand.self,
         ]
     )
 }

@@ -68,6 +68,7 @@ struct ServerCommand: AsyncParsableCommand {
         let node = BasaltNode(config: settings, logger: Logger(label: "basalt"), releaseVersion: BasaltRelease.version,
                               components: CQLComponent.nodeComponents())
         let stopSignal = SignalWaiter(signals: [SIGTERM, SIGINT])
+        node.onStopRequest { _ in stopSignal.trigger(SIGTERM) }
         do {
             try await node.start()
         } catch {
@@ -128,6 +129,16 @@ final class SignalWaiter: @unchecked Sendable {
             }
             source.resume()
             sources.append(source)
+        }
+    }
+
+    /// Acts as if `number` had been received (the node asked to stop itself).
+    func trigger(_ number: Int32) {
+        queue.async {
+            guard self.received == nil else { return }
+            self.received = number
+            self.waiter?.resume(returning: number)
+            self.waiter = nil
         }
     }
 

@@ -158,6 +158,31 @@ struct AdminRoutesTests {
         server.stop()
         await loop.shutdownGracefully()
     }
+
+    @Test func registeredActionsAreServedOffTheLoopWithTheirMethod() async throws {
+        let loop = EventLoop(name: "admin-actions-test")
+        let actions = AdminActions()
+        actions.register("POST", "/work") { request in
+            // Longer than nothing: the answer comes after an await, from another thread.
+            try? await Task.sleep(for: .milliseconds(50))
+            return HTTPResponse(status: 200, text: "did \(request.queryValue("what") ?? "?")\n")
+        }
+        let routes = AdminRoutes(snapshot: { Self.snapshot() }, metrics: MetricsRegistry(), actions: actions)
+        guard case .now(let refused) = routes.answer(Self.request("GET", "/work")) else {
+            Issue.record("a GET of a POST-only action must be refused at once")
+            return
+        }
+        #expect(refused.status == 405)
+        let server = AdminServer(loop: loop, routes: routes, logger: .init(label: "test"))
+        let address = try await server.start(at: SocketAddress(host: ServerTestAddress.host(41), port: 0))
+        let done = try await AdminClient.send("POST", "/work?what=it", to: address, on: loop)
+        #expect(done.status == 200 && done.text == "did it\n")
+        #expect(try await AdminClient.get("/work", from: address, on: loop).status == 405)
+        #expect(try await AdminClient.get("/", from: address, on: loop).text.contains("POST /work"))
+        #expect(try await AdminClient.get("/status", from: address, on: loop).status == 200)
+        server.stop()
+        await loop.shutdownGracefully()
+    }
 }
 
 /// Bytes collected on a loop and read by the test afterwards.

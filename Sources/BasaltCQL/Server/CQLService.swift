@@ -56,6 +56,7 @@ public final class CQLService: @unchecked Sendable {
     private var server: NativeServer?
     private var processor: QueryProcessor?
     private var reconcileTask: Task<Void, Never>?
+    private var engineAttached = false
 
     /// - Parameters:
     ///   - messaging: internode messaging (schema distribution verbs are registered on it; it
@@ -119,7 +120,7 @@ public final class CQLService: @unchecked Sendable {
     /// `coordinator`, a ``LocalRequestCoordinator`` over the engine.
     @discardableResult
     public func start(engine: StorageEngine, openedTables: [TableSchema], coordinator: (any RequestCoordinator)?) async throws -> SocketAddress {
-        try schema.attach(engine: engine, openedTables: openedTables)
+        try attachEngine(engine, openedTables: openedTables)
         let processor = QueryProcessor(schema: schema, coordinator: coordinator ?? LocalRequestCoordinator(engine: engine, schema: schema, dataCenter: configuration.dataCenter),
                                        distributor: distributor, cluster: cluster, clock: clock, timestamps: timestamps, logger: logger)
         var settings = configuration.connectionSettings
@@ -130,6 +131,16 @@ public final class CQLService: @unchecked Sendable {
             self.server = server
         }
         let bound = try await server.start(at: try SocketAddress(host: configuration.address, port: configuration.nativePort))
+        return bound
+    }
+
+    /// Attaches the open storage engine to the schema (tables created and altered in it from now on)
+    /// and starts pulling schema changes from peers; done by ``start(engine:openedTables:coordinator:)``,
+    /// or earlier by a node that streams data before it serves (bootstrap). Idempotent.
+    public func attachEngine(_ engine: StorageEngine, openedTables: [TableSchema]) throws {
+        guard lock.withLock({ !engineAttached }) else { return }
+        try schema.attach(engine: engine, openedTables: openedTables)
+        lock.withLock { engineAttached = true }
         if let cluster = clusterDistributor {
             let task = Task {
                 while !Task.isCancelled {
@@ -139,7 +150,6 @@ public final class CQLService: @unchecked Sendable {
             }
             lock.withLock { reconcileTask = task }
         }
-        return bound
     }
 
     /// Membership changes: client events, and a schema pull when a peer reports another version.

@@ -44,6 +44,7 @@ extension ClusterCoordinator {
             let ks = try keyspace(m.keyspace)
             let snapshot = topology.snapshot
             let plan = try ReplicaPlan.forWrite(consistency, replicas: snapshot.replicas(for: m.token, ks.replication),
+                                                pending: snapshot.pendingReplicas(for: m.token, ks.replication),
                                                 replication: ks.replication, localDataCenter: snapshot.localDataCenter)
             result = await withUnsafeContinuation { continuation in
                 WriteRun(coordinator: self, mutation: m, plan: plan, writeType: writeType, snapshot: snapshot,

@@ -33,14 +33,40 @@ public final class ClusterTopology: @unchecked Sendable {
         public let local: NodeIdentity
         public let localDataCenter: String
         public let nodes: [UUIDValue: Node]
+        /// The ring once every range movement under way is done (joining nodes in, leaving ones
+        /// out); nil when nothing moves. Its extra replicas are the pending ones.
+        public let futureRing: TokenRing?
+        /// Nodes moving in (joining, replacing) or out (leaving, being removed), by host id, with
+        /// the status that makes them move.
+        public let moving: [UUIDValue: NodeStatus]
         private let lock = Lock()
         private var placements: [ReplicationParams: ReplicaPlacement] = [:]
+        private var futurePlacements: [ReplicationParams: ReplicaPlacement] = [:]
 
-        public init(ring: TokenRing, local: NodeIdentity, localDataCenter: String, nodes: [UUIDValue: Node]) {
+        public init(ring: TokenRing, local: NodeIdentity, localDataCenter: String, nodes: [UUIDValue: Node],
+                    futureRing: TokenRing? = nil, moving: [UUIDValue: NodeStatus] = [:]) {
             self.ring = ring
             self.local = local
             self.localDataCenter = localDataCenter
             self.nodes = nodes
+            self.futureRing = futureRing
+            self.moving = moving
+        }
+
+        /// The pending replicas of `token`: nodes that will replicate it once the movements under
+        /// way finish and do not yet (Cassandra's pending ranges). Writes go to them too and wait for
+        /// them on top of the level's count. Only nodes believed alive are returned: a joining node
+        /// that died must not make every write of its ranges unavailable.
+        public func pendingReplicas(for token: Token, _ replication: ReplicationParams) -> [Replica] {
+            guard let futureRing, replication != .local else { return [] }
+            let future: ReplicaPlacement = lock.withLock {
+                if let p = futurePlacements[replication] { return p }
+                let p = ReplicationStrategy(replication).placement(in: futureRing, localNode: local)
+                futurePlacements[replication] = p
+                return p
+            }
+            let natural = Set(placement(replication).replicas(for: token))
+            return future.replicas(for: token).filter { !natural.contains($0) }.map(replica).filter(\.isAlive)
         }
 
         public func placement(_ replication: ReplicationParams) -> ReplicaPlacement {
@@ -86,18 +112,31 @@ public final class ClusterTopology: @unchecked Sendable {
 
     public var snapshot: Snapshot { lock.withLock { current } }
 
-    /// Replaces the view with `ring` and `members` (this node included); records when members went down.
+    /// Replaces the view with `ring` and `members` (this node included); records when members went
+    /// down. Joining members with tokens (alive) and leaving members make the future ring.
     public func update(ring: TokenRing, members: [Member]) {
+        var future = ring
+        var moving: [UUIDValue: NodeStatus] = [:]
+        for m in members.sorted(by: { $0.generation < $1.generation }) {
+            guard let id = m.identity, let status = m.status else { continue }
+            if status == .joining, m.isAlive, !m.tokens.isEmpty {
+                future = future.adding(RingMember(identity: id, dataCenter: m.dataCenter, rack: m.rack, tokens: m.tokens))
+                moving[id.hostId] = status
+            } else if status == .leaving, ring.member(id) != nil {
+                future = future.removing(id)
+                moving[id.hostId] = status
+            }
+        }
         update(ring: ring, nodes: members.compactMap { m in
             m.identity.map { id in
                 Node(identity: id, dataCenter: m.dataCenter, rack: m.rack, isAlive: m.isAlive,
                      address: try? SocketAddress(host: m.address.host, port: m.address.port))
             }
-        })
+        }, futureRing: moving.isEmpty ? nil : future, moving: moving)
     }
 
     /// Replaces the view with `ring` and `nodes`; this node always counts as alive.
-    public func update(ring: TokenRing, nodes list: [Node]) {
+    public func update(ring: TokenRing, nodes list: [Node], futureRing: TokenRing? = nil, moving: [UUIDValue: NodeStatus] = [:]) {
         let now = clock.now().micros
         lock.withLock {
             var nodes: [UUIDValue: Node] = [:]
@@ -111,7 +150,8 @@ public final class ClusterTopology: @unchecked Sendable {
                     downSince[host] = now
                 }
             }
-            current = Snapshot(ring: ring, local: current.local, localDataCenter: current.localDataCenter, nodes: nodes)
+            current = Snapshot(ring: ring, local: current.local, localDataCenter: current.localDataCenter, nodes: nodes,
+                               futureRing: futureRing, moving: moving)
         }
     }
 

@@ -22,8 +22,8 @@ public struct ConsistencyRequirement: Hashable, Sendable {
 
     public let level: ConsistencyLevel
     /// Responses needed in all.
-    public let blockFor: Int
-    public let counting: Counting
+    public private(set) var blockFor: Int
+    public private(set) var counting: Counting
 
     public init(_ level: ConsistencyLevel, replication: ReplicationParams, localDataCenter: String) {
         self.level = level
@@ -61,6 +61,27 @@ public struct ConsistencyRequirement: Hashable, Sendable {
                 blockFor = total / 2 + 1; counting = .anyReplica
             }
         }
+    }
+
+    /// The requirement of a write that also goes to `pending` replicas (nodes joining or taking
+    /// over the range): as Cassandra does, each pending replica the level counts adds one to the
+    /// acknowledgements needed, so a write acknowledged at the level is on enough replicas both
+    /// before and after the range moves. ANY is unchanged (a hint counts).
+    public func addingPending(_ pending: [Replica]) -> ConsistencyRequirement {
+        guard level != .any, !pending.isEmpty else { return self }
+        var copy = self
+        switch counting {
+        case .anyReplica:
+            copy.blockFor += pending.count
+        case let .dataCenter(dc):
+            copy.blockFor += pending.count { $0.dataCenter == dc }
+        case let .eachDataCenter(need):
+            var more = need
+            for p in pending where more[p.dataCenter] != nil { more[p.dataCenter]! += 1 }
+            copy.counting = .eachDataCenter(more)
+            copy.blockFor = more.values.reduce(0, +)
+        }
+        return copy
     }
 
     /// Whether a response from a replica in `dataCenter` counts towards the level.

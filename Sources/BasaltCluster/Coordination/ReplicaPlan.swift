@@ -38,12 +38,19 @@ public struct ReplicaPlan: Sendable {
 
     /// A write plan: every live replica is written, every down one hinted. ANY needs nothing alive
     /// (a hint counts); other levels need `blockFor` counting replicas alive.
-    public static func forWrite(_ level: ConsistencyLevel, replicas: [Replica], replication: ReplicationParams,
+    ///
+    /// `pending` replicas (joining or taking over the range, see
+    /// ``ClusterTopology/Snapshot/pendingReplicas(for:_:)``) are written as well and raise the
+    /// acknowledgements needed by their number (``ConsistencyRequirement/addingPending(_:)``).
+    public static func forWrite(_ level: ConsistencyLevel, replicas natural: [Replica], pending: [Replica] = [],
+                                replication: ReplicationParams,
                                 localDataCenter: String) throws(CoordinatorError) -> ReplicaPlan {
         if level.isSerial {
             throw .invalid("SERIAL and LOCAL_SERIAL consistency are only for lightweight transactions, which Basalt does not support")
         }
         let requirement = ConsistencyRequirement(level, replication: replication, localDataCenter: localDataCenter)
+            .addingPending(pending)
+        let replicas = natural + pending
         if level != .any {
             var alive = ResponseTally()
             for r in replicas where r.isAlive && requirement.counts(dataCenter: r.dataCenter) { alive.add(dataCenter: r.dataCenter) }

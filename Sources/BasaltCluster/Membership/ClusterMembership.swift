@@ -8,7 +8,7 @@ import BasaltCore
 /// returned directives in order: ship `bytes` to an address, publish an event, log a rejection. It
 /// never needs to look inside a message.
 public struct ClusterMembership: Sendable {
-    public private(set) var gossip: Gossip.Instance
+    public internal(set) var gossip: Gossip.Instance
     public private(set) var view: MembershipView
 
     public enum Directive: Hashable, Sendable {
@@ -70,6 +70,8 @@ public struct ClusterMembership: Sendable {
     }
 
     public mutating func onShutdown() -> [Directive] { translate(gossip.onShutdown()) }
+
+    mutating func translateGossip(_ directives: [Gossip.Directive]) -> [Directive] { translate(directives) }
 
     /// Sends first, in order; then, for every endpoint a notification named, the view's events.
     private mutating func translate(_ directives: [Gossip.Directive]) -> [Directive] {

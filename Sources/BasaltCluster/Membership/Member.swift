@@ -80,7 +80,7 @@ public enum MembershipEvent: Hashable, Sendable {
     case left(Member)
     /// It was removed from the ring by an operator, or dropped from gossip.
     case removed(Member)
-    /// Its tokens changed while in the ring.
+    /// Its tokens changed while in the ring, or a joining node announced the tokens it will take.
     case tokensChanged(Member)
     /// It announced a new schema version.
     case schemaVersionChanged(Member, UUIDValue)

@@ -67,7 +67,10 @@ public struct MembershipView: Sendable {
         }
         let wasInRing = old?.ownsTokens ?? false
         if !wasInRing && new.ownsTokens { events.append(.joined(new)) }
-        if wasInRing && new.ownsTokens && (old?.tokens != new.tokens) { events.append(.tokensChanged(new)) }
+        if new.ownsTokens ? (wasInRing && old?.tokens != new.tokens) : (old != nil && old?.tokens != new.tokens && !new.tokens.isEmpty) {
+            // In the ring, or announced by a node that is joining (its pending ranges change).
+            events.append(.tokensChanged(new))
+        }
         if let schema = new.schemaVersion, schema != old?.schemaVersion {
             events.append(.schemaVersionChanged(new, schema))
         }

@@ -30,6 +30,14 @@ public enum AdminClient {
         _ path: String, from address: SocketAddress, on loop: EventLoop, timeout: Duration = .seconds(10),
         maxBytes: Int = 64 << 20
     ) async throws(Failure) -> Response {
+        try await send("GET", path, to: address, on: loop, timeout: timeout, maxBytes: maxBytes)
+    }
+
+    /// `method path` (no body) to the admin endpoint at `address`, using `loop`.
+    public static func send(
+        _ method: String, _ path: String, to address: SocketAddress, on loop: EventLoop, timeout: Duration = .seconds(10),
+        maxBytes: Int = 64 << 20
+    ) async throws(Failure) -> Response {
         var options = TCPOptions()
         options.connectTimeout = timeout
         let connection: TCPConnection
@@ -38,7 +46,7 @@ public enum AdminClient {
         } catch {
             throw .connect(error)
         }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(address)\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: \(address)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
         let result: Result<[UInt8], Failure> = await withUnsafeContinuation { continuation in
             let collector = ResponseCollector(continuation: continuation, maxBytes: maxBytes)
             let accepted = loop.execute {

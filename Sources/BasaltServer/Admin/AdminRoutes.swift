@@ -7,13 +7,39 @@ import Foundation
 public struct AdminRoutes: Sendable {
     public let snapshot: @Sendable () -> MembershipSnapshot
     public let metrics: MetricsRegistry
+    /// Further routes (data movement's operations), asked first.
+    public let providers: [any AdminRouteProvider]
+    /// Routes the node's subsystems registered (snapshots, repair, …), served off the loop.
+    public let actions: AdminActions
 
-    public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry) {
+    public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry, providers: [any AdminRouteProvider] = [],
+                actions: AdminActions = AdminActions()) {
         self.snapshot = snapshot
         self.metrics = metrics
+        self.providers = providers
+        self.actions = actions
+    }
+
+    /// What to answer: at once, or by running a registered action's handler.
+    public enum Answer: Sendable {
+        case now(HTTPResponse)
+        case later(AdminActions.Handler)
+    }
+
+    /// The answer to a request: a registered action's handler when one serves the request's
+    /// method and path, else ``respond(to:)``.
+    public func answer(_ request: HTTPRequest) -> Answer {
+        if let handler = actions.handler(for: request) { return .later(handler) }
+        if actions.serves(path: request.path) {
+            return .now(.error(405, "method \(request.method) not allowed on \(request.path)"))
+        }
+        return .now(respond(to: request))
     }
 
     public func respond(to request: HTTPRequest) -> HTTPResponse {
+        for p in providers {
+            if let response = p.respond(to: request) { return response }
+        }
         guard request.method == "GET" || request.method == "HEAD" else {
             return .error(405, "method \(request.method) not allowed; use GET")
         }
@@ -25,23 +51,20 @@ public struct AdminRoutes: Sendable {
         case "/metrics":
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", text: metrics.render())
         case "/":
-            return HTTPResponse(status: 200, text: "basalt admin endpoint: GET /status, /ring (?format=json), /metrics\n")
+            let more = actions.listing.map { ", " + $0 }.joined()
+            return HTTPResponse(status: 200, text: "basalt admin endpoint: GET /status, /ring (?format=json), /metrics\(more)\n")
         default:
             return .error(404, "no such path \(request.path); try /status, /ring or /metrics")
         }
     }
 
     private func render<T: Encodable>(_ value: T, format: String?, text: (T) -> String) -> HTTPResponse {
-        switch format {
-        case nil, "text":
-            return HTTPResponse(status: 200, text: text(value))
-        case "json":
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            guard let data = try? encoder.encode(value) else { return .error(500, "could not encode the report") }
-            return HTTPResponse(status: 200, contentType: "application/json", body: Array(data) + [10])
-        case let other?:
-            return .error(400, "unknown format '\(other)'; use text or json")
-        }
+        .report(value, format: format, text: text)
     }
+}
+
+/// A component answering some admin paths (its operations): the answer, or nil when `request` is
+/// not one of its routes. Called on the admin loop: must not block (long work starts a task).
+public protocol AdminRouteProvider: Sendable {
+    func respond(to request: HTTPRequest) -> HTTPResponse?
 }

@@ -96,7 +96,20 @@ private final class AdminConnection: @unchecked Sendable {
             logger.debug("bad admin request", metadata: ["remote": "\(connection.peerDescription)", "reason": "\(reason)"])
             respond(.error(status, reason), head: false)
         case let .request(request):
-            respond(routes.respond(to: request), head: request.method == "HEAD")
+            switch routes.answer(request) {
+            case let .now(response):
+                respond(response, head: request.method == "HEAD")
+            case let .later(handler):
+                // The work may outlast the request timeout: it applies to receiving the request only.
+                timer?.cancel()
+                timer = nil
+                connection.pauseReading()
+                let loop = connection.loop
+                Task { [self] in
+                    let response = await handler(request)
+                    loop.execute { [self] in respond(response, head: request.method == "HEAD") }
+                }
+            }
         }
     }
 

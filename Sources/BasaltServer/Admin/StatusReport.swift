@@ -39,7 +39,8 @@ public struct StatusReport: Codable, Equatable, Sendable {
         for (i, w) in widths.enumerated() {
             owned[snapshot.ring.members[snapshot.ring.owners[i]].identity.address, default: 0] += w
         }
-        nodes = snapshot.sortedMembers.map { m in
+        // Nodes that left or were removed are gone from the cluster (as in nodetool status).
+        nodes = snapshot.sortedMembers.filter { $0.status?.isDeadState != true }.map { m in
             let status = m.status?.rawValue ?? "UNKNOWN"
             let letter: String = switch m.status {
             case .normal: "N"

@@ -18,7 +18,8 @@ extension NodeConfig {
         "commitlog_sync_group_window_in_ms", "commitlog_segment_size_in_mb", "memtable_size_in_mb",
         "compaction_throughput_mb_per_sec", "write_request_timeout_in_ms", "read_request_timeout_in_ms",
         "range_request_timeout_in_ms", "request_timeout_in_ms", "hinted_handoff_enabled", "max_hint_window_in_ms",
-        "max_hints_size_in_mb", "hinted_handoff_throttle_in_kb", "authenticator", "superuser_name",
+        "max_hints_size_in_mb", "hinted_handoff_throttle_in_kb", "auto_bootstrap", "stream_throughput_outbound",
+        "replace_address_first_boot", "authenticator", "superuser_name",
         "superuser_password", "log_level", "vector_search_routing",
     ]
 
@@ -101,6 +102,9 @@ extension NodeConfig {
         case "max_hint_window_in_ms": maxHintWindowMillis = try int()
         case "max_hints_size_in_mb": maxHintsSizeMiB = try int()
         case "hinted_handoff_throttle_in_kb": hintsThrottleKiBPerSecond = try int()
+        case "auto_bootstrap": autoBootstrap = try bool()
+        case "stream_throughput_outbound": streamThroughputMiBPerSecond = try NodeConfig.parseMiBPerSecond(key, try str())
+        case "replace_address_first_boot": replaceAddressFirstBoot = try str()
         case "authenticator": authenticator = try str()
         case "superuser_name": superuserName = try str()
         case "superuser_password": superuserPassword = try str()
@@ -108,6 +112,14 @@ extension NodeConfig {
         default:
             throw NodeConfigError(["unknown setting '\(key)' (known: \(NodeConfig.yamlKeys.joined(separator: ", ")))"])
         }
+    }
+
+    /// A rate in MiB/s: a whole number, optionally followed by `MiB/s` (Cassandra 4.1's form).
+    static func parseMiBPerSecond(_ key: String, _ text: String) throws(NodeConfigError) -> Int {
+        var t = text.trimmingCharacters(in: " ")
+        if t.hasSuffix("MiB/s") { t = String(t.dropLast(5)).trimmingCharacters(in: " ") }
+        guard let v = Int(t), v >= 0 else { throw NodeConfigError(["\(key) must be a whole number of MiB/s (e.g. 24MiB/s), got '\(text)'"]) }
+        return v
     }
 
     /// A comma-separated list with blanks trimmed.
@@ -145,6 +157,9 @@ extension NodeConfig {
         max_hint_window_in_ms: \(maxHintWindowMillis)
         max_hints_size_in_mb: \(maxHintsSizeMiB)
         hinted_handoff_throttle_in_kb: \(hintsThrottleKiBPerSecond)
+        auto_bootstrap: \(autoBootstrap)
+        stream_throughput_outbound: \(streamThroughputMiBPerSecond)MiB/s
+        replace_address_first_boot: \(q(replaceAddressFirstBoot))
         authenticator: \(authenticator)
         superuser_name: \(q(superuserName))
         superuser_password: \(q(superuserPassword))

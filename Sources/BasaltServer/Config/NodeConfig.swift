@@ -54,6 +54,16 @@ public struct NodeConfig: Sendable, Equatable {
     public var maxHintsSizeMiB = 1024
     public var hintsThrottleKiBPerSecond = 1024
 
+    /// Whether a first start with a ring to join streams the data of its ranges before it serves
+    /// them (bootstrap). Off: it joins empty at once (as before data movement existed).
+    public var autoBootstrap = true
+    /// Outbound streaming limit in MiB/s (Cassandra's `stream_throughput_outbound`); 0 = unthrottled.
+    /// Settable at run time through the admin endpoint.
+    public var streamThroughputMiBPerSecond = 24
+    /// On a first start: take over the tokens of the dead node at this address and stream its data
+    /// (Cassandra's `replace_address_first_boot`); empty for none.
+    public var replaceAddressFirstBoot = ""
+
     /// `AllowAllAuthenticator` (default) or `PasswordAuthenticator`.
     public var authenticator = "AllowAllAuthenticator"
     public var superuserName = "cassandra"
@@ -115,6 +125,13 @@ public struct NodeConfig: Sendable, Equatable {
         }
         if maxHintWindowMillis < 0 { out.append("max_hint_window_in_ms must not be negative") }
         if maxHintsSizeMiB <= 0 { out.append("max_hints_size_in_mb must be positive") }
+        if streamThroughputMiBPerSecond < 0 { out.append("stream_throughput_outbound must not be negative (0 = unthrottled)") }
+        if !replaceAddressFirstBoot.isEmpty && !NodeConfig.isIPv4(replaceAddressFirstBoot) {
+            out.append("replace_address_first_boot must be an IPv4 address, got '\(replaceAddressFirstBoot)'")
+        }
+        if !replaceAddressFirstBoot.isEmpty && replaceAddressFirstBoot == listenAddress {
+            out.append("replace_address_first_boot names this node's own address")
+        }
         if hintsThrottleKiBPerSecond <= 0 { out.append("hinted_handoff_throttle_in_kb must be positive") }
         if !["AllowAllAuthenticator", "PasswordAuthenticator"].contains(authenticator) {
             out.append("authenticator must be AllowAllAuthenticator or PasswordAuthenticator, got '\(authenticator)'")

@@ -33,6 +33,8 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
     public var coordinator: ClusterCoordinator? { lock.withLock { running } }
     public var hintedHandoff: HintedHandoff? { lock.withLock { hints } }
     public var batchlogService: BatchlogService? { lock.withLock { batchlog } }
+    /// The coordinator's view of the ring (after prepare).
+    public var clusterTopology: ClusterTopology? { lock.withLock { topology } }
 
     public func prepare(_ context: NodeContext) throws {
         let storage = self.storage

@@ -32,7 +32,10 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         let coordination = CoordinationComponent(storage: storage, schema: { box.cql?.cql?.schema })
         let cql = CQLComponent(storage: storage, coordination: coordination)
         box.cql = cql
-        return [storage, coordination, cql]
+        let snapshots = SnapshotComponent(storage: storage, schema: { box.cql?.cql?.schema.schema })
+        let movement = DataMovementComponent(storage: storage, coordination: coordination, schema: { box.cql?.cql?.schema })
+        let repair = RepairComponent(storage: storage, movement: movement, schema: { box.cql?.cql?.schema })
+        return [storage, coordination, cql, movement, snapshots, repair]
     }
 
     /// Lets the storage component ask for the schema's tables before the CQL component exists as a value.
@@ -86,6 +89,13 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         guard let service else { return }
         let bound = try await service.start(engine: storage.engine, openedTables: opened, coordinator: coordination?.coordinator)
         context.logger.info("serving CQL", metadata: ["address": "\(bound)"])
+    }
+
+    /// Attaches the open engine to the schema and starts pulling schema changes, before the native
+    /// server starts (a bootstrapping node needs its tables to stream into).
+    func attachEngineEarly() async throws {
+        let (service, opened) = lock.withLock { (self.service, openedTables) }
+        try service?.attachEngine(storage.engine, openedTables: opened)
     }
 
     public func stop() async {

@@ -32,6 +32,8 @@ public final class BasaltNode: @unchecked Sendable {
     public let logger: Logger
     public let events = MembershipEvents()
     public let metrics = MetricsRegistry()
+    /// Routes components add to the admin endpoint (snapshots, repair, …).
+    public let adminActions = AdminActions()
     public let releaseVersion: String
     private let components: [any NodeComponent]
 
@@ -139,7 +141,10 @@ public final class BasaltNode: @unchecked Sendable {
             config: config, dataDirectory: directory.path, hostId: hostId, generation: generation, clock: clock,
             logger: logger, group: group, messaging: messaging, events: events, metrics: metrics,
             membership: { gossip.snapshot },
-            updateLocalState: { values in await gossip.update { $0.onLocalStateChange(values) } })
+            updateLocalState: { values in await gossip.update { $0.onLocalStateChange(values) } },
+            updateMembership: { change in await gossip.update(change) },
+            requestStop: { [weak self] reason in self?.requestStop(reason) },
+            admin: adminActions)
         for component in components {
             do { try component.prepare(context) } catch { throw .component(name: component.name, "\(error)") }
         }
@@ -151,7 +156,10 @@ public final class BasaltNode: @unchecked Sendable {
 
         if config.adminPort != 0 {
             let admin = AdminServer(
-                loop: group.loops[0], routes: AdminRoutes(snapshot: { gossip.snapshot }, metrics: metrics), logger: logger)
+                loop: group.loops[0], routes: AdminRoutes(snapshot: { gossip.snapshot }, metrics: metrics,
+                                                            providers: components.compactMap { $0 as? any AdminRouteProvider },
+                                                            actions: adminActions),
+                logger: logger)
             update { $0.admin = admin }
             do {
                 let bound = try await admin.start(at: internode.with(port: UInt16(config.adminPort)))
@@ -166,7 +174,9 @@ public final class BasaltNode: @unchecked Sendable {
             await gossip.update { $0.announceNormal(tokens: stored.tokens) }
         } else {
             await gossip.update { $0.onLocalStateChange([.status(.joining)]) }
-            let tokens = try await chooseTokens(gossip: gossip, seeds: seeds, self: address)
+            let tokens = try await joinRing(gossip: gossip, seeds: seeds, self: address, context: context)
+            // Stored only now: a bootstrap that failed leaves no identity, so the next start
+            // bootstraps again instead of announcing ranges it has no data for.
             let member = RingMember(identity: NodeIdentity(hostId: hostId, address: address), dataCenter: config.dataCenter,
                                     rack: config.rack, tokens: tokens)
             do { try store.saveIdentity(member) } catch { throw .identity(error) }
@@ -206,7 +216,7 @@ public final class BasaltNode: @unchecked Sendable {
     /// the ring delay restarts whenever such a peer finishes). Then it allocates against this data
     /// center's ring and moves each token a random step of at most 1/64 of its gap, so that two nodes
     /// that did allocate against the same ring never pick the same tokens.
-    private func chooseTokens(gossip: GossipService, seeds: [NodeAddress], self address: NodeAddress)
+    func chooseTokens(gossip: GossipService, seeds: [NodeAddress], self address: NodeAddress)
         async throws(NodeStartError) -> [Token]
     {
         let others = seeds.filter { $0 != address }
@@ -293,6 +303,21 @@ public final class BasaltNode: @unchecked Sendable {
         if r.group != nil { logger.info("node stopped") }
         _ = r.dataDirectory  // released (unlocked) when this last reference goes
     }
+
+    /// Set by the process running the node: called when the node asks to be stopped (after a
+    /// decommission); the process then calls ``stop()``.
+    public func onStopRequest(_ handler: @escaping @Sendable (String) -> Void) {
+        lock.withLock { stopHandler = handler }
+    }
+
+    func requestStop(_ reason: String) {
+        logger.notice("stop requested: \(reason)")
+        lock.withLock { stopHandler }?(reason)
+    }
+
+    private var stopHandler: (@Sendable (String) -> Void)?
+
+    var nodeComponents: [any NodeComponent] { components }
 
     private func update(_ body: (inout NodeRuntime) -> Void) {
         lock.withLock { body(&runtime) }

@@ -17,10 +17,15 @@ public protocol NodeComponent: AnyObject, Sendable {
     func start(_ context: NodeContext) async throws
     /// Stops the component; called in reverse start order, only if ``start(_:)`` succeeded.
     func stop() async
+    /// Called on a first start that streams data before joining (bootstrap, replace), after
+    /// messaging and gossip started and before streaming: e.g. the schema attaches the storage
+    /// engine so the tables to stream exist. Not called otherwise.
+    func beforeJoin(_ context: NodeContext) async throws
 }
 
 extension NodeComponent {
     public func prepare(_ context: NodeContext) throws {}
+    public func beforeJoin(_ context: NodeContext) async throws {}
 }
 
 /// Where a component starts.
@@ -48,4 +53,10 @@ public struct NodeContext: Sendable {
     public let membership: @Sendable () -> MembershipSnapshot
     /// Announces changes of this node's own gossip state (e.g. its schema version).
     public let updateLocalState: @Sendable ([Gossip.ApplicationValue]) async -> Void
+    /// Runs a change on the membership state machine (e.g. another endpoint's status set by removenode).
+    public let updateMembership: @Sendable (@escaping @Sendable (inout ClusterMembership) -> [ClusterMembership.Directive]) async -> Void
+    /// Asks the process to stop the node gracefully (after a decommission).
+    public let requestStop: @Sendable (String) -> Void
+    /// The admin endpoint's extra routes: register handlers in ``NodeComponent/prepare(_:)``.
+    public let admin: AdminActions
 }

@@ -58,6 +58,18 @@ enum FileSystem {
         if rmdir(path) != 0 && errno != ENOENT { throw fail(path, "rmdir") }
     }
 
+    /// Size and hard-link count of a file.
+    static func sizeAndLinks(_ path: String) throws -> (size: Int, links: Int) {
+        var st = stat()
+        if stat(path, &st) != 0 { throw fail(path, "stat") }
+        return (Int(st.st_size), Int(st.st_nlink))
+    }
+
+    /// Makes `to` another name of the file `from` (both on the same file system).
+    static func hardLink(_ from: String, _ to: String) throws {
+        if link(from, to) != 0 { throw fail(from, "link to \(to)") }
+    }
+
     static func rename(_ from: String, _ to: String) throws {
         if Glibc.rename(from, to) != 0 { throw fail(from, "rename to \(to)") }
     }

@@ -54,7 +54,8 @@ extension StorageEngine {
 
     /// Merges `inputs` into one new SSTable, purging what may be purged, publishes it, then deletes
     /// the inputs. Reads and writes continue meanwhile; inputs stay readable until the swap.
-    func compact(_ t: TableStore, _ inputs: [SSTableReader], epoch: Int) throws {
+    /// With `keep`, partitions whose token it refuses are left out (cleanup).
+    func compact(_ t: TableStore, _ inputs: [SSTableReader], epoch: Int, keep: ((Token) -> Bool)? = nil) throws {
         let (schema, cmp) = t.currentSchema
         let now = clock.nowSeconds()
         let gcBefore = now - Int64(schema.params.gcGraceSeconds)
@@ -93,6 +94,10 @@ extension StorageEngine {
                         throw e
                     }
                 }
+                if let keep, !keep(Token(token)) {
+                    seen += 1
+                    continue
+                }
                 var merged = PartitionUpdate.merge(parts, cmp).withoutDroppedColumns(schema.droppedColumns)
                 let hash = key.withUnsafeBytes { Murmur3.hash128($0) }
                 let maxPurgeable = t.maxPurgeableTimestamp(hash: hash, token: token, excluding: excluding)
@@ -126,8 +131,12 @@ extension StorageEngine {
                 }
                 return
             }
-            attachedIndexes?.didRemove(table: t.id, sstables: inputGenerations, memtables: [])
-            for r in inputs { deleteFiles(r) }
+            // Under the file lock: a snapshot linking the files of the view it took never finds
+            // them half deleted.
+            sstableFilesLock.withLock {
+                attachedIndexes?.didRemove(table: t.id, sstables: inputGenerations, memtables: [])
+                for r in inputs { deleteFiles(r) }
+            }
             metrics.add(metrics.compactions, 1)
             metrics.add(metrics.compactionBytesRead, inputs.reduce(0) { $0 + $1.sizeOnDisk })
             metrics.add(metrics.compactionBytesWritten, size)

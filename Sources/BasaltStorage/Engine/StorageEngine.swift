@@ -40,6 +40,9 @@ public final class StorageEngine: @unchecked Sendable {
     private let lockFD: Int32
     let closedFlag = Atomic<Bool>(false)
     let compactionLock = Lock()
+    /// Held while compaction deletes the files of SSTables that left the read view, and while a
+    /// snapshot hard-links the files of the view it took (see `snapshot(tag:keyspace:schemaText:)`).
+    let sstableFilesLock = Lock()
     /// Indexes attached to the tables' data, told of every write, flush and compaction.
     public let attachedIndexes: (any AttachedIndexes)?
     var compactionQueued: Set<UUIDValue> = []
@@ -141,7 +144,11 @@ public final class StorageEngine: @unchecked Sendable {
         }
         attachedIndexes?.didClear(table: id, dropped: true)
         commitLog.forget(table: id)
-        try FileSystem.removeTree(t.directory)
+        // Snapshots outlive the table (as in Cassandra): everything else of its directory goes.
+        for name in (try? FileSystem.list(t.directory)) ?? [] where name != Self.snapshotsDirectoryName {
+            try FileSystem.removeTree(t.directory + "/" + name)
+        }
+        if !FileSystem.exists(t.directory + "/" + Self.snapshotsDirectoryName) { try FileSystem.removeTree(t.directory) }
     }
 
     /// Removes every row of a table (TRUNCATE).
