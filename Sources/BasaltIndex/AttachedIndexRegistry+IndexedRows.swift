@@ -41,7 +41,7 @@ extension AttachedIndexRegistry: LocalIndexQuery {
         let lead = pool.min { $0.index.estimate($0.span) < $1.index.estimate($1.span) }!
         let checker = RowChecker(engine: engine, table: table, restrictions: resolved, now: command.nowSeconds)
         var cursor = command.after
-        var out: [IndexedRowKey] = []
+        var out: [RowKey] = []
         var examined = 0
         let batch = max(Self.indexedRowsBatch, min(command.limit, 4096))
         while true {
@@ -50,7 +50,7 @@ extension AttachedIndexRegistry: LocalIndexQuery {
                 cursor = ScanPosition(token: Murmur3.token(key.partitionKey), partitionKey: key.partitionKey, clustering: key.clustering)
                 examined += 1
                 if try checker.matches(key) {
-                    out.append(IndexedRowKey(partitionKey: key.partitionKey, clustering: key.clustering))
+                    out.append(key)
                     if out.count >= command.limit { return IndexedRowsPage(keys: out, next: cursor) }
                 }
             }

@@ -95,22 +95,7 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
     }
 
     private func startBuild(_ index: TableVectorIndex, table: UUIDValue, engine: StorageEngine) {
-        // Its own thread, not the engine's pools: a build can take minutes and must not hold up
-        // flushes or compactions.
-        WorkerThread(name: "index-build") { [self] in
-            do {
-                // Everything written before the index existed goes to an SSTable, then every
-                // SSTable without a segment is indexed from its data.
-                try engine.flush(tableId: table)
-                for s in try engine.attachedIndexSources(tableId: table) where !index.hasSSTable(s.generation) {
-                    try publish(index, s, mayLoad: true)
-                }
-                index.finishBuilding()
-                logger.info("vector index built", metadata: ["index": "\(index.definition.name)"])
-            } catch {
-                logger.error("vector index build failed", metadata: ["index": "\(index.definition.name)", "error": "\(error)"])
-            }
-        }.detach()
+        index.buildInBackground(table: table, engine: engine, logger: logger) { [self] origin in lock.withLock { stats.count(origin) } }
     }
 
     // MARK: AttachedIndexes
@@ -132,18 +117,12 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
         terms.willPublish(table: table, sstable: sstable, origin: origin)
         for index in indexes(table) {
             do {
-                switch origin {
-                case let .flush(memtable):
-                    if let segment = index.completeMemtableSegment(memtable) {
-                        try segment.write(to: index.definition.segmentPath(directory: sstable.directory, generation: sstable.generation), indexName: index.definition.name)
-                        index.publish(sstable.generation, segment)
-                    } else {
-                        try publish(index, sstable, mayLoad: false)
-                    }
-                case .compaction:
-                    try publish(index, sstable, mayLoad: false)
-                case .startup:
-                    try publish(index, sstable, mayLoad: true)
+                if case let .flush(memtable) = origin, let segment = index.completeMemtableSegment(memtable) {
+                    try index.writeSegment(segment, to: index.segmentPath(directory: sstable.directory, generation: sstable.generation))
+                    index.publish(sstable.generation, segment)
+                } else {
+                    let served = try index.serveSegment(of: sstable, mayLoad: origin.mayLoadSegments, logger: logger)
+                    lock.withLock { stats.count(served) }
                 }
             } catch {
                 // The SSTable is served regardless; its rows stay readable, and the index is
@@ -172,35 +151,6 @@ public final class AttachedIndexRegistry: AttachedIndexes, @unchecked Sendable {
     }
 
     // MARK: segments
-
-    /// Serves `sstable`'s segment of `index`: read from its file when allowed and sound, else
-    /// built from the SSTable's data and written (a damaged file is quarantined first).
-    private func publish(_ index: TableVectorIndex, _ sstable: SSTableContents, mayLoad: Bool) throws {
-        let path = index.definition.segmentPath(directory: sstable.directory, generation: sstable.generation)
-        if mayLoad, access(path, F_OK) == 0 {
-            switch Result(catching: { () throws(VectorError) in try VectorSegment.read(from: path, definition: index.definition) }) {
-            case let .success(segment):
-                index.publish(sstable.generation, segment)
-                lock.withLock { stats.segmentsLoaded += 1 }
-                return
-            case let .failure(e):
-                logger.error("vector index file damaged; quarantined and rebuilt from the SSTable", metadata: ["path": "\(path)", "error": "\(e)"])
-                Self.quarantine(path)
-                lock.withLock { stats.segmentsQuarantined += 1 }
-            }
-        }
-        let segment = try index.build(from: sstable)
-        try segment.write(to: path, indexName: index.definition.name)
-        index.publish(sstable.generation, segment)
-        lock.withLock { stats.segmentsBuilt += 1 }
-    }
-
-    static func quarantine(_ path: String) {
-        guard let slash = path.lastIndex(of: "/") else { return }
-        let dir = String(path[..<slash]) + "/quarantine"
-        mkdir(dir, 0o755)
-        if rename(path, dir + "/" + path[path.index(after: slash)...]) != 0 { unlink(path) }
-    }
 
     private func deleteFiles(_ d: VectorIndexDefinition, engine: StorageEngine, table: UUIDValue) {
         for s in (try? engine.attachedIndexSources(tableId: table)) ?? [] {
@@ -282,7 +232,7 @@ public enum VectorIndexError: Error, Hashable, Sendable, CustomStringConvertible
 }
 
 /// What the vector indexes did since start.
-public struct VectorIndexCounters: Hashable, Sendable {
+public struct VectorIndexCounters: Hashable, Sendable, SegmentCounting {
     public var vectorsIndexed = 0
     public var vectorsRefused = 0
     public var segmentsLoaded = 0

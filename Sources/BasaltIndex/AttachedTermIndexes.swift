@@ -71,24 +71,7 @@ public final class AttachedTermIndexes: @unchecked Sendable {
     }
 
     private func startBuild(_ index: TableTermIndex, table: UUIDValue, engine: StorageEngine) {
-        // Its own thread: a build can take minutes and must not hold up flushes or compactions.
-        WorkerThread(name: "term-index-build") { [self] in
-            do {
-                // Everything written before the index existed goes to an SSTable (indexed as it is
-                // published), then every SSTable still without a segment is indexed from its data.
-                try engine.flush(tableId: table)
-                for s in try engine.attachedIndexSources(tableId: table) where !index.hasSSTable(s.generation) {
-                    try publish(index, s, mayLoad: true)
-                }
-                // An SSTable compacted away meanwhile may have been indexed after its removal.
-                let live = Set(try engine.attachedIndexSources(tableId: table).map(\.generation))
-                index.remove(sstables: index.sstableGenerations.filter { !live.contains($0) }, memtables: [])
-                index.finishBuilding()
-                logger.info("term index built", metadata: ["index": "\(index.definition.name)"])
-            } catch {
-                logger.error("term index build failed", metadata: ["index": "\(index.definition.name)", "error": "\(error)"])
-            }
-        }.detach()
+        index.buildInBackground(table: table, engine: engine, logger: logger) { [self] origin in lock.withLock { stats.count(origin) } }
     }
 
     // MARK: engine events
@@ -103,10 +86,8 @@ public final class AttachedTermIndexes: @unchecked Sendable {
     func willPublish(table: UUIDValue, sstable: SSTableContents, origin: SSTableOrigin) {
         for index in indexes(table) {
             do {
-                switch origin {
-                case .flush, .compaction: try publish(index, sstable, mayLoad: false)
-                case .startup: try publish(index, sstable, mayLoad: true)
-                }
+                let served = try index.serveSegment(of: sstable, mayLoad: origin.mayLoadSegments, logger: logger)
+                lock.withLock { stats.count(served) }
             } catch {
                 // The SSTable is served regardless; its rows stay readable, and the index is
                 // rebuilt from it at the next start.
@@ -129,33 +110,11 @@ public final class AttachedTermIndexes: @unchecked Sendable {
         if dropped { _ = lock.withLock { tables.removeValue(forKey: table) } }
     }
 
-    /// Serves `sstable`'s segment of `index`: read from its file when allowed and sound, else
-    /// built from the SSTable's data and written (a damaged file is quarantined first).
-    private func publish(_ index: TableTermIndex, _ sstable: SSTableContents, mayLoad: Bool) throws {
-        let path = index.definition.segmentPath(directory: sstable.directory, generation: sstable.generation)
-        if mayLoad, access(path, F_OK) == 0 {
-            switch Result(catching: { () throws(VectorError) in try SSTableTermSegment.read(from: path, definition: index.definition) }) {
-            case let .success(segment):
-                index.publish(sstable.generation, segment)
-                lock.withLock { stats.segmentsLoaded += 1 }
-                return
-            case let .failure(e):
-                logger.error("term index file damaged; quarantined and rebuilt from the SSTable", metadata: ["path": "\(path)", "error": "\(e)"])
-                AttachedIndexRegistry.quarantine(path)
-                lock.withLock { stats.segmentsQuarantined += 1 }
-            }
-        }
-        let segment = try index.build(from: sstable)
-        try segment.write(to: path, definition: index.definition)
-        index.publish(sstable.generation, segment)
-        lock.withLock { stats.segmentsBuilt += 1 }
-    }
-
     func countQuery() { lock.withLock { stats.queries += 1 } }
 }
 
 /// What the term indexes did since start.
-public struct TermIndexCounters: Hashable, Sendable {
+public struct TermIndexCounters: Hashable, Sendable, SegmentCounting {
     public var termsIndexed = 0
     public var segmentsLoaded = 0
     public var segmentsBuilt = 0

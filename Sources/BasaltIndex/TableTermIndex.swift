@@ -153,3 +153,16 @@ final class TableTermIndex: @unchecked Sendable {
         return out
     }
 }
+
+extension TableTermIndex: SSTableSegmentIndex {
+    static var kind: String { "term" }
+    var name: String { definition.name }
+
+    func segmentPath(directory: String, generation: Int) -> String {
+        definition.segmentPath(directory: directory, generation: generation)
+    }
+
+    func readSegment(from path: String) throws -> SSTableTermSegment { try SSTableTermSegment.read(from: path, definition: definition) }
+
+    func writeSegment(_ segment: SSTableTermSegment, to path: String) throws { try segment.write(to: path, definition: definition) }
+}

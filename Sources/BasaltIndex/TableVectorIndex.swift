@@ -119,3 +119,17 @@ final class TableVectorIndex: @unchecked Sendable {
         }
     }
 }
+
+extension TableVectorIndex: SSTableSegmentIndex {
+    static var kind: String { "vector" }
+    var name: String { definition.name }
+    var sstableGenerations: [Int] { lock.withLock { Array(sstables.keys) } }
+
+    func segmentPath(directory: String, generation: Int) -> String {
+        definition.segmentPath(directory: directory, generation: generation)
+    }
+
+    func readSegment(from path: String) throws -> VectorSegment { try VectorSegment.read(from: path, definition: definition) }
+
+    func writeSegment(_ segment: VectorSegment, to path: String) throws { try segment.write(to: path, indexName: definition.name) }
+}

@@ -137,7 +137,7 @@ import Testing
         let stat = Row(clustering: [], cells: [.live(column: "s", timestamp: 5, value: Self.int(1))])
         try engine.apply(Mutation(schema: Self.schema, partitionKey: Self.int(3), update: PartitionUpdate(staticRow: stat)))
         let page = try Self.query(registry, [Self.eq("s_idx", Self.int(1))])
-        #expect(page.keys == [IndexedRowKey(partitionKey: Self.int(3), clustering: [])] && page.next == nil)
+        #expect(page.keys == [RowKey(partitionKey: Self.int(3), clustering: [])] && page.next == nil)
         // Static and row restrictions together: rows of that partition only.
         #expect(try ids([Self.eq("s_idx", Self.int(1)), red]) == Set(all.filter { $0 % 5 == 3 && $0 % 2 == 0 }))
         #expect(throws: TermIndexError.unknownIndex("nope")) { try Self.query(registry, [Self.eq("nope", [])]) }

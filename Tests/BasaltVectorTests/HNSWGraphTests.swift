@@ -85,19 +85,19 @@ import Testing
         #expect(try Self.recall(c, Array(all.suffix(100)), ef: 64) >= 0.95)
     }
 
-    @Test func searchesRunWhileInserting() async throws {
-        let all = Self.data(6_000, dim: 16, clusters: 10, seed: 13)
-        let g = try Self.build(Array(all.prefix(1_000)), .euclidean)
+    /// Inserts `vectors` on one task while three others each search 300 of `queries`; every
+    /// search must answer 10 distinct rows.
+    static func insertWhileSearching(_ g: HNSWGraph, _ vectors: ArraySlice<[Float]>, queries: [[Float]]) async throws {
         try await withThrowingTaskGroup(of: Int.self) { group in
             group.addTask {
-                for v in all[1_000...] { try g.insert(v) }
+                for v in vectors { try g.insert(v) }
                 return 0
             }
             for t in 0 ..< 3 {
                 group.addTask {
                     var answered = 0
                     for i in 0 ..< 300 {
-                        let found = try g.search(all[(i * 7 + t) % 6_000], k: 10, ef: 32)
+                        let found = try g.search(queries[(i * 7 + t) % queries.count], k: 10, ef: 32)
                         #expect(found.count == 10)
                         #expect(Set(found.map(\.id)).count == found.count)
                         answered += 1
@@ -109,6 +109,12 @@ import Testing
             for try await n in group { total += n }
             #expect(total == 900)
         }
+    }
+
+    @Test func searchesRunWhileInserting() async throws {
+        let all = Self.data(6_000, dim: 16, clusters: 10, seed: 13)
+        let g = try Self.build(Array(all.prefix(1_000)), .euclidean)
+        try await Self.insertWhileSearching(g, all[1_000...], queries: all)
         #expect(g.count == 6_000)
         #expect(try Self.recall(g, Array(all.prefix(50)), ef: 64) >= 0.95)
     }

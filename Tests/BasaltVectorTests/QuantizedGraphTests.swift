@@ -176,27 +176,7 @@ import Testing
     @Test func searchesRunWhileInsertsCrossTheTrainingPoint() async throws {
         let all = HNSWGraphTests.data(4_000, dim: 16, clusters: 10, seed: 13)
         let g = try Self.build(Array(all.prefix(200)), .cosine, Self.int8(trainingSize: 1_500))
-        try await withThrowingTaskGroup(of: Int.self) { group in
-            group.addTask {
-                for v in all[200...] { try g.insert(v) }
-                return 0
-            }
-            for t in 0 ..< 3 {
-                group.addTask {
-                    var answered = 0
-                    for i in 0 ..< 300 {
-                        let found = try g.search(all[(i * 7 + t) % 200], k: 10, ef: 32)
-                        #expect(found.count == 10)
-                        #expect(Set(found.map(\.id)).count == found.count)
-                        answered += 1
-                    }
-                    return answered
-                }
-            }
-            var total = 0
-            for try await n in group { total += n }
-            #expect(total == 900)
-        }
+        try await HNSWGraphTests.insertWhileSearching(g, all[200...], queries: Array(all.prefix(200)))
         #expect(g.activeQuantizer != nil)
         #expect(try HNSWGraphTests.recall(g, Array(all.prefix(50)), ef: 64) >= 0.95)
     }

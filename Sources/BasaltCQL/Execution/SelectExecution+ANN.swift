@@ -32,9 +32,9 @@ extension SelectExecution {
             // once the next candidate's index score cannot beat the k-th best current score (a
             // row's index distance is at most its current one, as the row's current vector is
             // indexed too).
-            var seen = Set<NearestRowKey>()
+            var seen = Set<RowKey>()
             let order = candidates.filter {
-                (partitions?.contains($0.partitionKey) ?? true) && seen.insert(NearestRowKey(partitionKey: $0.partitionKey, clustering: $0.clustering)).inserted
+                (partitions?.contains($0.partitionKey) ?? true) && seen.insert(RowKey(partitionKey: $0.partitionKey, clustering: $0.clustering)).inserted
             }
             var scored: [(score: Float, source: RowAssembler.Source)] = []
             var next = 0

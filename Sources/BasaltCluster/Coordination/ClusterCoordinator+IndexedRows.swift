@@ -36,8 +36,8 @@ extension ClusterCoordinator {
         for p in pages {
             if let n = p.next, cutoff.map({ order.compare(n, $0) < 0 }) ?? true { cutoff = n }
         }
-        var merged: [(ScanPosition, IndexedRowKey)] = []
-        var seen = Set<IndexedRowKey>()
+        var merged: [(ScanPosition, RowKey)] = []
+        var seen = Set<RowKey>()
         for p in pages {
             for k in p.keys where seen.insert(k).inserted {
                 let position = order.position(k)

@@ -33,10 +33,10 @@ extension ClusterCoordinator {
             }, { (assignment, try NearestRow.decode($0)) })
         }
         let lists = try results(answers, consistency)
-        var merged: [NearestRowKey: (distance: Float, versions: [PartitionResult])] = [:]
+        var merged: [RowKey: (distance: Float, versions: [PartitionResult])] = [:]
         for (assignment, rows) in lists {
             for row in rows {
-                let key = NearestRowKey(partitionKey: row.partitionKey, clustering: row.clustering)
+                let key = RowKey(partitionKey: row.partitionKey, clustering: row.clustering)
                 var entry = merged[key] ?? (.infinity, [])
                 entry.distance = min(entry.distance, row.distance)
                 // Only a version from a replica asked about the row's range counts towards the
@@ -65,16 +65,5 @@ extension ClusterCoordinator {
         var out = Set<UUIDValue>()
         for a in assignments where a.ranges.count == held[a.replica.hostId] { out.insert(a.replica.hostId) }
         return out
-    }
-}
-
-/// A row's key, for merging answers and reading each candidate once.
-public struct NearestRowKey: Hashable, Sendable {
-    public var partitionKey: [UInt8]
-    public var clustering: [[UInt8]]
-
-    public init(partitionKey: [UInt8], clustering: [[UInt8]]) {
-        self.partitionKey = partitionKey
-        self.clustering = clustering
     }
 }

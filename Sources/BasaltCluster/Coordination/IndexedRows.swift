@@ -143,26 +143,14 @@ public struct IndexedRowsCommand: Hashable, Sendable {
     }
 }
 
-/// A row (or, with an empty clustering in a table that has clustering columns, a whole
-/// partition) an index matched.
-public struct IndexedRowKey: Hashable, Sendable {
-    public var partitionKey: [UInt8]
-    public var clustering: [[UInt8]]
-
-    public init(partitionKey: [UInt8], clustering: [[UInt8]]) {
-        self.partitionKey = partitionKey
-        self.clustering = clustering
-    }
-}
-
 /// A replica's answer to ``IndexedRowsCommand``: matching keys in ring order, and where it
 /// stopped looking (nil when its ranges hold nothing more). Keys up to `next` that are not
 /// listed do not match on this replica.
 public struct IndexedRowsPage: Hashable, Sendable {
-    public var keys: [IndexedRowKey]
+    public var keys: [RowKey]
     public var next: ScanPosition?
 
-    public init(keys: [IndexedRowKey], next: ScanPosition?) {
+    public init(keys: [RowKey], next: ScanPosition?) {
         self.keys = keys
         self.next = next
     }
@@ -186,10 +174,10 @@ public struct IndexedRowsPage: Hashable, Sendable {
         guard version == 1 else { throw .invalid("index rows page version \(version)", at: 0) }
         let n = try r.readVarUInt()
         guard n <= UInt64(r.remaining) else { throw .invalid("\(n) keys", at: r.position) }
-        var keys: [IndexedRowKey] = []
+        var keys: [RowKey] = []
         for _ in 0 ..< n {
             let pk = try r.readVarBytes()
-            keys.append(IndexedRowKey(partitionKey: pk, clustering: try readClustering(from: &r)))
+            keys.append(RowKey(partitionKey: pk, clustering: try readClustering(from: &r)))
         }
         let next = try readPosition(from: &r)
         guard r.isAtEnd else { throw .invalid("trailing bytes after index rows page", at: r.position) }
@@ -265,7 +253,7 @@ public struct IndexKeyOrder: Sendable {
         }
     }
 
-    public func position(_ key: IndexedRowKey) -> ScanPosition {
+    public func position(_ key: RowKey) -> ScanPosition {
         ScanPosition(token: Murmur3.token(key.partitionKey), partitionKey: key.partitionKey, clustering: key.clustering)
     }
 }

@@ -20,8 +20,8 @@ import Testing
         ranges: [TokenRange(start: Token(-5), end: Token(100)), TokenRange(start: Token(200), end: .max)],
         after: ScanPosition(token: Token(42), partitionKey: [1, 2, 3], clustering: [[4], []]), limit: 500, nowSeconds: 1_700_000_000)
 
-    static let page = IndexedRowsPage(keys: [IndexedRowKey(partitionKey: [1], clustering: []),
-                                             IndexedRowKey(partitionKey: [2], clustering: [[3], [4, 5]])],
+    static let page = IndexedRowsPage(keys: [RowKey(partitionKey: [1], clustering: []),
+                                             RowKey(partitionKey: [2], clustering: [[3], [4, 5]])],
                                       next: ScanPosition(token: Token(-9), partitionKey: [2]))
 
     @Test func roundTrips() throws {

@@ -1,16 +1,7 @@
 import BasaltCore
 
-/// A row's primary key as storage holds it: the serialized partition key and the clustering
-/// values (empty for a table without clustering columns).
-public struct RowKey: Hashable, Sendable {
-    public var partitionKey: [UInt8]
-    public var clustering: [[UInt8]]
-
-    public init(partitionKey: [UInt8], clustering: [[UInt8]]) {
-        self.partitionKey = partitionKey
-        self.clustering = clustering
-    }
-
+/// How index segment files store a row key.
+extension RowKey {
     /// Appends the key: varint count of parts, then each part as varint length and bytes.
     func write(to w: inout ByteWriter) {
         w.writeVarUInt(UInt64(clustering.count + 1))
