@@ -160,3 +160,31 @@ def every_row_has_a_second_copy(cluster, stopped, live, keys):
         lost = missing(others, keys, ConsistencyLevel.ONE)
         assert not lost, "with %s stopped, %d of %d rows have no other copy: %s" % (a, len(lost), len(keys), lost[:20])
         cluster.run("start", i)
+
+
+class StateWatcher:
+    """Polls `observer`'s status for `target` until stopped, collecting the states seen (UJ, UN, UL…)."""
+
+    def __init__(self, observer, target):
+        import urllib.request
+        self.seen = []
+        self._stop = threading.Event()
+
+        def watch():
+            while not self._stop.is_set():
+                try:
+                    body = urllib.request.urlopen("http://%s:7199/status?format=json" % observer, timeout=5).read()
+                    for n in json.loads(body)["nodes"]:
+                        if n["address"] == target and (not self.seen or self.seen[-1] != n["state"]):
+                            self.seen.append(n["state"])
+                except OSError:
+                    pass
+                time.sleep(0.1)
+
+        self._thread = threading.Thread(target=watch)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=30)
+        return self.seen

@@ -18,12 +18,16 @@ def test_a_joining_node_streams_its_ranges_while_writes_continue(basalt_cluster)
     mv.load_rows(old, 0, ROWS, ConsistencyLevel.QUORUM)
 
     writers = mv.Writers(old, first=ROWS, count=2, limit=4000)
+    watcher = mv.StateWatcher(old[0], node4)
     try:
         mv.join(basalt_cluster, 4)
         # A few more writes once node 4 is a natural replica.
         mv.wait_for("writes after the join", lambda: len(writers.keys) >= 200, timeout=120)
     finally:
         writers.stop()
+        states = watcher.stop()
+    # Node 4 was joining (UJ) for at least the write timeout before it became normal.
+    assert "UJ" in states and states[-1] == "UN", states
     new_keys = writers.keys
     assert len(new_keys) >= 200, "writers acknowledged only %d writes (failures %s)" % (len(new_keys), writers.failures)
 

@@ -24,12 +24,16 @@ def test_a_decommissioned_node_hands_its_data_over_and_stops(basalt_cluster):
     pid = mv.node_pid(basalt_cluster, 2)
 
     writers = mv.Writers(staying, first=ROWS, count=2, limit=4000)
+    watcher = mv.StateWatcher(first[0], leaving)
     try:
         out = mv.admin(leaving, "decommission")
         mv.wait_for("writes after the decommission", lambda: len(writers.keys) >= 100, timeout=120)
     finally:
         writers.stop()
+        states = watcher.stop()
     assert "left the ring and stopped" in out, out
+    # Node 2 was leaving (UL) for at least the write timeout, then disappeared from status.
+    assert "UL" in states and "UN" not in states[states.index("UL"):], states
     # The command returns after the node's ports closed; the process exits right after.
     mv.wait_for("node 2's process to exit", lambda: mv.process_gone(pid), timeout=30)
 
