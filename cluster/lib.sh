@@ -100,8 +100,15 @@ launch_node() {
     echo "--- start $(date -u +%FT%TZ)" >> "$dir/basalt.log"
     setsid "$bin" server --config "$dir/basalt.yaml" --log-file "$dir/basalt.log" \
         </dev/null >/dev/null 2>>"$dir/basalt.log" &
-    echo $! > "$dir/pid"
-    say "node $i starting on $(node_addr "$i") (pid $!)"
+    local pid=$! tries=0
+    echo "$pid" > "$dir/pid"
+    # Until setsid has exec'd the server, the child's command line is this script's, and
+    # node_state would call the node stopped: wait (bounded) for the exec.
+    while [ $tries -lt 50 ] && kill -0 "$pid" 2>/dev/null && ! grep -q basalt "/proc/$pid/cmdline" 2>/dev/null; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    say "node $i starting on $(node_addr "$i") (pid $pid)"
 }
 
 # The admin status table of node I, or nothing when it does not answer.
