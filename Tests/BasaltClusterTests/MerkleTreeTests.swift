@@ -1,4 +1,5 @@
 import BasaltCore
+import Foundation
 @testable import BasaltCluster
 import BasaltStorage
 import BasaltTestSupport
@@ -98,6 +99,29 @@ struct MerkleTreeTests {
         let part = TokenRange(start: Token(0), end: Token(.max / 2))
         let inPart = (0 ..< 500).filter { part.contains(Murmur3.token(Self.key($0))) }.count
         #expect(try Self.tree(a, part).partitions == inPart)
+    }
+
+    @Test func aTreeBuiltAcrossAQuarantineHashesOnlyWhatIsLeft() throws {
+        // Every partition in one SSTable whose last quarter is damaged: the partitions before the
+        // damage read fine, then the whole SSTable is quarantined. The tree must not count them.
+        let dir = TemporaryDirectory("merkle-damaged")
+        let e = try Self.openEngine(dir)
+        defer { e.close() }
+        for k in 0 ..< 500 { try e.apply(Self.row(k, c: 0, ts: 100, v: String(repeating: "x", count: 200) + "\(k)")) }
+        try e.flush(tableId: Self.schema.id)
+        let data = try #require(try e.sstablePaths(tableId: Self.schema.id).first)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: data)[.size] as? Int)
+        let handle = try #require(FileHandle(forWritingAtPath: data))
+        try handle.seek(toOffset: UInt64(size * 3 / 4))
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: 64))
+        try handle.close()
+        try e.apply(Self.row(1000, c: 0, ts: 100, v: "kept"))  // in the memtable: still there afterwards
+
+        let full = TokenRange(start: .min, end: .min)
+        let tree = try Self.tree(e, full)
+        #expect(try e.quarantineReports(tableId: Self.schema.id).count == 1)
+        #expect(tree.partitions == 1)
+        #expect(tree == (try Self.tree(e, full)))
     }
 
     @Test func treesTravelIntactAndBadEncodingsAreRefused() throws {

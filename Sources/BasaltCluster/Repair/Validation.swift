@@ -62,13 +62,21 @@ extension MerkleTree {
     /// The tree of a table's data in a range on this node: every partition from memtables and
     /// SSTables merged (``StorageEngine/forEachPartition(tableId:range:batch:_:)``), hashed with
     /// its timestamps and tombstones.
+    ///
+    /// A damaged SSTable met while reading is quarantined whole, taking with it rows of partitions
+    /// already hashed: a tree built across a quarantine would match the other replicas where this
+    /// node has just lost data, and repair would leave it lost. So the tree is built again, from
+    /// what is left, until no SSTable was quarantined meanwhile (each pass removes at least one).
     public static func build(engine: StorageEngine, request: ValidationRequest) throws -> MerkleTree {
         let cmp = ClusteringComparator(try engine.schema(of: request.tableId))
-        var tree = MerkleTree(range: request.range, depth: request.depth)
-        try engine.forEachPartition(tableId: request.tableId, range: request.range) { p in
-            tree.add(token: p.token, digest: p.digest(cmp))
+        while true {
+            let quarantined = try engine.quarantineReports(tableId: request.tableId).count
+            var tree = MerkleTree(range: request.range, depth: request.depth)
+            try engine.forEachPartition(tableId: request.tableId, range: request.range) { p in
+                tree.add(token: p.token, digest: p.digest(cmp))
+            }
+            if try engine.quarantineReports(tableId: request.tableId).count == quarantined { return tree }
         }
-        return tree
     }
 }
 
