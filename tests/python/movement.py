@@ -8,6 +8,7 @@ import threading
 import time
 
 from conftest import ROOT, basalt_bin, session_on
+from workloads import Threads
 
 KEYSPACE = "movement"
 
@@ -58,22 +59,22 @@ def load_rows(addresses, first, count, consistency):
     c.shutdown()
 
 
-class Writers:
+class Writers(Threads):
     """`count` threads inserting distinct keys from `first` at QUORUM through `addresses` until
     stopped or `limit` writes each, remembering every acknowledged key; failed writes are counted
     and never checked (they may or may not have been applied)."""
 
     def __init__(self, addresses, first, count=2, limit=20000):
+        super().__init__()
         from cassandra import ConsistencyLevel
         self.acknowledged = [[] for _ in range(count)]
         self.failures = [0] * count
-        self._stop = threading.Event()
 
         def write(w):
             c, s = session_on(addresses, ConsistencyLevel.QUORUM)
             insert = s.prepare("INSERT INTO %s.kv (k, v) VALUES (?, ?)" % KEYSPACE)
             for i in range(limit):
-                if self._stop.is_set():
+                if self.stopping:
                     break
                 k = first + i * count + w
                 try:
@@ -83,14 +84,8 @@ class Writers:
                     self.failures[w] += 1
             c.shutdown()
 
-        self._threads = [threading.Thread(target=write, args=(w,)) for w in range(count)]
-        for t in self._threads:
-            t.start()
-
-    def stop(self):
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=120)
+        for w in range(count):
+            self.spawn(write, w)
 
     @property
     def keys(self):

@@ -1,36 +1,28 @@
-"""chaos/partition.py on a real 3-node cluster: a node is cut off from the others (iptables drops
-its storage-port traffic both ways) while writers insert at QUORUM through every node, then healed;
-every acknowledged write must be read back at QUORUM and ALL. Needs root and iptables
-(`scripts/deps --python` installs iptables)."""
-import os
-import shutil
+"""chaos/run.py's partition fault on a real 3-node cluster: a node is cut off from the others
+(iptables drops its storage-port traffic both ways) while the set and register workloads run at
+QUORUM through every node, then healed; every acknowledged write must be read back at QUORUM and
+ALL, no register read may be stale, and the failure detector must have convicted the cut-off node.
+Needs root and iptables (`scripts/deps --python` installs iptables)."""
 import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from faults import iptables_usable
+from test_chaos import run_chaos
 
 ADDRESS_BASE = 10
 
 
-def iptables_usable():
-    if os.geteuid() != 0 or shutil.which("iptables") is None:
-        return False
-    return subprocess.run(["iptables", "-S", "INPUT"], capture_output=True).returncode == 0
-
-
 @pytest.mark.skipif(not iptables_usable(), reason="partition tests need root and iptables")
-def test_nothing_acknowledged_is_lost_across_a_partition(basalt_cluster):
+def test_nothing_acknowledged_is_lost_across_a_partition(basalt_cluster, tmp_path):
     assert basalt_cluster.nodes == 3
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "chaos", "partition.py"), "--seconds", "36", "--partitions", "1",
-                           "--partition-seconds", "32", "--seed", "3"], env=basalt_cluster.env, capture_output=True, text=True,
-                          timeout=600)
-    report = [line for line in done.stdout.splitlines() if line.startswith("chaos:")]
-    print("\n".join(report))
-    assert done.returncode == 0, "\n".join(report) + done.stderr[-3000:]
-    assert any("nothing acknowledged was lost" in line for line in report)
+    done, report, output = run_chaos(basalt_cluster, tmp_path, "--faults", "partition", "--seconds", "36", "--max-faults", "1",
+                                     "--fault-seconds", "32", "--gap-seconds", "2", "--seed", "3")
+    assert done.returncode == 0, output
+    [fault] = report["faults"]
+    assert fault["fault"] == "partition" and "error" not in fault, output
     # The failure detector convicted the cut-off node while the partition lasted.
-    assert any("marked down by the others after" in line and "no conviction" not in line for line in report)
+    assert fault["details"]["convicted_by_all_within_seconds"] is not None, output
+    assert report["checks"]["set"]["QUORUM"]["lost"] == 0 and report["checks"]["register"]["stale"] == 0, output
     listing = subprocess.run(["iptables", "-S", "INPUT"], capture_output=True, text=True).stdout
     assert "basalt-chaos" not in listing
