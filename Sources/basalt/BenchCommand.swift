@@ -5,6 +5,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Basalt's subsystems.",
-        subcommands: [TransportBench.self, BenchStorageCommand.self, CQLBench.self, BenchVectorCommand.self, BenchMerkleCommand.self]
+        subcommands: [TransportBench.self, BenchStorageCommand.self, CQLBench.self, YCSBBench.self, BenchVectorCommand.self, BenchMerkleCommand.self]
     )
 }

@@ -81,7 +81,17 @@ struct CQLBench: AsyncParsableCommand {
     var runSeconds: Double { seconds ?? (ops == nil ? 10 : 300) }
 
     func run() async throws {
-        var logger = Logger(label: "basalt.bench.cql")
+        let credentials = username.map { SessionConfiguration.Credentials(username: $0, password: password) }
+        try await Self.withSession(hosts: hosts, port: port, connectionsPerHost: connectionsPerHost, clientThreads: clientThreads,
+                                   timeoutMs: timeoutMs, concurrency: concurrency, credentials: credentials, label: "cql", measure)
+    }
+
+    /// Connects a bench client session to `hosts`, sized for `concurrency` requests in flight,
+    /// runs `body` with it and closes it, also when `body` throws.
+    static func withSession(hosts: String, port: UInt16, connectionsPerHost: Int, clientThreads: Int, timeoutMs: Int, concurrency: Int,
+                            credentials: SessionConfiguration.Credentials? = nil, label: String,
+                            _ body: (Session) async throws -> Void) async throws {
+        var logger = Logger(label: "basalt.bench." + label)
         logger.logLevel = .warning
         var config = SessionConfiguration(contactPoints: hosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         config.port = port
@@ -90,7 +100,7 @@ struct CQLBench: AsyncParsableCommand {
         config.requestTimeout = .milliseconds(timeoutMs)
         config.maxInFlightPerConnection = max(1024, min(32768, concurrency * 4 / max(1, connectionsPerHost)))
         config.logger = logger
-        if let username { config.credentials = .init(username: username, password: password) }
+        config.credentials = credentials
         let session: Session
         do {
             session = try await Session.connect(config)
@@ -98,7 +108,7 @@ struct CQLBench: AsyncParsableCommand {
             throw ValidationError("cannot connect: \(error)")
         }
         do {
-            try await measure(session)
+            try await body(session)
         } catch {
             await session.close()
             throw error

@@ -5,9 +5,16 @@ import BasaltNet
 import Histogram
 import Synchronization
 
-/// What a bench run sends: one prepared statement, its values made from a random number, sent
-/// with the client's callback API (completions run on the client's event loops).
-struct CQLBenchOperation: Sendable {
+/// What a bench driver sends: one request for each random number, its outcome reported with the
+/// kind of operation it was (an index into the load's kinds: `basalt bench ycsb` mixes reads,
+/// updates, inserts and scans and measures each kind apart).
+protocol BenchLoad: Sendable {
+    func send(_ random: UInt64, completion: @escaping @Sendable (CQLBenchOperation.Outcome, _ kind: Int) -> Void)
+}
+
+/// What a `basalt bench cql` run sends: one prepared statement, its values made from a random
+/// number, sent with the client's callback API (completions run on the client's event loops).
+struct CQLBenchOperation: BenchLoad {
     enum Outcome: Sendable {
         case ok
         /// A read that found no row.
@@ -27,25 +34,36 @@ struct CQLBenchOperation: Sendable {
     /// Told every key written or read successfully.
     let succeeded: (@Sendable (Int64) -> Void)?
 
-    func send(_ random: UInt64, completion: @escaping @Sendable (Outcome) -> Void) {
+    func send(_ random: UInt64, completion: @escaping @Sendable (Outcome, Int) -> Void) {
         let k = key(random)
         session.execute(statement, encoded: values(k), consistency: consistency, options: options) { [expectsRow, succeeded] result in
-            switch result {
-            case let .success(response):
-                guard expectsRow else {
-                    succeeded?(k)
-                    return completion(.ok)
-                }
-                do throws(ClientError) {
-                    if case let .rows(rows) = try response.result(), rows.rows.isEmpty { return completion(.missing) }
-                    succeeded?(k)
-                    completion(.ok)
-                } catch {
-                    completion(.failed(error))
-                }
-            case let .failure(error):
-                completion(.failed(error))
+            let outcome = Outcome(result, expectsRow: expectsRow)
+            if case .ok = outcome { succeeded?(k) }
+            completion(outcome, 0)
+        }
+    }
+}
+
+extension CQLBenchOperation.Outcome {
+    /// The outcome of a response: `.missing` when a row was expected and none came.
+    init(_ result: Result<ExecutionResponse, ClientError>, expectsRow: Bool) {
+        switch result {
+        case let .success(response):
+            guard expectsRow else {
+                self = .ok
+                return
             }
+            do throws(ClientError) {
+                if case let .rows(rows) = try response.result(), rows.rows.isEmpty {
+                    self = .missing
+                } else {
+                    self = .ok
+                }
+            } catch {
+                self = .failed(error)
+            }
+        case let .failure(error):
+            self = .failed(error)
         }
     }
 }
@@ -53,17 +71,26 @@ struct CQLBenchOperation: Sendable {
 /// What a driver measured.
 struct CQLBenchMeasurement: Sendable {
     var counts = CQLBenchCounts()
-    var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
+    var histogram = CQLBenchMeasurement.newHistogram()
     var seconds = 0.0
     var unsent = 0
+    /// The same per kind of operation (only kinds seen; `basalt bench cql` has kind 0 only).
+    var kinds: [Int: Kind] = [:]
 
-    mutating func record(_ outcome: CQLBenchOperation.Outcome, latencyNanos: UInt64) {
-        switch outcome {
-        case .ok: counts.ok += 1
-        case .missing: counts.missing += 1
-        case let .failed(e): counts.record(e)
-        }
+    struct Kind: Sendable {
+        var counts = CQLBenchCounts()
+        var histogram = CQLBenchMeasurement.newHistogram()
+    }
+
+    static func newHistogram() -> Histogram<UInt64> {
+        Histogram<UInt64>(highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
+    }
+
+    mutating func record(_ outcome: CQLBenchOperation.Outcome, kind: Int, latencyNanos: UInt64) {
+        counts.record(outcome)
         _ = histogram.record(latencyNanos)
+        kinds[kind, default: Kind()].counts.record(outcome)
+        _ = kinds[kind, default: Kind()].histogram.record(latencyNanos)
     }
 
     /// Runs `start` on `loop` with the continuation the driver resumes when its run is over
@@ -101,11 +128,11 @@ final class CQLClosedLoop: Sendable {
         }
     }
 
-    private let operation: CQLBenchOperation
+    private let operation: any BenchLoad
     private let state: Mutex<State>
     private let clock = SystemClock()
 
-    init(operation: CQLBenchOperation, seed: UInt64) {
+    init(operation: any BenchLoad, seed: UInt64) {
         self.operation = operation
         state = Mutex(State(rng: SplitMix64(seed: seed)))
     }
@@ -135,15 +162,20 @@ final class CQLClosedLoop: Sendable {
             if let (f, m) = state.withLock({ $0.finishIfDone() }) { f.resume(returning: m) }
             return
         }
-        operation.send(next) { outcome in self.complete(outcome, sentAt: now) }
+        operation.send(next) { outcome, kind in self.complete(outcome, kind, sentAt: now) }
     }
 
-    private func complete(_ outcome: CQLBenchOperation.Outcome, sentAt: UInt64) {
+    /// Requests completed so far, and how many of them failed (for a progress line).
+    func progress() -> (completed: Int, errors: Int) {
+        state.withLock { ($0.measurement.counts.completed, $0.measurement.counts.errors) }
+    }
+
+    private func complete(_ outcome: CQLBenchOperation.Outcome, _ kind: Int, sentAt: UInt64) {
         let now = clock.monotonicNanos()
         let stopped = state.withLock { s in
             s.outstanding -= 1
             s.lastNanos = now
-            s.measurement.record(outcome, latencyNanos: now &- sentAt)
+            s.measurement.record(outcome, kind: kind, latencyNanos: now &- sentAt)
             return s.stopped
         }
         if !stopped { issue() }
@@ -175,11 +207,11 @@ final class CQLOpenLoop: Sendable {
         func dueAt(_ n: Int) -> UInt64 { startNanos + UInt64(Double(n) / rate * 1e9) }
     }
 
-    private let operation: CQLBenchOperation
+    private let operation: any BenchLoad
     private let state: Mutex<State>
     private let clock = SystemClock()
 
-    init(operation: CQLBenchOperation, seed: UInt64) {
+    init(operation: any BenchLoad, seed: UInt64) {
         self.operation = operation
         state = Mutex(State(rng: SplitMix64(seed: seed)))
     }
@@ -227,17 +259,22 @@ final class CQLOpenLoop: Sendable {
         }
         ticker?.cancel()
         for (random, dueAt) in batch {
-            operation.send(random) { outcome in self.complete(outcome, dueAt: dueAt) }
+            operation.send(random) { outcome, kind in self.complete(outcome, kind, dueAt: dueAt) }
         }
         finishIfDone()
     }
 
-    private func complete(_ outcome: CQLBenchOperation.Outcome, dueAt: UInt64) {
+    /// Requests completed so far, and how many of them failed (for a progress line).
+    func progress() -> (completed: Int, errors: Int) {
+        state.withLock { ($0.measurement.counts.completed, $0.measurement.counts.errors) }
+    }
+
+    private func complete(_ outcome: CQLBenchOperation.Outcome, _ kind: Int, dueAt: UInt64) {
         let now = clock.monotonicNanos()
         state.withLock { s in
             s.outstanding -= 1
             s.lastNanos = now
-            s.measurement.record(outcome, latencyNanos: now &- dueAt)
+            s.measurement.record(outcome, kind: kind, latencyNanos: now &- dueAt)
         }
         sendDue()
     }

@@ -19,6 +19,15 @@ struct CQLBenchCounts: Codable, Sendable {
     var firstError: String?
 
     var errors: Int { timeouts + unavailable + overloaded + connection + saturated + other }
+    var completed: Int { ok + missing + errors }
+
+    mutating func record(_ outcome: CQLBenchOperation.Outcome) {
+        switch outcome {
+        case .ok: ok += 1
+        case .missing: missing += 1
+        case let .failed(e): record(e)
+        }
+    }
 
     mutating func record(_ error: ClientError) {
         if firstError == nil { firstError = error.description }
