@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltNet
 import BasaltCluster
 
 /// Everything a node needs to start: identity, addresses, cluster membership, storage and timeouts.
@@ -109,9 +110,9 @@ public struct NodeConfig: Sendable, Equatable {
         if seeds.isEmpty { out.append("seeds must name at least one node") }
         for seed in seeds {
             let parts = seed.split(separator: ":", omittingEmptySubsequences: false)
-            let hostOK = NodeConfig.isIPv4(String(parts[0]))
+            let hostOK = NodeConfig.isIPv4(String(parts[0])) || NameResolution.isHostName(String(parts[0]))
             let portOK = parts.count == 1 || (parts.count == 2 && Int(parts[1]).map { (1 ... 65535).contains($0) } == true)
-            if !hostOK || !portOK { out.append("seed '\(seed)' is not an IPv4 address or address:port") }
+            if !hostOK || !portOK { out.append("seed '\(seed)' is not an IPv4 address or host name, with an optional :port") }
         }
         if dataDirectory.isEmpty { out.append("data_directory must not be empty") }
         if commitLogSyncPeriodMillis <= 0 { out.append("commitlog_sync_period_in_ms must be positive") }

@@ -123,7 +123,7 @@ public final class BasaltNode: @unchecked Sendable {
         }
         let messaging = MessagingService(settings: MessagingSettings(address: internode), group: group, logger: logger)
         update { $0.messaging = messaging }
-        let seeds = config.seedAddresses.map { NodeAddress(host: $0.host, port: UInt16($0.port)) }
+        let seeds = try await SeedResolution.resolve(config.seedAddresses, logger: logger)
         var settings = Gossip.Settings(clusterName: config.clusterName, seeds: seeds)
         settings.randomSeed = UInt64.random(in: .min ... .max)
         let local = ClusterMembership.LocalNode(
