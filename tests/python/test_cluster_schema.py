@@ -60,3 +60,19 @@ def test_cqlsh_describes_the_cluster_schema(basalt_cluster, session):
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert "shown" in out.stdout and "PRIMARY KEY (a, b)" in out.stdout
+
+
+def test_probes_answer_for_orchestrators(basalt_cluster):
+    """`/health` and `/ready` on every node's admin port, over HTTP and through `basalt admin`."""
+    import urllib.request
+    from conftest import basalt_bin
+    for a in basalt_cluster.addresses:
+        for path, body in (("/health", b"alive\n"), ("/ready", b"ready\n")):
+            with urllib.request.urlopen("http://%s:7199%s" % (a, path), timeout=10) as r:
+                assert r.status == 200 and r.read() == body
+        done = subprocess.run([basalt_bin(), "admin", "ready", "--host", a], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stdout == "ready\n", done.stderr
+    # A node that does not answer is neither healthy nor ready.
+    done = subprocess.run([basalt_bin(), "admin", "health", "--host", "127.0.5.59", "--timeout", "2"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "cannot reach" in done.stderr

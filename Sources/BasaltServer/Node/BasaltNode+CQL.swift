@@ -17,6 +17,7 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
     let coordination: CoordinationComponent?
     private let lock = Lock()
     private var service: CQLService?
+    private var serving = false
     private var openedTables: [TableSchema] = []
     private var subscription: MembershipSubscription?
 
@@ -88,8 +89,12 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         let (service, opened) = lock.withLock { (self.service, openedTables) }
         guard let service else { return }
         let bound = try await service.start(engine: storage.engine, openedTables: opened, coordinator: coordination?.coordinator)
+        lock.withLock { serving = true }
         context.logger.info("serving CQL", metadata: ["address": "\(bound)"])
     }
+
+    /// Whether the native server listens for clients (from a successful start to stop).
+    public var isServing: Bool { lock.withLock { serving } }
 
     /// Attaches the open engine to the schema and starts pulling schema changes, before the native
     /// server starts (a bootstrapping node needs its tables to stream into).
@@ -100,6 +105,7 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
 
     public func stop() async {
         let service = lock.withLock { () -> CQLService? in
+            serving = false
             subscription?.cancel()
             subscription = nil
             return self.service

@@ -155,10 +155,14 @@ public final class BasaltNode: @unchecked Sendable {
         logger.info("internode messaging listening", metadata: ["address": "\(messaging.address)"])
 
         if config.adminPort != 0 {
+            let cqlComponents = components.compactMap { $0 as? CQLComponent }
+            let notServing: @Sendable () -> String? = {
+                cqlComponents.contains { !$0.isServing } ? "the CQL native server is not serving yet" : nil
+            }
             let admin = AdminServer(
                 loop: group.loops[0], routes: AdminRoutes(snapshot: { gossip.snapshot }, metrics: metrics,
                                                             providers: components.compactMap { $0 as? any AdminRouteProvider },
-                                                            actions: adminActions),
+                                                            actions: adminActions, notServing: notServing),
                 logger: logger)
             update { $0.admin = admin }
             do {
