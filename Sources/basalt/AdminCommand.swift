@@ -10,7 +10,7 @@ struct AdminCommand: AsyncParsableCommand {
         commandName: "admin",
         abstract: "Ask a running node about the cluster through its admin endpoint.",
         subcommands: [Status.self, Ring.self, Metrics.self, Health.self, Ready.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self,
-                      SetStreamThroughput.self, GetStreamThroughput.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self, Repair.self]
+                      SetStreamThroughput.self, GetStreamThroughput.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self, Repair.self] + AdminCommand.operations
     )
 
     struct Endpoint: ParsableArguments {
@@ -94,6 +94,10 @@ struct AdminCommand: AsyncParsableCommand {
 
     /// `?a=1&b=2` of the given parameters (nil ones left out), percent-encoded.
     static func query(_ parameters: KeyValuePairs<String, String?>) -> String {
+        query(parameters.map { ($0.key, $0.value) })
+    }
+
+    static func query(_ parameters: [(String, String?)]) -> String {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         let items = parameters.compactMap { name, value in
             value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0)" }

@@ -36,4 +36,11 @@ struct AdminProbeTests {
         #expect(routes.respond(to: AdminRoutesTests.request("HEAD", "/ready")).status == 200)
         #expect(get("/health").status == 200)
     }
+
+    @Test func queryValuesArePercentDecoded() {
+        let r = AdminRoutesTests.request("GET", "/getendpoints?key=7%3Ax&tag=a%20b%C3%A9&bad=%zz&end=%4&plain=x")
+        #expect(r.queryValue("key") == "7:x")
+        #expect(r.queryValue("tag") == "a bé")
+        #expect(r.queryValue("bad") == "%zz" && r.queryValue("end") == "%4" && r.queryValue("plain") == "x")
+    }
 }

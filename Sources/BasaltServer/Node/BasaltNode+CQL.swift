@@ -26,8 +26,9 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         self.coordination = coordination
     }
 
-    /// The storage, coordination and CQL components, wired together, for `BasaltNode(components:)`.
-    public static func nodeComponents() -> [any NodeComponent] {
+    /// The storage, coordination and CQL components, wired together, for `BasaltNode(components:)`;
+    /// `releaseVersion` is what `basalt admin version` reports.
+    public static func nodeComponents(releaseVersion: String = "") -> [any NodeComponent] {
         let box = Box()
         let storage = StorageComponent(initialTables: { try box.initialTables() })
         let coordination = CoordinationComponent(storage: storage, schema: { box.cql?.cql?.schema })
@@ -36,7 +37,9 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         let snapshots = SnapshotComponent(storage: storage, schema: { box.cql?.cql?.schema.schema })
         let movement = DataMovementComponent(storage: storage, coordination: coordination, schema: { box.cql?.cql?.schema })
         let repair = RepairComponent(storage: storage, movement: movement, schema: { box.cql?.cql?.schema })
-        return [storage, coordination, cql, movement, snapshots, repair]
+        let operations = OperationsComponent(storage: storage, coordination: coordination, schema: { box.cql?.cql?.schema.schema },
+                                             releaseVersion: releaseVersion)
+        return [storage, coordination, cql, movement, snapshots, repair, operations]
     }
 
     /// Lets the storage component ask for the schema's tables before the CQL component exists as a value.
