@@ -11,10 +11,13 @@ public struct AdminRoutes: Sendable {
     public let providers: [any AdminRouteProvider]
     /// Routes the node's subsystems registered (snapshots, repair, …), served off the loop.
     public let actions: AdminActions
+    /// Live peers' clock offsets from this node by address, ms (the status report's column).
+    public let clockOffsets: @Sendable () -> [String: Double]
 
     public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry, providers: [any AdminRouteProvider] = [],
-                actions: AdminActions = AdminActions()) {
+                actions: AdminActions = AdminActions(), clockOffsets: @escaping @Sendable () -> [String: Double] = { [:] }) {
         self.snapshot = snapshot
+        self.clockOffsets = clockOffsets
         self.metrics = metrics
         self.providers = providers
         self.actions = actions
@@ -45,7 +48,7 @@ public struct AdminRoutes: Sendable {
         }
         switch request.path {
         case "/status":
-            return render(StatusReport(snapshot()), format: request.queryValue("format")) { $0.text }
+            return render(StatusReport(snapshot(), clockOffsetsMillis: clockOffsets()), format: request.queryValue("format")) { $0.text }
         case "/ring":
             return render(RingReport(snapshot().ring), format: request.queryValue("format")) { $0.text }
         case "/metrics":
