@@ -126,7 +126,8 @@ launch_node() {
     env_lines="$(node_env "$i")" || exit 1
     [ -n "$env_lines" ] && mapfile -t extra <<< "$env_lines"
     echo "--- start $(date -u +%FT%TZ)${extra[*]:+ with ${extra[*]}}" >> "$dir/basalt.log"
-    setsid env ${extra[@]+"${extra[@]}"} "$bin" server --config "$dir/basalt.yaml" --log-file "$dir/basalt.log" \
+    # env before setsid: both exec in place, so $! stays the server's pid.
+    env ${extra[@]+"${extra[@]}"} setsid "$bin" server --config "$dir/basalt.yaml" --log-file "$dir/basalt.log" \
         </dev/null >/dev/null 2>>"$dir/basalt.log" &
     local pid=$! tries=0
     echo "$pid" > "$dir/pid"
