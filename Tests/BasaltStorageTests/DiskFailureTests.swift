@@ -1,15 +1,17 @@
 import BasaltCore
 @testable import BasaltStorage
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The commit log's failure policies against a real failing file: the first segment's name is a
+/// The failure policies against real failing files. Commit log: the first segment's name is a
 /// symbolic link to `/dev/full`, so writing it fails with ENOSPC exactly as a full disk does, while
-/// the next segment (a plain file) works.
-@Suite("Commit-log failures")
-struct CommitLogFailureTests {
+/// the next segment (a plain file) works. Flush: the temporary data file's name is taken by a
+/// directory, so creating it fails.
+@Suite("Disk failures")
+struct DiskFailureTests {
     let schema = TestSchemas.keyValue()
     /// The wall clock fixes the first segment id (µs since the epoch).
     let wallMicros: Int64 = 1_800_000_000_000_000
@@ -105,5 +107,66 @@ struct CommitLogFailureTests {
         }
         // Refused at once, or (if a probe already reopened the log) accepted.
         if case let .failure(err) = r { #expect(err.description.contains("commit log cannot be written")) }
+    }
+
+    @Test func aFailingFlushIsRetriedKeepsItsMemtableAndAsksTheNodeToStopOnce() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var c = StorageConfig()
+        c.commitLogSync = .batch
+        c.diskFailurePolicy = .stop
+        c.automaticCompaction = false
+        let asked = Mutex<[DiskFailureResponse]>([])
+        var (e, _) = try StorageEngine.open(directory: dir.path, config: c, tables: [schema], logger: .test)
+        e.close(flush: false)
+        e = try StorageEngine(directory: dir.path, config: c, logger: .test) { response, _ in asked.withLock { $0.append(response) } }
+        try e.addTable(schema)
+        _ = try e.replayCommitLog()
+        for i in 0 ..< 100 { try e.apply(kvMutation(schema, i)) }
+        // The next three SSTables cannot be created: their data file's name is taken by a directory.
+        let t = try e.table(schema.id)
+        let next = t.allocateGeneration() + 1
+        let blocked = (next ..< next + 3).map { t.directory + "/tmp-bs-\($0)-Data.db" }
+        for path in blocked { #expect(mkdir(path, 0o755) == 0) }
+        try e.flush(tableId: schema.id)  // returns once a retry succeeded
+        #expect(e.counters.flushFailures == 3)
+        #expect(e.counters.flushes == 1)
+        #expect(asked.withLock { $0 } == [.stopNode])
+        for i in 0 ..< 100 { #expect(try kvValue(e, schema, i) != nil) }
+        #expect(try e.sstablePaths(tableId: schema.id).count == 1)
+        for path in blocked { rmdir(path) }
+        e.close(flush: false)
+        (e, _) = try StorageEngine.open(directory: dir.path, config: c, tables: [schema], logger: .test)
+        defer { e.close(flush: false) }
+        for i in 0 ..< 100 { #expect(try kvValue(e, schema, i) != nil) }
+    }
+
+    @Test func whileAFlushKeepsFailingTheMemtableIsReadAndItsSegmentsStayForReplay() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var c = StorageConfig()
+        c.commitLogSync = .batch
+        c.automaticCompaction = false
+        var (e, _) = try StorageEngine.open(directory: dir.path, config: c, tables: [schema], logger: .test)
+        for i in 0 ..< 100 { try e.apply(kvMutation(schema, i)) }
+        let t = try e.table(schema.id)
+        let next = t.allocateGeneration() + 1
+        let blocked = (next ..< next + 100).map { t.directory + "/tmp-bs-\($0)-Data.db" }
+        for path in blocked { #expect(mkdir(path, 0o755) == 0) }
+        try e.forceFlush(t)
+        var waited = 0
+        while e.counters.flushFailures < 2 && waited < 500 {
+            usleep(10_000)
+            waited += 1
+        }
+        #expect(e.counters.flushFailures >= 2)
+        for i in 0 ..< 100 { #expect(try kvValue(e, schema, i) != nil) }
+        e.close(flush: false)
+        for path in blocked { rmdir(path) }
+        let report: CommitLogReplayReport
+        (e, report) = try StorageEngine.open(directory: dir.path, config: c, tables: [schema], logger: .test)
+        defer { e.close(flush: false) }
+        #expect(report.replayed == 100)
+        for i in 0 ..< 100 { #expect(try kvValue(e, schema, i) != nil) }
     }
 }
