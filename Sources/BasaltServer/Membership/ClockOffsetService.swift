@@ -24,6 +24,8 @@ public final class ClockOffsetService: Sendable {
     private let intervalNanos: UInt64
     private let tracker: Mutex<ClockOffsetTracker>
     private let task = Mutex<Task<Void, Never>?>(nil)
+    /// Writes refused because they needed a server-side timestamp while out of range.
+    private let refusedWrites = Atomic<Int>(0)
 
     public init(messaging: MessagingService, clock: any Clock, settings: ClockOffsetTracker.Settings, intervalNanos: UInt64 = 1_000_000_000,
                 membership: @escaping @Sendable () -> MembershipSnapshot, logger: Logger) {
@@ -56,6 +58,8 @@ public final class ClockOffsetService: Sendable {
             out.gauge("basalt_clock_out_of_range", help: "1 while this node's clock is more than max_clock_offset_ms from the majority of its live peers (server-side timestamps refused)",
                       outOfRange == nil ? 0 : 1)
             out.gauge("basalt_clock_max_offset_ms", help: "The configured max_clock_offset_ms", Double(max) / 1000)
+            out.counter("basalt_clock_refused_writes_total", help: "Writes refused because they needed a server-side timestamp while this node's clock was out of range",
+                        refusedWrites.load(ordering: .relaxed))
         }
     }
 
@@ -80,9 +84,11 @@ public final class ClockOffsetService: Sendable {
         return tracker.withLock { $0.estimates(nowNanos: now) }.mapValues { Double($0.offsetMicros) / 1000 }
     }
 
-    /// Why this node may not pick write timestamps now, or nil when it may.
+    /// Why this node may not pick write timestamps now, or nil when it may. Asked for each write
+    /// that needs a server-side timestamp, so a reason given is counted as a refused write.
     public func serverTimestampRefusal() -> String? {
         guard let (mine, max) = tracker.withLock({ t in t.outOfRangeOffsetMicros.map { ($0, t.settings.maxOffsetMicros) } }) else { return nil }
+        refusedWrites.add(1, ordering: .relaxed)
         return "This node's clock is \(abs(mine) / 1000) ms \(mine >= 0 ? "ahead of" : "behind") the cluster's (max_clock_offset_ms is \(max / 1000)): "
             + "writes through it need a client timestamp (USING TIMESTAMP or the protocol's default timestamp) until its clock is back in range"
     }
