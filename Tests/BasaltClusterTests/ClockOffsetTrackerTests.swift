@@ -52,6 +52,20 @@ struct ClockOffsetTrackerTests {
         #expect(t.outOfRangeOffsetMicros == nil)
     }
 
+    @Test func theFirstAnswerOfASkewedPeerDoesNotDecideWhileOthersAreUnmeasured() {
+        var t = T()
+        _ = t.onLivePeers(["b", "c"], nowNanos: 1_000_000_000)
+        // A healthy node hears first from the skewed peer: one of two live peers is not a majority.
+        #expect(sample(&t, "b", peerAhead: 600_000 * ms, at: 1_000_000_000) == [.peerOffsetHigh(peer: "b", offsetMicros: 600_000 * ms)])
+        #expect(t.outOfRangeOffsetMicros == nil)
+        // The skewed node itself needs both of its peers' answers.
+        var skewed = T()
+        _ = skewed.onLivePeers(["a", "c"], nowNanos: 1_000_000_000)
+        _ = sample(&skewed, "a", peerAhead: -600_000 * ms, at: 1_000_000_000)
+        #expect(skewed.outOfRangeOffsetMicros == nil)
+        #expect(sample(&skewed, "c", peerAhead: -600_000 * ms, at: 1_000_000_000).contains(.outOfRange(offsetMicros: 600_000 * ms, peersOff: 2, peers: 2)))
+    }
+
     @Test func oneSkewedPeerOfTwoDoesNotPutThisNodeOutOfRange() {
         var t = T()
         _ = sample(&t, "b", peerAhead: 600_000 * ms, at: 1_000_000_000)

@@ -9,9 +9,9 @@
 /// among the last ``Settings/samplesPerPeer`` (NTP's clock filter: the least queued exchange is the
 /// most symmetric); estimates older than ``Settings/staleAfterNanos`` are dropped.
 ///
-/// **Out of range** (after CockroachDB's `--max-offset`): more than half of the live peers with an
-/// estimate are surely more than ``Settings/maxOffsetMicros`` away (`|offset| − uncertainty` above
-/// it). In a two-node cluster both nodes then see each other out of range: with two clocks nobody
+/// **Out of range** (after CockroachDB's `--max-offset`): more than half of the live peers (as last
+/// given to ``onLivePeers(_:nowNanos:)``; a peer not measured yet counts as in range) are surely
+/// more than ``Settings/maxOffsetMicros`` away (`|offset| − uncertainty` above it). In a two-node cluster both nodes then see each other out of range: with two clocks nobody
 /// can tell which is wrong.
 public struct ClockOffsetTracker: Sendable {
     public struct Settings: Sendable, Equatable {
@@ -56,6 +56,9 @@ public struct ClockOffsetTracker: Sendable {
     public let settings: Settings
     private var samples: [String: [Sample]] = [:]
     private var warned: Set<String> = []
+    /// The live peers as last reported: a peer not measured yet counts against a majority, so the
+    /// first answer of one skewed peer cannot put a healthy node out of range.
+    private var livePeers: Set<String> = []
     /// This node's offset from its peers' median while out of range.
     public private(set) var outOfRangeOffsetMicros: Int64?
 
@@ -86,6 +89,7 @@ public struct ClockOffsetTracker: Sendable {
 
     /// The peers currently alive: estimates of others are forgotten (a dead peer does not vote).
     public mutating func onLivePeers(_ live: Set<String>, nowNanos: UInt64) -> [Event] {
+        livePeers = live
         for peer in samples.keys where !live.contains(peer) {
             samples[peer] = nil
             warned.remove(peer)
@@ -113,11 +117,12 @@ public struct ClockOffsetTracker: Sendable {
         let off = all.values.filter { $0.surelyAtLeastMicros > settings.maxOffsetMicros }.count
         // This node relative to its peers: the median of minus their offsets.
         let mine = Self.median(all.values.map { -$0.offsetMicros })
-        let outOfRange = settings.maxOffsetMicros > 0 && !all.isEmpty && off * 2 > all.count
+        let peers = max(all.count, livePeers.count)
+        let outOfRange = settings.maxOffsetMicros > 0 && peers > 0 && off * 2 > peers
         switch (outOfRangeOffsetMicros, outOfRange) {
         case (nil, true):
             outOfRangeOffsetMicros = mine
-            return [.outOfRange(offsetMicros: mine, peersOff: off, peers: all.count)]
+            return [.outOfRange(offsetMicros: mine, peersOff: off, peers: peers)]
         case (.some, false):
             outOfRangeOffsetMicros = nil
             return [.backInRange(offsetMicros: mine)]
