@@ -43,7 +43,7 @@ final class SingleNodeExecutor: @unchecked Sendable {
     let session = ClientSession()
     let clock: ManualClock
 
-    init(clock: ManualClock = ManualClock(wallMicros: 1_700_000_000_000_000)) throws {
+    init(clock: ManualClock = ManualClock(wallMicros: 1_700_000_000_000_000), settings: QueryProcessor.Settings = .init()) throws {
         self.clock = clock
         dir = ScratchDirectory()
         engine = try StorageEngine(directory: dir.path + "/data", clock: clock, logger: .quiet, attachedIndexes: indexes)
@@ -55,7 +55,7 @@ final class SingleNodeExecutor: @unchecked Sendable {
         processor = QueryProcessor(schema: holder, coordinator: LocalRequestCoordinator(engine: engine, schema: holder),
                                    distributor: LocalSchemaDistributor(holder: holder, hostId: hostId, timestamps: timestamps),
                                    cluster: SingleNodeClusterInfo(clusterName: "Test Cluster", node: info), clock: clock,
-                                   timestamps: timestamps, logger: .quiet)
+                                   timestamps: timestamps, settings: settings, logger: .quiet)
     }
 
     /// Waits (up to 30 s) until no index of the keyspace `ks` is still being built.

@@ -42,6 +42,24 @@ struct NodeConfigTests {
         #expect(throws: NodeConfigError.self) { try NodeConfig().loading(yaml: "key: [unclosed") }
     }
 
+    @Test func failurePoliciesAndClockOffsetHaveCassandraNamesAndDefaults() throws {
+        let d = NodeConfig()
+        #expect(d.commitFailurePolicy == .stop && d.diskFailurePolicy == .bestEffort && d.maxClockOffsetMillis == 500)
+        let c = try NodeConfig().loading(yaml: "commit_failure_policy: stop_commit\ndisk_failure_policy: stop_paranoid\nmax_clock_offset_ms: 250\n")
+        #expect(c.commitFailurePolicy == .stopCommit && c.diskFailurePolicy == .stopParanoid && c.maxClockOffsetMillis == 250)
+        #expect(try NodeConfig().loading(yaml: c.yaml) == c)
+        #expect(throws: NodeConfigError(["commit_failure_policy must be die, stop, stop_commit or ignore"])) {
+            try NodeConfig().loading(yaml: "commit_failure_policy: best_effort")
+        }
+        #expect(throws: NodeConfigError(["disk_failure_policy must be die, stop, stop_paranoid, best_effort or ignore"])) {
+            try NodeConfig().loading(yaml: "disk_failure_policy: stop_commit")
+        }
+        var bad = NodeConfig()
+        bad.maxClockOffsetMillis = -1
+        #expect(bad.problems().contains("max_clock_offset_ms must not be negative (0 = no refusal)"))
+        #expect(try NodeConfig().loading(environment: ["BASALT_DISK_FAILURE_POLICY": "die"]).diskFailurePolicy == .die)
+    }
+
     @Test func problemsAreReported() {
         var c = NodeConfig()
         c.listenAddress = "localhost"

@@ -99,9 +99,13 @@ def standalone_address(base):
     return cluster_prefix(base) + "0"
 
 
-def start_cluster(base, directory, count, extra_config=""):
+def start_cluster(base, directory, count, extra_config="", node_env=None):
+    """`node_env` maps a node index to extra environment for its process (VAR=value words, the
+    cluster scripts' BASALT_NODE<I>_ENV), e.g. {3: "LD_PRELOAD=… FAKETIME=+10m"}."""
     env = dict(os.environ, BASALT_CLUSTER_PREFIX=cluster_prefix(base), BASALT_CLUSTER_DIR=directory, BASALT_BIN=basalt_bin(),
                BASALT_CLUSTER_EXTRA_CONFIG=extra_config)
+    for i, words in (node_env or {}).items():
+        env["BASALT_NODE%d_ENV" % i] = words
     up = subprocess.run([os.path.join(ROOT, "cluster", "up"), str(count)], env=env, capture_output=True, text=True, timeout=300)
 
     def stop():

@@ -27,6 +27,9 @@ public final class CQLService: @unchecked Sendable {
         public var releaseVersion: String = NodeInfo.defaultReleaseVersion
         public var authenticator: PasswordAuthenticator?
         public var connectionSettings = NativeConnectionStateMachine.Settings()
+        /// Why this node may not pick write timestamps now (its clock is too far from the
+        /// cluster's), or nil; see ``QueryProcessor/Settings/serverTimestampRefusal``.
+        public var serverTimestampRefusal: (@Sendable () -> String?)?
 
         public init(clusterName: String, hostId: UUIDValue, address: String, internodePort: Int = 7000, nativePort: UInt16 = 9042,
                     dataCenter: String = "datacenter1", rack: String = "rack1", authenticator: PasswordAuthenticator? = nil) {
@@ -112,6 +115,12 @@ public final class CQLService: @unchecked Sendable {
         publishSchemaVersion(holder.version)
     }
 
+    var processorSettings: QueryProcessor.Settings {
+        var s = QueryProcessor.Settings()
+        s.serverTimestampRefusal = configuration.serverTimestampRefusal
+        return s
+    }
+
     /// The statement executor, once started.
     public var queryProcessor: QueryProcessor? { lock.withLock { processor } }
 
@@ -122,7 +131,8 @@ public final class CQLService: @unchecked Sendable {
     public func start(engine: StorageEngine, openedTables: [TableSchema], coordinator: (any RequestCoordinator)?) async throws -> SocketAddress {
         try attachEngine(engine, openedTables: openedTables)
         let processor = QueryProcessor(schema: schema, coordinator: coordinator ?? LocalRequestCoordinator(engine: engine, schema: schema, dataCenter: configuration.dataCenter),
-                                       distributor: distributor, cluster: cluster, clock: clock, timestamps: timestamps, logger: logger)
+                                       distributor: distributor, cluster: cluster, clock: clock, timestamps: timestamps,
+                                       settings: processorSettings, logger: logger)
         var settings = configuration.connectionSettings
         settings.authenticator = configuration.authenticator
         let server = NativeServer(group: group, processor: processor, settings: settings, events: events, logger: logger)

@@ -40,15 +40,29 @@ extension ClusterCoordinator {
     /// timeout reports nothing, as the request's own timer decides.
     func sendMutation(_ m: Mutation, encoded: [UInt8]? = nil, verb: Verb, to replica: Replica, snapshot: ClusterTopology.Snapshot,
                       done: @escaping @Sendable (Result<Void, ReplicaFailure>) -> Void) {
+        sendMutation(m, encoded: encoded, verb: verb, to: replica, snapshot: snapshot) { result, _ in done(result) }
+    }
+
+    /// As above; `done` also gets a rejecting replica's reason (its storage error, or the message a
+    /// remote replica answered; empty otherwise).
+    func sendMutation(_ m: Mutation, encoded: [UInt8]? = nil, verb: Verb, to replica: Replica, snapshot: ClusterTopology.Snapshot,
+                      done: @escaping @Sendable (Result<Void, ReplicaFailure>, _ reason: String) -> Void) {
         if replica.isLocal {
-            engine.apply(m) { result in done(result.mapError { _ in .rejected }) }
+            engine.apply(m) { result in
+                switch result {
+                case .success: done(.success(()), "")
+                case let .failure(e): done(.failure(.rejected), "\(e)")
+                }
+            }
             return
         }
-        guard let address = snapshot.address(of: replica.hostId) else { return done(.failure(.unreachable)) }
+        guard let address = snapshot.address(of: replica.hostId) else { return done(.failure(.unreachable), "") }
         messaging.request(to: address, verb: verb, payload: encoded ?? m.encoded(), timeout: settings.writeTimeout) { result in
             switch result {
-            case .success: done(.success(()))
-            case let .failure(e): if let failure = ClusterCoordinator.replicaFailure(e) { done(.failure(failure)) }
+            case .success: done(.success(()), "")
+            case let .failure(e):
+                let reason = if case let .remoteFailure(peer, message) = e { "replica \(peer.host): \(message)" } else { "" }
+                if let failure = ClusterCoordinator.replicaFailure(e) { done(.failure(failure), reason) }
             }
         }
     }

@@ -101,10 +101,10 @@ final class WriteRun: Sendable {
 
     private func send(to r: Replica) {
         let host = r.hostId
-        coordinator.sendMutation(mutation, encoded: encoded, verb: ReplicaVerbs.mutation, to: r, snapshot: snapshot) { [self] result in
+        coordinator.sendMutation(mutation, encoded: encoded, verb: ReplicaVerbs.mutation, to: r, snapshot: snapshot) { [self] result, reason in
             switch result {
             case .success: execute(box.step { $0.onAck(from: host) })
-            case let .failure(f): execute(box.step { $0.onFailure(from: host, f) })
+            case let .failure(f): execute(box.step { $0.onFailure(from: host, f, reason: reason) })
             }
         }
     }

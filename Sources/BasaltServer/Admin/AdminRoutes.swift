@@ -15,10 +15,14 @@ public struct AdminRoutes: Sendable {
     public let actions: AdminActions
     /// Why the node does not serve clients yet (CQL not started), or nil once it does.
     public let notServing: @Sendable () -> String?
+    /// Live peers' clock offsets from this node by address, ms (the status report's column).
+    public let clockOffsets: @Sendable () -> [String: Double]
 
     public init(snapshot: @escaping @Sendable () -> MembershipSnapshot, metrics: MetricsRegistry, providers: [any AdminRouteProvider] = [],
-                actions: AdminActions = AdminActions(), notServing: @escaping @Sendable () -> String? = { nil }) {
+                actions: AdminActions = AdminActions(), notServing: @escaping @Sendable () -> String? = { nil },
+                clockOffsets: @escaping @Sendable () -> [String: Double] = { [:] }) {
         self.snapshot = snapshot
+        self.clockOffsets = clockOffsets
         self.metrics = metrics
         self.providers = providers
         self.actions = actions
@@ -57,7 +61,7 @@ public struct AdminRoutes: Sendable {
         }
         switch request.path {
         case "/status":
-            return render(StatusReport(snapshot()), format: request.queryValue("format")) { $0.text }
+            return render(StatusReport(snapshot(), clockOffsetsMillis: clockOffsets()), format: request.queryValue("format")) { $0.text }
         case "/ring":
             return render(RingReport(snapshot().ring), format: request.queryValue("format")) { $0.text }
         case "/metrics":

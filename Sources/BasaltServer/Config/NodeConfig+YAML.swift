@@ -1,5 +1,6 @@
 import BasaltCore
 import BasaltCluster
+import BasaltStorage
 import Yams
 
 /// Why a configuration file could not be used.
@@ -21,6 +22,7 @@ extension NodeConfig {
         "max_hints_size_in_mb", "hinted_handoff_throttle_in_kb", "auto_bootstrap", "stream_throughput_outbound",
         "replace_address_first_boot", "authenticator", "superuser_name",
         "superuser_password", "log_level", "vector_search_routing",
+        "commit_failure_policy", "disk_failure_policy", "max_clock_offset_ms",
     ]
 
     /// Applies the settings of a YAML document over `self`. Unknown keys and values of the wrong kind
@@ -109,6 +111,17 @@ extension NodeConfig {
         case "superuser_name": superuserName = try str()
         case "superuser_password": superuserPassword = try str()
         case "log_level": logLevel = try str()
+        case "commit_failure_policy":
+            guard let p = CommitFailurePolicy(rawValue: try str()) else {
+                throw NodeConfigError(["commit_failure_policy must be die, stop, stop_commit or ignore"])
+            }
+            commitFailurePolicy = p
+        case "disk_failure_policy":
+            guard let p = DiskFailurePolicy(rawValue: try str()) else {
+                throw NodeConfigError(["disk_failure_policy must be die, stop, stop_paranoid, best_effort or ignore"])
+            }
+            diskFailurePolicy = p
+        case "max_clock_offset_ms": maxClockOffsetMillis = try int()
         default:
             throw NodeConfigError(["unknown setting '\(key)' (known: \(NodeConfig.yamlKeys.joined(separator: ", ")))"])
         }
@@ -165,6 +178,9 @@ extension NodeConfig {
         superuser_password: \(q(superuserPassword))
         log_level: \(logLevel)
         vector_search_routing: \(vectorSearchRouting.rawValue)
+        commit_failure_policy: \(commitFailurePolicy.rawValue)
+        disk_failure_policy: \(diskFailurePolicy.rawValue)
+        max_clock_offset_ms: \(maxClockOffsetMillis)
 
         """
     }

@@ -1,6 +1,7 @@
 import BasaltCore
 import BasaltNet
 import BasaltCluster
+import BasaltStorage
 
 /// Everything a node needs to start: identity, addresses, cluster membership, storage and timeouts.
 ///
@@ -42,6 +43,14 @@ public struct NodeConfig: Sendable, Equatable {
     public var commitLogSegmentSizeMiB = 32
     public var memtableSizeMiB = 64
     public var compactionThroughputMiBPerSecond = 64
+    /// What a commit-log write failure does (docs/storage.md, "Disk failures").
+    public var commitFailurePolicy = CommitFailurePolicy.stop
+    /// What a flush or compaction I/O failure or a damaged SSTable does.
+    public var diskFailurePolicy = DiskFailurePolicy.bestEffort
+    /// A node whose wall clock is further than this from the majority of its live peers refuses
+    /// writes that need a server-side timestamp (docs/membership.md, "Clock offsets"); 0 turns the
+    /// refusal off (offsets are still measured and reported).
+    public var maxClockOffsetMillis = 500
 
     public var writeTimeoutMillis = 2_000
     public var readTimeoutMillis = 5_000
@@ -119,6 +128,7 @@ public struct NodeConfig: Sendable, Equatable {
         if commitLogGroupWindowMillis < 0 { out.append("commitlog_sync_group_window_in_ms must not be negative") }
         if !(1 ... 1024).contains(commitLogSegmentSizeMiB) { out.append("commitlog_segment_size_in_mb must be 1…1024") }
         if !(1 ... 65536).contains(memtableSizeMiB) { out.append("memtable_size_in_mb must be 1…65536") }
+        if maxClockOffsetMillis < 0 { out.append("max_clock_offset_ms must not be negative (0 = no refusal)") }
         if compactionThroughputMiBPerSecond < 0 { out.append("compaction_throughput_mb_per_sec must not be negative (0 = unthrottled)") }
         for (name, v) in [("write_request_timeout_in_ms", writeTimeoutMillis), ("read_request_timeout_in_ms", readTimeoutMillis),
                           ("range_request_timeout_in_ms", rangeTimeoutMillis), ("request_timeout_in_ms", requestTimeoutMillis)] where v <= 0 {

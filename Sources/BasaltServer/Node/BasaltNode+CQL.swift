@@ -71,6 +71,8 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         var configuration = CQLService.Configuration(clusterName: c.clusterName, hostId: context.hostId, address: c.listenAddress,
                                                      internodePort: c.internodePort, nativePort: UInt16(clamping: c.nativePort),
                                                      dataCenter: c.dataCenter, rack: c.rack)
+        let clockOffsets = context.clockOffsets
+        configuration.serverTimestampRefusal = { clockOffsets.serverTimestampRefusal() }
         if c.authenticator.hasSuffix("PasswordAuthenticator") {
             configuration.authenticator = PasswordAuthenticator(superuser: c.superuserName, password: c.superuserPassword)
         }

@@ -136,6 +136,14 @@ public final class BasaltNode: @unchecked Sendable {
         gossip.register()
         update { $0.gossip = gossip }
         NodeMetrics.register(in: metrics, messaging: messaging, gossip: gossip)
+        var offsetSettings = ClockOffsetTracker.Settings()
+        offsetSettings.maxOffsetMicros = Int64(config.maxClockOffsetMillis) * 1000
+        if config.maxClockOffsetMillis > 0 { offsetSettings.warnOffsetMicros = offsetSettings.maxOffsetMicros / 2 }
+        let clockOffsets = ClockOffsetService(messaging: messaging, clock: clock, settings: offsetSettings,
+                                              membership: { gossip.snapshot }, logger: logger)
+        clockOffsets.register()
+        clockOffsets.registerMetrics(in: metrics)
+        update { $0.clockOffsets = clockOffsets }
 
         let context = NodeContext(
             config: config, dataDirectory: directory.path, hostId: hostId, generation: generation, clock: clock,
@@ -144,7 +152,7 @@ public final class BasaltNode: @unchecked Sendable {
             updateLocalState: { values in await gossip.update { $0.onLocalStateChange(values) } },
             updateMembership: { change in await gossip.update(change) },
             requestStop: { [weak self] reason in self?.requestStop(reason) },
-            admin: adminActions)
+            admin: adminActions, clockOffsets: clockOffsets)
         for component in components {
             do { try component.prepare(context) } catch { throw .component(name: component.name, "\(error)") }
         }
@@ -162,7 +170,8 @@ public final class BasaltNode: @unchecked Sendable {
             let admin = AdminServer(
                 loop: group.loops[0], routes: AdminRoutes(snapshot: { gossip.snapshot }, metrics: metrics,
                                                             providers: components.compactMap { $0 as? any AdminRouteProvider },
-                                                            actions: adminActions, notServing: notServing),
+                                                            actions: adminActions, notServing: notServing,
+                                                            clockOffsets: { clockOffsets.offsetsMillis() }),
                 logger: logger)
             update { $0.admin = admin }
             do {
@@ -174,6 +183,7 @@ public final class BasaltNode: @unchecked Sendable {
         }
 
         await gossip.start()
+        clockOffsets.start()
         if let stored {
             await gossip.update { $0.announceNormal(tokens: stored.tokens) }
         } else {
@@ -294,6 +304,7 @@ public final class BasaltNode: @unchecked Sendable {
         for component in r.startedComponents.reversed() where component.stage == .service {
             await component.stop()
         }
+        r.clockOffsets?.stop()
         if let gossip = r.gossip {
             await gossip.stop(announce: announce)
             if announce { try? await Task.sleep(for: Self.announceGrace) }
@@ -334,6 +345,7 @@ private struct NodeRuntime {
     var group: EventLoopGroup?
     var messaging: MessagingService?
     var gossip: GossipService?
+    var clockOffsets: ClockOffsetService?
     var admin: AdminServer?
     var adminAddress: SocketAddress?
     var startedComponents: [any NodeComponent] = []

@@ -49,6 +49,12 @@ public struct StorageConfig: Sendable {
     public var rowIndexBlockBytes = 64 << 10
     /// Capacity of the decompressed-chunk cache shared by all tables.
     public var chunkCacheBytes = 64 << 20
+    /// What a commit-log write or sync failure does (default: refuse writes, probe, resume).
+    public var commitFailurePolicy = CommitFailurePolicy.stop
+    /// While writes are refused under ``CommitFailurePolicy/stop``, how often the commit log is tried.
+    public var commitLogProbeIntervalNanos: UInt64 = 1_000_000_000
+    /// What a flush or compaction I/O failure or a damaged SSTable does beyond retrying and quarantine.
+    public var diskFailurePolicy = DiskFailurePolicy.bestEffort
 
     public init() {}
 }

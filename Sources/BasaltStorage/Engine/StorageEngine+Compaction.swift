@@ -16,10 +16,34 @@ extension StorageEngine {
         while !isClosed, let (inputs, epoch) = pickCompaction(t) {
             do {
                 try compact(t, inputs, epoch: epoch)
+                _ = compactionLock.withLock { compactionRetryNanos.removeValue(forKey: t.id) }
             } catch {
-                logger.error("compaction failed", metadata: ["table": "\(t.name)", "error": "\(error)"])
+                compactionFailed(t, error)
                 return
             }
+        }
+    }
+
+    /// A failed compaction leaves its inputs live; under a policy that retries, it is tried again
+    /// after a backoff (1 s doubling to 60 s per table, reset by a success).
+    private func compactionFailed(_ t: TableStore, _ error: any Error) {
+        metrics.add(metrics.compactionFailures, 1)
+        let storageError = error as? StorageError
+        if case .io? = storageError { reportDiskFailure(.io, storageError!) }
+        guard config.diskFailurePolicy.retriesCompaction, !isClosed else {
+            logger.error("compaction failed", metadata: ["table": "\(t.name)", "error": "\(storageError?.summary ?? "\(error)")"])
+            return
+        }
+        let delay: UInt64 = compactionLock.withLock {
+            let d = compactionRetryNanos[t.id].map { min($0 * 2, 60_000_000_000) } ?? 1_000_000_000
+            compactionRetryNanos[t.id] = d
+            return d
+        }
+        logger.error("compaction failed; will retry", metadata: ["table": "\(t.name)", "error": "\(storageError?.summary ?? "\(error)")",
+                                                                 "retry_in_ms": "\(delay / 1_000_000)"])
+        Task.detached { [self] in
+            try? await Task.sleep(nanoseconds: delay)
+            scheduleCompaction(t)
         }
     }
 
@@ -90,7 +114,7 @@ extension StorageEngine {
                         parts.append(try key.withUnsafeBytes { try inputs[i].readPartition(at: h.position, key: $0, useCache: false) })
                         heads[i] = try inputs[i].indexEntry(at: h.next)
                     } catch let e as StorageError {
-                        if case .corrupt = e, t.quarantine(inputs[i], e) { metrics.add(metrics.quarantinedSSTables, 1) }
+                        if case .corrupt = e, t.quarantine(inputs[i], e) { noteQuarantined(e) }
                         throw e
                     }
                 }

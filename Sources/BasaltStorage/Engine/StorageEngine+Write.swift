@@ -5,8 +5,16 @@ extension StorageEngine {
     /// periodic mode). Blocks the calling thread: never call it on an event loop.
     /// Throws ``StorageError``.
     public func apply(_ m: Mutation) throws {
-        let pos = try applyLocally(m, mayBlock: true)
+        let pos: CommitLogPosition
+        do { pos = try applyLocally(m, mayBlock: true) } catch let e as StorageError {
+            countRefusal(e)
+            throw e
+        }
         try commitLog.awaitDurable(pos)
+    }
+
+    private func countRefusal(_ e: StorageError) {
+        if case .commitLogUnavailable = e { metrics.add(metrics.refusedWrites, 1) }
     }
 
     /// Applies a mutation without blocking on I/O: `completion` runs on the commit-log sync thread
@@ -18,6 +26,7 @@ extension StorageEngine {
             let pos = try applyLocally(m, mayBlock: false)
             commitLog.onDurable(pos, completion)
         } catch let e as StorageError {
+            countRefusal(e)
             completion(.failure(e))
         } catch {
             completion(.failure(.invalid("\(error)")))
