@@ -6,11 +6,15 @@ import BasaltCore
 /// trap; the first error is sticky (the stream cannot be resynchronised, so the connection must
 /// close); a payload is copied once, from the chunk into the frame's array, and its checksum is computed as
 /// the bytes arrive, so a large frame costs no single long pause. Memory held is bounded by the
-/// largest acceptable payload (``maxPayloadSize``) plus the 20-byte header.
+/// largest acceptable payload (``maxPayloadSize``) plus the 20-byte header, and grows with the bytes
+/// that arrived: a header announcing a large payload reserves at most ``initialReservation``.
 public struct InternodeFrameDecoder: Sendable {
     /// Largest payload accepted; a header announcing more fails with
-    /// ``InternodeFrameError/frameTooLarge(length:limit:at:)``.
-    public let maxPayloadSize: Int
+    /// ``InternodeFrameError/frameTooLarge(length:limit:at:)``. A connection raises it once the
+    /// peer has identified itself.
+    public var maxPayloadSize: Int
+    /// The most a payload buffer reserves before its bytes arrive.
+    public static let initialReservation = 64 << 10
     /// Bytes consumed so far.
     public private(set) var streamOffset = 0
 
@@ -70,7 +74,7 @@ public struct InternodeFrameDecoder: Sendable {
                 if header.payloadLength == 0 {
                     phase = .trailer(header)
                 } else {
-                    payload.reserveCapacity(Int(header.payloadLength))
+                    payload.reserveCapacity(min(Int(header.payloadLength), Self.initialReservation))
                     phase = .payload(header)
                 }
             case let .payload(header):
@@ -108,6 +112,18 @@ public struct InternodeFrameDecoder: Sendable {
         }
         streamOffset = base + n
     }
+
+    /// Whether a frame has begun and not ended: its header, payload or trailer is still arriving.
+    public var isMidFrame: Bool {
+        if case .header = phase { return !partial.isEmpty }
+        return true
+    }
+
+    /// Bytes of the current frame held (header or trailer bytes and payload so far).
+    public var bufferedByteCount: Int { partial.count + payload.count }
+
+    /// Bytes of memory the payload buffer holds (its capacity).
+    public var reservedByteCount: Int { payload.capacity }
 
     private func validate(_ bytes: UnsafeRawBufferPointer) -> Result<InternodeFrameHeader, InternodeFrameError> {
         let (header, crc) = InternodeFrameHeader.load(from: bytes)
