@@ -27,6 +27,7 @@ public final class CQLService: @unchecked Sendable {
         public var releaseVersion: String = NodeInfo.defaultReleaseVersion
         public var authenticator: PasswordAuthenticator?
         public var connectionSettings = NativeConnectionStateMachine.Settings()
+        public var transportLimits = NativeTransportLimits()
 
         public init(clusterName: String, hostId: UUIDValue, address: String, internodePort: Int = 7000, nativePort: UInt16 = 9042,
                     dataCenter: String = "datacenter1", rack: String = "rack1", authenticator: PasswordAuthenticator? = nil) {
@@ -112,6 +113,9 @@ public final class CQLService: @unchecked Sendable {
         publishSchemaVersion(holder.version)
     }
 
+    /// The native transport's counters, once started.
+    public var transportCounters: NativeTransportCounters? { lock.withLock { server }?.transportCounters }
+
     /// The statement executor, once started.
     public var queryProcessor: QueryProcessor? { lock.withLock { processor } }
 
@@ -125,7 +129,8 @@ public final class CQLService: @unchecked Sendable {
                                        distributor: distributor, cluster: cluster, clock: clock, timestamps: timestamps, logger: logger)
         var settings = configuration.connectionSettings
         settings.authenticator = configuration.authenticator
-        let server = NativeServer(group: group, processor: processor, settings: settings, events: events, logger: logger)
+        let server = NativeServer(group: group, processor: processor, settings: settings, limits: configuration.transportLimits,
+                                  events: events, logger: logger)
         lock.withLock {
             self.processor = processor
             self.server = server
