@@ -11,31 +11,21 @@ public enum ConnectionRefusal: String, Sendable, Hashable, CaseIterable {
 /// Open connections counted in total and per client host, against two caps; a pure value. A cap
 /// below 1 is no cap (Cassandra's -1).
 public struct ConnectionCounts: Sendable, Equatable {
-    public var limit: Int
-    public var limitPerHost: Int
-    public private(set) var total = 0
-    public private(set) var perHost: [String: Int] = [:]
+    public private(set) var tally: PerHostTally
 
-    public init(limit: Int, limitPerHost: Int) {
-        self.limit = limit
-        self.limitPerHost = limitPerHost
-    }
+    public init(limit: Int, limitPerHost: Int) { tally = PerHostTally(limit: limit, limitPerHost: limitPerHost) }
+
+    public var total: Int { tally.total }
 
     /// Counts a new connection from `host`, or says why it is refused (then nothing is counted).
     public mutating func admit(host: String) -> ConnectionRefusal? {
-        if limit > 0 && total >= limit { return .maxConnections }
-        if limitPerHost > 0 && (perHost[host] ?? 0) >= limitPerHost { return .maxConnectionsPerHost }
-        total += 1
-        perHost[host, default: 0] += 1
+        if let breach = tally.breach(host: host) { return breach.perHost ? .maxConnectionsPerHost : .maxConnections }
+        tally.add(1, host: host)
         return nil
     }
 
     /// A connection admitted from `host` closed.
-    public mutating func remove(host: String) {
-        guard let n = perHost[host] else { return }
-        total -= 1
-        if n <= 1 { perHost.removeValue(forKey: host) } else { perHost[host] = n - 1 }
-    }
+    public mutating func remove(host: String) { tally.remove(1, host: host) }
 }
 
 /// ``ConnectionCounts`` shared by a listener's loops, with refusals counted by reason.

@@ -1,12 +1,8 @@
 import Synchronization
 
-/// The bytes of requests a server holds — received but unanswered, including frames still arriving —
-/// counted in total and per client host, against two limits. A pure value: no I/O, no clock.
-///
-/// Bytes are counted when they arrive (a connection cannot refuse what the socket already gave it),
-/// so a total may pass its limit by what one read delivers; ``isOver(host:)`` then tells the
-/// connection to stop reading (or to answer Overloaded). A limit of 0 or less is no limit.
-public struct InFlightBytes: Sendable, Equatable {
+/// A quantity a server holds — bytes of requests, connections — counted in total and per client
+/// host against two limits. A pure value: no I/O, no clock. A limit of 0 or less is no limit.
+public struct PerHostTally: Sendable, Equatable {
     public var limit: Int
     public var limitPerHost: Int
     public private(set) var total = 0
@@ -17,14 +13,14 @@ public struct InFlightBytes: Sendable, Equatable {
         self.limitPerHost = limitPerHost
     }
 
-    /// Counts `n` more bytes held for `host`.
+    /// Counts `n` more for `host`.
     public mutating func add(_ n: Int, host: String) {
         guard n > 0 else { return }
         total += n
         perHost[host, default: 0] += n
     }
 
-    /// Stops counting `n` bytes held for `host` (never below zero).
+    /// Stops counting `n` for `host` (never below zero).
     public mutating func remove(_ n: Int, host: String) {
         guard n > 0 else { return }
         let held = perHost[host] ?? 0
@@ -34,17 +30,21 @@ public struct InFlightBytes: Sendable, Equatable {
     }
 
     /// Whether `host` may not add more: the total or its own share is at or past its limit.
-    public func isOver(host: String) -> Bool {
-        (limit > 0 && total >= limit) || (limitPerHost > 0 && (perHost[host] ?? 0) >= limitPerHost)
-    }
+    public func isOver(host: String) -> Bool { breach(host: host) != nil }
 
-    /// Which limit `host` is past, for error messages; nil when none.
+    /// Which limit `host` is at or past (its own first), for refusals and messages; nil when none.
     public func breach(host: String) -> (held: Int, limit: Int, perHost: Bool)? {
         if limitPerHost > 0, let held = perHost[host], held >= limitPerHost { return (held, limitPerHost, true) }
         if limit > 0 && total >= limit { return (total, limit, false) }
         return nil
     }
 }
+
+/// The bytes of requests a server holds — received but unanswered, including frames still arriving.
+/// Bytes are counted when they arrive (a connection cannot refuse what the socket already gave it),
+/// so a total may pass its limit by what one read delivers; ``PerHostTally/isOver(host:)`` then
+/// tells the connection to stop reading (or to answer Overloaded).
+public typealias InFlightBytes = PerHostTally
 
 /// A server's ``InFlightBytes`` shared by its connections on every loop, with the connections
 /// waiting for room.
