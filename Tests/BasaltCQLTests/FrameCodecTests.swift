@@ -77,6 +77,7 @@ struct FrameCodecTests {
         d.append(header.bytes)
         #expect(try d.next() == nil)
         #expect(d.reservedByteCount < 1 << 16)
+        #expect(d.incompleteFrameSize == 9 + (15 << 20))
         let chunk = [UInt8](repeating: 7, count: 64 << 10)
         for _ in 0 ..< 16 { d.append(chunk) }
         #expect(try d.next() == nil)

@@ -42,6 +42,15 @@ struct TransportLimitsTests {
         #expect(other.current == 0 && limiter.pauses == 2 && limiter.snapshot.total == 85)
     }
 
+    @Test func aReservationIsGrantedWhileUnderTheLimitLeavingOutTheAskersOwnBytes() {
+        let limiter = InFlightBytesLimiter(limit: 0, limitPerHost: 100)
+        limiter.add(90, host: "a")
+        #expect(limiter.tryAdd(500, host: "a", own: 0))  // under the limit: granted, may pass it
+        #expect(!limiter.tryAdd(10, host: "a", own: 0))
+        #expect(limiter.tryAdd(10, host: "a", own: 590))  // the asker holds it all itself
+        #expect(limiter.snapshot.perHost["a"] == 600)
+    }
+
     @Test func connectionCapsRefuseWithTheirReason() {
         var c = ConnectionCounts(limit: 3, limitPerHost: 2)
         #expect(c.admit(host: "a") == nil && c.admit(host: "a") == nil)

@@ -87,6 +87,17 @@ public struct FrameDecoder: Sendable {
     /// Bytes received but not yet returned as frames.
     public var bufferedByteCount: Int { buffer.count - readOffset }
 
+    /// The whole size (header and body) of the frame being received once its header is in and
+    /// accepted by ``next()``; nil between frames, while the header is incomplete, or after an error.
+    public var incompleteFrameSize: Int? {
+        let available = buffer.count - readOffset
+        guard failure == nil, available >= FrameHeader.size else { return nil }
+        let length = Int(buffer[readOffset + 5]) << 24 | Int(buffer[readOffset + 6]) << 16
+            | Int(buffer[readOffset + 7]) << 8 | Int(buffer[readOffset + 8])
+        guard length <= maxBodyLength, FrameHeader.size + length > available else { return nil }
+        return FrameHeader.size + length
+    }
+
     /// Bytes of memory the buffer holds (its capacity): it follows what arrived, never what a
     /// header announced.
     public var reservedByteCount: Int { buffer.capacity }

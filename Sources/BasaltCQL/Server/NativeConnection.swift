@@ -8,10 +8,13 @@ import Logging
 /// are written when they complete, in any order.
 ///
 /// Limits (``NativeTransportLimits``): every byte read is counted against the server's in-flight
-/// byte limits until its frame is answered — bytes of a frame still arriving included — so a
-/// client that announces a large frame and sends it slowly holds only what it really sent. Over a
-/// limit the connection stops reading until bytes are released elsewhere (or, with
-/// `throwOnOverload`, complete requests are answered Overloaded). A frame incomplete for longer than
+/// byte limits until its frame is answered. When a frame's header is in and its body is not, the
+/// whole frame is reserved if the client's address and the server are under their limits (as
+/// Cassandra's v5 framing reserves a large message): a reserved frame is read to its end without
+/// pausing, so clients whose frames together pass a limit cannot stall one another half-way. If
+/// the reservation fails the connection stops reading until bytes are released (with
+/// `throwOnOverload`, complete requests over a limit are answered Overloaded instead). Memory
+/// follows the bytes that arrived: a reservation is accounting, not an allocation. A frame incomplete for longer than
 /// the incomplete-frame timeout closes the connection; so does idleness past the idle timeout, if set.
 final class NativeConnection: @unchecked Sendable {
     // @unchecked: the mutable fields are touched only on `loop` (asserted in debug builds).
@@ -34,6 +37,8 @@ final class NativeConnection: @unchecked Sendable {
     private var countedBytes = 0
     /// Bytes of the requests executing now.
     private var executingBytes = 0
+    /// The whole size of the frame being received when it was reserved, else 0.
+    private var reservedFrameBytes = 0
     private var pausedForBytes = false
     private var frameClock: IncompleteFrameClock
     private var frameWatch: LoopDeadlineWatch?
@@ -102,6 +107,7 @@ final class NativeConnection: @unchecked Sendable {
             do {
                 guard let frame = try decoder.next() else { break }
                 completed = true
+                reservedFrameBytes = 0  // the reserved frame is the first to complete
                 onFrame(frame)
             } catch {
                 completed = true
@@ -113,9 +119,14 @@ final class NativeConnection: @unchecked Sendable {
         }
         syncCountedBytes()
         guard isOpen else { return }
+        if reservedFrameBytes == 0, let size = decoder.incompleteFrameSize,
+           shared.bytes.tryAdd(size - decoder.bufferedByteCount, host: host, own: countedBytes) {
+            countedBytes += size - decoder.bufferedByteCount
+            reservedFrameBytes = size
+        }
         frameClock.onDecoded(completedFrames: completed, partial: decoder.bufferedByteCount > 0, now: lastActivity)
         frameWatch?.poke()
-        if !pausedForBytes && (!shared.limits.throwOnOverload || decoder.bufferedByteCount > 0) {
+        if !pausedForBytes && reservedFrameBytes == 0 && (!shared.limits.throwOnOverload || decoder.bufferedByteCount > 0) {
             let loop = self.loop
             pausedForBytes = shared.bytes.pauseIfOver(host: host, waiter: self) { [self] in
                 _ = loop.execute { self.roomAvailable() }
@@ -137,9 +148,10 @@ final class NativeConnection: @unchecked Sendable {
         run(machine.onFrame(frame), frameBytes: size)
     }
 
-    /// Makes the bytes counted against the limits match what this connection holds.
+    /// Makes the bytes counted against the limits match what this connection holds: its reserved
+    /// frame or the bytes buffered, plus the requests executing.
     private func syncCountedBytes() {
-        let held = isOpen ? decoder.bufferedByteCount + executingBytes : 0
+        let held = isOpen ? max(reservedFrameBytes, decoder.bufferedByteCount) + executingBytes : 0
         if held > countedBytes {
             shared.bytes.add(held - countedBytes, host: host)
         } else if held < countedBytes {

@@ -29,8 +29,12 @@ public struct PerHostTally: Sendable, Equatable {
         if held - taken == 0 { perHost.removeValue(forKey: host) } else { perHost[host] = held - taken }
     }
 
-    /// Whether `host` may not add more: the total or its own share is at or past its limit.
-    public func isOver(host: String) -> Bool { breach(host: host) != nil }
+    /// Whether `host` may not add more: the total or its own share is at or past its limit, leaving
+    /// out `excluding` of what it holds (a connection's own bytes, when it asks for more).
+    public func isOver(host: String, excluding: Int = 0) -> Bool {
+        if limitPerHost > 0 && (perHost[host] ?? 0) - excluding >= limitPerHost { return true }
+        return limit > 0 && total - excluding >= limit
+    }
 
     /// Which limit `host` is at or past (its own first), for refusals and messages; nil when none.
     public func breach(host: String) -> (held: Int, limit: Int, perHost: Bool)? {
@@ -79,6 +83,19 @@ public final class InFlightBytesLimiter: Sendable {
     public func add(_ n: Int, host: String) {
         guard n > 0 else { return }
         state.withLock { $0.bytes.add(n, host: host) }
+    }
+
+    /// Counts `n` more bytes for `host` only if, leaving out the `own` bytes the asking connection
+    /// already holds, it is under both limits (checked and counted under one lock); the count may
+    /// then pass a limit by up to `n + own`. How a connection reserves a whole frame when its header
+    /// arrives, so that a frame once begun is never paused half-way, and a frame larger than a
+    /// limit can still be received when nothing else is held.
+    public func tryAdd(_ n: Int, host: String, own: Int) -> Bool {
+        state.withLock { s in
+            guard !s.bytes.isOver(host: host, excluding: own) else { return false }
+            s.bytes.add(n, host: host)
+            return true
+        }
     }
 
     /// Releases `n` bytes and wakes the waiters whose hosts are under both limits now.
