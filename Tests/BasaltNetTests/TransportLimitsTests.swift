@@ -101,8 +101,8 @@ struct TransportLimitsTests {
         try chunk.withUnsafeBytes { bytes in try d.decode(bytes) { _ in true } }
         #expect(d.isMidFrame && d.bufferedByteCount == 1000)
         #expect(d.reservedByteCount <= InternodeFrameDecoder.initialReservation + 4096)  // allocator rounding
-        // A limit lowered for a peer that has not identified itself refuses the same header.
-        var early = InternodeFrameDecoder(maxPayloadSize: 1024)
+        // The first frame (the handshake of a peer not yet identified) has its own, lower limit.
+        var early = InternodeFrameDecoder(maxPayloadSize: 16 << 20, maxFirstPayloadSize: 1024)
         #expect(throws: InternodeFrameError.frameTooLarge(length: 12 << 20, limit: 1024, at: 0)) {
             try header.withUnsafeBytes { bytes in try early.decode(bytes) { _ in true } }
         }

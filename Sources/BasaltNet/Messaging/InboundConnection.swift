@@ -47,7 +47,8 @@ final class InboundConnection: @unchecked Sendable {
         var logger = context.logger
         logger[metadataKey: "peer"] = "\(connection.remoteAddress?.description ?? "unknown")"
         self.logger = logger
-        decoder = InternodeFrameDecoder(maxPayloadSize: min(context.settings.maxHandshakeFrameSize, context.settings.maxFrameSize))
+        decoder = InternodeFrameDecoder(maxPayloadSize: context.settings.maxFrameSize,
+                                        maxFirstPayloadSize: context.settings.maxHandshakeFrameSize)
         frameClock = IncompleteFrameClock(timeoutMillis: context.settings.incompleteFrameTimeout.loopMillis)
         host = connection.remoteAddress?.host ?? "unknown"
     }
@@ -149,7 +150,6 @@ final class InboundConnection: @unchecked Sendable {
             handshake = hello
             handshakeTimer?.cancel()
             handshakeTimer = nil
-            decoder.maxPayloadSize = context.settings.maxFrameSize
             logger[metadataKey: "peer"] = "\(hello.sender)"
             logger[metadataKey: "remote"] = "\(connection.remoteAddress?.description ?? "unknown")"
             logger[metadataKey: "lane"] = "\(hello.lane)"

@@ -10,9 +10,11 @@ import BasaltCore
 /// that arrived: a header announcing a large payload reserves at most ``initialReservation``.
 public struct InternodeFrameDecoder: Sendable {
     /// Largest payload accepted; a header announcing more fails with
-    /// ``InternodeFrameError/frameTooLarge(length:limit:at:)``. A connection raises it once the
-    /// peer has identified itself.
-    public var maxPayloadSize: Int
+    /// ``InternodeFrameError/frameTooLarge(length:limit:at:)``.
+    public let maxPayloadSize: Int
+    /// Largest payload of the stream's first frame (the handshake, from a peer that has not
+    /// identified itself yet); at most ``maxPayloadSize``.
+    public let maxFirstPayloadSize: Int
     /// The most a payload buffer reserves before its bytes arrive.
     public static let initialReservation = 64 << 10
     /// Bytes consumed so far.
@@ -31,8 +33,9 @@ public struct InternodeFrameDecoder: Sendable {
     private var frameStart = 0
     private var failure: InternodeFrameError?
 
-    public init(maxPayloadSize: Int) {
+    public init(maxPayloadSize: Int, maxFirstPayloadSize: Int? = nil) {
         self.maxPayloadSize = maxPayloadSize
+        self.maxFirstPayloadSize = min(maxFirstPayloadSize ?? maxPayloadSize, maxPayloadSize)
         partial.reserveCapacity(InternodeFrameHeader.size)
     }
 
@@ -133,8 +136,9 @@ public struct InternodeFrameDecoder: Sendable {
         let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0 ..< 16]))
         if actual != crc { return .failure(.headerChecksumMismatch(expected: crc, actual: actual, at: frameStart)) }
         if !header.flags.isValid { return .failure(.invalidFlags(header.flags.rawValue, at: frameStart)) }
-        if Int(header.payloadLength) > maxPayloadSize {
-            return .failure(.frameTooLarge(length: Int(header.payloadLength), limit: maxPayloadSize, at: frameStart))
+        let limit = frameStart == 0 ? maxFirstPayloadSize : maxPayloadSize
+        if Int(header.payloadLength) > limit {
+            return .failure(.frameTooLarge(length: Int(header.payloadLength), limit: limit, at: frameStart))
         }
         return .success(header)
     }
