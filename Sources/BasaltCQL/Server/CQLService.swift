@@ -30,6 +30,7 @@ public final class CQLService: @unchecked Sendable {
         /// Why this node may not pick write timestamps now (its clock is too far from the
         /// cluster's), or nil; see ``QueryProcessor/Settings/serverTimestampRefusal``.
         public var serverTimestampRefusal: (@Sendable () -> String?)?
+        public var transportLimits = NativeTransportLimits()
 
         public init(clusterName: String, hostId: UUIDValue, address: String, internodePort: Int = 7000, nativePort: UInt16 = 9042,
                     dataCenter: String = "datacenter1", rack: String = "rack1", authenticator: PasswordAuthenticator? = nil) {
@@ -121,6 +122,9 @@ public final class CQLService: @unchecked Sendable {
         return s
     }
 
+    /// The native transport's counters, once started.
+    public var transportCounters: NativeTransportCounters? { lock.withLock { server }?.transportCounters }
+
     /// The statement executor, once started.
     public var queryProcessor: QueryProcessor? { lock.withLock { processor } }
 
@@ -135,7 +139,8 @@ public final class CQLService: @unchecked Sendable {
                                        settings: processorSettings, logger: logger)
         var settings = configuration.connectionSettings
         settings.authenticator = configuration.authenticator
-        let server = NativeServer(group: group, processor: processor, settings: settings, events: events, logger: logger)
+        let server = NativeServer(group: group, processor: processor, settings: settings, limits: configuration.transportLimits,
+                                  events: events, logger: logger)
         lock.withLock {
             self.processor = processor
             self.server = server

@@ -74,6 +74,22 @@ public struct NodeConfig: Sendable, Equatable {
     /// (Cassandra's `replace_address_first_boot`); empty for none.
     public var replaceAddressFirstBoot = ""
 
+    /// Native transport limits (Cassandra's names; docs/server.md). Sizes in bytes, times in ms;
+    /// -1 or 0 means no limit where the key says so.
+    public var nativeMaxFrameSize = 16 << 20
+    public var nativeMaxRequestDataInFlight = 64 << 20
+    public var nativeMaxRequestDataInFlightPerIP = 16 << 20
+    public var nativeThrowOnOverload = false
+    public var nativeMaxConcurrentConnections = -1
+    public var nativeMaxConcurrentConnectionsPerIP = -1
+    public var nativeIncompleteFrameTimeoutMillis = 60_000
+    /// 0: idle connections stay open (Cassandra's default).
+    public var nativeIdleTimeoutMillis = 0
+    /// Internode limits: largest message, accepted connections (-1 for no cap), half-sent frames.
+    public var internodeMaxMessageSize = 16 << 20
+    public var internodeMaxConcurrentConnections = 1024
+    public var internodeIncompleteFrameTimeoutMillis = 60_000
+
     /// `AllowAllAuthenticator` (default) or `PasswordAuthenticator`.
     public var authenticator = "AllowAllAuthenticator"
     public var superuserName = "cassandra"
@@ -142,6 +158,17 @@ public struct NodeConfig: Sendable, Equatable {
         }
         if !replaceAddressFirstBoot.isEmpty && replaceAddressFirstBoot == listenAddress {
             out.append("replace_address_first_boot names this node's own address")
+        }
+        if nativeMaxFrameSize < 1024 || nativeMaxFrameSize > Int(Int32.max) {
+            out.append("native_transport_max_frame_size must be 1KiB…2GiB, got \(nativeMaxFrameSize) bytes")
+        }
+        if internodeMaxMessageSize < 64 << 10 || internodeMaxMessageSize > Int(Int32.max) {
+            out.append("internode_max_message_size must be 64KiB…2GiB, got \(internodeMaxMessageSize) bytes")
+        }
+        for (name, v) in [("native_transport_incomplete_frame_timeout", nativeIncompleteFrameTimeoutMillis),
+                          ("native_transport_idle_timeout", nativeIdleTimeoutMillis),
+                          ("internode_incomplete_frame_timeout", internodeIncompleteFrameTimeoutMillis)] where v < 0 {
+            out.append("\(name) must not be negative (0 turns it off)")
         }
         if hintsThrottleKiBPerSecond <= 0 { out.append("hinted_handoff_throttle_in_kb must be positive") }
         if !["AllowAllAuthenticator", "PasswordAuthenticator"].contains(authenticator) {

@@ -73,6 +73,7 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
                                                      dataCenter: c.dataCenter, rack: c.rack)
         let clockOffsets = context.clockOffsets
         configuration.serverTimestampRefusal = { clockOffsets.serverTimestampRefusal() }
+        configuration.transportLimits = Self.transportLimits(c)
         if c.authenticator.hasSuffix("PasswordAuthenticator") {
             configuration.authenticator = PasswordAuthenticator(superuser: c.superuserName, password: c.superuserPassword)
         }
@@ -84,10 +85,27 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
             publishSchemaVersion: { v in Task { await update([.schemaVersion(v)]) } },
             clock: context.clock, logger: context.logger)
         let subscription = context.events.subscribe { event in service.onMembershipEvent(event) }
+        context.metrics.register("native_transport") { out in
+            if let c = service.transportCounters { NativeTransportMetrics.write(c, into: &out) }
+        }
         lock.withLock {
             self.service = service
             self.subscription = subscription
         }
+    }
+
+    /// The native transport limits of a configuration.
+    static func transportLimits(_ c: NodeConfig) -> NativeTransportLimits {
+        var l = NativeTransportLimits()
+        l.maxFrameSize = c.nativeMaxFrameSize
+        l.maxRequestBytesInFlight = c.nativeMaxRequestDataInFlight
+        l.maxRequestBytesInFlightPerHost = c.nativeMaxRequestDataInFlightPerIP
+        l.throwOnOverload = c.nativeThrowOnOverload
+        l.maxConnections = c.nativeMaxConcurrentConnections
+        l.maxConnectionsPerHost = c.nativeMaxConcurrentConnectionsPerIP
+        l.incompleteFrameTimeout = .milliseconds(c.nativeIncompleteFrameTimeoutMillis)
+        l.idleTimeout = .milliseconds(c.nativeIdleTimeoutMillis)
+        return l
     }
 
     public func start(_ context: NodeContext) async throws {

@@ -121,7 +121,11 @@ public final class BasaltNode: @unchecked Sendable {
         do { internode = try SocketAddress(host: config.listenAddress, port: address.port) } catch {
             throw .listen(what: "listen_address", error)
         }
-        let messaging = MessagingService(settings: MessagingSettings(address: internode), group: group, logger: logger)
+        var messagingSettings = MessagingSettings(address: internode)
+        messagingSettings.maxFrameSize = config.internodeMaxMessageSize
+        messagingSettings.maxInboundConnections = config.internodeMaxConcurrentConnections
+        messagingSettings.incompleteFrameTimeout = .milliseconds(config.internodeIncompleteFrameTimeoutMillis)
+        let messaging = MessagingService(settings: messagingSettings, group: group, logger: logger)
         update { $0.messaging = messaging }
         let seeds = try await SeedResolution.resolve(config.seedAddresses, logger: logger)
         var settings = Gossip.Settings(clusterName: config.clusterName, seeds: seeds)
