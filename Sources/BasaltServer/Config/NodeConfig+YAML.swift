@@ -21,6 +21,7 @@ extension NodeConfig {
         "max_hints_size_in_mb", "hinted_handoff_throttle_in_kb", "auto_bootstrap", "stream_throughput_outbound",
         "replace_address_first_boot", "authenticator", "superuser_name",
         "superuser_password", "log_level", "vector_search_routing",
+        "event_loops", "concurrent_compactors", "memtable_flush_writers",
     ]
 
     /// Applies the settings of a YAML document over `self`. Unknown keys and values of the wrong kind
@@ -89,6 +90,9 @@ extension NodeConfig {
         case "commitlog_segment_size_in_mb": commitLogSegmentSizeMiB = try int()
         case "memtable_size_in_mb": memtableSizeMiB = try int()
         case "compaction_throughput_mb_per_sec": compactionThroughputMiBPerSecond = try int()
+        case "event_loops": eventLoops = try int()
+        case "concurrent_compactors": concurrentCompactors = try int()
+        case "memtable_flush_writers": memtableFlushWriters = try int()
         case "vector_search_routing":
             guard let routing = IndexQueryRouting(rawValue: try str()) else {
                 throw NodeConfigError(["vector_search_routing must be per_replica or per_range"])
@@ -165,6 +169,9 @@ extension NodeConfig {
         superuser_password: \(q(superuserPassword))
         log_level: \(logLevel)
         vector_search_routing: \(vectorSearchRouting.rawValue)
+        event_loops: \(eventLoops)
+        concurrent_compactors: \(concurrentCompactors)
+        memtable_flush_writers: \(memtableFlushWriters)
 
         """
     }

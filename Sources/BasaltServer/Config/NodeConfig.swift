@@ -41,6 +41,12 @@ public struct NodeConfig: Sendable, Equatable {
     public var commitLogSegmentSizeMiB = 32
     public var memtableSizeMiB = 64
     public var compactionThroughputMiBPerSecond = 64
+    /// libuv event loops (threads) serving client and internode connections; 0: one per core.
+    public var eventLoops = 0
+    /// Compaction threads; 0: half the cores (at least 1, at most 8).
+    public var concurrentCompactors = 0
+    /// Memtable flush threads; 0: a quarter of the cores (at least 1, at most 4).
+    public var memtableFlushWriters = 0
 
     public var writeTimeoutMillis = 2_000
     public var readTimeoutMillis = 5_000
@@ -118,6 +124,10 @@ public struct NodeConfig: Sendable, Equatable {
         if commitLogGroupWindowMillis < 0 { out.append("commitlog_sync_group_window_in_ms must not be negative") }
         if !(1 ... 1024).contains(commitLogSegmentSizeMiB) { out.append("commitlog_segment_size_in_mb must be 1…1024") }
         if !(1 ... 65536).contains(memtableSizeMiB) { out.append("memtable_size_in_mb must be 1…65536") }
+        for (key, v) in [("event_loops", eventLoops), ("concurrent_compactors", concurrentCompactors), ("memtable_flush_writers", memtableFlushWriters)]
+            where v < 0 || v > 256 {
+            out.append("\(key) must be between 0 (follow the machine's cores) and 256")
+        }
         if compactionThroughputMiBPerSecond < 0 { out.append("compaction_throughput_mb_per_sec must not be negative (0 = unthrottled)") }
         for (name, v) in [("write_request_timeout_in_ms", writeTimeoutMillis), ("read_request_timeout_in_ms", readTimeoutMillis),
                           ("range_request_timeout_in_ms", rangeTimeoutMillis), ("request_timeout_in_ms", requestTimeoutMillis)] where v <= 0 {
