@@ -39,8 +39,9 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
 
     public func prepare(_ context: NodeContext) throws {
         context.metrics.register("storage") { [weak self] out in
-            guard let c = self?.lock.withLock({ self?.opened })?.counters else { return }
-            StorageComponent.write(c, into: &out)
+            guard let e = self?.lock.withLock({ self?.opened }) else { return }
+            StorageComponent.write(e.counters, into: &out)
+            StorageComponent.writeLatencies(e, into: &out)
         }
         context.metrics.register("vector_index") { [indexes] out in
             let c = indexes.counters
@@ -96,6 +97,8 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         s.memtableSizeLimitBytes = c.memtableSizeMiB << 20
         s.memtableTotalLimitBytes = max(s.memtableTotalLimitBytes, 4 * s.memtableSizeLimitBytes)
         s.compactionThroughputBytesPerSecond = c.compactionThroughputMiBPerSecond << 20
+        s.compactionThreads = c.resolvedConcurrentCompactors
+        s.flushThreads = c.resolvedMemtableFlushWriters
         return s
     }
 
@@ -117,5 +120,15 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         out.counter("basalt_storage_quarantined_sstables_total", help: "SSTables quarantined as corrupt", c.quarantinedSSTables)
         out.counter("basalt_storage_overloaded_writes_total", help: "Writes delayed or refused at a memory bound", c.overloadedWrites)
         out.gauge("basalt_storage_live_sstables", help: "SSTables being served", Double(c.liveSSTables))
+        out.gauge("basalt_storage_pending_compactions", help: "Compactions the strategies would run now (estimate, running ones included)", Double(c.pendingCompactions))
+    }
+
+    /// The engine's latency histograms (seconds): what makes a write or a read wait.
+    static func writeLatencies(_ e: StorageEngine, into out: inout PrometheusText) {
+        out.histogram("basalt_storage_flush_duration_seconds", help: "Wall time of each memtable flush", e.flushDurations.snapshot())
+        out.histogram("basalt_storage_compaction_duration_seconds", help: "Wall time of each compaction, throttling included", e.compactionDurations.snapshot())
+        out.histogram("basalt_storage_commitlog_sync_seconds", help: "Duration of each commit-log fsync", e.commitLogSyncLatency.snapshot())
+        out.histogram("basalt_storage_write_stall_seconds", help: "Time a write waited for room before it was applied, by cause",
+                      samples: WriteStallCause.allCases.map { ([("cause", $0.rawValue)], e.writeStalls[$0].snapshot()) })
     }
 }

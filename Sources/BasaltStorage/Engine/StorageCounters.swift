@@ -1,3 +1,4 @@
+import BasaltCore
 import Synchronization
 
 /// A snapshot of the engine's counters since it was opened.
@@ -25,6 +26,8 @@ public struct StorageCounters: Hashable, Sendable {
     /// Writes refused or delayed because a bound was reached.
     public var overloadedWrites = 0
     public var liveSSTables = 0
+    /// Compactions the tables' strategies would run now if they had the threads (an estimate).
+    public var pendingCompactions = 0
 
     public init() {}
 
@@ -52,6 +55,10 @@ final class StorageMetrics: Sendable {
     let bloomFalsePositives = Atomic<Int>(0)
     let quarantinedSSTables = Atomic<Int>(0)
     let overloadedWrites = Atomic<Int>(0)
+    /// Wall time of each memtable flush, nanoseconds.
+    let flushDuration = BucketHistogram.latency()
+    /// Wall time of each compaction (throttling included), nanoseconds.
+    let compactionDuration = BucketHistogram.latency()
 
     @inline(__always)
     func add(_ a: borrowing Atomic<Int>, _ n: Int) { a.add(n, ordering: .relaxed) }

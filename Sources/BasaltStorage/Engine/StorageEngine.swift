@@ -27,6 +27,8 @@ public final class StorageEngine: @unchecked Sendable {
     let commitLog: CommitLog
     let cache: ChunkCache
     let metrics = StorageMetrics()
+    /// Time writers waited for room, per cause.
+    public let writeStalls: WriteStallHistograms
     let flushExecutor: BackgroundExecutor
     let compactionExecutor: BackgroundExecutor
     let throughput: ThroughputLimiter
@@ -72,6 +74,7 @@ public final class StorageEngine: @unchecked Sendable {
         let first = max((existing.last ?? 0) + 1, UInt64(max(0, clock.now().micros)))
         commitLog = try CommitLog(directory: logDir, mode: config.commitLogSync, segmentBytes: config.commitLogSegmentBytes,
                                   bufferLimitBytes: config.commitLogBufferLimitBytes, firstSegmentId: first, logger: logger)
+        writeStalls = WriteStallHistograms(commitLogBuffer: commitLog.bufferWaits)
         cache = ChunkCache(capacityBytes: config.chunkCacheBytes)
         flushExecutor = BackgroundExecutor(name: "flush", threads: config.flushThreads, queueLimit: 1 << 16)
         compactionExecutor = BackgroundExecutor(name: "compaction", threads: config.compactionThreads, queueLimit: 1024)
@@ -182,6 +185,7 @@ public final class StorageEngine: @unchecked Sendable {
     public var counters: StorageCounters {
         var c = metrics.snapshot()
         c.liveSSTables = allTables.reduce(0) { $0 + $1.view.sstables.count }
+        c.pendingCompactions = pendingCompactionEstimate()
         (c.chunkCacheHits, c.chunkCacheMisses) = cache.statistics
         return c
     }
