@@ -28,6 +28,7 @@ extension NodeConfig {
         "native_transport_max_concurrent_connections", "native_transport_max_concurrent_connections_per_ip",
         "native_transport_incomplete_frame_timeout", "native_transport_idle_timeout",
         "internode_max_message_size", "internode_max_concurrent_connections", "internode_incomplete_frame_timeout",
+        "event_loops", "concurrent_compactors", "memtable_flush_writers",
     ]
 
     /// Applies the settings of a YAML document over `self`. Unknown keys and values of the wrong kind
@@ -96,6 +97,9 @@ extension NodeConfig {
         case "commitlog_segment_size_in_mb": commitLogSegmentSizeMiB = try int()
         case "memtable_size_in_mb": memtableSizeMiB = try int()
         case "compaction_throughput_mb_per_sec": compactionThroughputMiBPerSecond = try int()
+        case "event_loops": eventLoops = try int()
+        case "concurrent_compactors": concurrentCompactors = try int()
+        case "memtable_flush_writers": memtableFlushWriters = try int()
         case "vector_search_routing":
             guard let routing = IndexQueryRouting(rawValue: try str()) else {
                 throw NodeConfigError(["vector_search_routing must be per_replica or per_range"])
@@ -236,6 +240,9 @@ extension NodeConfig {
         internode_max_message_size: \(internodeMaxMessageSize)B
         internode_max_concurrent_connections: \(internodeMaxConcurrentConnections)
         internode_incomplete_frame_timeout: \(internodeIncompleteFrameTimeoutMillis)ms
+        event_loops: \(eventLoops)
+        concurrent_compactors: \(concurrentCompactors)
+        memtable_flush_writers: \(memtableFlushWriters)
 
         """
     }

@@ -51,6 +51,12 @@ public struct NodeConfig: Sendable, Equatable {
     /// writes that need a server-side timestamp (docs/membership.md, "Clock offsets"); 0 turns the
     /// refusal off (offsets are still measured and reported).
     public var maxClockOffsetMillis = 500
+    /// libuv event loops (threads) serving client and internode connections; 0: one per core.
+    public var eventLoops = 0
+    /// Compaction threads; 0: half the cores (at least 1, at most 8).
+    public var concurrentCompactors = 0
+    /// Memtable flush threads; 0: a quarter of the cores (at least 1, at most 4).
+    public var memtableFlushWriters = 0
 
     public var writeTimeoutMillis = 2_000
     public var readTimeoutMillis = 5_000
@@ -145,6 +151,10 @@ public struct NodeConfig: Sendable, Equatable {
         if !(1 ... 1024).contains(commitLogSegmentSizeMiB) { out.append("commitlog_segment_size_in_mb must be 1…1024") }
         if !(1 ... 65536).contains(memtableSizeMiB) { out.append("memtable_size_in_mb must be 1…65536") }
         if maxClockOffsetMillis < 0 { out.append("max_clock_offset_ms must not be negative (0 = no refusal)") }
+        for (key, v) in [("event_loops", eventLoops), ("concurrent_compactors", concurrentCompactors), ("memtable_flush_writers", memtableFlushWriters)]
+            where v < 0 || v > 256 {
+            out.append("\(key) must be between 0 (follow the machine's cores) and 256")
+        }
         if compactionThroughputMiBPerSecond < 0 { out.append("compaction_throughput_mb_per_sec must not be negative (0 = unthrottled)") }
         for (name, v) in [("write_request_timeout_in_ms", writeTimeoutMillis), ("read_request_timeout_in_ms", readTimeoutMillis),
                           ("range_request_timeout_in_ms", rangeTimeoutMillis), ("request_timeout_in_ms", requestTimeoutMillis)] where v <= 0 {

@@ -115,7 +115,7 @@ public final class BasaltNode: @unchecked Sendable {
         ])
 
         // Loops, messaging, gossip (not started yet).
-        let group = EventLoopGroup(threads: 2, name: "basalt", logger: logger)
+        let group = EventLoopGroup(threads: config.resolvedEventLoops, name: "basalt", logger: logger)
         update { $0.group = group }
         let internode: SocketAddress
         do { internode = try SocketAddress(host: config.listenAddress, port: address.port) } catch {

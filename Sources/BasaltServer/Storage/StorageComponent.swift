@@ -42,8 +42,9 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
 
     public func prepare(_ context: NodeContext) throws {
         context.metrics.register("storage") { [weak self] out in
-            guard let c = self?.lock.withLock({ self?.opened })?.counters else { return }
-            StorageComponent.write(c, into: &out)
+            guard let e = self?.lock.withLock({ self?.opened }) else { return }
+            StorageComponent.write(e.counters, into: &out)
+            StorageComponent.writeLatencies(e, into: &out)
         }
         context.metrics.register("vector_index") { [indexes] out in
             let c = indexes.counters
@@ -107,6 +108,8 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         s.compactionThroughputBytesPerSecond = c.compactionThroughputMiBPerSecond << 20
         s.commitFailurePolicy = c.commitFailurePolicy
         s.diskFailurePolicy = c.diskFailurePolicy
+        s.compactionThreads = c.resolvedConcurrentCompactors
+        s.flushThreads = c.resolvedMemtableFlushWriters
         return s
     }
 
@@ -134,5 +137,15 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         out.counter("basalt_storage_refused_writes_total", help: "Writes refused because the commit log could not be written", c.refusedWrites)
         out.counter("basalt_storage_flush_failures_total", help: "Failed flush attempts (retried; the memtable is kept)", c.flushFailures)
         out.counter("basalt_storage_compaction_failures_total", help: "Failed compactions (inputs stay live)", c.compactionFailures)
+        out.gauge("basalt_storage_pending_compactions", help: "Compactions the strategies would run now (estimate, running ones included)", Double(c.pendingCompactions))
+    }
+
+    /// The engine's latency histograms (seconds): what makes a write or a read wait.
+    static func writeLatencies(_ e: StorageEngine, into out: inout PrometheusText) {
+        out.histogram("basalt_storage_flush_duration_seconds", help: "Wall time of each memtable flush", e.flushDurations.snapshot())
+        out.histogram("basalt_storage_compaction_duration_seconds", help: "Wall time of each compaction, throttling included", e.compactionDurations.snapshot())
+        out.histogram("basalt_storage_commitlog_sync_seconds", help: "Duration of each commit-log fsync", e.commitLogSyncLatency.snapshot())
+        out.histogram("basalt_storage_write_stall_seconds", help: "Time a write waited for room before it was applied, by cause",
+                      samples: WriteStallCause.allCases.map { ([("cause", $0.rawValue)], e.writeStalls[$0].snapshot()) })
     }
 }

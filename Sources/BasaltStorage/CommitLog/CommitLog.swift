@@ -50,6 +50,10 @@ final class CommitLog: @unchecked Sendable {
     private var lost: [(after: CommitLogPosition, upTo: CommitLogPosition, error: StorageError)] = []
     private let onFatal: @Sendable (StorageError) -> Void
     private var thread: WorkerThread?
+    /// Duration of each fsync of a segment, nanoseconds.
+    let syncLatency = BucketHistogram.latency()
+    /// Time blocking writers waited for room in the buffer, nanoseconds.
+    let bufferWaits = BucketHistogram.latency()
 
     // Sync-thread side.
     private var file: WritableFile?
@@ -94,8 +98,11 @@ final class CommitLog: @unchecked Sendable {
         let size = payload.count + CommitLogSegmentFormat.recordOverhead
         cond.lock()
         defer { cond.unlock() }
+        var waitStart: UInt64 = 0
+        defer { if waitStart != 0 { bufferWaits.recordElapsed(since: waitStart, now: SystemClock().monotonicNanos()) } }
         while bufferedBytes + size > bufferLimit && gate.refusal == nil && !closing {
             if !mayBlock { throw .overloaded("commit-log buffer full (\(bufferedBytes) bytes not yet written)") }
+            if waitStart == 0 { waitStart = SystemClock().monotonicNanos() }
             // Broadcast: writers waiting for durability share the condition with the sync thread.
             cond.broadcast()
             if !cond.wait(nanos: deadlineNanos) {
@@ -316,7 +323,11 @@ final class CommitLog: @unchecked Sendable {
                     }
                     if !bytes.isEmpty { try file?.write(bytes) }
                 }
-                if syncDue { try file?.sync() }
+                if syncDue, let f = file {
+                    let start = SystemClock().monotonicNanos()
+                    try f.sync()
+                    syncLatency.recordElapsed(since: start, now: SystemClock().monotonicNanos())
+                }
             } catch let e as StorageError {
                 error = e
             } catch {

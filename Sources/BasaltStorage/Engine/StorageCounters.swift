@@ -1,3 +1,4 @@
+import BasaltCore
 import Synchronization
 
 /// A snapshot of the engine's counters since it was opened.
@@ -35,6 +36,8 @@ public struct StorageCounters: Hashable, Sendable {
     public var flushFailures = 0
     /// Compactions that failed (their inputs stay live).
     public var compactionFailures = 0
+    /// Compactions the tables' strategies would run now if they had the threads (an estimate).
+    public var pendingCompactions = 0
 
     public init() {}
 
@@ -65,6 +68,10 @@ final class StorageMetrics: Sendable {
     let refusedWrites = Atomic<Int>(0)
     let flushFailures = Atomic<Int>(0)
     let compactionFailures = Atomic<Int>(0)
+    /// Wall time of each memtable flush, nanoseconds.
+    let flushDuration = BucketHistogram.latency()
+    /// Wall time of each compaction (throttling included), nanoseconds.
+    let compactionDuration = BucketHistogram.latency()
 
     @inline(__always)
     func add(_ a: borrowing Atomic<Int>, _ n: Int) { a.add(n, ordering: .relaxed) }

@@ -12,6 +12,7 @@ extension StorageEngine {
     /// stays readable in the memtable and durable in the commit log meanwhile).
     func runFlush(_ t: TableStore, _ m: Memtable) {
         defer { memtableMemory.release(m.accountedBytes) }
+        let start = clock.monotonicNanos()
         var delay: UInt32 = 100_000
         var failures = 0
         while true {
@@ -24,6 +25,7 @@ extension StorageEngine {
                 if let clean { commitLog.markClean(table: t.id, upTo: clean) }
                 t.writeLock.withLock { t.writeLock.broadcast() }
                 metrics.add(metrics.flushes, 1)
+                metrics.flushDuration.recordElapsed(since: start, now: clock.monotonicNanos())
                 if published { scheduleCompaction(t) }
                 if failures > 0 { logger.notice("memtable flushed after failed attempts", metadata: ["table": "\(t.name)", "failures": "\(failures)"]) }
                 return

@@ -50,11 +50,12 @@ extension StorageEngine {
         let token = Murmur3.token(m.partitionKey).value
         let range = update.timestampRange ?? (Int64.max, Int64.min)
         let tombstones = update.tombstoneCount
-        if !memtableMemory.waitForRoom(mayBlock: mayBlock, timeoutNanos: config.writeBlockTimeoutNanos) {
+        if !memtableMemory.waitForRoom(mayBlock: mayBlock, timeoutNanos: config.writeBlockTimeoutNanos, stalls: writeStalls[.memtableMemory]) {
             metrics.add(metrics.overloadedWrites, 1)
             throw StorageError.overloaded("memtables hold \(memtableMemory.current) bytes, more than twice the \(memtableMemory.limit)-byte limit; flushes are behind")
         }
         defer { if memtableMemory.isAboveFlushThreshold { relieveMemoryPressure() } }
+        if mayBlock { slowForCompactionDebt(t) }
         t.writeLock.lock()
         defer { t.writeLock.unlock() }
         if t.dropped { throw StorageError.unknownTable(m.tableId) }
@@ -97,7 +98,10 @@ extension StorageEngine {
     func ensureRoom(_ t: TableStore, mayBlock: Bool) throws {
         guard t.memtableBytes >= config.memtableSizeLimitBytes else { return }
         let start = clock.monotonicNanos()
+        var stalled = false
+        defer { if stalled { writeStalls[.flushBacklog].recordElapsed(since: start, now: clock.monotonicNanos()) } }
         while t.pendingFlushes >= max(1, config.maxPendingFlushesPerTable) {
+            stalled = true
             metrics.add(metrics.overloadedWrites, 1)
             if !mayBlock {
                 throw StorageError.overloaded("table \(t.name): \(t.pendingFlushes) memtables waiting for flush")

@@ -27,6 +27,8 @@ public final class StorageEngine: @unchecked Sendable {
     let commitLog: CommitLog
     let cache: ChunkCache
     let metrics = StorageMetrics()
+    /// Time writers waited for room, per cause.
+    public let writeStalls: WriteStallHistograms
     let flushExecutor: BackgroundExecutor
     let compactionExecutor: BackgroundExecutor
     let throughput: ThroughputLimiter
@@ -85,6 +87,7 @@ public final class StorageEngine: @unchecked Sendable {
                                   bufferLimitBytes: config.commitLogBufferLimitBytes, firstSegmentId: first,
                                   failurePolicy: config.commitFailurePolicy, probeIntervalNanos: config.commitLogProbeIntervalNanos,
                                   onFatal: { e in onDiskFailure(.exitProcess, e) }, logger: logger)
+        writeStalls = WriteStallHistograms(commitLogBuffer: commitLog.bufferWaits)
         cache = ChunkCache(capacityBytes: config.chunkCacheBytes)
         flushExecutor = BackgroundExecutor(name: "flush", threads: config.flushThreads, queueLimit: 1 << 16)
         compactionExecutor = BackgroundExecutor(name: "compaction", threads: config.compactionThreads, queueLimit: 1024)
@@ -195,6 +198,7 @@ public final class StorageEngine: @unchecked Sendable {
     public var counters: StorageCounters {
         var c = metrics.snapshot()
         c.liveSSTables = allTables.reduce(0) { $0 + $1.view.sstables.count }
+        c.pendingCompactions = pendingCompactionEstimate()
         (c.chunkCacheHits, c.chunkCacheMisses) = cache.statistics
         let log = commitLog.writeState
         c.commitLogFailures = log.failures
