@@ -11,7 +11,7 @@
 #
 #   Benchmarks/storage-vs-rocksdb.sh            # builds the release binary first
 #   NUM=200000 SCRATCH=.build-storage Benchmarks/storage-vs-rocksdb.sh
-#   NUM=5000000 BASALT_BIN=.build-sustained/release/basalt Benchmarks/storage-vs-rocksdb.sh  # no build
+#   NUM=5000000 BASALT_BIN=.build/release/basalt Benchmarks/storage-vs-rocksdb.sh  # no build
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
