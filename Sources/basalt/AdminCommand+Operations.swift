@@ -5,7 +5,7 @@ import ArgumentParser
 extension AdminCommand {
     static let operations: [any ParsableCommand.Type] = [
         Version.self, Info.self, DescribeCluster.self, GossipInfo.self, GetEndpoints.self, TableStats.self, CompactionStats.self,
-        Compact.self, ListPendingHints.self, TruncateHints.self,
+        Compact.self, ListPendingHints.self, TruncateHints.self, ProxyHistograms.self,
     ]
 
     /// A report at `path`, text or JSON.
@@ -95,5 +95,14 @@ extension AdminCommand {
         @Argument(help: "The target's address or host id.") var host: String?
         @OptionGroup var endpoint: Endpoint
         func run() async throws { try await AdminCommand.fetch("/truncatehints" + AdminCommand.query(["host": host]), endpoint, method: "POST") }
+    }
+}
+
+extension AdminCommand {
+    struct ProxyHistograms: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "proxyhistograms", abstract: "Percentiles of the reads, writes and range reads this node coordinated (microseconds).")
+        @OptionGroup var report: Report
+        func run() async throws { try await report.fetch("/proxyhistograms") }
     }
 }

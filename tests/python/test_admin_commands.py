@@ -101,3 +101,30 @@ def test_pending_hints_are_listed_and_truncated(basalt_cluster):
     finally:
         c.shutdown()
         basalt_cluster.run("start", 3)
+
+
+def test_proxyhistograms_and_latency_metrics_move_under_load(basalt_cluster):
+    import re
+    import urllib.request
+    a = basalt_cluster.addresses[0]
+    before = admin_json(a, "proxyhistograms")
+    c, s = session_on([a], ConsistencyLevel.QUORUM)
+    s.execute("CREATE KEYSPACE IF NOT EXISTS ops WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 2}")
+    s.execute("CREATE TABLE IF NOT EXISTS ops.lat (k int PRIMARY KEY, v int)")
+    c.control_connection.wait_for_schema_agreement(wait_time=20)
+    for i in range(300):
+        s.execute("INSERT INTO ops.lat (k, v) VALUES (%s, %s)", (i, i))
+        s.execute("SELECT v FROM ops.lat WHERE k = %s", (i,))
+    list(s.execute("SELECT * FROM ops.lat"))
+    c.shutdown()
+    after = admin_json(a, "proxyhistograms")
+    assert after["write"]["count"] >= before["write"]["count"] + 300
+    assert after["read"]["count"] >= before["read"]["count"] + 300 and after["rangeRead"]["count"] > before["rangeRead"]["count"]
+    assert after["write"]["micros"]["50%"] is not None and after["write"]["micros"]["50%"] <= after["write"]["micros"]["99%"]
+    assert "Write Latency" in admin(a, "proxyhistograms").stdout
+    body = urllib.request.urlopen("http://%s:7199/metrics" % a, timeout=10).read().decode()
+    count = re.search(r'^basalt_coordinator_latency_seconds_count\{kind="write",consistency="QUORUM"\} (\d+)$', body, re.M)
+    assert count and int(count.group(1)) >= 300
+    assert re.search(r'^basalt_coordinator_latency_seconds_bucket\{kind="read",consistency="QUORUM",le="\+Inf"\} \d+$', body, re.M)
+    # The storage engine's histograms are there too.
+    assert "basalt_storage_commitlog_sync_seconds_bucket" in body

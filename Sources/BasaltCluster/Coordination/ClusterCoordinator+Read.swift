@@ -7,6 +7,8 @@ extension ClusterCoordinator {
     /// Reads one partition at `consistency` (see ``ReadCoordination``). When one replica is enough
     /// and this node is the closest, the local engine answers directly.
     public func read(_ command: ReadCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> PartitionResult {
+        let started = clock.monotonicNanos()
+        defer { latencies.record(.read, consistency, since: started, now: clock.monotonicNanos()) }
         count(\.reads)
         do {
             let ks = try keyspace(command.keyspace)

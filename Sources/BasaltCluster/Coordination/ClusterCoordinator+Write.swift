@@ -8,6 +8,8 @@ extension ClusterCoordinator {
     /// first failure is thrown after all have been decided. A mutation over
     /// ``Settings/maxMutationSize`` makes the whole request invalid before any replica is contacted.
     public func write(_ mutations: [Mutation], consistency: ConsistencyLevel, writeType: WriteType) async throws(CoordinatorError) {
+        let started = clock.monotonicNanos()
+        defer { latencies.record(.write, consistency, since: started, now: clock.monotonicNanos()) }
         let encoded = try checkedEncodings(mutations)
         if writeType == .batch && mutations.count > 1 {
             try await writeLoggedBatch(mutations, consistency: consistency)

@@ -79,6 +79,8 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
     /// Write and read failures by cause (shared with the node's replica service when given).
     public let failures: RequestFailures
     let readLatency = LatencyWindow(capacity: 1024)
+    /// Latency of coordinated reads, writes and range reads by consistency level (metrics, `basalt admin proxyhistograms`).
+    public let latencies = CoordinatorLatencies()
     /// Every request's timeouts and speculation timers.
     let deadlines: DeadlineQueue
 

@@ -130,6 +130,10 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
     private func writeMetrics(into out: inout PrometheusText) {
         let (coordinator, replicas, hints, batchlog) = lock.withLock { (running, self.replicas, self.hints, self.batchlog) }
         if let failures = lock.withLock({ self.failures }) { RequestFailureMetrics.write(failures.snapshot, into: &out) }
+        if let latencies = coordinator?.latencies.seen(), !latencies.isEmpty {
+            out.histogram("basalt_coordinator_latency_seconds", help: "Requests this node coordinated, from arrival to answer, by kind and level",
+                          samples: latencies.map { ([("kind", $0.kind.rawValue), ("consistency", $0.level.description)], $0.snapshot) })
+        }
         if let c = coordinator?.counters {
             out.counter("basalt_coordinator_writes_total", help: "Mutations coordinated", c.writes)
             out.counter("basalt_coordinator_reads_total", help: "Partition reads coordinated", c.reads)

@@ -15,6 +15,7 @@ import Foundation
 /// | `GET /getendpoints?keyspace=K&table=T&key=KEY` | the natural replicas of a partition key (compound keys' parts joined by `:`) |
 /// | `GET /tablestats?keyspace=K&table=T` | per table: SSTables, live bytes on disk, quarantined SSTables |
 /// | `GET /compactionstats` | compactions run and their bytes, live SSTables |
+/// | `GET /proxyhistograms` | percentiles of the reads, writes and range reads this node coordinated (all levels) |
 /// | `POST /compact?keyspace=K&table=T` | a major compaction of each table (all tables of K, or every user table) |
 /// | `GET /listpendinghints` | hints waiting per target node |
 /// | `POST /truncatehints?host=ADDR_OR_HOST_ID` | deletes the hints for one node, or all |
@@ -53,6 +54,7 @@ public final class OperationsComponent: NodeComponent, @unchecked Sendable {
         a.register("GET", "/getendpoints") { [self] r in endpoints(r) }
         a.register("GET", "/tablestats") { [self] r in tableStats(r) }
         a.register("GET", "/compactionstats") { [self] r in compactionStats(r) }
+        a.register("GET", "/proxyhistograms") { [self] r in proxyHistograms(r) }
         a.register("POST", "/compact") { [self] r in await compact(r) }
         a.register("GET", "/listpendinghints") { [self] r in pendingHints(r) }
         a.register("POST", "/truncatehints") { [self] r in truncateHints(r) }
@@ -132,6 +134,13 @@ public final class OperationsComponent: NodeComponent, @unchecked Sendable {
             case let .failure(error): return .error(500, "compaction failed: \(error)")
             }
         }
+    }
+
+    func proxyHistograms(_ request: HTTPRequest) -> HTTPResponse {
+        guard let latencies = coordination.coordinator?.latencies else { return .error(503, "the coordinator is not started") }
+        let report = ProxyHistogramsReport(read: latencies.combined(.read), write: latencies.combined(.write),
+                                           rangeRead: latencies.combined(.rangeRead))
+        return .report(report, format: request.queryValue("format")) { $0.text }
     }
 
     // MARK: cluster

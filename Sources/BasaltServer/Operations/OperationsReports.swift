@@ -149,6 +149,41 @@ struct CompactionStatsReport: Encodable {
     }
 }
 
+/// `basalt admin proxyhistograms`: percentiles of coordinated request latency in microseconds,
+/// laid out as `nodetool proxyhistograms`. Values are bucket bounds (1-2.5-5 steps), so a
+/// percentile reads "at most this".
+struct ProxyHistogramsReport: Encodable {
+    struct Column: Encodable {
+        var count: UInt64
+        /// Percentile ("50%", …, "Max") to microseconds (nil: no request, or beyond 10 s).
+        var micros: [String: Double?]
+    }
+
+    static let percentiles: [(String, Double)] = [("50%", 0.5), ("75%", 0.75), ("95%", 0.95), ("98%", 0.98), ("99%", 0.99), ("Max", 1.0)]
+    var read: Column
+    var write: Column
+    var rangeRead: Column
+
+    init(read: BucketHistogram.Snapshot, write: BucketHistogram.Snapshot, rangeRead: BucketHistogram.Snapshot) {
+        func column(_ s: BucketHistogram.Snapshot) -> Column {
+            Column(count: s.count, micros: Dictionary(uniqueKeysWithValues: Self.percentiles.map { name, q in
+                (name, s.quantileUpperBound(q).flatMap { $0 == .max ? nil : Double($0) / 1000 })
+            }))
+        }
+        self.read = column(read)
+        self.write = column(write)
+        self.rangeRead = column(rangeRead)
+    }
+
+    var text: String {
+        func cell(_ c: Column, _ p: String) -> String { (c.micros[p] ?? nil).map { "\(Int($0.rounded()))" } ?? "-" }
+        let rows = Self.percentiles.map { p, _ in [p, cell(read, p), cell(write, p), cell(rangeRead, p)] }
+        return "Proxy histograms (microseconds, at most)\n"
+            + StatusReport.table(header: ["Percentile", "Read Latency", "Write Latency", "Range Latency"], rows: rows)
+            + "requests: \(read.count) reads, \(write.count) writes, \(rangeRead.count) range reads\n"
+    }
+}
+
 /// `basalt admin listpendinghints`, as `nodetool listpendinghints` lays it out.
 struct PendingHintsReport: Encodable {
     struct Target: Encodable {
