@@ -25,6 +25,8 @@ public struct FailureCause: RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let storageIO = FailureCause("storage_io")
     /// No space left on the data device.
     public static let diskFull = FailureCause("disk_full")
+    /// The commit log refuses writes after a write or sync error other than a full disk (EIO, …).
+    public static let commitLogUnavailable = FailureCause("commit_log_unavailable")
     /// A checksum or structure check failed on stored data.
     public static let corruptData = FailureCause("corrupt_data")
     /// The storage engine is shut down.

@@ -14,6 +14,10 @@ extension StorageError: FailureCauseProviding {
         if case .overloaded = self { return .storageOverloaded }
         if case let .invalid(why) = self { return why.hasPrefix("mutation of") ? .mutationTooLarge : .invalidRequest }
         if case .closed = self { return .storageClosed }
+        if case let .commitLogUnavailable(reason) = self {
+            // The reason names the error that made the commit log refuse writes (`…, errno 28)`).
+            return reason.contains("errno \(ENOSPC))") ? .diskFull : .commitLogUnavailable
+        }
         return .unknown
     }
 }

@@ -16,6 +16,11 @@ struct FailureCauseTests {
         #expect(FailureCause(taggedMessage: "no cause here") == .unknown)
         #expect(FailureCause(taggedMessage: "Mutation of 3: too large") == .unknown)
         #expect(FailureCause.of(StorageError.io(path: "/d", operation: "write", errno: ENOSPC)) == .diskFull)
+        // A commit log refusing writes after ENOSPC is a full disk too; after EIO it is its own cause.
+        let full = StorageError.commitLogUnavailable(StorageError.io(path: "/d/CommitLog-1.log", operation: "write", errno: ENOSPC).summary)
+        #expect(FailureCause.of(full) == .diskFull)
+        let eio = StorageError.commitLogUnavailable(StorageError.io(path: "/d/CommitLog-1.log", operation: "write", errno: EIO).summary)
+        #expect(FailureCause.of(eio) == .commitLogUnavailable)
         #expect(FailureCause.of(StorageError.invalid("mutation of 9 bytes exceeds the limit of 8 (half a commit-log segment)")) == .mutationTooLarge)
         #expect(FailureCause.of(DecodeError.truncated(needed: 4, available: 0, at: 0)) == .malformedRequest)
     }
