@@ -67,9 +67,8 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         var configuration = CQLService.Configuration(clusterName: c.clusterName, hostId: context.hostId, address: c.listenAddress,
                                                      internodePort: c.internodePort, nativePort: UInt16(clamping: c.nativePort),
                                                      dataCenter: c.dataCenter, rack: c.rack)
-        if c.authenticator.hasSuffix("PasswordAuthenticator") {
-            configuration.authenticator = PasswordAuthenticator(superuser: c.superuserName, password: c.superuserPassword)
-        }
+        configuration.auth = c.authSettings
+        configuration.auditLog = c.auditLogSettings
         let membership = context.membership
         let update = context.updateLocalState
         let service = try CQLService(
@@ -78,6 +77,7 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
             publishSchemaVersion: { v in Task { await update([.schemaVersion(v)]) } },
             clock: context.clock, logger: context.logger)
         let subscription = context.events.subscribe { event in service.onMembershipEvent(event) }
+        AuthMetrics.register(in: context.metrics) { service.auth }
         lock.withLock {
             self.service = service
             self.subscription = subscription
