@@ -167,13 +167,19 @@ public final class AuthService: @unchecked Sendable {
 
     // MARK: - Authorization
 
-    /// What `role` may do, from the cache or `system_auth`.
+    /// What `role` may do, from the cache or `system_auth`. Under AllowAllAuthorizer every role
+    /// holds every permission (only superuser status still matters, for superuser roles).
     public func resolvedPermissions(of role: String) async throws(CQLError) -> ResolvedPermissions {
         let store = try store()
         let counters = counters
+        let authorization = settings.authorization
         return try await permissions.get(role, now: clock.monotonicNanos()) { () async throws(CQLError) -> ResolvedPermissions in
             counters.permissionsLoads.add(1, ordering: .relaxed)
-            return ResolvedPermissions(role: role, graph: try await store.graph(around: role, withGrants: true))
+            var resolved = ResolvedPermissions(role: role, graph: try await store.graph(around: role, withGrants: authorization))
+            if !authorization {
+                resolved.permissions = [.allKeyspaces: Set(Permission.allCases), .allRoles: Set(Permission.allCases)]
+            }
+            return resolved
         }
     }
 

@@ -167,14 +167,17 @@ public final class QueryProcessor: Sendable {
         var work = [(WritePlan, [ProtocolValue])]()
         for child in batch.children {
             let bound: BoundStatement
+            let text: String
             switch child.statement {
-            case let .query(text):
-                bound = try binder(keyspace: session.keyspace).bind(try Self.parse(text))
+            case let .query(t):
+                text = t
+                bound = try binder(keyspace: session.keyspace).bind(try Self.parse(t))
             case let .prepared(id):
                 guard let entry = prepared.get(id) else { throw .unprepared("Prepared query with ID \(id.hexString) not found", id: id) }
+                text = entry.query
                 bound = try binder(keyspace: entry.keyspace).bind(entry.parsed)
             }
-            try await authorize(bound, text: nil, session: session)
+            try await authorize(bound, text: text, session: session)
             guard case let .writes(plans, _) = bound.kind else {
                 throw .invalid("Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed.")
             }
