@@ -7,7 +7,11 @@ extension AuthService {
         guard let user = session.user else { throw .unauthorized("You have to be logged in and not anonymous to perform this request") }
         let store = try store()
         let me = try await resolvedPermissions(of: user)
-        defer { invalidateCaches() }
+        let changesRoles = switch a {
+        case .listRoles, .listUsers, .listPermissions: false
+        default: true
+        }
+        defer { if changesRoles { invalidateCaches() } }
         switch a {
         case let .createRole(name, ifNotExists, options):
             try me.check(.create, on: .allRoles)

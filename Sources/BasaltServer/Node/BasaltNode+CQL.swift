@@ -68,6 +68,9 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
                                                      internodePort: c.internodePort, nativePort: UInt16(clamping: c.nativePort),
                                                      dataCenter: c.dataCenter, rack: c.rack)
         configuration.auth = c.authSettings
+        if configuration.auth != nil, c.superuserName != "cassandra" || c.superuserPassword != "cassandra" {
+            context.logger.warning("superuser_name/superuser_password are deprecated: they only name the superuser the cluster's first start creates; manage roles with CREATE/ALTER ROLE (docs/security.md)")
+        }
         configuration.auditLog = c.auditLogSettings
         let membership = context.membership
         let update = context.updateLocalState
