@@ -6,8 +6,12 @@
 # values (half compressible), Snappy on, one thread, write-ahead log on without per-write fsync.
 # Both use 4 KiB blocks/chunks and an 8 MiB block/chunk cache (db_bench's defaults).
 #
+# After the reads both wait for compaction to finish and the script prints each engine's write
+# amplification: bytes written to SSTables (flushes + compactions) per byte flushed.
+#
 #   Benchmarks/storage-vs-rocksdb.sh            # builds the release binary first
 #   NUM=200000 SCRATCH=.build-storage Benchmarks/storage-vs-rocksdb.sh
+#   NUM=5000000 BASALT_BIN=.build/release/basalt Benchmarks/storage-vs-rocksdb.sh  # no build
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -15,8 +19,12 @@ NUM="${NUM:-1000000}"
 SCRATCH="${SCRATCH:-.build-release}"
 command -v db_bench >/dev/null || { echo "db_bench not found: apt-get install rocksdb-tools" >&2; exit 1; }
 
-swift build -c release --scratch-path "$SCRATCH" --product basalt >/dev/null
-bin="$SCRATCH/release/basalt"
+if [ -n "${BASALT_BIN:-}" ]; then
+    bin="$BASALT_BIN"
+else
+    swift build -c release --scratch-path "$SCRATCH" --product basalt >/dev/null
+    bin="$SCRATCH/release/basalt"
+fi
 work="$(mktemp -d /tmp/basalt-vs-rocksdb.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
@@ -24,9 +32,9 @@ echo "== basalt bench storage"
 /usr/bin/time -v "$bin" bench storage --num "$NUM" --chunk-kib 4 --cache-mib 8 --dir "$work/basalt" \
     --benchmarks fillrandom,readrandom,seekrandom,stats,waitcompaction,stats 2>"$work/basalt.time" | tee "$work/basalt.out"
 echo "== db_bench"
-/usr/bin/time -v db_bench --benchmarks=fillrandom,readrandom,seekrandom --num="$NUM" --key_size=16 --value_size=100 \
+/usr/bin/time -v db_bench --benchmarks=fillrandom,readrandom,seekrandom,waitforcompaction,stats --num="$NUM" --key_size=16 --value_size=100 \
     --compression_type=snappy --block_size=4096 --cache_size=8388608 --threads=1 --sync=0 --disable_wal=0 \
-    --db="$work/rocksdb" 2>"$work/rocksdb.time" | grep -E "micros/op|^Keys|^Values|^Entries|^Compression:" | tee "$work/rocksdb.out"
+    --db="$work/rocksdb" 2>"$work/rocksdb.time" | tee "$work/rocksdb.full" | grep -E "micros/op|^Keys|^Values|^Entries|^Compression:|^ *Sum |^Flush\(GB\)|^Cumulative compaction" | tee "$work/rocksdb.out"
 
 opsPerSec() { awk -v b="$1" '$1 == b && $2 == ":" { for (i = 1; i <= NF; i++) if ($(i+1) == "ops/sec") { print $i; exit } }' "$2"; }
 peak() { awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"; }
@@ -39,3 +47,10 @@ for b in fillrandom readrandom seekrandom; do
     printf "%-12s %14s %14s %8s\n" "$b" "$ours" "$theirs" "$(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%.2f", a / b }')"
 done
 echo "peak RSS: basalt $(peak "$work/basalt.time") MiB, rocksdb $(peak "$work/rocksdb.time") MiB"
+# Basalt: the last stats line (after waitcompaction). RocksDB: compaction bytes written (its level-0
+# figures include the flushes) per byte flushed, from the stats printed after waitforcompaction.
+ourWA="$(grep '^stats' "$work/basalt.out" | tail -1 | sed -E 's/.*write amplification ([0-9.]+).*/\1/')"
+theirWA="$(awk '/^Flush\(GB\)/ { split($0, a, "cumulative "); split(a[2], b, ","); f = b[1] }
+               /^Cumulative compaction/ { split($0, a, ": "); split(a[2], b, " "); w = b[1] }
+               END { if (f > 0) printf "%.2f", w / f; else print "n/a" }' "$work/rocksdb.out")"
+echo "write amplification after compaction (SSTable bytes per flushed byte): basalt $ourWA, rocksdb $theirWA"

@@ -211,14 +211,15 @@ class ClockSkew(Fault):
     name = "clock-skew"
 
     def usable(self):
-        return (True, "") if os.path.exists(FAKETIME_LIBRARY) else (False, "needs libfaketime (Debian's faketime)")
+        return (True, "") if os.path.exists(FAKETIME_LIBRARY) else (False, "needs libfaketime (Debian's libfaketime)")
 
     def inject(self, node):
         stop_node(node)
-        # The whole `cluster/start` runs with the fake clock, the node it starts included; monotonic
-        # clocks stay true, so timeouts and the failure detector still measure real time.
-        env = dict(os.environ, LD_PRELOAD=FAKETIME_LIBRARY, FAKETIME="%+ds" % self.args.skew_seconds,
-                   FAKETIME_DONT_FAKE_MONOTONIC="1")
+        # Only the node's process gets the fake clock (the cluster scripts' per-node environment);
+        # monotonic clocks stay true, so timeouts and the failure detector still measure real time.
+        env = dict(os.environ)
+        env["BASALT_NODE%d_ENV" % node] = "LD_PRELOAD=%s FAKETIME=%+ds FAKETIME_DONT_FAKE_MONOTONIC=1" % (
+            FAKETIME_LIBRARY, self.args.skew_seconds)
         cluster("start", node, env=env)
         self.node = node
         # The node must notice its offset from the others and refuse writes it would have to

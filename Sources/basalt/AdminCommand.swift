@@ -9,8 +9,8 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Ask a running node about the cluster through its admin endpoint.",
-        subcommands: [Status.self, Ring.self, Metrics.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self,
-                      SetStreamThroughput.self, GetStreamThroughput.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self, Repair.self]
+        subcommands: [Status.self, Ring.self, Metrics.self, Health.self, Ready.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self,
+                      SetStreamThroughput.self, GetStreamThroughput.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self, Repair.self] + AdminCommand.operations
     )
 
     struct Endpoint: ParsableArguments {
@@ -37,6 +37,20 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var endpoint: Endpoint
         @Option(help: "text or json.") var format = Format.text
         func run() async throws { try await AdminCommand.fetch("/ring?format=\(format.rawValue)", endpoint) }
+    }
+
+    struct Health: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Exit 0 if the node's process answers (GET /health), for liveness probes.")
+        @OptionGroup var endpoint: Endpoint
+        func run() async throws { try await AdminCommand.fetch("/health", endpoint) }
+    }
+
+    struct Ready: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Exit 0 if the node is up, normal in the ring and serving CQL (GET /ready), else 1 with the reason.")
+        @OptionGroup var endpoint: Endpoint
+        func run() async throws { try await AdminCommand.fetch("/ready", endpoint) }
     }
 
     struct Metrics: AsyncParsableCommand {
@@ -80,6 +94,10 @@ struct AdminCommand: AsyncParsableCommand {
 
     /// `?a=1&b=2` of the given parameters (nil ones left out), percent-encoded.
     static func query(_ parameters: KeyValuePairs<String, String?>) -> String {
+        query(parameters.map { ($0.key, $0.value) })
+    }
+
+    static func query(_ parameters: [(String, String?)]) -> String {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         let items = parameters.compactMap { name, value in
             value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0)" }

@@ -66,7 +66,7 @@ struct ServerCommand: AsyncParsableCommand {
             return handler
         }
         let node = BasaltNode(config: settings, logger: Logger(label: "basalt"), releaseVersion: BasaltRelease.version,
-                              components: CQLComponent.nodeComponents())
+                              components: CQLComponent.nodeComponents(releaseVersion: BasaltRelease.version))
         let stopSignal = SignalWaiter(signals: [SIGTERM, SIGINT])
         node.onStopRequest { _ in stopSignal.trigger(SIGTERM) }
         do {

@@ -44,7 +44,8 @@ final class SingleNodeExecutor: @unchecked Sendable {
     let clock: ManualClock
     let auth: AuthService?
 
-    init(clock: ManualClock = ManualClock(wallMicros: 1_700_000_000_000_000), auth authSettings: AuthService.Settings? = nil) throws {
+    init(clock: ManualClock = ManualClock(wallMicros: 1_700_000_000_000_000), settings: QueryProcessor.Settings = .init(),
+         auth authSettings: AuthService.Settings? = nil) throws {
         self.clock = clock
         dir = ScratchDirectory()
         engine = try StorageEngine(directory: dir.path + "/data", clock: clock, logger: .quiet, attachedIndexes: indexes)
@@ -58,7 +59,7 @@ final class SingleNodeExecutor: @unchecked Sendable {
         processor = QueryProcessor(schema: holder, coordinator: LocalRequestCoordinator(engine: engine, schema: holder),
                                    distributor: LocalSchemaDistributor(holder: holder, hostId: hostId, timestamps: timestamps),
                                    cluster: SingleNodeClusterInfo(clusterName: "Test Cluster", node: info), clock: clock,
-                                   timestamps: timestamps, auth: auth, logger: .quiet)
+                                   timestamps: timestamps, settings: settings, auth: auth, logger: .quiet)
         auth?.attach(processor)
     }
 

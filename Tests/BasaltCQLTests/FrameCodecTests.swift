@@ -55,17 +55,34 @@ struct FrameCodecTests {
         #expect(throws: FrameDecodeError.wrongDirection(version: 0x84, stream: 1)) { try d.next() }
     }
 
-    @Test func oversizedBodyIsSkippedAndTheConnectionGoesOn() throws {
+    @Test func oversizedHeaderFailsAtOnceWithoutReadingTheBody() throws {
         var d = FrameDecoder(maxBodyLength: 16)
         let big = Frame(header: FrameHeader(version: 4, stream: 3, opcode: .query, bodyLength: 0), body: [UInt8](repeating: 0x41, count: 100)).encoded()
-        let small = Self.requestBytes(.options, stream: 4)
-        d.append(big.prefix(20))
-        #expect(throws: FrameDecodeError.frameTooLarge(length: 100, limit: 16, stream: 3)) { try d.next() }
-        d.append(big.dropFirst(20))
-        d.append(small)
-        let f = try #require(try d.next())
-        #expect(f.header.stream == 4 && f.header.opcode == .options)
+        d.append(big.prefix(FrameHeader.size))
+        let error = FrameDecodeError.frameTooLarge(length: 100, limit: 16, stream: 3)
+        #expect(throws: error) { try d.next() }
+        #expect(error.isFatal)
+        #expect(error.description == "Request is too big: length 100 exceeds maximum allowed length 16.")
+        // Sticky: the rest of the body and anything after it are neither buffered nor decoded.
+        d.append(big.dropFirst(FrameHeader.size))
+        d.append(Self.requestBytes(.options, stream: 4))
         #expect(d.bufferedByteCount == 0)
+        #expect(throws: error) { try d.next() }
+    }
+
+    @Test func aHalfSentLargeFrameHoldsOnlyWhatArrived() throws {
+        var d = FrameDecoder(maxBodyLength: 16 << 20)
+        var header = ByteWriter(capacity: 9)
+        FrameHeader(version: 4, stream: 1, opcode: .query, bodyLength: 15 << 20).encode(into: &header)
+        d.append(header.bytes)
+        #expect(try d.next() == nil)
+        #expect(d.reservedByteCount < 1 << 16)
+        #expect(d.incompleteFrameSize == 9 + (15 << 20))
+        let chunk = [UInt8](repeating: 7, count: 64 << 10)
+        for _ in 0 ..< 16 { d.append(chunk) }
+        #expect(try d.next() == nil)
+        #expect(d.bufferedByteCount == 9 + (1 << 20))
+        #expect(d.reservedByteCount < 4 << 20)
     }
 
     @Test func unknownOpcodeIsReportedAndSkipped() throws {

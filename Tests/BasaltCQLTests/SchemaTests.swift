@@ -98,7 +98,8 @@ struct SchemaTests {
         ("CREATE TABLE ks.t (k int PRIMARY KEY, s int static)", .invalid("Static columns are only useful (and thus allowed) if the table has at least one clustering column")),
         ("CREATE TABLE ks.t (k int, c int, PRIMARY KEY (k, c)) WITH CLUSTERING ORDER BY (k DESC)", .invalid("Only clustering key columns can be defined in CLUSTERING ORDER directive: k is not a clustering column")),
         ("CREATE TABLE ks.t (k int PRIMARY KEY) WITH foo = 1", .syntaxError("Unknown property 'foo'")),
-        ("CREATE TABLE ks.t (k int PRIMARY KEY) WITH compaction = {'class': 'LeveledCompactionStrategy'}", .configError("Unable to find compaction strategy class 'LeveledCompactionStrategy' (Basalt supports SizeTieredCompactionStrategy and TimeWindowCompactionStrategy)")),
+        ("CREATE TABLE ks.t (k int PRIMARY KEY) WITH compaction = {'class': 'DateTieredCompactionStrategy'}", .configError("Unable to find compaction strategy class 'DateTieredCompactionStrategy' (Basalt supports SizeTieredCompactionStrategy, TimeWindowCompactionStrategy and LeveledCompactionStrategy)")),
+        ("CREATE TABLE ks.t (k int PRIMARY KEY) WITH compaction = {'class': 'LeveledCompactionStrategy', 'fanout_size': '1'}", .configError("fanout_size must be at least 2, got 1")),
         ("CREATE KEYSPACE k2 WITH replication = {'class': 'SimpleStrategy'}", .configError("SimpleStrategy requires a replication_factor strategy option.")),
         ("CREATE KEYSPACE k2 WITH replication = {'class': 'Bogus', 'replication_factor': 1}", .configError("Unable to find replication strategy class 'Bogus'")),
         ("CREATE KEYSPACE k2 WITH replication = {'class': 'SimpleStrategy', 'replication_factor': -1}", .configError("Replication factor must be non-negative; found -1")),
@@ -138,6 +139,14 @@ struct SchemaTests {
         try h.run("CREATE TABLE ks.v (k int, c text, s int static, e vector<float, 4>, m map<text, frozen<list<int>>>, PRIMARY KEY ((k), c)) WITH CLUSTERING ORDER BY (c DESC) AND compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_size': 2, 'compaction_window_unit': 'HOURS'} AND compression = {'enabled': 'false'}")
         try h.run("CREATE CUSTOM INDEX ON ks.v(e) USING 'sai'")
         try h.run("ALTER TABLE ks.v DROP m")
+        try h.run("CREATE TABLE ks.lcs (k int PRIMARY KEY, v text) WITH compaction = {'class': 'LeveledCompactionStrategy', 'sstable_size_in_mb': 64}")
+        let lcs = try #require(h.schema.table("ks", "lcs"))
+        #expect(lcs.params.compaction == .leveled(sstableSizeMiB: 64, fanout: 10))
+        #expect(SchemaDescriber.createTable(lcs).contains(
+            "    AND compaction = {'class': 'org.apache.cassandra.db.compaction.LeveledCompactionStrategy', 'fanout_size': '10', 'sstable_size_in_mb': '64'}\n"))
+        try h.run("ALTER TABLE ks.lcs WITH compaction = {'class': 'SizeTieredCompactionStrategy'}")
+        #expect(try #require(h.schema.table("ks", "lcs")).params.compaction == .sizeTiered())
+        try h.run("ALTER TABLE ks.lcs WITH compaction = {'class': 'org.apache.cassandra.db.compaction.LeveledCompactionStrategy', 'fanout_size': 4}")
         let bytes = SchemaCodec.encode(h.schema)
         #expect(try SchemaCodec.decodeSchema(bytes) == h.schema)
         let changes: [SchemaChange] = [

@@ -40,6 +40,20 @@ struct ClusterSimulationTests {
         #expect(sim.rejections.isEmpty)
     }
 
+    @Test func aNodeBackAtANewAddressReplacesItsOldEndpoint() {
+        var sim = ClusterSimulation(.init(nodes: 3, seed: 5))
+        #expect(sim.run(until: { $0.isConverged(up: [0, 1, 2]) }, limit: 30 * Self.second) != nil)
+        let old = sim.nodes[2].address
+        sim.run(seconds: 2)
+        let moved = sim.moveToNewAddress(2)
+        // The ring has the host at its new address, and everyone marks the old endpoint removed
+        // instead of keeping it as a down node.
+        #expect(sim.run(until: { s in
+            s.isConverged(up: [0, 1, moved]) && [0, 1, moved].allSatisfy { s.nodes[$0].membership?.view.members[old]?.status == .removed }
+        }, limit: 60 * Self.second) != nil)
+        #expect(sim.rejections.isEmpty)
+    }
+
     @Test func tenNodesWithMessageLoss() {
         var sim = ClusterSimulation(.init(nodes: 10, lossProbability: 0.1, seed: 10))
         let all = Set(0 ..< 10)

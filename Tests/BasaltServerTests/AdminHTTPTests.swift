@@ -132,6 +132,18 @@ struct AdminRoutesTests {
         #expect(routes.respond(to: Self.request("HEAD", "/ring")).status == 200)
     }
 
+    @Test func statusShowsClockOffsetsOnceMeasured() throws {
+        let routes = AdminRoutes(snapshot: { Self.snapshot() }, metrics: MetricsRegistry(), clockOffsets: { ["127.0.2.40": 600_012.4] })
+        let text = String(decoding: routes.respond(to: Self.request("GET", "/status")).body, as: UTF8.self)
+        #expect(text.contains("Rack   Clock offset"))
+        #expect(text.contains("rack1  +600012 ms"))
+        let report = try JSONDecoder().decode(StatusReport.self, from: Data(routes.respond(to: Self.request("GET", "/status?format=json")).body))
+        #expect(report.nodes[0].clockOffsetMs == 600_012.4)
+        // Without measurements the table keeps its usual columns.
+        let plain = String(decoding: AdminRoutes(snapshot: { Self.snapshot() }, metrics: MetricsRegistry()).respond(to: Self.request("GET", "/status")).body, as: UTF8.self)
+        #expect(!plain.contains("Clock offset"))
+    }
+
     @Test func theServerAnswersBadClientsAndKeepsServing() async throws {
         let loop = EventLoop(name: "admin-test")
         let server = AdminServer(loop: loop, routes: AdminRoutes(snapshot: { Self.snapshot() }, metrics: MetricsRegistry()),

@@ -1,5 +1,7 @@
+import BasaltNet
+import Logging
 import Testing
-import BasaltServer
+@testable import BasaltServer
 
 struct NodeConfigTests {
     @Test func defaultsAreValidAndCassandraLike() {
@@ -40,18 +42,38 @@ struct NodeConfigTests {
         #expect(throws: NodeConfigError.self) { try NodeConfig().loading(yaml: "key: [unclosed") }
     }
 
+    @Test func failurePoliciesAndClockOffsetHaveCassandraNamesAndDefaults() throws {
+        let d = NodeConfig()
+        #expect(d.commitFailurePolicy == .stop && d.diskFailurePolicy == .bestEffort && d.maxClockOffsetMillis == 500)
+        let c = try NodeConfig().loading(yaml: "commit_failure_policy: stop_commit\ndisk_failure_policy: stop_paranoid\nmax_clock_offset_ms: 250\n")
+        #expect(c.commitFailurePolicy == .stopCommit && c.diskFailurePolicy == .stopParanoid && c.maxClockOffsetMillis == 250)
+        #expect(try NodeConfig().loading(yaml: c.yaml) == c)
+        #expect(throws: NodeConfigError(["commit_failure_policy must be die, stop, stop_commit or ignore"])) {
+            try NodeConfig().loading(yaml: "commit_failure_policy: best_effort")
+        }
+        #expect(throws: NodeConfigError(["disk_failure_policy must be die, stop, stop_paranoid, best_effort or ignore"])) {
+            try NodeConfig().loading(yaml: "disk_failure_policy: stop_commit")
+        }
+        var bad = NodeConfig()
+        bad.maxClockOffsetMillis = -1
+        #expect(bad.problems().contains("max_clock_offset_ms must not be negative (0 = no refusal)"))
+        #expect(try NodeConfig().loading(environment: ["BASALT_DISK_FAILURE_POLICY": "die"]).diskFailurePolicy == .die)
+    }
+
     @Test func problemsAreReported() {
         var c = NodeConfig()
         c.listenAddress = "localhost"
         c.nativePort = 70000
         c.numTokens = 0
-        c.seeds = ["127.0.0.1:x", "host"]
+        c.seeds = ["127.0.0.1:x", "bad_host", "-x.example", "basalt-0.basalt.default.svc.cluster.local:7000", "node1", "10.0.0.300"]
         let p = c.problems()
         #expect(p.contains("listen_address must be an IPv4 address, got 'localhost'"))
         #expect(p.contains("native_transport_port must be 1…65535, got 70000"))
         #expect(p.contains("num_tokens must be 1…256, got 0"))
-        #expect(p.contains("seed '127.0.0.1:x' is not an IPv4 address or address:port"))
-        #expect(p.contains("seed 'host' is not an IPv4 address or address:port"))
+        let seedProblems = p.filter { $0.hasPrefix("seed ") }
+        #expect(seedProblems == ["127.0.0.1:x", "bad_host", "-x.example", "10.0.0.300"].map {
+            "seed '\($0)' is not an IPv4 address or host name, with an optional :port"
+        })
     }
 }
 
@@ -79,5 +101,26 @@ struct NodeConfigOverrideTests {
         #expect(c.problems() == ["admin_port must differ from native_transport_port and storage_port"])
         c.adminPort = 0
         #expect(c.problems().isEmpty)
+    }
+}
+
+struct SeedResolutionTests {
+    @Test func namesResolveToEveryAddressAndAddressesStayAsTheyAre() async throws {
+        let names: [String: [String]] = ["basalt-0.basalt": ["10.1.0.5"], "seeds.example": ["10.1.0.6", "10.1.0.7"]]
+        let seeds = try await SeedResolution.resolve(
+            [("basalt-0.basalt", 7000), ("10.1.0.9", 7001), ("seeds.example", 7000), ("not-yet", 7000)], logger: Logger(label: "test"),
+            timeout: .seconds(5), resolver: { names[$0] ?? [] })
+        #expect(seeds.map(\.description) == ["10.1.0.5:7000", "10.1.0.9:7001", "10.1.0.6:7000", "10.1.0.7:7000"])
+    }
+
+    @Test func noSeedAtAllIsAStartErrorAfterTheWait() async {
+        await #expect(throws: NodeStartError.self) {
+            try await SeedResolution.resolve([("not-yet", 7000)], logger: Logger(label: "test"), timeout: .milliseconds(10), resolver: { _ in [] })
+        }
+    }
+
+    @Test func theSystemResolverAnswersForLocalhost() {
+        #expect(NameResolution.ipv4Addresses(of: "localhost").contains("127.0.0.1"))
+        #expect(NameResolution.ipv4Addresses(of: "no-such-host.invalid").isEmpty)
     }
 }

@@ -49,8 +49,14 @@ struct StartupFailureTests {
         let host = ServerTestAddress.host(31)
         try processes.start(host, seeds: host)
         let probe = AdminProbe()
-        try await waitUntil("the first node to answer", timeout: .seconds(60)) {
-            await probe.status(host) == nil ? "no answer" : nil
+        do {
+            try await waitUntil("the first node to answer", timeout: .seconds(60)) {
+                await probe.status(host) == nil ? "no answer" : nil
+            }
+        } catch {
+            await probe.close()
+            Issue.record("\(error); the node's log ends: \(processes.log(host).suffix(3000))")
+            return
         }
         await probe.close()
         let r = try await Self.run(["--listen-address", host, "--seeds", host, "--data-dir", processes.directory.path + "/other",

@@ -25,7 +25,14 @@ struct StorageComponentTests {
         let node = BasaltNode(config: config, logger: BasaltNodeTests.logger, releaseVersion: "t", components: [first])
         try await node.start()
         try await first.engine.apply(mutation)
-        #expect(node.metrics.render().contains("basalt_storage_writes_total 1"))
+        let text = node.metrics.render()
+        #expect(text.contains("basalt_storage_writes_total 1"))
+        // The write waited for one group-commit fsync: the sync histogram counted it.
+        #expect(text.contains("# TYPE basalt_storage_commitlog_sync_seconds histogram\n"))
+        #expect(!text.contains("basalt_storage_commitlog_sync_seconds_count 0\n"))
+        #expect(text.contains("basalt_storage_write_stall_seconds_count{cause=\"flush_backlog\"} 0\n"))
+        #expect(text.contains("basalt_storage_flush_duration_seconds_bucket{le=\"+Inf\"}"))
+        #expect(text.contains("basalt_storage_pending_compactions 0\n"))
         await node.stop()
 
         let second = StorageComponent(initialTables: { [(Self.table, true)] })
@@ -45,5 +52,9 @@ struct StorageComponentTests {
         #expect(s.commitLogSync == .periodic(intervalNanos: 250_000_000))
         #expect(s.memtableSizeLimitBytes == 8 << 20)
         #expect(StorageComponent.storageConfig(NodeConfig()).commitLogSync == .group(windowNanos: 0))
+        c.concurrentCompactors = 3
+        c.memtableFlushWriters = 2
+        #expect(StorageComponent.storageConfig(c).compactionThreads == 3)
+        #expect(StorageComponent.storageConfig(c).flushThreads == 2)
     }
 }

@@ -1,9 +1,9 @@
 """Fixtures that run real Basalt nodes for the driver tests.
 
-`basalt_cluster(prefix_index)` starts nodes on 127.0.5.x (the block assigned to these tests) and
+`basalt_cluster(prefix_index)` starts nodes on 127.0.5.x and 127.0.3.x (the blocks assigned to these tests) and
 stops them when the module's tests are done, also on failure:
 
-* by default a 3-node cluster of `basalt server` processes (BASALT_CLUSTER_PREFIX=127.0.5.<base>,
+* by default a 3-node cluster of `basalt server` processes (BASALT_CLUSTER_PREFIX=`cluster_prefix(base)`,
   a temporary BASALT_CLUSTER_DIR, `cluster/up` and `cluster/down`); a module's
   CLUSTER_EXTRA_CONFIG (YAML lines) is added to every node's configuration;
 * one `basalt cql-standalone` node (CQL over a single-node coordinator) when the module sets
@@ -86,10 +86,26 @@ def start_standalone(address, directory, extra):
     return RunningCluster([address], 1, stop, directory)
 
 
-def start_cluster(base, directory, count, extra_config=""):
-    # Node i listens on BASALT_CLUSTER_PREFIX + i: 127.0.5.<base><i>.
-    env = dict(os.environ, BASALT_CLUSTER_PREFIX="127.0.5.%d" % base, BASALT_CLUSTER_DIR=directory, BASALT_BIN=basalt_bin(),
+def cluster_prefix(base):
+    """Where a module's nodes listen: node i on the prefix + i, 127.0.5.<base><i> for ADDRESS_BASE
+    1…25 and 127.0.3.<base - 25><i> for 26…50."""
+    if not 1 <= base <= 50:
+        raise ValueError("ADDRESS_BASE must be 1…50, got %d" % base)
+    return "127.0.5.%d" % base if base <= 25 else "127.0.3.%d" % (base - 25)
+
+
+def standalone_address(base):
+    """A standalone node's address: the prefix's 0th address."""
+    return cluster_prefix(base) + "0"
+
+
+def start_cluster(base, directory, count, extra_config="", node_env=None):
+    """`node_env` maps a node index to extra environment for its process (VAR=value words, the
+    cluster scripts' BASALT_NODE<I>_ENV), e.g. {3: "LD_PRELOAD=… FAKETIME=+10m"}."""
+    env = dict(os.environ, BASALT_CLUSTER_PREFIX=cluster_prefix(base), BASALT_CLUSTER_DIR=directory, BASALT_BIN=basalt_bin(),
                BASALT_CLUSTER_EXTRA_CONFIG=extra_config)
+    for i, words in (node_env or {}).items():
+        env["BASALT_NODE%d_ENV" % i] = words
     up = subprocess.run([os.path.join(ROOT, "cluster", "up"), str(count)], env=env, capture_output=True, text=True, timeout=300)
 
     def stop():
@@ -98,7 +114,7 @@ def start_cluster(base, directory, count, extra_config=""):
     if up.returncode != 0:
         stop()
         pytest.fail("cluster/up failed: " + up.stderr[-3000:])
-    addresses = ["127.0.5.%d%d" % (base, i) for i in range(1, count + 1)]
+    addresses = ["%s%d" % (cluster_prefix(base), i) for i in range(1, count + 1)]
     for a in addresses:
         if not wait_for_port(a, 9042, 60):
             stop()
@@ -117,14 +133,14 @@ def use_cluster_scripts(module):
 
 @pytest.fixture(scope="module")
 def basalt_cluster(request):
-    """Nodes for one test module; `request.module.ADDRESS_BASE` (1..24) picks its addresses."""
+    """Nodes for one test module; `request.module.ADDRESS_BASE` (1…50, see `cluster_prefix`) picks its addresses."""
     base = getattr(request.module, "ADDRESS_BASE", 1)
     extra = getattr(request.module, "STANDALONE_FLAGS", [])
     directory = tempfile.mkdtemp(prefix="basalt-pytest-")
     if use_cluster_scripts(request.module):
         running = start_cluster(base, directory, 3, getattr(request.module, "CLUSTER_EXTRA_CONFIG", ""))
     else:
-        running = start_standalone("127.0.5.%d" % (base * 10), directory, extra)
+        running = start_standalone(standalone_address(base), directory, extra)
     try:
         yield running
     finally:

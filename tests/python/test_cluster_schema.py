@@ -60,3 +60,60 @@ def test_cqlsh_describes_the_cluster_schema(basalt_cluster, session):
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert "shown" in out.stdout and "PRIMARY KEY (a, b)" in out.stdout
+
+
+def test_probes_answer_for_orchestrators(basalt_cluster):
+    """`/health` and `/ready` on every node's admin port, over HTTP and through `basalt admin`."""
+    import urllib.request
+    from conftest import basalt_bin
+    for a in basalt_cluster.addresses:
+        for path, body in (("/health", b"alive\n"), ("/ready", b"ready\n")):
+            with urllib.request.urlopen("http://%s:7199%s" % (a, path), timeout=10) as r:
+                assert r.status == 200 and r.read() == body
+        done = subprocess.run([basalt_bin(), "admin", "ready", "--host", a], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stdout == "ready\n", done.stderr
+    # A node that does not answer is neither healthy nor ready.
+    done = subprocess.run([basalt_bin(), "admin", "health", "--host", "127.0.5.59", "--timeout", "2"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "cannot reach" in done.stderr
+
+
+def test_a_node_back_at_a_new_address_replaces_its_old_one(basalt_cluster):
+    """Node 3 stopped and started at another address with its data (a pod rescheduled with a new
+    IP): it keeps its host id and tokens, and the others drop its old address from their status
+    and the driver's peers. Runs last in this module: it leaves node 3 at the new address."""
+    import json
+    import signal
+    from conftest import basalt_bin
+    from movement import wait_for
+    old, new = basalt_cluster.addresses[2], "127.0.5.54"
+    node = os.path.join(basalt_cluster.directory, "node3")
+    def status(a):
+        done = subprocess.run([basalt_bin(), "admin", "status", "--format", "json", "--host", a], capture_output=True, text=True, timeout=60)
+        return {n["address"]: n for n in json.loads(done.stdout)["nodes"]} if done.returncode == 0 else {}
+    host_id = status(old)[old]["hostId"]
+    with open(os.path.join(node, "pid")) as f:
+        pid = int(f.read())
+    os.kill(pid, signal.SIGTERM)
+    wait_for("node 3 to stop", lambda: not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z", 60)
+    config = os.path.join(node, "basalt.yaml")
+    with open(config) as f:
+        text = f.read().replace("listen_address: %s\n" % old, "listen_address: %s\n" % new)
+    with open(config, "w") as f:
+        f.write(text)
+    with open(os.path.join(node, "basalt.log"), "a") as log:
+        proc = subprocess.Popen([basalt_bin(), "server", "--config", config, "--log-file", os.path.join(node, "basalt.log")],
+                                stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    with open(os.path.join(node, "pid"), "w") as f:
+        f.write(str(proc.pid))  # cluster/down stops it with the others
+    others = basalt_cluster.addresses[:2]
+    for a in others + [new]:
+        wait_for("%s to see node 3 at its new address only" % a,
+                 lambda: (lambda s: s.get(new, {}).get("hostId") == host_id and s[new]["state"] == "UN" and old not in s)(status(a)), 120)
+    c = Cluster(contact_points=others)
+    try:
+        s = c.connect()
+        peers = {str(r.peer) for r in s.execute("SELECT peer FROM system.peers")}
+        assert new in peers and old not in peers
+    finally:
+        c.shutdown()

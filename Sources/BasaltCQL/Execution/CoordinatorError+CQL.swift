@@ -12,7 +12,7 @@ extension CoordinatorError {
             return .writeTimeout(message, consistency: cl, received: Int32(clamping: received), blockFor: Int32(clamping: blockFor), writeType: writeType)
         case let .readTimeout(cl, received, blockFor, dataPresent):
             return .readTimeout(message, consistency: cl, received: Int32(clamping: received), blockFor: Int32(clamping: blockFor), dataPresent: dataPresent)
-        case let .writeFailure(cl, received, blockFor, failures, writeType):
+        case let .writeFailure(cl, received, blockFor, failures, writeType, _):
             return .writeFailure(message, consistency: cl, received: Int32(clamping: received), blockFor: Int32(clamping: blockFor),
                                  failures: Int32(clamping: failures), writeType: writeType)
         case let .readFailure(cl, received, blockFor, failures, dataPresent):

@@ -25,7 +25,9 @@ public struct LocalRequestCoordinator: RequestCoordinator {
         for m in mutations {
             do { try await engine.apply(m) } catch let e as StorageError {
                 if case .overloaded = e { throw .overloaded("Storage engine overloaded: \(e)") }
-                throw .writeFailure(consistency: consistency, received: 0, blockFor: 1, failures: 1, writeType: writeType)
+                // Refused before anything was written, as the cluster coordinator refuses it.
+                if e.failureCause == .mutationTooLarge { throw .invalid("\(e)") }
+                throw .writeFailure(consistency: consistency, received: 0, blockFor: 1, failures: 1, writeType: writeType, reason: "\(e)")
             } catch {
                 throw .writeFailure(consistency: consistency, received: 0, blockFor: 1, failures: 1, writeType: writeType)
             }

@@ -13,6 +13,10 @@ public final class QueryProcessor: Sendable {
         public var maxPreparedStatements = 20_000
         /// Unpaged SELECTs stop with Invalid beyond this many rows (bounded memory).
         public var maxUnpagedRows = 1_000_000
+        /// Asked before a write that needs a server-side timestamp (no `USING TIMESTAMP`, no
+        /// protocol default timestamp): a reason refuses it with Invalid (the node's clock is too
+        /// far from the cluster's); nil lets it through.
+        public var serverTimestampRefusal: (@Sendable () -> String?)?
         public init() {}
     }
 
@@ -149,6 +153,7 @@ public final class QueryProcessor: Sendable {
             case .counter?: .counter
             case nil: .simple
             }
+            try checkServerTimestamp(plans, clientTimestamp: params.defaultTimestamp)
             try await write(plans.map { ($0, values) }, consistency: params.consistency,
                             timestamp: params.defaultTimestamp ?? timestamps.next().micros, writeType: writeType)
             return .void
@@ -160,6 +165,14 @@ public final class QueryProcessor: Sendable {
             let rows = result.rows.map { $0.map { Optional(Array($0.utf8)) } }
             return .rows(RowsResult(metadata: ResultMetadata(columns: bound.resultColumns), rows: rows))
         }
+    }
+
+    /// Refuses writes that would take this node's clock as their timestamp while the node may not
+    /// pick timestamps (``Settings/serverTimestampRefusal``).
+    func checkServerTimestamp(_ plans: [WritePlan], clientTimestamp: Int64?) throws(CQLError) {
+        guard clientTimestamp == nil, plans.contains(where: { $0.timestamp == nil }),
+              let why = settings.serverTimestampRefusal?() else { return }
+        throw .invalid(why)
     }
 
     func executeBatch(_ batch: BatchRequest, session: ClientSession) async throws(CQLError) -> ResultBody {
@@ -184,6 +197,7 @@ public final class QueryProcessor: Sendable {
             let values = try Self.orderedValues(QueryParameters(values: child.values), bound)
             for p in plans { work.append((p, values)) }
         }
+        try checkServerTimestamp(work.map(\.0), clientTimestamp: batch.defaultTimestamp)
         try await write(work, consistency: batch.consistency, timestamp: batch.defaultTimestamp ?? timestamps.next().micros,
                         writeType: batch.type == .logged ? .batch : .unloggedBatch)
         return .void

@@ -187,7 +187,10 @@ struct SelectExecution {
         }
         var lastKey = paging?.partitionKey
         while !sink.done {
-            let batch = max(1, min(Self.scanBatchRows, sink.quota == .max ? Self.scanBatchRows : sink.quota + 1))
+            // Rows wanted: the page (and one more, to know whether another page follows), at most
+            // what the LIMIT leaves (`LIMIT 1` must not read a thousand rows).
+            var batch = max(1, min(Self.scanBatchRows, sink.quota == .max ? Self.scanBatchRows : sink.quota + 1))
+            if let remaining = sink.remaining { batch = max(1, min(batch, remaining)) }
             let command = TokenScanCommand(schema: query.table, range: range, after: after, pageSize: batch, nowSeconds: nowSeconds)
             let result: ScanResult
             do { result = try await reader.scan(command, consistency: consistency) } catch { throw error.cqlError }

@@ -2,24 +2,24 @@ import BasaltCore
 
 /// Why the bytes of a connection could not be cut into frames.
 ///
-/// ``isFatal`` says whether the connection can go on: after an unsupported version or a frame in
-/// the wrong direction the stream is not trusted and must be answered (``errorFrame``) and closed;
-/// an oversized frame or an unknown opcode is answered on its stream and the connection goes on
-/// (the decoder discards the offending body).
+/// ``isFatal`` says whether the connection can go on: after an unsupported version, a frame in
+/// the wrong direction or a header announcing a body over the limit, the stream is not trusted and
+/// must be answered (``errorFrame``) and closed (the oversized body is never read); an unknown
+/// opcode is answered on its stream and the connection goes on (the decoder discards its body).
 public enum FrameDecodeError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A version byte other than protocol 4 (e.g. 0x42, 0x41 or 5 while the driver negotiates).
     case unsupportedVersion(version: UInt8, stream: Int16)
     /// A response frame sent to a server, or a request frame sent to a client.
     case wrongDirection(version: UInt8, stream: Int16)
-    /// The body is longer than the configured maximum; it is skipped.
+    /// The header announces a body longer than the configured maximum (fatal: the body is not read).
     case frameTooLarge(length: UInt32, limit: Int, stream: Int16)
     /// An opcode v4 does not define; the body is skipped.
     case unknownOpcode(UInt8, stream: Int16)
 
     public var isFatal: Bool {
         switch self {
-        case .unsupportedVersion, .wrongDirection: true
-        case .frameTooLarge, .unknownOpcode: false
+        case .unsupportedVersion, .wrongDirection, .frameTooLarge: true
+        case .unknownOpcode: false
         }
     }
 
@@ -55,9 +55,11 @@ public enum FrameDecodeError: Error, Hashable, Sendable, CustomStringConvertible
 ///
 /// Feed chunks as they arrive with ``append(_:)``, then call ``next()`` until it returns nil.
 /// Guarantees: when `next()` is drained after each `append`, the buffer never holds more than one
-/// frame's body (bounded by `maxBodyLength`) plus the unread part of the last chunk; a body above the limit is discarded as it streams in and
-/// reported once as ``FrameDecodeError/frameTooLarge(length:limit:stream:)``; nothing here traps
-/// on any input. After a fatal error every later call throws the same error.
+/// frame's body (bounded by `maxBodyLength`) plus the unread part of the last chunk, and it grows
+/// only with the bytes that arrived — a header announcing a large body reserves nothing; a header
+/// announcing a body above the limit is reported as ``FrameDecodeError/frameTooLarge(length:limit:stream:)``
+/// (fatal) as soon as the header is complete; nothing here traps on any input. After a fatal error
+/// every later call throws the same error and nothing more is buffered.
 public struct FrameDecoder: Sendable {
     /// Which direction of frames this side accepts.
     public enum Side: Sendable {
@@ -67,15 +69,14 @@ public struct FrameDecoder: Sendable {
         case client
     }
 
-    /// Cassandra's default `native_transport_max_frame_size`: 256 MiB.
+    /// The default limit of a client reading responses: 256 MiB (a server's own limit is
+    /// `NativeTransportLimits.maxFrameSize`, 16 MiB by default as Cassandra's).
     public static let defaultMaxBodyLength = 256 * 1024 * 1024
 
     public let side: Side
     public let maxBodyLength: Int
     private var buffer: [UInt8] = []
     private var readOffset = 0
-    /// Bytes of an oversized body still to be discarded.
-    private var skipRemaining = 0
     private var failure: FrameDecodeError?
 
     public init(side: Side = .server, maxBodyLength: Int = FrameDecoder.defaultMaxBodyLength) {
@@ -86,19 +87,28 @@ public struct FrameDecoder: Sendable {
     /// Bytes received but not yet returned as frames.
     public var bufferedByteCount: Int { buffer.count - readOffset }
 
+    /// The whole size (header and body) of the frame being received once its header is in and
+    /// accepted by ``next()``; nil between frames, while the header is incomplete, or after an error.
+    public var incompleteFrameSize: Int? {
+        let available = buffer.count - readOffset
+        guard failure == nil, available >= FrameHeader.size else { return nil }
+        let length = Int(buffer[readOffset + 5]) << 24 | Int(buffer[readOffset + 6]) << 16
+            | Int(buffer[readOffset + 7]) << 8 | Int(buffer[readOffset + 8])
+        guard length <= maxBodyLength, FrameHeader.size + length > available else { return nil }
+        return FrameHeader.size + length
+    }
+
+    /// Bytes of memory the buffer holds (its capacity): it follows what arrived, never what a
+    /// header announced.
+    public var reservedByteCount: Int { buffer.capacity }
+
     public mutating func append(_ bytes: some Collection<UInt8>) {
         guard failure == nil else { return }
-        var chunk = bytes[...]
-        if skipRemaining > 0 {
-            let n = min(skipRemaining, chunk.count)
-            skipRemaining -= n
-            chunk = chunk.dropFirst(n)
-        }
         if readOffset > 0 && readOffset >= buffer.count / 2 {
             buffer.removeFirst(readOffset)
             readOffset = 0
         }
-        buffer.append(contentsOf: chunk)
+        buffer.append(contentsOf: bytes)
     }
 
     /// The next whole frame, nil when more bytes are needed.
@@ -123,10 +133,7 @@ public struct FrameDecoder: Sendable {
         guard let header = try? FrameHeader.decode(from: &r) else { return nil }
         let length = Int(header.bodyLength)
         if length > maxBodyLength {
-            let inBuffer = min(length, available - FrameHeader.size)
-            readOffset += FrameHeader.size + inBuffer
-            skipRemaining = length - inBuffer
-            throw .frameTooLarge(length: header.bodyLength, limit: maxBodyLength, stream: header.stream)
+            return try fail(.frameTooLarge(length: header.bodyLength, limit: maxBodyLength, stream: header.stream))
         }
         guard available - FrameHeader.size >= length else { return nil }
         let bodyStart = readOffset + FrameHeader.size

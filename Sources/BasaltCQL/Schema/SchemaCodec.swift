@@ -194,6 +194,7 @@ public enum SchemaCodec {
         case let .sizeTiered(minT, maxT): w.writeUInt8(0); w.writeVarInt(Int64(minT)); w.writeVarInt(Int64(maxT))
         case let .timeWindow(window, minT, maxT):
             w.writeUInt8(1); w.writeVarInt(Int64(window)); w.writeVarInt(Int64(minT)); w.writeVarInt(Int64(maxT))
+        case let .leveled(sizeMiB, fanout): w.writeUInt8(2); w.writeVarInt(Int64(sizeMiB)); w.writeVarInt(Int64(fanout))
         }
         w.writeVarInt(Int64(p.gcGraceSeconds))
         w.writeVarInt(Int64(p.defaultTimeToLive))
@@ -211,6 +212,7 @@ public enum SchemaCodec {
         case 1:
             p.compaction = .timeWindow(windowSeconds: Int(clamping: try r.readVarInt()), minThreshold: Int(clamping: try r.readVarInt()),
                                        maxThreshold: Int(clamping: try r.readVarInt()))
+        case 2: p.compaction = .leveled(sstableSizeMiB: Int(clamping: try r.readVarInt()), fanout: Int(clamping: try r.readVarInt()))
         case let x: throw DecodeError.invalid("unknown compaction tag \(x)", at: at)
         }
         p.gcGraceSeconds = Int(clamping: try r.readVarInt())

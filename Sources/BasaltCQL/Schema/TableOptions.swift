@@ -23,6 +23,8 @@ public enum TableOptions {
             let (size, unit) = window % 86_400 == 0 ? (window / 86_400, "DAYS") : window % 3_600 == 0 ? (window / 3_600, "HOURS") : (max(window / 60, 1), "MINUTES")
             return [("class", p.compaction.className), ("compaction_window_size", String(size)), ("compaction_window_unit", unit),
                     ("max_threshold", String(maxT)), ("min_threshold", String(minT))]
+        case let .leveled(sizeMiB, fanout):
+            return [("class", p.compaction.className), ("fanout_size", String(fanout)), ("sstable_size_in_mb", String(sizeMiB))]
         }
     }
 
@@ -103,8 +105,12 @@ public enum TableOptions {
             default: throw .configError("\(unit) is not valid for compaction_window_unit")
             }
             return .timeWindow(windowSeconds: size * seconds, minThreshold: minT, maxThreshold: maxT)
+        case "LeveledCompactionStrategy":
+            let fanout = try int("fanout_size", 10)
+            if fanout < 2 { throw .configError("fanout_size must be at least 2, got \(fanout)") }
+            return .leveled(sstableSizeMiB: try int("sstable_size_in_mb", 160), fanout: fanout)
         default:
-            throw .configError("Unable to find compaction strategy class '\(cls)' (Basalt supports SizeTieredCompactionStrategy and TimeWindowCompactionStrategy)")
+            throw .configError("Unable to find compaction strategy class '\(cls)' (Basalt supports SizeTieredCompactionStrategy, TimeWindowCompactionStrategy and LeveledCompactionStrategy)")
         }
     }
 

@@ -30,6 +30,10 @@ public final class CQLService: @unchecked Sendable {
         /// The audit log (nil: off).
         public var auditLog: AuditLog.Settings?
         public var connectionSettings = NativeConnectionStateMachine.Settings()
+        /// Why this node may not pick write timestamps now (its clock is too far from the
+        /// cluster's), or nil; see ``QueryProcessor/Settings/serverTimestampRefusal``.
+        public var serverTimestampRefusal: (@Sendable () -> String?)?
+        public var transportLimits = NativeTransportLimits()
 
         public init(clusterName: String, hostId: UUIDValue, address: String, internodePort: Int = 7000, nativePort: UInt16 = 9042,
                     dataCenter: String = "datacenter1", rack: String = "rack1", auth: AuthService.Settings? = nil) {
@@ -119,6 +123,15 @@ public final class CQLService: @unchecked Sendable {
     /// Authentication and authorization, once started (nil when not configured).
     public var auth: AuthService? { lock.withLock { authService } }
 
+    var processorSettings: QueryProcessor.Settings {
+        var s = QueryProcessor.Settings()
+        s.serverTimestampRefusal = configuration.serverTimestampRefusal
+        return s
+    }
+
+    /// The native transport's counters, once started.
+    public var transportCounters: NativeTransportCounters? { lock.withLock { server }?.transportCounters }
+
     /// The statement executor, once started.
     public var queryProcessor: QueryProcessor? { lock.withLock { processor } }
 
@@ -134,14 +147,16 @@ public final class CQLService: @unchecked Sendable {
             auth = AuthService(settings: a, audit: audit, clock: clock, logger: logger)
         }
         let processor = QueryProcessor(schema: schema, coordinator: coordinator ?? LocalRequestCoordinator(engine: engine, schema: schema, dataCenter: configuration.dataCenter),
-                                       distributor: distributor, cluster: cluster, clock: clock, timestamps: timestamps, auth: auth, logger: logger)
+                                       distributor: distributor, cluster: cluster, clock: clock, timestamps: timestamps,
+                                       settings: processorSettings, auth: auth, logger: logger)
         if let auth {
             auth.attach(processor)
             if auth.settings.authentication { await auth.startSetup() }
         }
         var settings = configuration.connectionSettings
         settings.requiresAuthentication = configuration.auth?.authentication ?? false
-        let server = NativeServer(group: group, processor: processor, settings: settings, events: events, logger: logger)
+        let server = NativeServer(group: group, processor: processor, settings: settings, limits: configuration.transportLimits,
+                                  events: events, logger: logger)
         lock.withLock {
             self.processor = processor
             self.server = server

@@ -5,12 +5,15 @@ import Logging
 /// The CQL native protocol v4 server of a node: listens on `address` (port 9042 by default),
 /// spreads accepted connections over the loop group, and serves each with a
 /// ``NativeConnection``. A bad frame closes only its own connection; the server keeps serving.
+/// ``NativeTransportLimits`` bound what clients may make it hold: connections over the connection
+/// caps are closed at once (a throttled warning, ``transportCounters`` counts them by reason).
 public final class NativeServer: @unchecked Sendable {
     // @unchecked: `listener`, `connections` and `nextId` are only touched under `lock`.
     public let group: EventLoopGroup
     public let processor: QueryProcessor
     public let events: NativeEventHub
     let settings: NativeConnectionStateMachine.Settings
+    let shared: NativeTransportShared
     let logger: Logger
     private let lock = Lock()
     private var listener: TCPListener?
@@ -18,7 +21,8 @@ public final class NativeServer: @unchecked Sendable {
     private var nextId = 0
 
     public init(group: EventLoopGroup, processor: QueryProcessor, settings: NativeConnectionStateMachine.Settings = .init(),
-                events: NativeEventHub = NativeEventHub(), logger: Logger) {
+                limits: NativeTransportLimits = NativeTransportLimits(), events: NativeEventHub = NativeEventHub(), logger: Logger) {
+        shared = NativeTransportShared(limits: limits)
         self.events = events
         self.group = group
         self.processor = processor
@@ -42,14 +46,33 @@ public final class NativeServer: @unchecked Sendable {
     /// Open client connections.
     public var connectionCount: Int { lock.withLock { connections.count } }
 
+    /// What the transport did about its limits so far.
+    public var transportCounters: NativeTransportCounters { shared.counters }
+
     private func accept(_ tcp: TCPConnection) {
+        let host = tcp.remoteAddress?.host ?? "unknown"
+        if let refusal = shared.connections.admit(host: host) {
+            if let held = shared.refusalLog.admit(nowNanos: tcp.loop.nowMillis * 1_000_000) {
+                let limits = shared.limits
+                let (limit, key) = refusal == .maxConnections
+                    ? (limits.maxConnections, "native_transport_max_concurrent_connections")
+                    : (limits.maxConnectionsPerHost, "native_transport_max_concurrent_connections_per_ip")
+                logger.warning("refusing native connection: \(limit) connections already open (\(key))",
+                               metadata: ["remote": "\(tcp.peerDescription)", "refused_since_last_warning": "\(held)"])
+            }
+            tcp.close(.local("connection limit reached"))
+            return
+        }
         let id: Int = lock.withLock {
             nextId += 1
             return nextId
         }
-        let c = NativeConnection(tcp: tcp, id: id, processor: processor, hub: events, settings: settings, logger: logger)
+        let c = NativeConnection(tcp: tcp, id: id, processor: processor, hub: events, settings: settings, shared: shared, logger: logger)
         lock.withLock { connections[id] = c }
-        c.start { [self] closed in _ = self.lock.withLock { self.connections.removeValue(forKey: closed.id) } }
+        c.start { [self] closed in
+            shared.connections.remove(host: closed.host)
+            _ = self.lock.withLock { self.connections.removeValue(forKey: closed.id) }
+        }
     }
 
     /// Stops accepting and closes every connection.

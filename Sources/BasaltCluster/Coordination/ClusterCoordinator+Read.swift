@@ -1,11 +1,14 @@
 import BasaltCore
 import BasaltNet
 import BasaltStorage
+import Synchronization
 
 extension ClusterCoordinator {
     /// Reads one partition at `consistency` (see ``ReadCoordination``). When one replica is enough
     /// and this node is the closest, the local engine answers directly.
     public func read(_ command: ReadCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> PartitionResult {
+        let started = clock.monotonicNanos()
+        defer { latencies.record(.read, consistency, since: started, now: clock.monotonicNanos()) }
         count(\.reads)
         do {
             let ks = try keyspace(command.keyspace)
@@ -36,6 +39,8 @@ final class ReadRun: Sendable {
     let snapshot: ClusterTopology.Snapshot
     let box: MachineBox<ReadCoordination>
     let continuation: UnsafeContinuation<Result<PartitionResult, CoordinatorError>, Never>
+    /// Why the last replica that refused the read did (the cause a ReadFailure is counted under).
+    let failureCause = Mutex<FailureCause?>(nil)
 
     init(coordinator: ClusterCoordinator, command: ReadCommand, plan: ReplicaPlan, comparator: ClusteringComparator,
          snapshot: ClusterTopology.Snapshot, continuation: UnsafeContinuation<Result<PartitionResult, CoordinatorError>, Never>) {
@@ -73,7 +78,9 @@ final class ReadRun: Sendable {
                 if box.read(\.round) > 0 { coordinator.count(\.digestMismatches) }
                 switch outcome {
                 case let .result(p): continuation.resume(returning: .success(p))
-                case let .failure(e): continuation.resume(returning: .failure(e))
+                case let .failure(e):
+                    coordinator.recordFailure(e, cause: failureCause.withLock { $0 })
+                    continuation.resume(returning: .failure(e))
                 }
             }
         }
@@ -96,7 +103,7 @@ final class ReadRun: Sendable {
                         },
                         decode: { bytes throws -> Answer in
                             digest ? .digest(try ReplicaVerbs.decodeDigest(bytes)) : .data(try PartitionResult.decode(bytes))
-                        }) { [self] result in
+                        }, cause: { [self] c in failureCause.withLock { $0 = c } }) { [self] result in
             switch result {
             case let .success(.data(p)): execute(box.step { $0.onData(p, from: host, round: round) })
             case let .success(.digest(g)): execute(box.step { $0.onDigest(g, from: host, round: round) })

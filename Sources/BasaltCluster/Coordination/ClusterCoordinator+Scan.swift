@@ -7,6 +7,8 @@ extension ClusterCoordinator {
     /// piece is read from its own replicas (``ScanCoordination``), in token order, until the page
     /// holds `pageSize` rows or the range ends. `next` is where the following page starts.
     public func scan(_ command: TokenScanCommand, consistency: ConsistencyLevel) async throws(CoordinatorError) -> ScanResult {
+        let started = clock.monotonicNanos()
+        defer { latencies.record(.rangeRead, consistency, since: started, now: clock.monotonicNanos()) }
         count(\.scanPages)
         do {
             return try await scanPieces(command, consistency: consistency)

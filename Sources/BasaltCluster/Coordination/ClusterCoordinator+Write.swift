@@ -1,28 +1,53 @@
 import BasaltCore
 import BasaltNet
 import BasaltStorage
+import Synchronization
 
 extension ClusterCoordinator {
     /// Writes every mutation at `consistency`; each is coordinated on its own (concurrently) and the
-    /// first failure is thrown after all have been decided.
+    /// first failure is thrown after all have been decided. A mutation over
+    /// ``Settings/maxMutationSize`` makes the whole request invalid before any replica is contacted.
     public func write(_ mutations: [Mutation], consistency: ConsistencyLevel, writeType: WriteType) async throws(CoordinatorError) {
+        let started = clock.monotonicNanos()
+        defer { latencies.record(.write, consistency, since: started, now: clock.monotonicNanos()) }
+        let encoded = try checkedEncodings(mutations)
         if writeType == .batch && mutations.count > 1 {
             try await writeLoggedBatch(mutations, consistency: consistency)
             return
         }
-        try await writeEach(mutations, consistency: consistency, writeType: writeType)
+        try await writeEach(mutations, consistency: consistency, writeType: writeType, encoded: encoded)
     }
 
-    func writeEach(_ mutations: [Mutation], consistency: ConsistencyLevel, writeType: WriteType) async throws(CoordinatorError) {
+    /// Each mutation's encoding, once (the replicas are sent these bytes), or `.invalid` naming the
+    /// size of the first one over the maximum mutation size and the maximum (Cassandra refuses it
+    /// the same way, before writing anything).
+    func checkedEncodings(_ mutations: [Mutation]) throws(CoordinatorError) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        out.reserveCapacity(mutations.count)
+        for m in mutations {
+            let bytes = m.encoded()
+            if bytes.count > settings.maxMutationSize {
+                count(\.writes)
+                count(\.mutationsTooLarge)
+                throw .invalid("Mutation of \(bytes.count) bytes is too large for the maximum size of \(settings.maxMutationSize)")
+            }
+            out.append(bytes)
+        }
+        return out
+    }
+
+    func writeEach(_ mutations: [Mutation], consistency: ConsistencyLevel, writeType: WriteType,
+                   encoded: [[UInt8]]? = nil) async throws(CoordinatorError) {
         if mutations.count == 1 {
-            try await writeOne(mutations[0], consistency: consistency, writeType: writeType)
+            try await writeOne(mutations[0], consistency: consistency, writeType: writeType, encoded: encoded?[0])
             return
         }
         let first: CoordinatorError? = await withTaskGroup(of: CoordinatorError?.self) { group in
-            for m in mutations {
+            for (i, m) in mutations.enumerated() {
+                let bytes = encoded?[i]
                 group.addTask { () async -> CoordinatorError? in
                     do throws(CoordinatorError) {
-                        try await self.writeOne(m, consistency: consistency, writeType: writeType)
+                        try await self.writeOne(m, consistency: consistency, writeType: writeType, encoded: bytes)
                     } catch {
                         return error
                     }
@@ -37,7 +62,8 @@ extension ClusterCoordinator {
     }
 
     /// Coordinates one mutation: every live replica written, down ones hinted, answered at the level.
-    func writeOne(_ m: Mutation, consistency: ConsistencyLevel, writeType: WriteType) async throws(CoordinatorError) {
+    /// `encoded` is its encoding when the caller made it already.
+    func writeOne(_ m: Mutation, consistency: ConsistencyLevel, writeType: WriteType, encoded: [UInt8]? = nil) async throws(CoordinatorError) {
         count(\.writes)
         let result: Result<Void, CoordinatorError>
         do {
@@ -47,7 +73,7 @@ extension ClusterCoordinator {
                                                 pending: snapshot.pendingReplicas(for: m.token, ks.replication),
                                                 replication: ks.replication, localDataCenter: snapshot.localDataCenter)
             result = await withUnsafeContinuation { continuation in
-                WriteRun(coordinator: self, mutation: m, plan: plan, writeType: writeType, snapshot: snapshot,
+                WriteRun(coordinator: self, mutation: m, encoded: encoded, plan: plan, writeType: writeType, snapshot: snapshot,
                          continuation: continuation).start()
             }
         } catch {
@@ -69,12 +95,14 @@ final class WriteRun: Sendable {
     let snapshot: ClusterTopology.Snapshot
     let box: MachineBox<WriteCoordination>
     let continuation: UnsafeContinuation<Result<Void, CoordinatorError>, Never>
+    /// Why the last replica that refused the write did (the cause a WriteFailure is counted under).
+    let failureCause = Mutex<FailureCause?>(nil)
 
-    init(coordinator: ClusterCoordinator, mutation: Mutation, plan: ReplicaPlan, writeType: WriteType,
+    init(coordinator: ClusterCoordinator, mutation: Mutation, encoded: [UInt8]?, plan: ReplicaPlan, writeType: WriteType,
          snapshot: ClusterTopology.Snapshot, continuation: UnsafeContinuation<Result<Void, CoordinatorError>, Never>) {
         self.coordinator = coordinator
         self.mutation = mutation
-        encoded = plan.replicas.contains { !$0.isLocal } ? mutation.encoded() : nil
+        self.encoded = encoded ?? (plan.replicas.contains { !$0.isLocal } ? mutation.encoded() : nil)
         self.snapshot = snapshot
         box = MachineBox(WriteCoordination(plan: plan, writeType: writeType), deadlines: coordinator.deadlines)
         self.continuation = continuation
@@ -93,7 +121,9 @@ final class WriteRun: Sendable {
             switch d {
             case let .send(r): send(to: r)
             case let .hint(r): hint(r)
-            case let .complete(error): continuation.resume(returning: error.map { .failure($0) } ?? .success(()))
+            case let .complete(error):
+                if let error { coordinator.recordFailure(error, cause: failureCause.withLock { $0 }) }
+                continuation.resume(returning: error.map { .failure($0) } ?? .success(()))
             }
         }
         if !directives.isEmpty && box.read(\.isFinished) { box.cancelTimers() }
@@ -101,10 +131,11 @@ final class WriteRun: Sendable {
 
     private func send(to r: Replica) {
         let host = r.hostId
-        coordinator.sendMutation(mutation, encoded: encoded, verb: ReplicaVerbs.mutation, to: r, snapshot: snapshot) { [self] result in
+        coordinator.sendMutation(mutation, encoded: encoded, verb: ReplicaVerbs.mutation, to: r, snapshot: snapshot,
+                                 cause: { [self] c in failureCause.withLock { $0 = c } }) { [self] result, reason in
             switch result {
             case .success: execute(box.step { $0.onAck(from: host) })
-            case let .failure(f): execute(box.step { $0.onFailure(from: host, f) })
+            case let .failure(f): execute(box.step { $0.onFailure(from: host, f, reason: reason) })
             }
         }
     }

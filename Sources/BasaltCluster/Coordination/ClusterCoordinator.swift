@@ -29,6 +29,9 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
         public var initialSpeculationDelay: Duration = .milliseconds(50)
         /// How index queries are sent to replicas.
         public var indexQueryRouting: IndexQueryRouting = .perReplica
+        /// Largest mutation accepted (encoded bytes): half a commit-log segment, as Cassandra's
+        /// `max_mutation_size`. A larger one is refused as invalid before any replica is contacted.
+        public var maxMutationSize = 16 << 20
 
         public enum SpeculativeRetry: Sendable, Equatable {
             case percentile99
@@ -56,6 +59,8 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
         public var hintsRequested = 0
         public var hintsNotStored = 0
         public var localFastReads = 0
+        /// Writes refused as invalid for a mutation over the maximum mutation size.
+        public var mutationsTooLarge = 0
     }
 
     let engine: StorageEngine
@@ -71,13 +76,18 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
     let clock: any Clock
     let logger: Logger
     let counts = Mutex(Counters())
+    /// Write and read failures by cause (shared with the node's replica service when given).
+    public let failures: RequestFailures
     let readLatency = LatencyWindow(capacity: 1024)
+    /// Latency of coordinated reads, writes and range reads by consistency level (metrics, `basalt admin proxyhistograms`).
+    public let latencies = CoordinatorLatencies()
     /// Every request's timeouts and speculation timers.
     let deadlines: DeadlineQueue
 
     public init(engine: StorageEngine, messaging: MessagingService, topology: ClusterTopology, schema: any SchemaSource,
                 hints: (any HintSink)?, vectorSearch: (any LocalVectorSearch)? = nil, indexQuery: (any LocalIndexQuery)? = nil,
-                settings: Settings = Settings(), clock: any Clock, logger: Logger) {
+                settings: Settings = Settings(), failures: RequestFailures? = nil, clock: any Clock, logger: Logger) {
+        self.failures = failures ?? RequestFailures(clock: clock, logger: logger)
         self.vectorSearch = vectorSearch
         self.indexQuery = indexQuery
         self.engine = engine
@@ -132,6 +142,25 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
             guard let p99 = readLatency.percentile99Nanos() else { return settings.initialSpeculationDelay }
             let d = Duration.nanoseconds(Int64(p99))
             return d < settings.minimumSpeculationDelay ? settings.minimumSpeculationDelay : d
+        }
+    }
+
+    /// Why a replica failed, from a messaging failure; nil for what is not a refusal (timeouts,
+    /// unreachable peers).
+    static func failureCause(_ error: MessagingError) -> FailureCause? {
+        switch error {
+        case let .remoteFailure(_, message): FailureCause(taggedMessage: message)
+        case .frameTooLarge: .messageTooLarge
+        default: nil
+        }
+    }
+
+    /// Counts and logs a request that failed with WriteFailure or ReadFailure (``RequestFailures``).
+    func recordFailure(_ error: CoordinatorError, cause: FailureCause?) {
+        switch error {
+        case .writeFailure: failures.record(.write, side: .coordinator, cause: cause ?? .unknown, detail: error.description)
+        case .readFailure: failures.record(.read, side: .coordinator, cause: cause ?? .unknown, detail: error.description)
+        default: break
         }
     }
 

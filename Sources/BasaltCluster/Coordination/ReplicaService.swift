@@ -26,10 +26,13 @@ public final class ReplicaService: Sendable {
     private let indexQuery: (any LocalIndexQuery)?
     private let logger: Logger
     private let counts = Mutex(Counters())
+    /// Refusals by cause (shared with the node's coordinator when it passes one in).
+    public let failures: RequestFailures
 
     /// `engine` is called per request: messaging starts only after the engine is open.
     public init(engine: @escaping @Sendable () -> StorageEngine, vectorSearch: (any LocalVectorSearch)? = nil,
-                indexQuery: (any LocalIndexQuery)? = nil, logger: Logger) {
+                indexQuery: (any LocalIndexQuery)? = nil, failures: RequestFailures? = nil, logger: Logger) {
+        self.failures = failures ?? RequestFailures(logger: logger)
         self.engine = engine
         self.vectorSearch = vectorSearch
         self.indexQuery = indexQuery
@@ -63,16 +66,23 @@ public final class ReplicaService: Sendable {
         counts.withLock { update(&$0) }
     }
 
-    private func refuse(_ reply: ReplyToken, _ message: String, _ m: InboundMessage) {
+    /// Answers with a failure whose message carries its cause (``FailureCause/tagging(_:)``), counted
+    /// and logged as a write failure for the mutation verbs, a read failure for the others.
+    private func refuse(_ reply: ReplyToken, _ message: String, _ m: InboundMessage, cause: FailureCause) {
         count { $0.failures += 1 }
-        logger.debug("refused \(m.verb) from \(m.peer): \(message)")
-        reply.fail(message)
+        let isWrite = m.verb == ReplicaVerbs.mutation || m.verb == ReplicaVerbs.readRepair || m.verb == ReplicaVerbs.hint
+        failures.record(isWrite ? .write : .read, side: .replica, cause: cause, detail: "\(m.verb) from \(m.peer): \(message)")
+        reply.fail(cause.tagging(message))
+    }
+
+    private func refuse(_ reply: ReplyToken, _ error: any Error, _ m: InboundMessage) {
+        refuse(reply, "\(error)", m, cause: .of(error))
     }
 
     private func applyMutation(_ m: InboundMessage, _ reply: ReplyToken, _ counted: @escaping @Sendable (inout Counters) -> Void) {
         let mutation: Mutation
         do { mutation = try Mutation.decode(m.payload) } catch {
-            return refuse(reply, "malformed mutation: \(error)", m)
+            return refuse(reply, "malformed mutation: \(error)", m, cause: .malformedRequest)
         }
         engine().apply(mutation) { [self] result in
             switch result {
@@ -80,7 +90,7 @@ public final class ReplicaService: Sendable {
                 count(counted)
                 reply.reply([])
             case let .failure(error):
-                refuse(reply, "\(error)", m)
+                refuse(reply, error, m)
             }
         }
     }
@@ -98,7 +108,7 @@ public final class ReplicaService: Sendable {
                 reply.reply(result.encoded())
             }
         } catch {
-            refuse(reply, "\(error)", m)
+            refuse(reply, error, m)
         }
     }
 
@@ -109,31 +119,31 @@ public final class ReplicaService: Sendable {
             count { $0.scans += 1 }
             reply.reply(result.encoded())
         } catch {
-            refuse(reply, "\(error)", m)
+            refuse(reply, error, m)
         }
     }
 
     private func serveNearestRows(_ m: InboundMessage, _ reply: ReplyToken) {
         do {
             let command = try NearestRowsCommand.decode(m.payload)
-            guard let vectorSearch else { return refuse(reply, "no vector indexes on this node", m) }
+            guard let vectorSearch else { return refuse(reply, "no vector indexes on this node", m, cause: .unsupported) }
             let rows = try command.withContent(try vectorSearch.nearestRows(command), from: engine())
             count { $0.nearestRows += 1 }
             reply.reply(NearestRow.encode(rows))
         } catch {
-            refuse(reply, "\(error)", m)
+            refuse(reply, error, m)
         }
     }
 
     private func serveIndexedRows(_ m: InboundMessage, _ reply: ReplyToken) {
         do {
             let command = try IndexedRowsCommand.decode(m.payload)
-            guard let indexQuery else { return refuse(reply, "no storage-attached indexes on this node", m) }
+            guard let indexQuery else { return refuse(reply, "no storage-attached indexes on this node", m, cause: .unsupported) }
             let page = try indexQuery.indexedRows(command)
             count { $0.indexedRows += 1 }
             reply.reply(page.encoded())
         } catch {
-            refuse(reply, "\(error)", m)
+            refuse(reply, error, m)
         }
     }
 }

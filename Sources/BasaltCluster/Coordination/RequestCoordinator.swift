@@ -13,8 +13,9 @@ public enum CoordinatorError: Error, Hashable, Sendable, CustomStringConvertible
     /// Fewer than `blockFor` replicas answered before the read timeout; `dataPresent` says whether
     /// the replica asked for data was among those that answered.
     case readTimeout(consistency: ConsistencyLevel, received: Int, blockFor: Int, dataPresent: Bool)
-    /// Replicas answered with errors so that the level can no longer be met.
-    case writeFailure(consistency: ConsistencyLevel, received: Int, blockFor: Int, failures: Int, writeType: WriteType)
+    /// Replicas answered with errors so that the level can no longer be met; `reason` is the first
+    /// replica's own account (e.g. its commit log cannot be written), empty when none was given.
+    case writeFailure(consistency: ConsistencyLevel, received: Int, blockFor: Int, failures: Int, writeType: WriteType, reason: String = "")
     case readFailure(consistency: ConsistencyLevel, received: Int, blockFor: Int, failures: Int, dataPresent: Bool)
     /// The coordinator or a replica is past one of its bounds (in-flight requests, hint backlog).
     case overloaded(String)
@@ -30,8 +31,9 @@ public enum CoordinatorError: Error, Hashable, Sendable, CustomStringConvertible
             "Operation timed out - received only \(received) responses of \(blockFor) required (\(cl), \(writeType.rawValue) write)"
         case let .readTimeout(cl, received, blockFor, dataPresent):
             "Operation timed out - received only \(received) responses of \(blockFor) required (\(cl), data \(dataPresent ? "" : "not ")present)"
-        case let .writeFailure(cl, received, blockFor, failures, writeType):
+        case let .writeFailure(cl, received, blockFor, failures, writeType, reason):
             "Operation failed - received \(received) responses and \(failures) failures of \(blockFor) required (\(cl), \(writeType.rawValue) write)"
+                + (reason.isEmpty ? "" : ": \(reason)")
         case let .readFailure(cl, received, blockFor, failures, _):
             "Operation failed - received \(received) responses and \(failures) failures of \(blockFor) required (\(cl))"
         case let .overloaded(why): why

@@ -39,6 +39,7 @@ public struct WriteCoordination: Sendable {
     /// Hints asked for whose storing was not reported yet.
     private var awaitingHints: Set<UUIDValue> = []
     private var rejections = 0
+    private var rejectionReason = ""
     private var hintsStored = 0
     public private(set) var isComplete = false
     private var started = false
@@ -77,13 +78,17 @@ public struct WriteCoordination: Sendable {
         return decide()
     }
 
-    public mutating func onFailure(from host: UUIDValue, _ failure: Failure) -> [Directive] {
+    /// A replica failed; `reason` is what a rejecting replica said (the first one becomes the
+    /// WriteFailure's reason).
+    public mutating func onFailure(from host: UUIDValue, _ failure: Failure, reason: String = "") -> [Directive] {
         guard let r = pending.removeValue(forKey: host) else { return [] }
         answered.insert(host)
         var out: [Directive] = []
         switch failure {
         case .unreachable: out.append(hint(r))
-        case .rejected: rejections += 1
+        case .rejected:
+            rejections += 1
+            if rejectionReason.isEmpty { rejectionReason = reason }
         }
         return out + decide()
     }
@@ -140,7 +145,7 @@ public struct WriteCoordination: Sendable {
         isComplete = true
         if rejections > 0 {
             return [.complete(.writeFailure(consistency: plan.consistency, received: acked.total, blockFor: plan.blockFor,
-                                            failures: rejections, writeType: writeType))]
+                                            failures: rejections, writeType: writeType, reason: rejectionReason))]
         }
         return [.complete(.writeTimeout(consistency: plan.consistency, received: acked.total, blockFor: plan.blockFor,
                                         writeType: writeType))]

@@ -89,6 +89,31 @@ public struct ClusterMembership: Sendable {
         }
         let updates = touched.map { (address: $0, state: gossip.state(of: $0), isAlive: gossip.isAlive($0)) }
         for e in view.refresh(updates) { out.append(.event(e)) }
+        for old in endpointsLeftBehind(by: touched) {
+            out += translate(gossip.onRemoteStatusChange(of: old, to: .removed))
+        }
+        return out
+    }
+
+    /// Endpoints a node has left behind by coming back at another address (a container or pod
+    /// rescheduled with a new IP keeps its data, host id and tokens): the same host id as a normal
+    /// endpoint of a newer generation, down, and not already gone. They are marked removed, so they
+    /// leave the status, the peers table and hint targets instead of lingering as a down node.
+    /// Checked whenever either endpoint changes (the old one is usually convicted after the new one
+    /// appeared).
+    private func endpointsLeftBehind(by touched: [NodeAddress]) -> [NodeAddress] {
+        let hostIds = Set(touched.compactMap { view.members[$0]?.hostId })
+        var out: [NodeAddress] = []
+        for hostId in hostIds {
+            let same = view.members.values.filter { $0.hostId == hostId }
+            guard same.count > 1, let current = same.filter({ $0.status == .normal }).max(by: { $0.generation < $1.generation }) else {
+                continue
+            }
+            for old in same where old.address != current.address && old.generation < current.generation && !old.isAlive
+                && old.address != localAddress && old.status?.isDeadState != true {
+                out.append(old.address)
+            }
+        }
         return out
     }
 }

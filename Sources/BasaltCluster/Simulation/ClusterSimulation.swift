@@ -181,6 +181,27 @@ public struct ClusterSimulation: Sendable {
         startNode(i)
     }
 
+    /// Stops node `i` and starts its host again at a new address (same host id and tokens), as a
+    /// container or pod rescheduled with a new IP; returns the index of the node at the new address.
+    /// The expected ring then has the host at its new address.
+    public mutating func moveToNewAddress(_ i: Int) -> Int {
+        kill(i)
+        let n = nodes.count
+        var local = nodes[i].local
+        local.address = Self.address(of: n)
+        local.nativeAddress = NodeAddress(host: local.address.host, port: 9042)
+        network.grow(to: n + 1)
+        nodes.append(Node(index: n, local: local, tokens: nodes[i].tokens))
+        indexByAddress[local.address] = n
+        expectedRing = TokenRing(members: expectedRing.members.map { m in
+            guard m.identity.hostId == local.hostId else { return m }
+            return RingMember(identity: NodeIdentity(hostId: local.hostId, address: local.address), dataCenter: m.dataCenter,
+                              rack: m.rack, tokens: m.tokens)
+        })
+        startNode(n)
+        return n
+    }
+
     public mutating func partition(_ sides: [[Int]]) { network.partition(sides) }
     public mutating func heal() { network.heal() }
 

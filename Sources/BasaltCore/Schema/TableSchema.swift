@@ -114,12 +114,17 @@ public enum CompactionParams: Hashable, Sendable {
     /// Time-window: SSTables bucketed by the newest write time in windows of `windowSeconds`,
     /// size-tiered within the current window, one SSTable per older window.
     case timeWindow(windowSeconds: Int = 86_400, minThreshold: Int = 4, maxThreshold: Int = 32)
+    /// Leveled: flushed SSTables (level 0) are merged into level 1; every level from 1 holds
+    /// SSTables of about `sstableSizeMiB` with disjoint token ranges, level n holding up to
+    /// `fanout`^n × `sstableSizeMiB`, so a read consults at most one SSTable per level.
+    case leveled(sstableSizeMiB: Int = 160, fanout: Int = 10)
 
     /// Cassandra's class name for the strategy.
     public var className: String {
         switch self {
         case .sizeTiered: "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy"
         case .timeWindow: "org.apache.cassandra.db.compaction.TimeWindowCompactionStrategy"
+        case .leveled: "org.apache.cassandra.db.compaction.LeveledCompactionStrategy"
         }
     }
 }

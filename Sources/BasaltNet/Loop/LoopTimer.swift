@@ -104,3 +104,17 @@ extension EventLoop {
         return ms
     }
 }
+
+extension EventLoop {
+    /// The loop's monotonic time in milliseconds (libuv's `uv_now`, updated once per loop turn):
+    /// the clock loop timers run on. Loop thread only.
+    public var nowMillis: UInt64 {
+        assertInEventLoop()
+        return uv_now(uvLoop)
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up, as loop timers count them; zero or negative is 0.
+    public var loopMillis: UInt64 { EventLoop.millis(self) }
+}

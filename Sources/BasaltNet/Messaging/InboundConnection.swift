@@ -10,6 +10,10 @@ import Logging
 /// - Any bad input (a ``InternodeFrameError``, a request for a verb with no handler, a response frame, a
 ///   second handshake) closes this connection with a warning naming the peer; other connections are
 ///   unaffected.
+/// - Before the handshake no frame larger than ``MessagingSettings/maxHandshakeFrameSize`` is
+///   accepted; after it, none larger than ``MessagingSettings/maxFrameSize``. A frame left
+///   incomplete for ``MessagingSettings/incompleteFrameTimeout`` closes the connection, and past
+///   ``MessagingSettings/maxInboundConnections`` new connections are closed at accept.
 /// - Backpressure: while more than ``MessagingSettings/maxOutstandingInboundRequests`` requests (or
 ///   ``MessagingSettings/maxOutstandingInboundBytes`` payload bytes) are unanswered, or the responses
 ///   queue past the write high watermark, the connection stops reading; it resumes once they fall
@@ -30,6 +34,12 @@ final class InboundConnection: @unchecked Sendable {
     @exclusivity(unchecked) private var outstanding: [UInt64: Int] = [:]
     @exclusivity(unchecked) private var outstandingBytes = 0
     @exclusivity(unchecked) private var pausedForBackpressure = false
+    @exclusivity(unchecked) private var framesInRead = false
+    private var frameClock: IncompleteFrameClock
+    private var frameWatch: LoopDeadlineWatch?
+    private var admitted = false
+    /// The peer's socket host, the key of the connection count.
+    private let host: String
 
     init(context: MessagingContext, connection: TCPConnection) {
         self.context = context
@@ -37,13 +47,28 @@ final class InboundConnection: @unchecked Sendable {
         var logger = context.logger
         logger[metadataKey: "peer"] = "\(connection.remoteAddress?.description ?? "unknown")"
         self.logger = logger
-        decoder = InternodeFrameDecoder(maxPayloadSize: context.settings.maxFrameSize)
+        decoder = InternodeFrameDecoder(maxPayloadSize: context.settings.maxFrameSize,
+                                        maxFirstPayloadSize: context.settings.maxHandshakeFrameSize)
+        frameClock = IncompleteFrameClock(timeoutMillis: context.settings.incompleteFrameTimeout.loopMillis)
+        host = connection.remoteAddress?.host ?? "unknown"
     }
 
     /// Installs the callbacks and starts reading. Loop thread only.
     func start() {
         loop.assertInEventLoop()
+        if let refusal = context.inboundConnections.admit(host: host) {
+            context.metrics.connectionsRefused.bump()
+            if let held = context.refusalLog.admit(nowNanos: loop.nowMillis * 1_000_000) {
+                logger.warning("refusing internode connection: \(context.settings.maxInboundConnections) incoming connections already open (\(refusal.rawValue))",
+                               metadata: ["refused_since_last_warning": "\(held)"])
+            }
+            connection.close(.local("connection limit reached"))
+            return
+        }
+        admitted = true
         guard context.register(self) else {
+            context.inboundConnections.remove(host: host)
+            admitted = false
             connection.close(.local("messaging service shut down"))
             return
         }
@@ -58,6 +83,14 @@ final class InboundConnection: @unchecked Sendable {
             guard self.handshake == nil else { return }
             self.drop(because: "no handshake within \(timeout)")
         }
+        if frameClock.timeoutMillis > 0 {
+            frameWatch = LoopDeadlineWatch(loop: loop, deadline: { [unowned self] in frameClock.deadline }) { [unowned self] in
+                context.metrics.incompleteFrameCloses.bump()
+                logger.warning("closing internode connection: a frame stayed incomplete for \(context.settings.incompleteFrameTimeout)",
+                               metadata: ["buffered_bytes": "\(decoder.bufferedByteCount)"])
+                connection.close(.local("incomplete frame timeout"))
+            }
+        }
         connection.startReading()
     }
 
@@ -65,10 +98,19 @@ final class InboundConnection: @unchecked Sendable {
 
     private func didRead(_ chunk: UnsafeRawBufferPointer) {
         context.metrics.bytesIn.bump(chunk.count)
+        framesInRead = false
         do {
-            try decoder.decode(chunk) { frame in self.didReceive(frame) }
+            try decoder.decode(chunk) { frame in
+                self.framesInRead = true
+                return self.didReceive(frame)
+            }
         } catch {
             drop(because: error.description)
+            return
+        }
+        if let frameWatch, connection.state == .open {
+            frameClock.onDecoded(completedFrames: framesInRead, partial: decoder.isMidFrame, now: loop.nowMillis)
+            frameWatch.poke()
         }
     }
 
@@ -170,6 +212,8 @@ final class InboundConnection: @unchecked Sendable {
     private func didClose(_ reason: TCPCloseReason) {
         handshakeTimer?.cancel()
         handshakeTimer = nil
+        frameWatch?.stop()
+        if admitted { context.inboundConnections.remove(host: host) }
         outstanding.removeAll()
         outstandingBytes = 0
         context.metrics.connectionsActive.bump(-1)

@@ -6,11 +6,17 @@ import BasaltCore
 /// trap; the first error is sticky (the stream cannot be resynchronised, so the connection must
 /// close); a payload is copied once, from the chunk into the frame's array, and its checksum is computed as
 /// the bytes arrive, so a large frame costs no single long pause. Memory held is bounded by the
-/// largest acceptable payload (``maxPayloadSize``) plus the 20-byte header.
+/// largest acceptable payload (``maxPayloadSize``) plus the 20-byte header, and grows with the bytes
+/// that arrived: a header announcing a large payload reserves at most ``initialReservation``.
 public struct InternodeFrameDecoder: Sendable {
     /// Largest payload accepted; a header announcing more fails with
     /// ``InternodeFrameError/frameTooLarge(length:limit:at:)``.
     public let maxPayloadSize: Int
+    /// Largest payload of the stream's first frame (the handshake, from a peer that has not
+    /// identified itself yet); at most ``maxPayloadSize``.
+    public let maxFirstPayloadSize: Int
+    /// The most a payload buffer reserves before its bytes arrive.
+    public static let initialReservation = 64 << 10
     /// Bytes consumed so far.
     public private(set) var streamOffset = 0
 
@@ -27,8 +33,9 @@ public struct InternodeFrameDecoder: Sendable {
     private var frameStart = 0
     private var failure: InternodeFrameError?
 
-    public init(maxPayloadSize: Int) {
+    public init(maxPayloadSize: Int, maxFirstPayloadSize: Int? = nil) {
         self.maxPayloadSize = maxPayloadSize
+        self.maxFirstPayloadSize = min(maxFirstPayloadSize ?? maxPayloadSize, maxPayloadSize)
         partial.reserveCapacity(InternodeFrameHeader.size)
     }
 
@@ -70,7 +77,7 @@ public struct InternodeFrameDecoder: Sendable {
                 if header.payloadLength == 0 {
                     phase = .trailer(header)
                 } else {
-                    payload.reserveCapacity(Int(header.payloadLength))
+                    payload.reserveCapacity(min(Int(header.payloadLength), Self.initialReservation))
                     phase = .payload(header)
                 }
             case let .payload(header):
@@ -109,6 +116,18 @@ public struct InternodeFrameDecoder: Sendable {
         streamOffset = base + n
     }
 
+    /// Whether a frame has begun and not ended: its header, payload or trailer is still arriving.
+    public var isMidFrame: Bool {
+        if case .header = phase { return !partial.isEmpty }
+        return true
+    }
+
+    /// Bytes of the current frame held (header or trailer bytes and payload so far).
+    public var bufferedByteCount: Int { partial.count + payload.count }
+
+    /// Bytes of memory the payload buffer holds (its capacity).
+    public var reservedByteCount: Int { payload.capacity }
+
     private func validate(_ bytes: UnsafeRawBufferPointer) -> Result<InternodeFrameHeader, InternodeFrameError> {
         let (header, crc) = InternodeFrameHeader.load(from: bytes)
         if header.version != InternodeFrameHeader.currentVersion {
@@ -117,8 +136,9 @@ public struct InternodeFrameDecoder: Sendable {
         let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0 ..< 16]))
         if actual != crc { return .failure(.headerChecksumMismatch(expected: crc, actual: actual, at: frameStart)) }
         if !header.flags.isValid { return .failure(.invalidFlags(header.flags.rawValue, at: frameStart)) }
-        if Int(header.payloadLength) > maxPayloadSize {
-            return .failure(.frameTooLarge(length: Int(header.payloadLength), limit: maxPayloadSize, at: frameStart))
+        let limit = frameStart == 0 ? maxFirstPayloadSize : maxPayloadSize
+        if Int(header.payloadLength) > limit {
+            return .failure(.frameTooLarge(length: Int(header.payloadLength), limit: limit, at: frameStart))
         }
         return .success(header)
     }

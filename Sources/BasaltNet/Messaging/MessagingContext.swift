@@ -14,6 +14,9 @@ final class MessagingContext: @unchecked Sendable {
     let handlers: [UInt16: RegisteredHandler]
     let metrics: MessagingMetrics
     let logger: Logger
+    /// Incoming connections open, against ``MessagingSettings/maxInboundConnections``.
+    let inboundConnections: ConnectionLimiter
+    let refusalLog = LogThrottle()
     private let requestIDs = Atomic<UInt64>(1)
     private let lock = Lock()
     private var inbound: [ObjectIdentifier: InboundConnection] = [:]
@@ -27,6 +30,7 @@ final class MessagingContext: @unchecked Sendable {
         self.address = address
         self.handlers = handlers
         self.metrics = metrics
+        inboundConnections = ConnectionLimiter(limit: settings.maxInboundConnections, limitPerHost: -1)
         var logger = logger
         logger[metadataKey: "node"] = "\(address)"
         self.logger = logger

@@ -27,6 +27,11 @@ public struct MessagingCounters: Sendable, Equatable {
     public var readPauses = 0
     /// Messages refused with ``MessagingError/overloaded(_:reason:)``.
     public var overloadRejections = 0
+    /// Incoming connections closed at accept because ``MessagingSettings/maxInboundConnections`` were open.
+    public var connectionsRefused = 0
+    /// Incoming connections closed because a frame stayed incomplete past
+    /// ``MessagingSettings/incompleteFrameTimeout``.
+    public var incompleteFrameCloses = 0
 }
 
 /// The live counters: relaxed atomics, bumped on the loops and read by ``snapshot()``.
@@ -45,6 +50,8 @@ final class MessagingMetrics: Sendable {
     let unmatchedResponses = Atomic<Int>(0)
     let readPauses = Atomic<Int>(0)
     let overloadRejections = Atomic<Int>(0)
+    let connectionsRefused = Atomic<Int>(0)
+    let incompleteFrameCloses = Atomic<Int>(0)
 
     func snapshot() -> MessagingCounters {
         var c = MessagingCounters()
@@ -62,6 +69,8 @@ final class MessagingMetrics: Sendable {
         c.unmatchedResponses = unmatchedResponses.load(ordering: .relaxed)
         c.readPauses = readPauses.load(ordering: .relaxed)
         c.overloadRejections = overloadRejections.load(ordering: .relaxed)
+        c.connectionsRefused = connectionsRefused.load(ordering: .relaxed)
+        c.incompleteFrameCloses = incompleteFrameCloses.load(ordering: .relaxed)
         return c
     }
 }
@@ -69,5 +78,5 @@ final class MessagingMetrics: Sendable {
 extension Atomic where Value == Int {
     /// Relaxed increment.
     @inline(__always)
-    func bump(_ by: Int = 1) { wrappingAdd(by, ordering: .relaxed) }
+    public func bump(_ by: Int = 1) { wrappingAdd(by, ordering: .relaxed) }
 }

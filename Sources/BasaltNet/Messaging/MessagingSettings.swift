@@ -52,6 +52,15 @@ public struct MessagingSettings: Sendable {
     public var maxOutstandingInboundBytes = 64 << 20
     /// An accepted connection that sends no handshake within this time is closed.
     public var handshakeTimeout: Duration = .seconds(10)
+    /// Largest payload accepted before the handshake: the handshake's own size bound, so a peer that
+    /// has not identified itself cannot make the node buffer a large frame.
+    public var maxHandshakeFrameSize = 1024
+    /// Incoming connections open at once; past it new ones are closed at accept (a throttled
+    /// warning, ``MessagingCounters/connectionsRefused``). 0 or less is no cap. Each peer opens two.
+    public var maxInboundConnections = 1024
+    /// An incoming connection whose current frame stays incomplete this long is closed; zero turns
+    /// the check off.
+    public var incompleteFrameTimeout: Duration = .seconds(60)
     /// Socket options and the per-connection write queue limits.
     public var tcp = TCPOptions()
 

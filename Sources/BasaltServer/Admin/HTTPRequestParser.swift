@@ -3,7 +3,7 @@ public struct HTTPRequest: Equatable, Sendable {
     public var method: String
     /// The target's path, e.g. `/status`.
     public var path: String
-    /// Query parameters in order (`?format=json` → `[("format", "json")]`), not percent-decoded.
+    /// Query parameters in order (`?format=json` → `[("format", "json")]`), percent-decoded.
     public var query: [QueryItem]
     public var version: String
     /// Header names in lower case, values trimmed.
@@ -107,9 +107,9 @@ public struct HTTPRequestParser: Sendable {
             path = String(target[..<q])
             for pair in target[target.index(after: q)...].split(separator: "&") {
                 if let eq = pair.firstIndex(of: "=") {
-                    query.append(.init(String(pair[..<eq]), String(pair[pair.index(after: eq)...])))
+                    query.append(.init(Self.percentDecoded(pair[..<eq]), Self.percentDecoded(pair[pair.index(after: eq)...])))
                 } else {
-                    query.append(.init(String(pair), ""))
+                    query.append(.init(Self.percentDecoded(pair), ""))
                 }
             }
         }
@@ -132,5 +132,35 @@ public struct HTTPRequestParser: Sendable {
             if n > 0 { return .rejected(status: 413, reason: "request bodies are not accepted") }
         }
         return .request(request)
+    }
+}
+
+extension HTTPRequestParser {
+    /// `%XX` sequences decoded as UTF-8 bytes; a `%` not followed by two hex digits, and bytes
+    /// that are not UTF-8, are kept as they are (replacement characters for the latter).
+    static func percentDecoded(_ s: Substring) -> String {
+        guard s.contains("%") else { return String(s) }
+        let bytes = Array(s.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        func hex(_ b: UInt8) -> UInt8? {
+            switch b {
+            case UInt8(ascii: "0") ... UInt8(ascii: "9"): b - UInt8(ascii: "0")
+            case UInt8(ascii: "a") ... UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A") ... UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "%"), i + 2 < bytes.count, let hi = hex(bytes[i + 1]), let lo = hex(bytes[i + 2]) {
+                out.append(hi << 4 | lo)
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -24,6 +24,9 @@ public struct StatusReport: Codable, Equatable, Sendable {
         public var owns: Double
         /// `UN`, `DN`, `UJ`, …
         public var state: String
+        /// The member's wall clock minus the reporting node's, as its echoes measure it (ms); nil for
+        /// the reporting node itself and for peers without a fresh estimate.
+        public var clockOffsetMs: Double?
     }
 
     /// The reporting node's internode address.
@@ -31,7 +34,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
     public var generation: Int64
     public var nodes: [Node]
 
-    public init(_ snapshot: MembershipSnapshot) {
+    public init(_ snapshot: MembershipSnapshot, clockOffsetsMillis: [String: Double] = [:]) {
         localAddress = snapshot.localAddress.description
         generation = snapshot.generation
         let widths = snapshot.ring.rangeWidths
@@ -53,7 +56,8 @@ public struct StatusReport: Codable, Equatable, Sendable {
                 address: m.address.host, internodePort: Int(m.address.port), hostId: m.hostId?.description,
                 dataCenter: m.dataCenter, rack: m.rack, status: status, up: m.isAlive, generation: m.generation,
                 tokens: m.tokens.count, load: m.load, schemaVersion: m.schemaVersion?.description,
-                releaseVersion: m.releaseVersion, owns: owned[m.address] ?? 0, state: (m.isAlive ? "U" : "D") + letter)
+                releaseVersion: m.releaseVersion, owns: owned[m.address] ?? 0, state: (m.isAlive ? "U" : "D") + letter,
+                clockOffsetMs: clockOffsetsMillis[m.address.host])
         }
     }
 
@@ -65,11 +69,13 @@ public struct StatusReport: Codable, Equatable, Sendable {
             let header = "Datacenter: \(dc)"
             out += header + "\n" + String(repeating: "=", count: header.count) + "\n"
             out += "Status=Up/Down\n|/ State=Normal/Leaving/Joining\n"
+            // The clock column appears once some peer's offset is known.
+            let clocks = nodes.contains { $0.clockOffsetMs != nil }
             let rows = nodes.filter { $0.dataCenter == dc }.map { n in
                 [n.state, n.address, n.load.map(Self.formatBytes) ?? "?", "\(n.tokens)", Self.formatPercent(n.owns),
-                 n.hostId ?? "?", n.rack]
+                 n.hostId ?? "?", n.rack] + (clocks ? [n.clockOffsetMs.map(Self.formatOffset) ?? "-"] : [])
             }
-            out += Self.table(header: ["--", "Address", "Load", "Tokens", "Owns", "Host ID", "Rack"], rows: rows)
+            out += Self.table(header: ["--", "Address", "Load", "Tokens", "Owns", "Host ID", "Rack"] + (clocks ? ["Clock offset"] : []), rows: rows)
             out += "\n"
         }
         return out
@@ -88,6 +94,12 @@ public struct StatusReport: Codable, Equatable, Sendable {
             return s + "\n"
         }
         return line(header) + rows.map(line).joined()
+    }
+
+    /// `+600012 ms`, `-3 ms`: whole milliseconds with a sign.
+    static func formatOffset(_ ms: Double) -> String {
+        let v = Int(ms.rounded())
+        return (v >= 0 ? "+" : "") + "\(v) ms"
     }
 
     static func formatPercent(_ fraction: Double) -> String {

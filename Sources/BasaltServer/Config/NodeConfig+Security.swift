@@ -2,17 +2,6 @@ import BasaltCQL
 import Yams
 
 extension NodeConfig {
-    /// A duration in milliseconds: `2000`, `2000ms`, `2s`, `1m` (Cassandra 4.1's duration forms).
-    static func parseMillis(_ key: String, _ text: String) throws(NodeConfigError) -> Int {
-        let t = text.trimmingCharacters(in: " ").lowercased()
-        let units: [(String, Int)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-        for (suffix, factor) in units where t.hasSuffix(suffix) {
-            if let v = Int(t.dropLast(suffix.count).trimmingCharacters(in: " ")), v >= 0 { return v * factor }
-        }
-        guard let v = Int(t), v >= 0 else { throw NodeConfigError(["\(key) must be a duration such as 2000ms or 2s, got '\(text)'"]) }
-        return v
-    }
-
     /// `audit_logging_options: {enabled, logger, audit_logs_dir, max_log_size, max_log_files}`.
     mutating func setAuditLogging(_ v: Yams.Node) throws(NodeConfigError) {
         guard let mapping = v.mapping else { throw NodeConfigError(["audit_logging_options must be a mapping"]) }

@@ -1,5 +1,6 @@
 import BasaltCore
 import BasaltCluster
+import BasaltStorage
 import Yams
 
 /// Why a configuration file could not be used.
@@ -23,6 +24,13 @@ extension NodeConfig {
         "superuser_password", "auth_bcrypt_gensalt_log2_rounds", "credentials_validity", "credentials_update_interval",
         "permissions_validity", "permissions_update_interval", "credentials_validity_in_ms", "credentials_update_interval_in_ms",
         "permissions_validity_in_ms", "permissions_update_interval_in_ms", "audit_logging_options", "log_level", "vector_search_routing",
+        "commit_failure_policy", "disk_failure_policy", "max_clock_offset_ms",
+        "native_transport_max_frame_size", "native_transport_max_request_data_in_flight",
+        "native_transport_max_request_data_in_flight_per_ip", "native_transport_throw_on_overload",
+        "native_transport_max_concurrent_connections", "native_transport_max_concurrent_connections_per_ip",
+        "native_transport_incomplete_frame_timeout", "native_transport_idle_timeout",
+        "internode_max_message_size", "internode_max_concurrent_connections", "internode_incomplete_frame_timeout",
+        "event_loops", "concurrent_compactors", "memtable_flush_writers",
     ]
 
     /// Applies the settings of a YAML document over `self`. Unknown keys and values of the wrong kind
@@ -91,6 +99,9 @@ extension NodeConfig {
         case "commitlog_segment_size_in_mb": commitLogSegmentSizeMiB = try int()
         case "memtable_size_in_mb": memtableSizeMiB = try int()
         case "compaction_throughput_mb_per_sec": compactionThroughputMiBPerSecond = try int()
+        case "event_loops": eventLoops = try int()
+        case "concurrent_compactors": concurrentCompactors = try int()
+        case "memtable_flush_writers": memtableFlushWriters = try int()
         case "vector_search_routing":
             guard let routing = IndexQueryRouting(rawValue: try str()) else {
                 throw NodeConfigError(["vector_search_routing must be per_replica or per_range"])
@@ -120,6 +131,28 @@ extension NodeConfig {
         case "superuser_name": superuserName = try str()
         case "superuser_password": superuserPassword = try str()
         case "log_level": logLevel = try str()
+        case "commit_failure_policy":
+            guard let p = CommitFailurePolicy(rawValue: try str()) else {
+                throw NodeConfigError(["commit_failure_policy must be die, stop, stop_commit or ignore"])
+            }
+            commitFailurePolicy = p
+        case "disk_failure_policy":
+            guard let p = DiskFailurePolicy(rawValue: try str()) else {
+                throw NodeConfigError(["disk_failure_policy must be die, stop, stop_paranoid, best_effort or ignore"])
+            }
+            diskFailurePolicy = p
+        case "max_clock_offset_ms": maxClockOffsetMillis = try int()
+        case "native_transport_max_frame_size": nativeMaxFrameSize = try NodeConfig.parseBytes(key, try str())
+        case "native_transport_max_request_data_in_flight": nativeMaxRequestDataInFlight = try NodeConfig.parseBytes(key, try str())
+        case "native_transport_max_request_data_in_flight_per_ip": nativeMaxRequestDataInFlightPerIP = try NodeConfig.parseBytes(key, try str())
+        case "native_transport_throw_on_overload": nativeThrowOnOverload = try bool()
+        case "native_transport_max_concurrent_connections": nativeMaxConcurrentConnections = try int()
+        case "native_transport_max_concurrent_connections_per_ip": nativeMaxConcurrentConnectionsPerIP = try int()
+        case "native_transport_incomplete_frame_timeout": nativeIncompleteFrameTimeoutMillis = try NodeConfig.parseMillis(key, try str())
+        case "native_transport_idle_timeout": nativeIdleTimeoutMillis = try NodeConfig.parseMillis(key, try str())
+        case "internode_max_message_size": internodeMaxMessageSize = try NodeConfig.parseBytes(key, try str())
+        case "internode_max_concurrent_connections": internodeMaxConcurrentConnections = try int()
+        case "internode_incomplete_frame_timeout": internodeIncompleteFrameTimeoutMillis = try NodeConfig.parseMillis(key, try str())
         default:
             throw NodeConfigError(["unknown setting '\(key)' (known: \(NodeConfig.yamlKeys.joined(separator: ", ")))"])
         }
@@ -130,6 +163,34 @@ extension NodeConfig {
         var t = text.trimmingCharacters(in: " ")
         if t.hasSuffix("MiB/s") { t = String(t.dropLast(5)).trimmingCharacters(in: " ") }
         guard let v = Int(t), v >= 0 else { throw NodeConfigError(["\(key) must be a whole number of MiB/s (e.g. 24MiB/s), got '\(text)'"]) }
+        return v
+    }
+
+    /// A size in bytes: a whole number, optionally followed by a unit `B`, `KiB`, `MiB` or `GiB`
+    /// (Cassandra 4.1's form, e.g. `16MiB`); a bare number is bytes. -1 is kept (no limit).
+    static func parseBytes(_ key: String, _ text: String) throws(NodeConfigError) -> Int {
+        let t = text.trimmingCharacters(in: " ")
+        for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10), ("B", 0)] where t.hasSuffix(unit) {
+            if let v = Int(String(t.dropLast(unit.count)).trimmingCharacters(in: " ")), v >= 0, v <= Int(Int32.max) >> shift {
+                return v << shift
+            }
+            throw NodeConfigError(["\(key) must be a size such as 16MiB, 512KiB or 1048576B, got '\(text)'"])
+        }
+        guard let v = Int(t), v >= -1 else { throw NodeConfigError(["\(key) must be a size such as 16MiB, 512KiB or 1048576B, got '\(text)'"]) }
+        return v
+    }
+
+    /// A duration in milliseconds: a whole number followed by `ms`, `s`, `m` or `h` (Cassandra 4.1's
+    /// form, e.g. `60s`); a bare number is milliseconds.
+    static func parseMillis(_ key: String, _ text: String) throws(NodeConfigError) -> Int {
+        let t = text.trimmingCharacters(in: " ")
+        for (unit, factor) in [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)] where t.hasSuffix(unit) {
+            if let v = Int(String(t.dropLast(unit.count)).trimmingCharacters(in: " ")), v >= 0, v <= Int(Int32.max) / factor {
+                return v * factor
+            }
+            throw NodeConfigError(["\(key) must be a duration such as 60s or 500ms, got '\(text)'"])
+        }
+        guard let v = Int(t), v >= 0 else { throw NodeConfigError(["\(key) must be a duration such as 60s or 500ms, got '\(text)'"]) }
         return v
     }
 
@@ -188,6 +249,23 @@ extension NodeConfig {
           max_log_files: \(auditLogMaxFiles)
         log_level: \(logLevel)
         vector_search_routing: \(vectorSearchRouting.rawValue)
+        commit_failure_policy: \(commitFailurePolicy.rawValue)
+        disk_failure_policy: \(diskFailurePolicy.rawValue)
+        max_clock_offset_ms: \(maxClockOffsetMillis)
+        native_transport_max_frame_size: \(nativeMaxFrameSize)B
+        native_transport_max_request_data_in_flight: \(nativeMaxRequestDataInFlight)
+        native_transport_max_request_data_in_flight_per_ip: \(nativeMaxRequestDataInFlightPerIP)
+        native_transport_throw_on_overload: \(nativeThrowOnOverload)
+        native_transport_max_concurrent_connections: \(nativeMaxConcurrentConnections)
+        native_transport_max_concurrent_connections_per_ip: \(nativeMaxConcurrentConnectionsPerIP)
+        native_transport_incomplete_frame_timeout: \(nativeIncompleteFrameTimeoutMillis)ms
+        native_transport_idle_timeout: \(nativeIdleTimeoutMillis)ms
+        internode_max_message_size: \(internodeMaxMessageSize)B
+        internode_max_concurrent_connections: \(internodeMaxConcurrentConnections)
+        internode_incomplete_frame_timeout: \(internodeIncompleteFrameTimeoutMillis)ms
+        event_loops: \(eventLoops)
+        concurrent_compactors: \(concurrentCompactors)
+        memtable_flush_writers: \(memtableFlushWriters)
 
         """
     }

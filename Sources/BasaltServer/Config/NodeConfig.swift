@@ -1,5 +1,7 @@
 import BasaltCore
+import BasaltNet
 import BasaltCluster
+import BasaltStorage
 
 /// Everything a node needs to start: identity, addresses, cluster membership, storage and timeouts.
 ///
@@ -41,6 +43,20 @@ public struct NodeConfig: Sendable, Equatable {
     public var commitLogSegmentSizeMiB = 32
     public var memtableSizeMiB = 64
     public var compactionThroughputMiBPerSecond = 64
+    /// What a commit-log write failure does (docs/storage.md, "Disk failures").
+    public var commitFailurePolicy = CommitFailurePolicy.stop
+    /// What a flush or compaction I/O failure or a damaged SSTable does.
+    public var diskFailurePolicy = DiskFailurePolicy.bestEffort
+    /// A node whose wall clock is further than this from the majority of its live peers refuses
+    /// writes that need a server-side timestamp (docs/membership.md, "Clock offsets"); 0 turns the
+    /// refusal off (offsets are still measured and reported).
+    public var maxClockOffsetMillis = 500
+    /// libuv event loops (threads) serving client and internode connections; 0: one per core.
+    public var eventLoops = 0
+    /// Compaction threads; 0: half the cores (at least 1, at most 8).
+    public var concurrentCompactors = 0
+    /// Memtable flush threads; 0: a quarter of the cores (at least 1, at most 4).
+    public var memtableFlushWriters = 0
 
     public var writeTimeoutMillis = 2_000
     public var readTimeoutMillis = 5_000
@@ -63,6 +79,22 @@ public struct NodeConfig: Sendable, Equatable {
     /// On a first start: take over the tokens of the dead node at this address and stream its data
     /// (Cassandra's `replace_address_first_boot`); empty for none.
     public var replaceAddressFirstBoot = ""
+
+    /// Native transport limits (Cassandra's names; docs/server.md). Sizes in bytes, times in ms;
+    /// -1 or 0 means no limit where the key says so.
+    public var nativeMaxFrameSize = 16 << 20
+    public var nativeMaxRequestDataInFlight = 64 << 20
+    public var nativeMaxRequestDataInFlightPerIP = 16 << 20
+    public var nativeThrowOnOverload = false
+    public var nativeMaxConcurrentConnections = -1
+    public var nativeMaxConcurrentConnectionsPerIP = -1
+    public var nativeIncompleteFrameTimeoutMillis = 60_000
+    /// 0: idle connections stay open (Cassandra's default).
+    public var nativeIdleTimeoutMillis = 0
+    /// Internode limits: largest message, accepted connections (-1 for no cap), half-sent frames.
+    public var internodeMaxMessageSize = 16 << 20
+    public var internodeMaxConcurrentConnections = 1024
+    public var internodeIncompleteFrameTimeoutMillis = 60_000
 
     /// `AllowAllAuthenticator` (default) or `PasswordAuthenticator` (roles in `system_auth`).
     public var authenticator = "AllowAllAuthenticator"
@@ -128,15 +160,20 @@ public struct NodeConfig: Sendable, Equatable {
         if seeds.isEmpty { out.append("seeds must name at least one node") }
         for seed in seeds {
             let parts = seed.split(separator: ":", omittingEmptySubsequences: false)
-            let hostOK = NodeConfig.isIPv4(String(parts[0]))
+            let hostOK = NodeConfig.isIPv4(String(parts[0])) || NameResolution.isHostName(String(parts[0]))
             let portOK = parts.count == 1 || (parts.count == 2 && Int(parts[1]).map { (1 ... 65535).contains($0) } == true)
-            if !hostOK || !portOK { out.append("seed '\(seed)' is not an IPv4 address or address:port") }
+            if !hostOK || !portOK { out.append("seed '\(seed)' is not an IPv4 address or host name, with an optional :port") }
         }
         if dataDirectory.isEmpty { out.append("data_directory must not be empty") }
         if commitLogSyncPeriodMillis <= 0 { out.append("commitlog_sync_period_in_ms must be positive") }
         if commitLogGroupWindowMillis < 0 { out.append("commitlog_sync_group_window_in_ms must not be negative") }
         if !(1 ... 1024).contains(commitLogSegmentSizeMiB) { out.append("commitlog_segment_size_in_mb must be 1…1024") }
         if !(1 ... 65536).contains(memtableSizeMiB) { out.append("memtable_size_in_mb must be 1…65536") }
+        if maxClockOffsetMillis < 0 { out.append("max_clock_offset_ms must not be negative (0 = no refusal)") }
+        for (key, v) in [("event_loops", eventLoops), ("concurrent_compactors", concurrentCompactors), ("memtable_flush_writers", memtableFlushWriters)]
+            where v < 0 || v > 256 {
+            out.append("\(key) must be between 0 (follow the machine's cores) and 256")
+        }
         if compactionThroughputMiBPerSecond < 0 { out.append("compaction_throughput_mb_per_sec must not be negative (0 = unthrottled)") }
         for (name, v) in [("write_request_timeout_in_ms", writeTimeoutMillis), ("read_request_timeout_in_ms", readTimeoutMillis),
                           ("range_request_timeout_in_ms", rangeTimeoutMillis), ("request_timeout_in_ms", requestTimeoutMillis)] where v <= 0 {
@@ -150,6 +187,17 @@ public struct NodeConfig: Sendable, Equatable {
         }
         if !replaceAddressFirstBoot.isEmpty && replaceAddressFirstBoot == listenAddress {
             out.append("replace_address_first_boot names this node's own address")
+        }
+        if nativeMaxFrameSize < 1024 || nativeMaxFrameSize > Int(Int32.max) {
+            out.append("native_transport_max_frame_size must be 1KiB…2GiB, got \(nativeMaxFrameSize) bytes")
+        }
+        if internodeMaxMessageSize < 64 << 10 || internodeMaxMessageSize > Int(Int32.max) {
+            out.append("internode_max_message_size must be 64KiB…2GiB, got \(internodeMaxMessageSize) bytes")
+        }
+        for (name, v) in [("native_transport_incomplete_frame_timeout", nativeIncompleteFrameTimeoutMillis),
+                          ("native_transport_idle_timeout", nativeIdleTimeoutMillis),
+                          ("internode_incomplete_frame_timeout", internodeIncompleteFrameTimeoutMillis)] where v < 0 {
+            out.append("\(name) must not be negative (0 turns it off)")
         }
         if hintsThrottleKiBPerSecond <= 0 { out.append("hinted_handoff_throttle_in_kb must be positive") }
         if !["AllowAllAuthenticator", "PasswordAuthenticator"].contains(authenticator) {

@@ -23,6 +23,8 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
     private var hints: HintedHandoff?
     private var running: ClusterCoordinator?
     private var subscription: MembershipSubscription?
+    /// Write and read failures by cause, on this node as coordinator and as replica.
+    private var failures: RequestFailures?
 
     init(storage: StorageComponent, schema: @escaping @Sendable () -> (any SchemaSource)?) {
         self.storage = storage
@@ -41,7 +43,9 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
         let local = NodeIdentity(hostId: context.hostId, address: NodeAddress(host: context.config.listenAddress,
                                                                                  port: UInt16(clamping: context.config.internodePort)))
         let topology = ClusterTopology(local: local, localDataCenter: context.config.dataCenter, clock: context.clock)
-        let replicas = ReplicaService(engine: { storage.engine }, vectorSearch: storage.indexes, indexQuery: storage.indexes, logger: context.logger)
+        let failures = RequestFailures(clock: context.clock, logger: context.logger)
+        let replicas = ReplicaService(engine: { storage.engine }, vectorSearch: storage.indexes, indexQuery: storage.indexes,
+                                      failures: failures, logger: context.logger)
         replicas.register(on: context.messaging)
         let batchlog = BatchlogService(engine: { storage.engine }, replayAfter: .milliseconds(2 * context.config.writeTimeoutMillis),
                                        clock: context.clock, logger: context.logger)
@@ -58,6 +62,7 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
         lock.withLock {
             self.topology = topology
             self.replicas = replicas
+            self.failures = failures
             self.batchlog = batchlog
             self.subscription = subscription
         }
@@ -89,8 +94,11 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
         settings.readTimeout = .milliseconds(c.readTimeoutMillis)
         settings.rangeTimeout = .milliseconds(c.rangeTimeoutMillis)
         settings.indexQueryRouting = c.vectorSearchRouting
+        settings.maxMutationSize = Self.maxMutationSize(c)
+        let failures = lock.withLock { self.failures }
         let coordinator = ClusterCoordinator(engine: storage.engine, messaging: context.messaging, topology: topology, schema: schema,
-                                             hints: hints, vectorSearch: storage.indexes, indexQuery: storage.indexes, settings: settings, clock: context.clock, logger: context.logger)
+                                             hints: hints, vectorSearch: storage.indexes, indexQuery: storage.indexes, settings: settings,
+                                             failures: failures, clock: context.clock, logger: context.logger)
         hints.start()
         batchlog.start(coordinator: coordinator)
         lock.withLock {
@@ -98,6 +106,10 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
             running = coordinator
         }
     }
+
+    /// Cassandra's `max_mutation_size`: half a commit-log segment (the storage engine refuses a larger
+    /// log record; the coordinator refuses it first, as invalid).
+    static func maxMutationSize(_ c: NodeConfig) -> Int { (c.commitLogSegmentSizeMiB << 20) / 2 }
 
     public func stop() async {
         let (hints, batchlog, subscription, coordinator) = lock.withLock {
@@ -117,6 +129,11 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
 
     private func writeMetrics(into out: inout PrometheusText) {
         let (coordinator, replicas, hints, batchlog) = lock.withLock { (running, self.replicas, self.hints, self.batchlog) }
+        if let failures = lock.withLock({ self.failures }) { RequestFailureMetrics.write(failures.snapshot, into: &out) }
+        if let latencies = coordinator?.latencies.seen(), !latencies.isEmpty {
+            out.histogram("basalt_coordinator_latency_seconds", help: "Requests this node coordinated, from arrival to answer, by kind and level",
+                          samples: latencies.map { ([("kind", $0.kind.rawValue), ("consistency", $0.level.description)], $0.snapshot) })
+        }
         if let c = coordinator?.counters {
             out.counter("basalt_coordinator_writes_total", help: "Mutations coordinated", c.writes)
             out.counter("basalt_coordinator_reads_total", help: "Partition reads coordinated", c.reads)
@@ -130,6 +147,8 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
             out.counter("basalt_coordinator_read_repairs_total", help: "Read-repair mutations sent", c.readRepairsSent)
             out.counter("basalt_coordinator_speculative_retries_total", help: "Extra replicas asked by slow reads", c.speculativeRetries)
             out.counter("basalt_coordinator_local_fast_reads_total", help: "Reads answered by the local engine alone", c.localFastReads)
+            out.counter("basalt_coordinator_mutations_too_large_total", help: "Writes refused as invalid: a mutation over the maximum mutation size",
+                        c.mutationsTooLarge)
         }
         if let r = replicas?.counters {
             out.counter("basalt_replica_mutations_total", help: "Mutations applied for coordinators", r.mutations)

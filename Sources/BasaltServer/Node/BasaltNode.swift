@@ -115,15 +115,19 @@ public final class BasaltNode: @unchecked Sendable {
         ])
 
         // Loops, messaging, gossip (not started yet).
-        let group = EventLoopGroup(threads: 2, name: "basalt", logger: logger)
+        let group = EventLoopGroup(threads: config.resolvedEventLoops, name: "basalt", logger: logger)
         update { $0.group = group }
         let internode: SocketAddress
         do { internode = try SocketAddress(host: config.listenAddress, port: address.port) } catch {
             throw .listen(what: "listen_address", error)
         }
-        let messaging = MessagingService(settings: MessagingSettings(address: internode), group: group, logger: logger)
+        var messagingSettings = MessagingSettings(address: internode)
+        messagingSettings.maxFrameSize = config.internodeMaxMessageSize
+        messagingSettings.maxInboundConnections = config.internodeMaxConcurrentConnections
+        messagingSettings.incompleteFrameTimeout = .milliseconds(config.internodeIncompleteFrameTimeoutMillis)
+        let messaging = MessagingService(settings: messagingSettings, group: group, logger: logger)
         update { $0.messaging = messaging }
-        let seeds = config.seedAddresses.map { NodeAddress(host: $0.host, port: UInt16($0.port)) }
+        let seeds = try await SeedResolution.resolve(config.seedAddresses, logger: logger)
         var settings = Gossip.Settings(clusterName: config.clusterName, seeds: seeds)
         settings.randomSeed = UInt64.random(in: .min ... .max)
         let local = ClusterMembership.LocalNode(
@@ -136,6 +140,14 @@ public final class BasaltNode: @unchecked Sendable {
         gossip.register()
         update { $0.gossip = gossip }
         NodeMetrics.register(in: metrics, messaging: messaging, gossip: gossip)
+        var offsetSettings = ClockOffsetTracker.Settings()
+        offsetSettings.maxOffsetMicros = Int64(config.maxClockOffsetMillis) * 1000
+        if config.maxClockOffsetMillis > 0 { offsetSettings.warnOffsetMicros = offsetSettings.maxOffsetMicros / 2 }
+        let clockOffsets = ClockOffsetService(messaging: messaging, clock: clock, settings: offsetSettings,
+                                              membership: { gossip.snapshot }, logger: logger)
+        clockOffsets.register()
+        clockOffsets.registerMetrics(in: metrics)
+        update { $0.clockOffsets = clockOffsets }
 
         let context = NodeContext(
             config: config, dataDirectory: directory.path, hostId: hostId, generation: generation, clock: clock,
@@ -144,7 +156,7 @@ public final class BasaltNode: @unchecked Sendable {
             updateLocalState: { values in await gossip.update { $0.onLocalStateChange(values) } },
             updateMembership: { change in await gossip.update(change) },
             requestStop: { [weak self] reason in self?.requestStop(reason) },
-            admin: adminActions)
+            admin: adminActions, clockOffsets: clockOffsets)
         for component in components {
             do { try component.prepare(context) } catch { throw .component(name: component.name, "\(error)") }
         }
@@ -155,10 +167,15 @@ public final class BasaltNode: @unchecked Sendable {
         logger.info("internode messaging listening", metadata: ["address": "\(messaging.address)"])
 
         if config.adminPort != 0 {
+            let cqlComponents = components.compactMap { $0 as? CQLComponent }
+            let notServing: @Sendable () -> String? = {
+                cqlComponents.contains { !$0.isServing } ? "the CQL native server is not serving yet" : nil
+            }
             let admin = AdminServer(
                 loop: group.loops[0], routes: AdminRoutes(snapshot: { gossip.snapshot }, metrics: metrics,
                                                             providers: components.compactMap { $0 as? any AdminRouteProvider },
-                                                            actions: adminActions),
+                                                            actions: adminActions, notServing: notServing,
+                                                            clockOffsets: { clockOffsets.offsetsMillis() }),
                 logger: logger)
             update { $0.admin = admin }
             do {
@@ -170,6 +187,7 @@ public final class BasaltNode: @unchecked Sendable {
         }
 
         await gossip.start()
+        clockOffsets.start()
         if let stored {
             await gossip.update { $0.announceNormal(tokens: stored.tokens) }
         } else {
@@ -290,6 +308,7 @@ public final class BasaltNode: @unchecked Sendable {
         for component in r.startedComponents.reversed() where component.stage == .service {
             await component.stop()
         }
+        r.clockOffsets?.stop()
         if let gossip = r.gossip {
             await gossip.stop(announce: announce)
             if announce { try? await Task.sleep(for: Self.announceGrace) }
@@ -330,6 +349,7 @@ private struct NodeRuntime {
     var group: EventLoopGroup?
     var messaging: MessagingService?
     var gossip: GossipService?
+    var clockOffsets: ClockOffsetService?
     var admin: AdminServer?
     var adminAddress: SocketAddress?
     var startedComponents: [any NodeComponent] = []

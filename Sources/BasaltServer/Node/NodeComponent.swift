@@ -59,4 +59,6 @@ public struct NodeContext: Sendable {
     public let requestStop: @Sendable (String) -> Void
     /// The admin endpoint's extra routes: register handlers in ``NodeComponent/prepare(_:)``.
     public let admin: AdminActions
+    /// Peers' clock offsets, and whether this node may pick write timestamps.
+    public let clockOffsets: ClockOffsetService
 }

@@ -53,6 +53,10 @@ enum NodeMetrics {
             out.counter("basalt_messaging_read_pauses_total", help: "Times an incoming connection stopped reading (backpressure).",
                         c.readPauses)
             out.counter("basalt_messaging_overload_rejections_total", help: "Messages refused as overloaded.", c.overloadRejections)
+            out.counter("basalt_messaging_connections_refused_total", help: "Incoming connections closed at accept: internode_max_concurrent_connections reached.",
+                        c.connectionsRefused)
+            out.counter("basalt_messaging_incomplete_frame_closes_total", help: "Incoming connections closed for a frame left incomplete.",
+                        c.incompleteFrameCloses)
         }
     }
 }

@@ -2,6 +2,9 @@ import BasaltCore
 import BasaltIndex
 import BasaltStorage
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The node's storage engine as a ``NodeComponent``: opened before the node talks to anyone, with
 /// the commit log replayed, and closed (memtables flushed) after everything else has stopped.
@@ -39,8 +42,9 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
 
     public func prepare(_ context: NodeContext) throws {
         context.metrics.register("storage") { [weak self] out in
-            guard let c = self?.lock.withLock({ self?.opened })?.counters else { return }
-            StorageComponent.write(c, into: &out)
+            guard let e = self?.lock.withLock({ self?.opened }) else { return }
+            StorageComponent.write(e.counters, into: &out)
+            StorageComponent.writeLatencies(e, into: &out)
         }
         context.metrics.register("vector_index") { [indexes] out in
             let c = indexes.counters
@@ -63,8 +67,14 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
 
     public func start(_ context: NodeContext) async throws {
         let config = StorageComponent.storageConfig(context.config)
+        let requestStop = context.requestStop
         let engine = try StorageEngine(directory: context.dataDirectory, config: config, clock: context.clock,
-                                       logger: context.logger, attachedIndexes: indexes)
+                                       logger: context.logger, attachedIndexes: indexes) { response, error in
+            switch response {
+            case .exitProcess: exit(1)
+            case .stopNode: requestStop("disk failure: \(error.summary)")
+            }
+        }
         do {
             // initialTables defines the schema's vector indexes: each SSTable's index file is read
             // as the table opens, and replay rebuilds the memtables' indexes.
@@ -96,6 +106,10 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         s.memtableSizeLimitBytes = c.memtableSizeMiB << 20
         s.memtableTotalLimitBytes = max(s.memtableTotalLimitBytes, 4 * s.memtableSizeLimitBytes)
         s.compactionThroughputBytesPerSecond = c.compactionThroughputMiBPerSecond << 20
+        s.commitFailurePolicy = c.commitFailurePolicy
+        s.diskFailurePolicy = c.diskFailurePolicy
+        s.compactionThreads = c.resolvedConcurrentCompactors
+        s.flushThreads = c.resolvedMemtableFlushWriters
         return s
     }
 
@@ -117,5 +131,21 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         out.counter("basalt_storage_quarantined_sstables_total", help: "SSTables quarantined as corrupt", c.quarantinedSSTables)
         out.counter("basalt_storage_overloaded_writes_total", help: "Writes delayed or refused at a memory bound", c.overloadedWrites)
         out.gauge("basalt_storage_live_sstables", help: "SSTables being served", Double(c.liveSSTables))
+        out.gauge("basalt_storage_commitlog_refusing_writes", help: "1 while writes are refused because the commit log cannot be written",
+                  Double(c.commitLogRefusingWrites))
+        out.counter("basalt_storage_commitlog_failures_total", help: "Commit-log write or sync failures", c.commitLogFailures)
+        out.counter("basalt_storage_refused_writes_total", help: "Writes refused because the commit log could not be written", c.refusedWrites)
+        out.counter("basalt_storage_flush_failures_total", help: "Failed flush attempts (retried; the memtable is kept)", c.flushFailures)
+        out.counter("basalt_storage_compaction_failures_total", help: "Failed compactions (inputs stay live)", c.compactionFailures)
+        out.gauge("basalt_storage_pending_compactions", help: "Compactions the strategies would run now (estimate, running ones included)", Double(c.pendingCompactions))
+    }
+
+    /// The engine's latency histograms (seconds): what makes a write or a read wait.
+    static func writeLatencies(_ e: StorageEngine, into out: inout PrometheusText) {
+        out.histogram("basalt_storage_flush_duration_seconds", help: "Wall time of each memtable flush", e.flushDurations.snapshot())
+        out.histogram("basalt_storage_compaction_duration_seconds", help: "Wall time of each compaction, throttling included", e.compactionDurations.snapshot())
+        out.histogram("basalt_storage_commitlog_sync_seconds", help: "Duration of each commit-log fsync", e.commitLogSyncLatency.snapshot())
+        out.histogram("basalt_storage_write_stall_seconds", help: "Time a write waited for room before it was applied, by cause",
+                      samples: WriteStallCause.allCases.map { ([("cause", $0.rawValue)], e.writeStalls[$0].snapshot()) })
     }
 }

@@ -9,6 +9,11 @@ import Logging
 /// that need durability wait for (or are called back when) the synced position passes their
 /// record, so concurrent writers share one fsync. A segment is deleted once every table that wrote
 /// to it has flushed the memtables covering its records.
+///
+/// When a write or sync fails (disk full, I/O error), every record not yet synced is lost to the
+/// log and its writer gets the error; the segment is abandoned and a fresh one started, and the
+/// ``CommitLogWriteGate`` decides per ``CommitFailurePolicy`` whether writes are refused and when
+/// the sync thread probes the disk again.
 final class CommitLog: @unchecked Sendable {
     // @unchecked: every mutable field is guarded by `cond`, except the file handles, which only the
     // sync thread touches.
@@ -38,8 +43,17 @@ final class CommitLog: @unchecked Sendable {
     private var waiters: [(CommitLogPosition, @Sendable (Result<Void, StorageError>) -> Void)] = []
     private var waitingSyncs = 0
     private var closing = false
-    private var failure: StorageError?
+    private var gate: CommitLogWriteGate
+    private let policy: CommitFailurePolicy
+    /// Positions (exclusive lower, inclusive upper) whose records were lost to a write failure, with
+    /// the error their writers get; the newest few, for writers that ask about durability late.
+    private var lost: [(after: CommitLogPosition, upTo: CommitLogPosition, error: StorageError)] = []
+    private let onFatal: @Sendable (StorageError) -> Void
     private var thread: WorkerThread?
+    /// Duration of each fsync of a segment, nanoseconds.
+    let syncLatency = BucketHistogram.latency()
+    /// Time blocking writers waited for room in the buffer, nanoseconds.
+    let bufferWaits = BucketHistogram.latency()
 
     // Sync-thread side.
     private var file: WritableFile?
@@ -47,8 +61,14 @@ final class CommitLog: @unchecked Sendable {
     private var spare: [UInt8] = []
 
     /// Opens a new log whose first segment id is `firstSegmentId`.
-    init(directory: String, mode: CommitLogSyncMode, segmentBytes: Int, bufferLimitBytes: Int, firstSegmentId: UInt64, logger: Logger) throws {
+    /// `onFatal` is called (on the sync thread) when the policy is `die` and a write failed.
+    init(directory: String, mode: CommitLogSyncMode, segmentBytes: Int, bufferLimitBytes: Int, firstSegmentId: UInt64,
+         failurePolicy: CommitFailurePolicy = .stop, probeIntervalNanos: UInt64 = 1_000_000_000,
+         onFatal: @escaping @Sendable (StorageError) -> Void = { _ in }, logger: Logger) throws {
         self.directory = directory
+        gate = CommitLogWriteGate(policy: failurePolicy, probeIntervalNanos: probeIntervalNanos)
+        policy = failurePolicy
+        self.onFatal = onFatal
         self.mode = mode
         self.segmentBytes = max(segmentBytes, 64 << 10)
         self.bufferLimit = max(bufferLimitBytes, 1 << 20)
@@ -78,15 +98,18 @@ final class CommitLog: @unchecked Sendable {
         let size = payload.count + CommitLogSegmentFormat.recordOverhead
         cond.lock()
         defer { cond.unlock() }
-        while bufferedBytes + size > bufferLimit && failure == nil && !closing {
+        var waitStart: UInt64 = 0
+        defer { if waitStart != 0 { bufferWaits.recordElapsed(since: waitStart, now: SystemClock().monotonicNanos()) } }
+        while bufferedBytes + size > bufferLimit && gate.refusal == nil && !closing {
             if !mayBlock { throw .overloaded("commit-log buffer full (\(bufferedBytes) bytes not yet written)") }
+            if waitStart == 0 { waitStart = SystemClock().monotonicNanos() }
             // Broadcast: writers waiting for durability share the condition with the sync thread.
             cond.broadcast()
             if !cond.wait(nanos: deadlineNanos) {
                 throw .overloaded("commit-log buffer stayed full for \(deadlineNanos / 1_000_000) ms")
             }
         }
-        if let failure { throw failure }
+        if let refusal = gate.refusal { throw refusal }
         if closing { throw .closed }
         if activeSize + size > segmentBytes && activeSize > CommitLogSegmentFormat.headerSize {
             rollOver()
@@ -145,18 +168,28 @@ final class CommitLog: @unchecked Sendable {
         waitingSyncs += 1
         cond.broadcast()
         defer { waitingSyncs -= 1 }
-        while synced < position {
-            if let failure { throw failure }
+        while true {
+            if let e = lostError(position) { throw e }
+            if synced >= position { return }
+            if let refusal = gate.refusal { throw refusal }
             cond.wait()
         }
     }
+
+    /// The error of a record at or before `position` lost to a write failure (caller holds `cond`).
+    private func lostError(_ position: CommitLogPosition) -> StorageError? {
+        lost.last { $0.after < position && position <= $0.upTo }?.error
+    }
+
+    /// Whether writes are refused now, and how many write failures the log has seen.
+    var writeState: (refusal: StorageError?, failures: Int) { cond.withLock { (gate.refusal, gate.failures) } }
 
     /// Calls `completion` on the sync thread once the record ending at `position` is durable (at
     /// once, on the caller's thread, in periodic mode or when it already is).
     func onDurable(_ position: CommitLogPosition, _ completion: @escaping @Sendable (Result<Void, StorageError>) -> Void) {
         if mode.acknowledgesBeforeSync { completion(.success(())); return }
         cond.lock()
-        if let failure { cond.unlock(); completion(.failure(failure)); return }
+        if let e = lostError(position) ?? (synced < position ? gate.refusal : nil) { cond.unlock(); completion(.failure(e)); return }
         if synced >= position { cond.unlock(); completion(.success(())); return }
         waiters.append((position, completion))
         cond.broadcast()
@@ -228,6 +261,15 @@ final class CommitLog: @unchecked Sendable {
         cond.lock()
         while true {
             let now = SystemClock().monotonicNanos()
+            if gate.refusal != nil {
+                if closing { break }
+                if gate.isProbeDue(nowNanos: now) {
+                    probe()
+                } else {
+                    cond.wait(nanos: min(gate.nanosUntilProbe(nowNanos: now) ?? intervalNanos, intervalNanos))
+                }
+                continue
+            }
             let wantSync = !waiters.isEmpty || waitingSyncs > 0
             let hasData = bufferedBytes > 0 || !sealed.isEmpty
             let unsynced = synced < appended
@@ -243,7 +285,7 @@ final class CommitLog: @unchecked Sendable {
                 syncDue = unsynced && (wantSync || closing || intervalDue)
                 writeDue = hasData && bigBuffer
             }
-            if !(syncDue || writeDue) || failure != nil {
+            if !(syncDue || writeDue) {
                 if closing { break }
                 let wait: UInt64 = if case .periodic = mode { 1_000_000 } else { intervalNanos }
                 cond.wait(nanos: wait)
@@ -272,6 +314,7 @@ final class CommitLog: @unchecked Sendable {
                             try f.close()
                             closedIds.append(fileId)
                         }
+                        file = nil
                         file = try WritableFile(path: directory + "/" + CommitLogSegmentFormat.fileName(id))
                         fileId = id
                         // The new file's directory entry must be durable before anything in it is
@@ -280,7 +323,11 @@ final class CommitLog: @unchecked Sendable {
                     }
                     if !bytes.isEmpty { try file?.write(bytes) }
                 }
-                if syncDue { try file?.sync() }
+                if syncDue, let f = file {
+                    let start = SystemClock().monotonicNanos()
+                    try f.sync()
+                    syncLatency.recordElapsed(since: start, now: SystemClock().monotonicNanos())
+                }
             } catch let e as StorageError {
                 error = e
             } catch {
@@ -288,23 +335,29 @@ final class CommitLog: @unchecked Sendable {
             }
             lastWrite = SystemClock().monotonicNanos()
             if syncDue { lastSync = lastWrite }
+            if error != nil {
+                // The segment being written may now end in a torn record: never append to it again.
+                try? file?.close()
+                file = nil
+                closedIds.append(fileId)
+            }
+            let failedIds = batches.map(\.0)
             spare = batches.removeLast().1
             spare.removeAll(keepingCapacity: true)
             cond.lock()
             for id in closedIds { segments[id]?.closed = true }
-            if let error {
-                failure = error
-                logger.error("commit log write failed; refusing further writes", metadata: ["error": "\(error)"])
-            } else if syncDue {
-                synced = target
-            }
-            var ready: [@Sendable (Result<Void, StorageError>) -> Void] = []
             var failed: [@Sendable (Result<Void, StorageError>) -> Void] = []
-            let currentFailure = failure
-            if currentFailure != nil {
+            var ready: [@Sendable (Result<Void, StorageError>) -> Void] = []
+            var actions: [CommitLogWriteGate.Action] = []
+            var lostError: StorageError?
+            if let error {
+                lostError = .commitLogUnavailable(error.summary)
+                abandonUnsynced(failedIds, error: lostError!)
+                actions = gate.onWriteFailure(error, nowNanos: lastWrite)
                 failed = waiters.map(\.1)
                 waiters = []
             } else {
+                if syncDue { synced = target }
                 waiters.removeAll { w in
                     if w.0 <= synced { ready.append(w.1); return true }
                     return false
@@ -312,10 +365,11 @@ final class CommitLog: @unchecked Sendable {
             }
             let deletable = closedIds.isEmpty ? [] : collectDeletable()
             cond.broadcast()
-            if !ready.isEmpty || !failed.isEmpty || !deletable.isEmpty {
+            if !ready.isEmpty || !failed.isEmpty || !deletable.isEmpty || !actions.isEmpty {
                 cond.unlock()
+                perform(actions)
                 for r in ready { r(.success(())) }
-                if let currentFailure { for f in failed { f(.failure(currentFailure)) } }
+                if let lostError { for f in failed { f(.failure(lostError)) } }
                 deleteSegments(deletable)
                 cond.lock()
             }
@@ -324,6 +378,83 @@ final class CommitLog: @unchecked Sendable {
         if let f = file {
             try? f.sync()
             try? f.close()
+        }
+    }
+
+    /// After a failed write (caller holds `cond`): every record appended and not synced is lost
+    /// (its writers get `error`), the segments it was bound for are closed for good, and a fresh
+    /// segment is started whose header is the first thing written when writing works again.
+    private func abandonUnsynced(_ writtenIds: [UInt64], error: StorageError) {
+        if synced < appended {
+            lost.append((synced, appended, error))
+            if lost.count > 64 { lost.removeFirst(lost.count - 64) }
+        }
+        for id in writtenIds + sealed.map(\.0) + [bufferSegment] { segments[id]?.closed = true }
+        sealed = []
+        activeId += 1
+        bufferSegment = activeId
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: CommitLogSegmentFormat.header(activeId))
+        activeSize = CommitLogSegmentFormat.headerSize
+        bufferedBytes = activeSize
+        segments[activeId] = Segment()
+        appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
+    }
+
+    /// Tries the disk while writes are refused (caller holds `cond`; released meanwhile): creates the
+    /// fresh segment, writes and syncs its header and the directory. Success reopens the gate.
+    private func probe() {
+        let id = bufferSegment
+        let header = CommitLogSegmentFormat.header(id)
+        cond.unlock()
+        let path = directory + "/" + CommitLogSegmentFormat.fileName(id)
+        var result: Result<Void, StorageError> = .success(())
+        var opened: WritableFile?
+        do {
+            let f = try WritableFile(path: path)
+            opened = f
+            try f.write(header)
+            try f.sync()
+            try FileSystem.syncDirectory(directory)
+        } catch let e as StorageError {
+            result = .failure(e)
+            try? opened?.close()
+            opened = nil
+        } catch {
+            result = .failure(.io(path: path, operation: "probe", errno: EIO))
+        }
+        let now = SystemClock().monotonicNanos()
+        cond.lock()
+        if let opened, bufferSegment == id, sealed.isEmpty {
+            file = opened
+            fileId = id
+            buffer.removeAll(keepingCapacity: true)
+            bufferedBytes = 0
+            synced = appended
+        }
+        let actions = gate.onProbe(result, nowNanos: now)
+        cond.broadcast()
+        cond.unlock()
+        perform(actions)
+        cond.lock()
+    }
+
+    private func perform(_ actions: [CommitLogWriteGate.Action]) {
+        for a in actions {
+            switch a {
+            case let .logRefusing(e):
+                logger.error("commit log cannot be written; refusing writes until it can (reads go on)",
+                             metadata: ["error": "\(e.summary)", "commit_failure_policy": "\(policy.rawValue)"])
+            case let .logResumed(refused, probes):
+                logger.notice("commit log writable again; writes resumed",
+                              metadata: ["refused_ms": "\(refused / 1_000_000)", "probes": "\(probes)"])
+            case let .logIgnored(e):
+                logger.error("commit log write failed; the writes concerned failed, later writes go on (commit_failure_policy ignore)",
+                             metadata: ["error": "\(e.summary)"])
+            case let .exitProcess(e):
+                logger.critical("commit log cannot be written; exiting (commit_failure_policy die)", metadata: ["error": "\(e.summary)"])
+                onFatal(e)
+            }
         }
     }
 

@@ -5,6 +5,17 @@ struct CompactionCandidate: Hashable, Sendable {
     var generation: Int
     var sizeBytes: Int
     var maxTimestamp: Int64
+    /// The level the SSTable was written at (0 for a flush; leveled compaction places outputs).
+    var level = 0
+    var minToken = Int64.min
+    var maxToken = Int64.max
+}
+
+extension SSTableReader {
+    var compactionCandidate: CompactionCandidate {
+        CompactionCandidate(generation: descriptor.generation, sizeBytes: sizeOnDisk, maxTimestamp: stats.maxTimestamp,
+                            level: stats.level, minToken: stats.minToken, maxToken: stats.maxToken)
+    }
 }
 
 /// Choosing which SSTables to merge next: pure functions over sizes and timestamps, no I/O.
@@ -69,14 +80,40 @@ enum CompactionStrategy {
             var windows: [Int64: [Int]] = [:]
             for t in tables { windows[floorDiv(t.maxTimestamp == .min ? 0 : t.maxTimestamp, windowMicros), default: []].append(t.generation) }
             return windows.values.filter { $0.count >= 2 }.map { $0.sorted() }
+        case .leveled:
+            return tables.isEmpty ? [] : [tables.map(\.generation)]
         }
     }
 
     static func select(_ tables: [CompactionCandidate], params: CompactionParams) -> [Int]? {
+        plan(tables, params: params)?.generations
+    }
+
+    /// The next compaction the table's strategy wants among `tables` (none of them compacting).
+    static func plan(_ tables: [CompactionCandidate], params: CompactionParams) -> CompactionTask? {
+        let task: CompactionTask?
         switch params {
-        case let .sizeTiered(minT, maxT): sizeTiered(tables, minThreshold: minT, maxThreshold: maxT)
-        case let .timeWindow(w, minT, maxT): timeWindow(tables, windowSeconds: w, minThreshold: minT, maxThreshold: maxT)
+        case let .sizeTiered(minT, maxT):
+            task = sizeTiered(tables, minThreshold: minT, maxThreshold: maxT).map { CompactionTask(generations: $0) }
+        case let .timeWindow(w, minT, maxT):
+            task = timeWindow(tables, windowSeconds: w, minThreshold: minT, maxThreshold: maxT).map { CompactionTask(generations: $0) }
+        case let .leveled(sizeMiB, fanout):
+            task = leveled(tables, sstableSizeBytes: sizeMiB << 20, fanout: fanout)
         }
+        return task.flatMap { $0.isUseful ? $0 : nil }
+    }
+
+    /// How many disjoint selections `select` makes in a row (an estimate of the compaction debt;
+    /// it ignores that each compaction's output may itself become eligible).
+    static func pendingCount(_ tables: [CompactionCandidate], params: CompactionParams) -> Int {
+        var rest = tables
+        var n = 0
+        while n < 100, let task = plan(rest, params: params) {
+            let picked = Set(task.generations)
+            rest.removeAll { picked.contains($0.generation) }
+            n += 1
+        }
+        return n
     }
 
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {

@@ -34,6 +34,23 @@ extension PartitionUpdate {
         return out
     }
 
+    /// Whether `purged(gcBefore:…)` could remove anything: a deletion or dead-or-expiring datum
+    /// whose purge time is before `gcBefore`. When false, compaction skips looking up the oldest
+    /// timestamp held elsewhere (which reads the table's memtables and other SSTables' filters).
+    func mayHavePurgeableData(gcBefore: Int64) -> Bool {
+        func due(_ d: DeletionTime) -> Bool { d.localDeletionTime < gcBefore }
+        if let d = partitionDeletion, due(d) { return true }
+        if rangeTombstones.contains(where: { due($0.deletion) }) { return true }
+        func rowMay(_ r: Row) -> Bool {
+            if let d = r.deletion, due(d) { return true }
+            if let l = r.liveness, l.ttl != 0, l.localExpirationTime - Int64(l.ttl) < gcBefore { return true }
+            if r.complexDeletions.contains(where: { due($0.deletion) }) { return true }
+            return r.cells.contains { $0.localDeletionTime != Cell.noExpiration && $0.purgeReferenceTime < gcBefore }
+        }
+        if let s = staticRow, rowMay(s) { return true }
+        return rows.contains(where: rowMay)
+    }
+
     /// The partition without data of dropped columns written at or before their drop time.
     func withoutDroppedColumns(_ dropped: [String: Int64]) -> PartitionUpdate {
         guard !dropped.isEmpty else { return self }

@@ -155,32 +155,50 @@ final class WritableFile {
     }
 }
 
-/// A read-only memory map of a whole immutable file. The mapping stays valid after the file is
-/// unlinked, so readers holding it are unaffected by compaction deleting the file.
-final class MappedFile: @unchecked Sendable {
-    // @unchecked: the mapping is read-only and never changes after init.
+/// An immutable file read with `pread`: its pages stay in the kernel's page cache, not in the
+/// process (what is read is copied into buffers the caller owns, such as the chunk cache), so
+/// memory use follows configuration rather than the size of the data touched. The descriptor
+/// stays valid after the file is unlinked, so readers holding it are unaffected by compaction
+/// deleting the file.
+final class ReadOnlyFile: @unchecked Sendable {
+    // @unchecked: `fd` and `size` never change after init; pread is safe from any thread.
     let path: String
-    let bytes: UnsafeRawBufferPointer
+    let size: Int
+    private let fd: Int32
 
     init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw FileSystem.fail(path, "open") }
-        defer { Glibc.close(fd) }
         var st = stat()
-        if fstat(fd, &st) != 0 { throw FileSystem.fail(path, "fstat") }
-        let size = Int(st.st_size)
-        if size == 0 {
-            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-            return
+        if fstat(fd, &st) != 0 {
+            let e = FileSystem.fail(path, "fstat")
+            Glibc.close(fd)
+            throw e
         }
-        guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else {
-            throw FileSystem.fail(path, "mmap")
-        }
-        bytes = UnsafeRawBufferPointer(start: p, count: size)
+        self.fd = fd
+        size = Int(st.st_size)
     }
 
-    deinit {
-        if let b = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: b), bytes.count) }
+    /// Reads exactly `count` bytes at `offset` into `buffer` (which must hold them).
+    func read(at offset: Int, _ count: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
+        var done = 0
+        while done < count {
+            let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileSystem.fail(path, "pread")
+            }
+            if n == 0 { throw StorageError.corrupt(path: path, offset: offset + done, reason: "file ends before \(offset + count)") }
+            done += n
+        }
     }
+
+    /// The kernel may drop the cached pages of `[offset, offset + count)` (data read once, such as
+    /// compaction inputs, so it does not push hotter pages out).
+    func dropCachedPages(_ offset: Int, _ count: Int) {
+        _ = posix_fadvise(fd, off_t(offset), off_t(count), POSIX_FADV_DONTNEED)
+    }
+
+    deinit { Glibc.close(fd) }
 }

@@ -26,11 +26,13 @@ final class MemtableMemory: Sendable {
     var isAboveFlushThreshold: Bool { current > limit }
 
     /// Waits while memtables hold more than twice the limit; false when `mayBlock` is false and
-    /// they do, or when `timeoutNanos` passes first.
-    func waitForRoom(mayBlock: Bool, timeoutNanos: UInt64) -> Bool {
+    /// they do, or when `timeoutNanos` passes first. A wait is recorded in `stalls`.
+    func waitForRoom(mayBlock: Bool, timeoutNanos: UInt64, stalls: BucketHistogram) -> Bool {
         if current <= 2 * limit { return true }
         if !mayBlock { return false }
         var waited: UInt64 = 0
+        let start = SystemClock().monotonicNanos()
+        defer { stalls.recordElapsed(since: start, now: SystemClock().monotonicNanos()) }
         return cond.withLock {
             while current > 2 * limit {
                 if waited >= timeoutNanos { return false }

@@ -44,11 +44,21 @@ public struct StorageConfig: Sendable {
     public var compactionThroughputBytesPerSecond = 64 << 20
     /// Whether compactions start automatically after flushes.
     public var automaticCompaction = true
+    /// Above this many SSTables in a table, blocking writers are slowed smoothly (about 2 µs per
+    /// write for each SSTable over it) so compaction catches up instead of reads degrading without
+    /// bound; 0 disables. Non-blocking writes are not delayed.
+    public var compactionDebtSlowdownSSTables = 32
     /// Partitions whose encoded body exceeds this get a row index with a block every this many
     /// bytes, so clustering slices decode only the blocks that can hold them.
     public var rowIndexBlockBytes = 64 << 10
     /// Capacity of the decompressed-chunk cache shared by all tables.
     public var chunkCacheBytes = 64 << 20
+    /// What a commit-log write or sync failure does (default: refuse writes, probe, resume).
+    public var commitFailurePolicy = CommitFailurePolicy.stop
+    /// While writes are refused under ``CommitFailurePolicy/stop``, how often the commit log is tried.
+    public var commitLogProbeIntervalNanos: UInt64 = 1_000_000_000
+    /// What a flush or compaction I/O failure or a damaged SSTable does beyond retrying and quarantine.
+    public var diskFailurePolicy = DiskFailurePolicy.bestEffort
 
     public init() {}
 }

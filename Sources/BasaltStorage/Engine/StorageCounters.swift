@@ -1,3 +1,4 @@
+import BasaltCore
 import Synchronization
 
 /// A snapshot of the engine's counters since it was opened.
@@ -25,6 +26,18 @@ public struct StorageCounters: Hashable, Sendable {
     /// Writes refused or delayed because a bound was reached.
     public var overloadedWrites = 0
     public var liveSSTables = 0
+    /// Commit-log write or sync failures (each fails the writes not yet synced).
+    public var commitLogFailures = 0
+    /// Writes refused because the commit log could not be written.
+    public var refusedWrites = 0
+    /// 1 while writes are refused because the commit log cannot be written, else 0.
+    public var commitLogRefusingWrites = 0
+    /// Flush attempts that failed (each is retried; the memtable is kept).
+    public var flushFailures = 0
+    /// Compactions that failed (their inputs stay live).
+    public var compactionFailures = 0
+    /// Compactions the tables' strategies would run now if they had the threads (an estimate).
+    public var pendingCompactions = 0
 
     public init() {}
 
@@ -52,6 +65,13 @@ final class StorageMetrics: Sendable {
     let bloomFalsePositives = Atomic<Int>(0)
     let quarantinedSSTables = Atomic<Int>(0)
     let overloadedWrites = Atomic<Int>(0)
+    let refusedWrites = Atomic<Int>(0)
+    let flushFailures = Atomic<Int>(0)
+    let compactionFailures = Atomic<Int>(0)
+    /// Wall time of each memtable flush, nanoseconds.
+    let flushDuration = BucketHistogram.latency()
+    /// Wall time of each compaction (throttling included), nanoseconds.
+    let compactionDuration = BucketHistogram.latency()
 
     @inline(__always)
     func add(_ a: borrowing Atomic<Int>, _ n: Int) { a.add(n, ordering: .relaxed) }
@@ -73,6 +93,9 @@ final class StorageMetrics: Sendable {
         c.bloomFalsePositives = bloomFalsePositives.load(ordering: .relaxed)
         c.quarantinedSSTables = quarantinedSSTables.load(ordering: .relaxed)
         c.overloadedWrites = overloadedWrites.load(ordering: .relaxed)
+        c.refusedWrites = refusedWrites.load(ordering: .relaxed)
+        c.flushFailures = flushFailures.load(ordering: .relaxed)
+        c.compactionFailures = compactionFailures.load(ordering: .relaxed)
         return c
     }
 }

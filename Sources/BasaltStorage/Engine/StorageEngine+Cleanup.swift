@@ -33,7 +33,7 @@ extension StorageEngine {
         for (i, r) in inputs.enumerated() {
             do { try compact(t, [r], epoch: epoch, keep: keep) } catch {
                 failure = error
-                _ = t.replace(Array(inputs[(i + 1)...]), with: nil, epoch: -1)
+                _ = t.replace(Array(inputs[(i + 1)...]), with: [], epoch: -1)
                 break
             }
         }

@@ -13,27 +13,54 @@ extension StorageEngine {
 
     private func runAutomaticCompactions(_ t: TableStore) {
         _ = compactionLock.withLock { compactionQueued.remove(t.id) }
-        while !isClosed, let (inputs, epoch) = pickCompaction(t) {
+        while !isClosed, let (inputs, task, epoch) = pickCompaction(t) {
             do {
-                try compact(t, inputs, epoch: epoch)
+                try compact(t, inputs, epoch: epoch, outputLevel: task.outputLevel, maxOutputBytes: task.maxOutputBytes)
+                _ = compactionLock.withLock { compactionRetryNanos.removeValue(forKey: t.id) }
             } catch {
-                logger.error("compaction failed", metadata: ["table": "\(t.name)", "error": "\(error)"])
+                compactionFailed(t, error)
                 return
             }
         }
     }
 
+    /// A failed compaction leaves its inputs live; under a policy that retries, it is tried again
+    /// after a backoff (1 s doubling to 60 s per table, reset by a success).
+    private func compactionFailed(_ t: TableStore, _ error: any Error) {
+        metrics.add(metrics.compactionFailures, 1)
+        let storageError = error as? StorageError
+        if case .io? = storageError { reportDiskFailure(.io, storageError!) }
+        guard config.diskFailurePolicy.retriesCompaction, !isClosed else {
+            logger.error("compaction failed", metadata: ["table": "\(t.name)", "error": "\(storageError?.summary ?? "\(error)")"])
+            return
+        }
+        let delay: UInt64 = compactionLock.withLock {
+            let d = compactionRetryNanos[t.id].map { min($0 * 2, 60_000_000_000) } ?? 1_000_000_000
+            compactionRetryNanos[t.id] = d
+            return d
+        }
+        logger.error("compaction failed; will retry", metadata: ["table": "\(t.name)", "error": "\(storageError?.summary ?? "\(error)")",
+                                                                 "retry_in_ms": "\(delay / 1_000_000)"])
+        Task.detached { [self] in
+            try? await Task.sleep(nanoseconds: delay)
+            scheduleCompaction(t)
+        }
+    }
+
     /// Chooses SSTables per the table's strategy and marks them as compacting; also returns the
-    /// truncation epoch they belong to.
-    func pickCompaction(_ t: TableStore) -> ([SSTableReader], Int)? {
+    /// task's layout and the truncation epoch they belong to.
+    func pickCompaction(_ t: TableStore) -> ([SSTableReader], CompactionTask, Int)? {
         t.stateLock.withLock {
             guard !t.dropped else { return nil }
+            let params = t.schema.params.compaction
+            // Leveled outputs must not overlap SSTables another compaction is about to replace in
+            // the next level: one leveled compaction per table at a time.
+            if case .leveled = params, !t.compacting.isEmpty { return nil }
             let free = t.sstables.filter { !t.compacting.contains($0.descriptor.generation) }
-            let candidates = free.map { CompactionCandidate(generation: $0.descriptor.generation, sizeBytes: $0.sizeOnDisk, maxTimestamp: $0.stats.maxTimestamp) }
-            guard let gens = CompactionStrategy.select(candidates, params: t.schema.params.compaction), gens.count >= 2 else { return nil }
-            let set = Set(gens)
+            guard let task = CompactionStrategy.plan(free.map(\.compactionCandidate), params: params) else { return nil }
+            let set = Set(task.generations)
             t.compacting.formUnion(set)
-            return (free.filter { set.contains($0.descriptor.generation) }, t.epochLocked)
+            return (free.filter { set.contains($0.descriptor.generation) }, task, t.epochLocked)
         }
     }
 
@@ -44,91 +71,139 @@ extension StorageEngine {
         compactionExecutor.waitIdle()
         let (groups, epoch): ([[SSTableReader]], Int) = t.stateLock.withLock {
             let free = t.sstables.filter { !t.compacting.contains($0.descriptor.generation) }
-            let candidates = free.map { CompactionCandidate(generation: $0.descriptor.generation, sizeBytes: $0.sizeOnDisk, maxTimestamp: $0.stats.maxTimestamp) }
+            let candidates = free.map(\.compactionCandidate)
             let gs = CompactionStrategy.major(candidates, params: t.schema.params.compaction)
             for g in gs { t.compacting.formUnion(g) }
             return (gs.map { g in free.filter { g.contains($0.descriptor.generation) } }, t.epochLocked)
         }
-        for g in groups { try compact(t, g, epoch: epoch) }
+        let params = t.currentSchema.0.params.compaction
+        for g in groups {
+            if case let .leveled(sizeMiB, _) = params {
+                try compact(t, g, epoch: epoch, outputLevel: 1, maxOutputBytes: sizeMiB << 20)
+            } else {
+                try compact(t, g, epoch: epoch)
+            }
+        }
     }
 
-    /// Merges `inputs` into one new SSTable, purging what may be purged, publishes it, then deletes
+    /// Merges `inputs` into new SSTables, purging what may be purged, publishes them, then deletes
     /// the inputs. Reads and writes continue meanwhile; inputs stay readable until the swap.
-    /// With `keep`, partitions whose token it refuses are left out (cleanup).
-    func compact(_ t: TableStore, _ inputs: [SSTableReader], epoch: Int, keep: ((Token) -> Bool)? = nil) throws {
+    /// With `keep`, partitions whose token it refuses are left out (cleanup). Outputs are written at
+    /// `outputLevel` (default: one above the highest input level) and, with `maxOutputBytes`, a new
+    /// output is started once the current one's data file reaches that size (leveled compaction).
+    func compact(_ t: TableStore, _ inputs: [SSTableReader], epoch: Int, keep: ((Token) -> Bool)? = nil,
+                 outputLevel: Int? = nil, maxOutputBytes: Int = 0) throws {
         let (schema, cmp) = t.currentSchema
         let now = clock.nowSeconds()
         let gcBefore = now - Int64(schema.params.gcGraceSeconds)
         let excluding = Set(inputs.map(\.descriptor.generation))
-        let d = SSTableDescriptor(directory: t.directory, generation: t.allocateGeneration())
+        let start = clock.monotonicNanos()
+        let level = outputLevel ?? ((inputs.map(\.stats.level).max() ?? 0) + 1)
+        let live = commitLog.liveSegmentIds.first ?? 0
+        let intervals = Self.coalesce(inputs.flatMap(\.stats.commitLogIntervals).filter { $0.upper.segment >= live })
+        let totalKeys = inputs.reduce(0) { $0 + $1.partitionCountBound }
+        let inputBytes = max(1, inputs.reduce(0) { $0 + $1.sizeOnDisk })
+        // Bloom filters sized for the keys one output may get, not for all inputs' keys.
+        let keysPerOutput = maxOutputBytes > 0 ? min(totalKeys, Int(Double(totalKeys) * 1.25 * Double(maxOutputBytes) / Double(inputBytes)) + 64) : totalKeys
         var writer: SSTableWriter?
-        func release() { _ = t.replace(inputs, with: nil, epoch: -1) }
-        do {
+        var writerKeys = 0
+        var outputs: [SSTableReader] = []
+        var size = 0
+        func release() { _ = t.replace(inputs, with: [], epoch: -1) }
+        func currentWriter() throws -> SSTableWriter {
+            if let writer { return writer }
+            let d = SSTableDescriptor(directory: t.directory, generation: t.allocateGeneration())
             let w = try SSTableWriter(descriptor: d, chunkLength: schema.params.chunkLengthKiB * 1024, compress: schema.params.compressionEnabled,
-                                      expectedKeys: inputs.reduce(0) { $0 + $1.partitionCountBound }, falsePositiveRate: schema.params.bloomFilterFPChance, rowIndexBlockBytes: config.rowIndexBlockBytes)
-            writer = w
+                                      expectedKeys: keysPerOutput, falsePositiveRate: schema.params.bloomFilterFPChance, rowIndexBlockBytes: config.rowIndexBlockBytes)
             w.onChunkWritten = { [throughput] n in throughput.acquire(n) }
-            var heads: [(token: Int64, key: [UInt8], position: Int, next: Int)?] = []
-            for r in inputs { heads.append(try r.indexEntry(at: SSTableReader.firstIndexOffset)) }
-            var written = 0
+            writer = w
+            writerKeys = 0
+            return w
+        }
+        func finishWriter() throws {
+            guard let w = writer else { return }
+            writer = nil
+            guard writerKeys > 0 else { return w.abort() }
+            size += try w.finish(commitLogIntervals: intervals, createdAt: now, level: level)
+            outputs.append(try SSTableReader(descriptor: w.descriptor, cache: cache))
+        }
+        do {
+            var scanners: [SSTableScanner] = []
+            for r in inputs { scanners.append(try SSTableScanner(r)) }
+            // Data written before the drop of a column must be removed, so no body is copied as is.
+            let copyPlainBodies = schema.droppedColumns.isEmpty
             var seen = 0
+            var holders: [Int] = []
+            /// Runs `f` on input `i`, quarantining that input when it turns out damaged.
+            func onInput<T>(_ i: Int, _ f: () throws -> T) throws -> T {
+                do {
+                    return try f()
+                } catch let e as StorageError {
+                    if case .corrupt = e, t.quarantine(inputs[i], e) { noteQuarantined(e) }
+                    throw e
+                }
+            }
             while true {
-                var best = -1
-                for (i, h) in heads.enumerated() {
-                    guard let h else { continue }
-                    if best < 0 { best = i; continue }
-                    let b = heads[best]!
-                    if h.token < b.token || (h.token == b.token && h.key.lexicographicallyPrecedes(b.key)) { best = i }
-                }
-                if best < 0 { break }
-                let token = heads[best]!.token
-                let key = heads[best]!.key
-                var parts: [PartitionUpdate] = []
-                for i in heads.indices {
-                    guard let h = heads[i], h.token == token, h.key == key else { continue }
-                    do {
-                        parts.append(try key.withUnsafeBytes { try inputs[i].readPartition(at: h.position, key: $0, useCache: false) })
-                        heads[i] = try inputs[i].indexEntry(at: h.next)
-                    } catch let e as StorageError {
-                        if case .corrupt = e, t.quarantine(inputs[i], e) { metrics.add(metrics.quarantinedSSTables, 1) }
-                        throw e
-                    }
-                }
-                if let keep, !keep(Token(token)) {
-                    seen += 1
-                    continue
-                }
-                var merged = PartitionUpdate.merge(parts, cmp).withoutDroppedColumns(schema.droppedColumns)
-                let hash = key.withUnsafeBytes { Murmur3.hash128($0) }
-                let maxPurgeable = t.maxPurgeableTimestamp(hash: hash, token: token, excluding: excluding)
-                merged = merged.purged(gcBefore: gcBefore, maxPurgeableTimestamp: maxPurgeable, now: now)
-                if !merged.isEmpty {
-                    try w.append(token: token, key: key, partition: merged)
-                    written += 1
-                }
-                seen += 1
                 if seen % 64 == 0, isClosed || t.currentEpoch != epoch || t.stateLock.withLock({ t.dropped }) {
                     throw StorageError.closed
                 }
-            }
-            var output: SSTableReader?
-            var size = 0
-            if written > 0 {
-                let live = commitLog.liveSegmentIds.first ?? 0
-                let intervals = Self.coalesce(inputs.flatMap(\.stats.commitLogIntervals).filter { $0.upper.segment >= live })
-                size = try w.finish(commitLogIntervals: intervals, createdAt: now, level: (inputs.map(\.stats.level).max() ?? 0) + 1)
-                output = try SSTableReader(descriptor: d, cache: cache)
-            } else {
-                w.abort()
-            }
-            writer = nil
-            let inputGenerations = inputs.map(\.descriptor.generation)
-            if let output { attachedIndexes?.willPublish(table: t.id, sstable: SSTableContents(output), origin: .compaction(inputs: inputGenerations)) }
-            guard t.replace(inputs, with: output, epoch: epoch) else {
-                if let output {
-                    attachedIndexes?.didRemove(table: t.id, sstables: [output.descriptor.generation], memtables: [])
-                    deleteFiles(output)
+                var best = -1
+                for (i, s) in scanners.enumerated() where s.hasCurrent {
+                    if best < 0 { best = i; continue }
+                    let b = scanners[best]
+                    if s.token < b.token || (s.token == b.token && s.key.lexicographicallyPrecedes(b.key)) { best = i }
                 }
+                if best < 0 { break }
+                seen += 1
+                let token = scanners[best].token
+                let key = scanners[best].key
+                holders.removeAll(keepingCapacity: true)
+                for (i, s) in scanners.enumerated() where s.hasCurrent && s.token == token && s.key == key { holders.append(i) }
+                if let keep, !keep(Token(token)) {
+                    for i in holders { try onInput(i) { try scanners[i].advance() } }
+                    continue
+                }
+                if maxOutputBytes > 0, let w = writer, w.dataFileSize >= maxOutputBytes { try finishWriter() }
+                if holders.count == 1, copyPlainBodies {
+                    // One input holds it: a body of plain live data is copied without decoding.
+                    let body = try onInput(best) { try scanners[best].body() }
+                    if let range = StorageCodec.plainLiveTimestampRange(body) {
+                        let w = try currentWriter()
+                        try key.withUnsafeBytes { k in
+                            try body.bytes.withUnsafeBytes { try w.append(token: token, key: k, body: UnsafeRawBufferPointer(rebasing: $0[body.position ..< body.end])) }
+                        }
+                        w.addStatistics(minTimestamp: range.min, maxTimestamp: range.max, tombstones: 0)
+                        writerKeys += 1
+                        try onInput(best) { try scanners[best].advance() }
+                        continue
+                    }
+                }
+                var parts: [PartitionUpdate] = []
+                for i in holders {
+                    try onInput(i) {
+                        parts.append(try inputs[i].decodePartition(try scanners[i].body(), at: scanners[i].position))
+                        try scanners[i].advance()
+                    }
+                }
+                var merged = PartitionUpdate.merge(parts, cmp).withoutDroppedColumns(schema.droppedColumns)
+                if merged.mayHavePurgeableData(gcBefore: gcBefore) {
+                    let hash = key.withUnsafeBytes { Murmur3.hash128($0) }
+                    let maxPurgeable = t.maxPurgeableTimestamp(hash: hash, token: token, excluding: excluding)
+                    merged = merged.purged(gcBefore: gcBefore, maxPurgeableTimestamp: maxPurgeable, now: now)
+                }
+                if !merged.isEmpty {
+                    try currentWriter().append(token: token, key: key, partition: merged)
+                    writerKeys += 1
+                }
+            }
+            try finishWriter()
+            let inputGenerations = inputs.map(\.descriptor.generation)
+            for output in outputs {
+                attachedIndexes?.willPublish(table: t.id, sstable: SSTableContents(output), origin: .compaction(inputs: inputGenerations))
+            }
+            guard t.replace(inputs, with: outputs, epoch: epoch) else {
+                attachedIndexes?.didRemove(table: t.id, sstables: outputs.map(\.descriptor.generation), memtables: [])
+                for output in outputs { deleteFiles(output) }
                 return
             }
             // Under the file lock: a snapshot linking the files of the view it took never finds
@@ -138,11 +213,14 @@ extension StorageEngine {
                 for r in inputs { deleteFiles(r) }
             }
             metrics.add(metrics.compactions, 1)
+            metrics.compactionDuration.recordElapsed(since: start, now: clock.monotonicNanos())
             metrics.add(metrics.compactionBytesRead, inputs.reduce(0) { $0 + $1.sizeOnDisk })
             metrics.add(metrics.compactionBytesWritten, size)
-            logger.debug("compacted", metadata: ["table": "\(schema.keyspace).\(schema.name)", "inputs": "\(inputs.count)", "output": "\(d.generation)", "bytes": "\(size)"])
+            logger.debug("compacted", metadata: ["table": "\(schema.keyspace).\(schema.name)", "inputs": "\(inputs.count)",
+                                                 "outputs": "\(outputs.map(\.descriptor.generation))", "level": "\(level)", "bytes": "\(size)"])
         } catch {
             writer?.abort()
+            for output in outputs { deleteFiles(output) }
             release()
             if case StorageError.closed = error { return }
             throw error

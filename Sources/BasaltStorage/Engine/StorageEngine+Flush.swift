@@ -12,7 +12,9 @@ extension StorageEngine {
     /// stays readable in the memtable and durable in the commit log meanwhile).
     func runFlush(_ t: TableStore, _ m: Memtable) {
         defer { memtableMemory.release(m.accountedBytes) }
+        let start = clock.monotonicNanos()
         var delay: UInt32 = 100_000
+        var failures = 0
         while true {
             do {
                 let reader = try writeSSTable(from: m, of: t)
@@ -23,10 +25,17 @@ extension StorageEngine {
                 if let clean { commitLog.markClean(table: t.id, upTo: clean) }
                 t.writeLock.withLock { t.writeLock.broadcast() }
                 metrics.add(metrics.flushes, 1)
+                metrics.flushDuration.recordElapsed(since: start, now: clock.monotonicNanos())
                 if published { scheduleCompaction(t) }
+                if failures > 0 { logger.notice("memtable flushed after failed attempts", metadata: ["table": "\(t.name)", "failures": "\(failures)"]) }
                 return
             } catch {
-                logger.error("memtable flush failed; will retry", metadata: ["table": "\(t.name)", "error": "\(error)"])
+                failures += 1
+                metrics.add(metrics.flushFailures, 1)
+                if let e = error as? StorageError, case .io = e { reportDiskFailure(.io, e) }
+                logger.error("memtable flush failed; will retry (the memtable stays readable and its commit-log segments are kept)",
+                             metadata: ["table": "\(t.name)", "error": "\((error as? StorageError)?.summary ?? "\(error)")",
+                                        "attempt": "\(failures)", "retry_in_ms": "\(delay / 1000)"])
                 if isClosed || t.stateLock.withLock({ t.dropped }) { return }
                 usleep(delay)
                 delay = min(delay * 2, 5_000_000)

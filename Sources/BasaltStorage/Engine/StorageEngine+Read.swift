@@ -81,7 +81,7 @@ extension StorageEngine {
                     }
                 } catch let e as StorageError {
                     if case .corrupt = e {
-                        if t.quarantine(s, e) { metrics.add(metrics.quarantinedSSTables, 1) }
+                        if t.quarantine(s, e) { noteQuarantined(e) }
                         continue retry
                     }
                     throw e
@@ -170,7 +170,7 @@ extension StorageEngine {
             do {
                 all += try s.keys(after: probe, inclusive: inclusive, endToken: endToken, limit: limit)
             } catch let e as StorageError {
-                if case .corrupt = e, t.quarantine(s, e) { metrics.add(metrics.quarantinedSSTables, 1) }
+                if case .corrupt = e, t.quarantine(s, e) { noteQuarantined(e) }
                 return try nextKeys(t, after: after, endToken: endToken, limit: limit)
             }
         }

@@ -5,8 +5,16 @@ extension StorageEngine {
     /// periodic mode). Blocks the calling thread: never call it on an event loop.
     /// Throws ``StorageError``.
     public func apply(_ m: Mutation) throws {
-        let pos = try applyLocally(m, mayBlock: true)
+        let pos: CommitLogPosition
+        do { pos = try applyLocally(m, mayBlock: true) } catch let e as StorageError {
+            countRefusal(e)
+            throw e
+        }
         try commitLog.awaitDurable(pos)
+    }
+
+    private func countRefusal(_ e: StorageError) {
+        if case .commitLogUnavailable = e { metrics.add(metrics.refusedWrites, 1) }
     }
 
     /// Applies a mutation without blocking on I/O: `completion` runs on the commit-log sync thread
@@ -18,6 +26,7 @@ extension StorageEngine {
             let pos = try applyLocally(m, mayBlock: false)
             commitLog.onDurable(pos, completion)
         } catch let e as StorageError {
+            countRefusal(e)
             completion(.failure(e))
         } catch {
             completion(.failure(.invalid("\(error)")))
@@ -41,11 +50,12 @@ extension StorageEngine {
         let token = Murmur3.token(m.partitionKey).value
         let range = update.timestampRange ?? (Int64.max, Int64.min)
         let tombstones = update.tombstoneCount
-        if !memtableMemory.waitForRoom(mayBlock: mayBlock, timeoutNanos: config.writeBlockTimeoutNanos) {
+        if !memtableMemory.waitForRoom(mayBlock: mayBlock, timeoutNanos: config.writeBlockTimeoutNanos, stalls: writeStalls[.memtableMemory]) {
             metrics.add(metrics.overloadedWrites, 1)
             throw StorageError.overloaded("memtables hold \(memtableMemory.current) bytes, more than twice the \(memtableMemory.limit)-byte limit; flushes are behind")
         }
         defer { if memtableMemory.isAboveFlushThreshold { relieveMemoryPressure() } }
+        if mayBlock { slowForCompactionDebt(t) }
         t.writeLock.lock()
         defer { t.writeLock.unlock() }
         if t.dropped { throw StorageError.unknownTable(m.tableId) }
@@ -88,7 +98,10 @@ extension StorageEngine {
     func ensureRoom(_ t: TableStore, mayBlock: Bool) throws {
         guard t.memtableBytes >= config.memtableSizeLimitBytes else { return }
         let start = clock.monotonicNanos()
+        var stalled = false
+        defer { if stalled { writeStalls[.flushBacklog].recordElapsed(since: start, now: clock.monotonicNanos()) } }
         while t.pendingFlushes >= max(1, config.maxPendingFlushesPerTable) {
+            stalled = true
             metrics.add(metrics.overloadedWrites, 1)
             if !mayBlock {
                 throw StorageError.overloaded("table \(t.name): \(t.pendingFlushes) memtables waiting for flush")

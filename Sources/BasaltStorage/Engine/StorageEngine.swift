@@ -27,6 +27,8 @@ public final class StorageEngine: @unchecked Sendable {
     let commitLog: CommitLog
     let cache: ChunkCache
     let metrics = StorageMetrics()
+    /// Time writers waited for room, per cause.
+    public let writeStalls: WriteStallHistograms
     let flushExecutor: BackgroundExecutor
     let compactionExecutor: BackgroundExecutor
     let throughput: ThroughputLimiter
@@ -46,10 +48,21 @@ public final class StorageEngine: @unchecked Sendable {
     /// Indexes attached to the tables' data, told of every write, flush and compaction.
     public let attachedIndexes: (any AttachedIndexes)?
     var compactionQueued: Set<UUIDValue> = []
+    /// Per table, the backoff before the next try after a failed compaction (under `compactionLock`).
+    var compactionRetryNanos: [UUIDValue: UInt64] = [:]
+    /// Told when a failure policy wants the node to exit or stop (see ``DiskFailurePolicy``).
+    let onDiskFailure: @Sendable (DiskFailureResponse, StorageError) -> Void
+    /// Set once the owner was asked to stop the node, so it is asked only once.
+    let stopRequested = Atomic<Bool>(false)
 
+    /// `onDiskFailure` is called when ``StorageConfig/commitFailurePolicy`` or
+    /// ``StorageConfig/diskFailurePolicy`` want the process to exit or the node to stop; without it
+    /// the engine only refuses writes and retries.
     public init(directory: String, config: StorageConfig = StorageConfig(), clock: any Clock = SystemClock(), logger: Logger,
-                attachedIndexes: (any AttachedIndexes)? = nil) throws {
+                attachedIndexes: (any AttachedIndexes)? = nil,
+                onDiskFailure: @escaping @Sendable (DiskFailureResponse, StorageError) -> Void = { _, _ in }) throws {
         self.attachedIndexes = attachedIndexes
+        self.onDiskFailure = onDiskFailure
         self.directory = directory
         self.config = config
         self.clock = clock
@@ -71,7 +84,10 @@ public final class StorageEngine: @unchecked Sendable {
         // (so they stay above ids referenced by SSTables whose segments were already deleted).
         let first = max((existing.last ?? 0) + 1, UInt64(max(0, clock.now().micros)))
         commitLog = try CommitLog(directory: logDir, mode: config.commitLogSync, segmentBytes: config.commitLogSegmentBytes,
-                                  bufferLimitBytes: config.commitLogBufferLimitBytes, firstSegmentId: first, logger: logger)
+                                  bufferLimitBytes: config.commitLogBufferLimitBytes, firstSegmentId: first,
+                                  failurePolicy: config.commitFailurePolicy, probeIntervalNanos: config.commitLogProbeIntervalNanos,
+                                  onFatal: { e in onDiskFailure(.exitProcess, e) }, logger: logger)
+        writeStalls = WriteStallHistograms(commitLogBuffer: commitLog.bufferWaits)
         cache = ChunkCache(capacityBytes: config.chunkCacheBytes)
         flushExecutor = BackgroundExecutor(name: "flush", threads: config.flushThreads, queueLimit: 1 << 16)
         compactionExecutor = BackgroundExecutor(name: "compaction", threads: config.compactionThreads, queueLimit: 1024)
@@ -182,7 +198,11 @@ public final class StorageEngine: @unchecked Sendable {
     public var counters: StorageCounters {
         var c = metrics.snapshot()
         c.liveSSTables = allTables.reduce(0) { $0 + $1.view.sstables.count }
+        c.pendingCompactions = pendingCompactionEstimate()
         (c.chunkCacheHits, c.chunkCacheMisses) = cache.statistics
+        let log = commitLog.writeState
+        c.commitLogFailures = log.failures
+        c.commitLogRefusingWrites = log.refusal == nil ? 0 : 1
         return c
     }
 
@@ -199,6 +219,31 @@ public final class StorageEngine: @unchecked Sendable {
 
     /// Commit-log segments currently on disk.
     public var commitLogSegmentIds: [UInt64] { commitLog.liveSegmentIds }
+
+    /// Why writes are refused now (the commit log cannot be written), or nil while they are accepted.
+    public var writeRefusal: StorageError? { commitLog.writeState.refusal }
+
+    /// Counts an SSTable quarantined for damage and tells the policy.
+    func noteQuarantined(_ error: StorageError) {
+        metrics.add(metrics.quarantinedSSTables, 1)
+        reportDiskFailure(.corruptSSTable, error)
+    }
+
+    /// Hands a data-directory failure to the policy: exit or stop the node when it says so (a stop
+    /// is asked for once).
+    func reportDiskFailure(_ kind: DiskFailureKind, _ error: StorageError) {
+        switch config.diskFailurePolicy.response(to: kind) {
+        case nil: return
+        case .exitProcess?:
+            logger.critical("data directory failure; exiting (disk_failure_policy die)", metadata: ["error": "\(error.summary)"])
+            onDiskFailure(.exitProcess, error)
+        case .stopNode?:
+            guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            logger.critical("data directory failure; stopping the node (disk_failure_policy \(config.diskFailurePolicy.rawValue))",
+                            metadata: ["error": "\(error.summary)"])
+            onDiskFailure(.stopNode, error)
+        }
+    }
 
     /// Flushes every memtable (if `flush`), waits for background work, and stops all threads.
     public func close(flush: Bool = true) {

@@ -15,6 +15,9 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalid(String)
     /// The engine was closed.
     case closed
+    /// The commit log cannot be written (disk full, I/O error): writes are refused while it stays
+    /// so (``CommitFailurePolicy``); `reason` says why, reads are not affected.
+    case commitLogUnavailable(String)
 
     public var description: String {
         switch self {
@@ -24,6 +27,19 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .overloaded(why): "overloaded: \(why)"
         case let .invalid(why): "invalid request: \(why)"
         case .closed: "storage engine is closed"
+        case let .commitLogUnavailable(reason): "writes refused: the commit log cannot be written: \(reason)"
+        }
+    }
+
+    /// The failure in words a log line or a client message can start with: for a system call,
+    /// the error first (`no space left on device (write on …, errno 28)`).
+    public var summary: String {
+        switch self {
+        case let .io(path, op, e):
+            let text = String(cString: strerror(e))
+            return text.prefix(1).lowercased() + text.dropFirst() + " (\(op) on \(path), errno \(e))"
+        default:
+            return description
         }
     }
 }

@@ -1,5 +1,6 @@
 import BasaltCore
 import Logging
+import Synchronization
 
 /// One table's storage: its current memtable, memtables being flushed, and live SSTables.
 ///
@@ -30,7 +31,13 @@ final class TableStore: @unchecked Sendable {
     // Guarded by stateLock.
     private(set) var flushing: [Memtable] = []
     private var flushOrder: [(Memtable, Bool)] = []
-    private(set) var sstables: [SSTableReader] = []
+    private(set) var sstables: [SSTableReader] = [] {
+        didSet { sstableCount.store(sstables.count, ordering: .relaxed) }
+    }
+    /// `sstables.count`, readable without the lock (writers check compaction debt on every write).
+    let sstableCount = Atomic<Int>(0)
+    /// Write delay owed to compaction debt and not yet slept, nanoseconds.
+    let owedWriteDelay = Atomic<Int>(0)
     var compacting: Set<Int> = []
     var dropped = false
     /// Incremented by truncation; background work started in an older epoch discards its output.
@@ -252,13 +259,13 @@ final class TableStore: @unchecked Sendable {
 
     /// Replaces compacted SSTables by their output; false (and nothing changes) when the table was
     /// truncated or dropped meanwhile.
-    func replace(_ inputs: [SSTableReader], with output: SSTableReader?, epoch startedIn: Int) -> Bool {
+    func replace(_ inputs: [SSTableReader], with outputs: [SSTableReader], epoch startedIn: Int) -> Bool {
         stateLock.withLock {
             for r in inputs { compacting.remove(r.descriptor.generation) }
             guard !dropped, epoch == startedIn else { return false }
             let gens = Set(inputs.map(\.descriptor.generation))
             sstables.removeAll { gens.contains($0.descriptor.generation) }
-            if let output { sstables.append(output) }
+            sstables.append(contentsOf: outputs)
             return true
         }
     }

@@ -14,6 +14,14 @@ enum Checksum {
         return ~basalt_crc32c_sse42(~0, base, data.count)
     }
 
+    /// Continues a running checksum `crc` (start with 0) over `data`.
+    @inline(__always)
+    static func update(_ crc: UInt32, _ data: UnsafeRawBufferPointer) -> UInt32 {
+        guard hardware else { return CRC32C.update(crc, data) }
+        guard let base = data.baseAddress, data.count > 0 else { return crc }
+        return ~basalt_crc32c_sse42(~crc, base, data.count)
+    }
+
     @inline(__always)
     static func crc32c(_ data: [UInt8]) -> UInt32 {
         data.withUnsafeBytes { crc32c($0) }

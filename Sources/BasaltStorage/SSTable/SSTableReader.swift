@@ -1,8 +1,8 @@
 import BasaltCore
 import Synchronization
 
-/// An open, immutable SSTable: its data file memory-mapped, its index, summary, bloom filter and
-/// statistics in memory. Thread-safe (nothing in it changes after opening).
+/// An open, immutable SSTable: its data file read with `pread` (through the chunk cache), its
+/// index read with `pread` between summary entries, summary, bloom filter and statistics in memory. Thread-safe (nothing in it changes after opening).
 ///
 /// Every chunk read checks the chunk's CRC32C; a mismatch or any decoding failure is reported as
 /// ``StorageError/corrupt(path:offset:reason:)`` naming the file and offset.
@@ -12,9 +12,11 @@ final class SSTableReader: @unchecked Sendable {
     let uid: Int
     let stats: SSTableStatistics
     let sizeOnDisk: Int
-    private let data: MappedFile
+    private let data: ReadOnlyFile
     private let info: CompressionInfo
-    private let index: [UInt8]
+    private let indexFile: ReadOnlyFile
+    /// Offset of the index's trailing checksum: entries lie in `[firstIndexOffset, indexEnd)`.
+    let indexEnd: Int
     private let summary: IndexSummary
     private let filter: BloomFilter
     private let cache: ChunkCache?
@@ -29,31 +31,44 @@ final class SSTableReader: @unchecked Sendable {
         info = try CompressionInfo.deserialize(FileSystem.readAll(d.path(.compressionInfo)), path: d.path(.compressionInfo))
         summary = try IndexSummary.deserialize(FileSystem.readAll(d.path(.summary)), path: d.path(.summary))
         filter = try BloomFilter.deserialize(FileSystem.readAll(d.path(.filter)), path: d.path(.filter))
-        let idx = try FileSystem.readAll(d.path(.index))
-        guard idx.count >= 9, Array(idx[0 ..< 4]) == Array("BSIX".utf8), idx[4] == 1 else {
-            throw StorageError.corrupt(path: d.path(.index), offset: 0, reason: "bad index header")
+        // The index stays on disk (the page cache keeps the hot parts); it is checked once here,
+        // a megabyte at a time.
+        let indexFile = try ReadOnlyFile(path: d.path(.index))
+        self.indexFile = indexFile
+        guard indexFile.size >= 9 else { throw StorageError.corrupt(path: d.path(.index), offset: 0, reason: "bad index header") }
+        let end = indexFile.size - 4
+        var crc: UInt32 = 0
+        var stored: UInt32 = 0
+        var piece = [UInt8](repeating: 0, count: min(indexFile.size, 1 << 20))
+        var at = 0
+        while at < indexFile.size {
+            let n = min(piece.count, indexFile.size - at)
+            try piece.withUnsafeMutableBytes { try indexFile.read(at: at, n, into: $0) }
+            if at == 0, Array(piece[0 ..< 4]) != Array("BSIX".utf8) || piece[4] != 1 {
+                throw StorageError.corrupt(path: d.path(.index), offset: 0, reason: "bad index header")
+            }
+            piece.withUnsafeBytes { b in
+                crc = Checksum.update(crc, UnsafeRawBufferPointer(rebasing: b[0 ..< max(0, min(n, end - at))]))
+                for i in 0 ..< n where at + i >= end { stored |= UInt32(b[i]) << (8 * UInt32(at + i - end)) }
+            }
+            at += n
         }
-        let end = idx.count - 4
-        let stored = UInt32(idx[end]) | UInt32(idx[end + 1]) << 8 | UInt32(idx[end + 2]) << 16 | UInt32(idx[end + 3]) << 24
-        let actual = idx.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[0 ..< end])) }
-        if stored != actual { throw StorageError.corrupt(path: d.path(.index), offset: end, reason: "index checksum mismatch") }
-        index = idx
-        data = try MappedFile(path: d.path(.data))
-        if let last = info.offsets.last, Int(last) + 4 > data.bytes.count {
-            throw StorageError.corrupt(path: d.path(.data), offset: data.bytes.count, reason: "data file truncated: last chunk starts at \(last)")
+        if stored != crc { throw StorageError.corrupt(path: d.path(.index), offset: end, reason: "index checksum mismatch") }
+        indexEnd = end
+        data = try ReadOnlyFile(path: d.path(.data))
+        if let last = info.offsets.last, Int(last) + 4 > data.size {
+            throw StorageError.corrupt(path: d.path(.data), offset: data.size, reason: "data file truncated: last chunk starts at \(last)")
         }
-        var total = idx.count + data.bytes.count
+        var total = indexFile.size + data.size
         for c in [SSTableDescriptor.Component.compressionInfo, .summary, .filter, .statistics, .toc] {
             total += (try? FileSystem.fileSize(d.path(c))) ?? 0
         }
         sizeOnDisk = total
     }
 
-    var indexEnd: Int { index.count - 4 }
-
     /// Partition count, bounded by what the index can hold (an entry takes at least 22 bytes), so a
     /// damaged statistics file cannot make a caller size buffers absurdly.
-    var partitionCountBound: Int { min(max(0, stats.partitionCount), index.count / 22) }
+    var partitionCountBound: Int { min(max(0, stats.partitionCount), indexEnd / 22) }
 
     @inline(__always)
     func mightContain(_ hash: (UInt64, UInt64)) -> Bool { filter.mightContain(hash) }
@@ -64,46 +79,78 @@ final class SSTableReader: @unchecked Sendable {
 
     // MARK: index
 
-    /// Reads the index entry at `offset`: token, key range in `index`, data position, row index
-    /// range (length 0 for none), next offset.
-    @inline(__always)
-    private func entry(at offset: Int) throws -> (token: Int64, keyStart: Int, keyLength: Int, position: Int, rowIndex: Range<Int>, next: Int) {
-        let end = indexEnd
-        guard offset + 10 <= end else { throw corrupt(.index, offset, "index entry header past the end") }
-        return try index.withUnsafeBytes { p in
-            let token = Int64(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: Int64.self))
-            let klen = Int(UInt16(bigEndian: p.loadUnaligned(fromByteOffset: offset + 8, as: UInt16.self)))
-            let pos = offset + 10 + klen
-            guard pos + 12 <= end else { throw corrupt(.index, offset, "index entry past the end") }
-            let dataPos = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: pos, as: UInt64.self))
-            guard dataPos < UInt64(info.dataLength) else { throw corrupt(.index, pos, "data position \(dataPos) past the data length \(info.dataLength)") }
-            let riLength = Int(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: pos + 8, as: UInt32.self)))
-            let riStart = pos + 12
-            guard riLength <= end - riStart else { throw corrupt(.index, pos + 8, "row index of \(riLength) bytes past the end") }
-            return (token, offset + 10, klen, Int(dataPos), riStart ..< riStart + riLength, riStart + riLength)
+    /// A piece of the index file in memory: `bytes` holds the file's bytes from `base`.
+    struct IndexWindow {
+        var base = 0
+        var bytes: [UInt8] = []
+        /// How much to read when the window has to move.
+        var readAhead: Int
+    }
+
+    /// An index entry: token, key (at `keyStart` in the window it was read through), data
+    /// position, row index (file offsets; empty for none), offset of the next entry.
+    typealias IndexEntry = (token: Int64, keyStart: Int, keyLength: Int, position: Int, rowIndex: Range<Int>, next: Int)
+
+    /// Makes `w` hold the index bytes `[offset, offset + count)`, reading from `offset` when it
+    /// does not already.
+    private func fill(_ w: inout IndexWindow, _ offset: Int, _ count: Int) throws {
+        if offset >= w.base && offset + count <= w.base + w.bytes.count { return }
+        let n = min(indexEnd - offset, max(count, w.readAhead))
+        w.bytes = try [UInt8](unsafeUninitializedCapacity: n) { buf, k in
+            try indexFile.read(at: offset, n, into: UnsafeMutableRawBufferPointer(buf))
+            k = n
         }
+        w.base = offset
+    }
+
+    /// Reads the index entry at `offset` through `w` (moving it as needed).
+    private func entry(at offset: Int, _ w: inout IndexWindow) throws -> IndexEntry {
+        let end = indexEnd
+        guard offset >= Self.firstIndexOffset, offset + 10 <= end else { throw corrupt(.index, offset, "index entry header past the end") }
+        try fill(&w, offset, 10)
+        let (token, klen): (Int64, Int) = w.bytes.withUnsafeBytes { p in
+            let o = offset - w.base
+            return (Int64(bigEndian: p.loadUnaligned(fromByteOffset: o, as: Int64.self)),
+                    Int(UInt16(bigEndian: p.loadUnaligned(fromByteOffset: o + 8, as: UInt16.self))))
+        }
+        let pos = offset + 10 + klen
+        guard pos + 12 <= end else { throw corrupt(.index, offset, "index entry past the end") }
+        try fill(&w, offset, 10 + klen + 12)
+        let (dataPos, riLength): (UInt64, Int) = w.bytes.withUnsafeBytes { p in
+            let o = pos - w.base
+            return (UInt64(bigEndian: p.loadUnaligned(fromByteOffset: o, as: UInt64.self)),
+                    Int(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: o + 8, as: UInt32.self))))
+        }
+        guard dataPos < UInt64(info.dataLength) else { throw corrupt(.index, pos, "data position \(dataPos) past the data length \(info.dataLength)") }
+        let riStart = pos + 12
+        guard riLength <= end - riStart else { throw corrupt(.index, pos + 8, "row index of \(riLength) bytes past the end") }
+        return (token, offset + 10 - w.base, klen, Int(dataPos), riStart ..< riStart + riLength, riStart + riLength)
     }
 
     /// The row index stored at `range` of the index file.
     private func rowIndex(_ range: Range<Int>) throws -> RowIndex {
-        var r = ByteReader(index, from: range.lowerBound, to: range.upperBound)
+        var w = IndexWindow(readAhead: 0)
+        try fill(&w, range.lowerBound, range.count)
+        var r = ByteReader(w.bytes, from: 0, to: range.count)
         do {
             let ri = try RowIndex.deserialize(&r)
             if !r.isAtEnd { throw DecodeError.invalid("trailing bytes in row index", at: r.position) }
             return ri
         } catch let e as DecodeError {
-            throw corrupt(.index, e.offset, "row index: \(e)")
+            throw corrupt(.index, range.lowerBound + e.offset, "row index: \(e)")
         }
     }
 
     @inline(__always)
-    private func compareKey(_ token: Int64, _ keyStart: Int, _ keyLength: Int, _ probeToken: Int64, _ probe: UnsafeRawBufferPointer) -> Int {
-        if token != probeToken { return token < probeToken ? -1 : 1 }
-        return index.withUnsafeBytes { CQLType.compareUnsigned(UnsafeRawBufferPointer(rebasing: $0[keyStart ..< keyStart + keyLength]), probe) }
+    private func compareKey(_ e: IndexEntry, _ w: IndexWindow, _ probeToken: Int64, _ probe: UnsafeRawBufferPointer) -> Int {
+        if e.token != probeToken { return e.token < probeToken ? -1 : 1 }
+        return w.bytes.withUnsafeBytes { CQLType.compareUnsigned(UnsafeRawBufferPointer(rebasing: $0[e.keyStart ..< e.keyStart + e.keyLength]), probe) }
     }
 
+    private func key(_ e: IndexEntry, _ w: IndexWindow) -> [UInt8] { Array(w.bytes[e.keyStart ..< e.keyStart + e.keyLength]) }
+
     /// Index offset of the last summary entry at or before the probe (the first entry when none is).
-    private func summaryStart(_ token: Int64, _ key: UnsafeRawBufferPointer) -> Int {
+    private func summaryStart(_ token: Int64, _ key: UnsafeRawBufferPointer) -> (offset: Int, next: Int) {
         var lo = 0, hi = summary.tokens.count - 1, best = 0
         while lo <= hi {
             let mid = (lo + hi) >> 1
@@ -111,18 +158,22 @@ final class SSTableReader: @unchecked Sendable {
             let c: Int = t != token ? (t < token ? -1 : 1) : summary.keys[mid].withUnsafeBytes { CQLType.compareUnsigned($0, key) }
             if c <= 0 { best = mid; lo = mid + 1 } else { hi = mid - 1 }
         }
-        return summary.offsets.isEmpty ? 5 : summary.offsets[best]
+        if summary.offsets.isEmpty { return (Self.firstIndexOffset, indexEnd) }
+        return (summary.offsets[best], best + 1 < summary.offsets.count ? summary.offsets[best + 1] : indexEnd)
     }
 
     /// The data position (and row index range) of the partition, or nil when the SSTable does not
     /// hold it.
     func find(token: Int64, key: UnsafeRawBufferPointer) throws -> (position: Int, rowIndex: Range<Int>)? {
         if token < stats.minToken || token > stats.maxToken { return nil }
-        var off = summaryStart(token, key)
+        let (start, next) = summaryStart(token, key)
+        var off = start
+        // One read for the entries up to the next summary entry (and the one after it).
+        var w = IndexWindow(readAhead: max(64, min(1 << 16, next - start + 256)))
         var scanned = 0
         while off < indexEnd && scanned <= summary.interval {
-            let e = try entry(at: off)
-            let c = compareKey(e.token, e.keyStart, e.keyLength, token, key)
+            let e = try entry(at: off, &w)
+            let c = compareKey(e, w, token, key)
             if c == 0 { return (e.position, e.rowIndex) }
             if c > 0 { return nil }
             off = e.next
@@ -139,16 +190,20 @@ final class SSTableReader: @unchecked Sendable {
         let probeKey = after?.1 ?? []
         if after != nil && probeToken > stats.maxToken { return [] }
         try probeKey.withUnsafeBytes { probe in
-            var off = after == nil ? Self.firstIndexOffset : summaryStart(probeToken, probe)
+            let (start, next) = after == nil ? (Self.firstIndexOffset, Self.firstIndexOffset + 4096) : summaryStart(probeToken, probe)
+            var off = start
+            // The first read covers the probe's summary interval; later ones read further ahead.
+            var w = IndexWindow(readAhead: max(64, min(1 << 16, next - start + 256)))
             while off < indexEnd && out.count < limit {
-                let e = try entry(at: off)
+                let e = try entry(at: off, &w)
                 off = e.next
+                w.readAhead = max(w.readAhead, min(1 << 16, 64 * (limit - out.count)))
                 if after != nil {
-                    let c = compareKey(e.token, e.keyStart, e.keyLength, probeToken, probe)
+                    let c = compareKey(e, w, probeToken, probe)
                     if c < 0 || (c == 0 && !inclusive) { continue }
                 }
                 if let end = endToken, e.token > end { break }
-                out.append((e.token, Array(index[e.keyStart ..< e.keyStart + e.keyLength])))
+                out.append((e.token, key(e, w)))
             }
         }
         return out
@@ -159,18 +214,19 @@ final class SSTableReader: @unchecked Sendable {
 
     /// The index entry at `offset` (token, key, data position, offset of the next entry); nil at
     /// the end of the index.
-    func indexEntry(at offset: Int) throws -> (token: Int64, key: [UInt8], position: Int, next: Int)? {
+    func indexEntry(at offset: Int, _ w: inout IndexWindow) throws -> (token: Int64, key: [UInt8], position: Int, next: Int)? {
         guard offset < indexEnd else { return nil }
-        let e = try entry(at: offset)
-        return (e.token, Array(index[e.keyStart ..< e.keyStart + e.keyLength]), e.position, e.next)
+        let e = try entry(at: offset, &w)
+        return (e.token, key(e, w), e.position, e.next)
     }
 
     /// Visits every index entry in order: token, key, data position, row index (if any).
     func forEachEntry(_ body: (Int64, [UInt8], Int, RowIndex?) throws -> Void) throws {
-        var off = 5
+        var off = Self.firstIndexOffset
+        var w = IndexWindow(readAhead: 1 << 16)
         while off < indexEnd {
-            let e = try entry(at: off)
-            try body(e.token, Array(index[e.keyStart ..< e.keyStart + e.keyLength]), e.position, e.rowIndex.isEmpty ? nil : try rowIndex(e.rowIndex))
+            let e = try entry(at: off, &w)
+            try body(e.token, key(e, w), e.position, e.rowIndex.isEmpty ? nil : try rowIndex(e.rowIndex))
             off = e.next
         }
     }
@@ -179,15 +235,31 @@ final class SSTableReader: @unchecked Sendable {
 
     var chunkCount: Int { info.offsets.count }
 
+    /// The file offset where chunk `i` starts (the data file's size past the last chunk).
+    func chunkFileOffset(_ i: Int) -> Int { i < info.offsets.count ? Int(info.offsets[i]) : data.size }
+
+    /// Lets the kernel drop the cached pages of the data file below chunk `i` (read once by
+    /// compaction, never again: the file is deleted after it).
+    func dropCachedPages(below i: Int) { data.dropCachedPages(0, chunkFileOffset(i)) }
+
     /// The uncompressed bytes of chunk `i`, checked against its CRC.
     func chunk(_ i: Int, useCache: Bool = true) throws -> [UInt8] {
         if useCache, let cache, let hit = cache.get(ChunkCache.Key(reader: uid, chunk: i)) { return hit }
         guard i >= 0, i < info.offsets.count else { throw corrupt(.data, 0, "chunk \(i) out of range (\(info.offsets.count) chunks)") }
         let start = Int(info.offsets[i])
-        let end = i + 1 < info.offsets.count ? Int(info.offsets[i + 1]) : data.bytes.count
-        guard start <= end - 4, end <= data.bytes.count else { throw corrupt(.data, start, "chunk \(i) bounds invalid or file truncated") }
-        let block = UnsafeRawBufferPointer(rebasing: data.bytes[start ..< end - 4])
-        let stored = UInt32(littleEndian: data.bytes.loadUnaligned(fromByteOffset: end - 4, as: UInt32.self))
+        let end = i + 1 < info.offsets.count ? Int(info.offsets[i + 1]) : data.size
+        guard start <= end - 4, end <= data.size else { throw corrupt(.data, start, "chunk \(i) bounds invalid or file truncated") }
+        let raw = try [UInt8](unsafeUninitializedCapacity: end - start) { buf, n in
+            try data.read(at: start, end - start, into: UnsafeMutableRawBufferPointer(buf))
+            n = end - start
+        }
+        return try raw.withUnsafeBytes { all in try decodeChunk(i, start: start, all, useCache: useCache) }
+    }
+
+    /// Checks and decompresses chunk `i` read from file offset `start` (`all`: its block and CRC).
+    private func decodeChunk(_ i: Int, start: Int, _ all: UnsafeRawBufferPointer, useCache: Bool) throws -> [UInt8] {
+        let block = UnsafeRawBufferPointer(rebasing: all[0 ..< all.count - 4])
+        let stored = UInt32(littleEndian: all.loadUnaligned(fromByteOffset: all.count - 4, as: UInt32.self))
         let actual = Checksum.crc32c(block)
         if stored != actual { throw corrupt(.data, start, "chunk \(i) checksum mismatch (stored \(stored), computed \(actual))") }
         let expected = i + 1 < info.offsets.count ? info.chunkLength : info.dataLength - i * info.chunkLength
@@ -210,6 +282,11 @@ final class SSTableReader: @unchecked Sendable {
 
     /// The stream bytes `[position, position + count)`, gathered across chunks.
     func streamBytes(_ position: Int, _ count: Int, useCache: Bool) throws -> [UInt8] {
+        try streamBytes(position, count) { try chunk($0, useCache: useCache) }
+    }
+
+    /// The stream bytes `[position, position + count)`, with chunks from `chunkAt`.
+    func streamBytes(_ position: Int, _ count: Int, chunkAt: (Int) throws -> [UInt8]) throws -> [UInt8] {
         guard position >= 0, count >= 0, position + count <= info.dataLength else {
             throw corrupt(.data, position, "record of \(count) bytes at stream position \(position) runs past the data (\(info.dataLength))")
         }
@@ -217,7 +294,7 @@ final class SSTableReader: @unchecked Sendable {
         out.reserveCapacity(count)
         var pos = position
         while out.count < count {
-            let c = try chunk(pos / info.chunkLength, useCache: useCache)
+            let c = try chunkAt(pos / info.chunkLength)
             let off = pos % info.chunkLength
             let n = min(count - out.count, c.count - off)
             out.append(contentsOf: c[off ..< off + n])
@@ -229,16 +306,22 @@ final class SSTableReader: @unchecked Sendable {
     /// Reads the partition record at a stream position: checks that its key is `expectedKey`, and
     /// returns its encoded body with a reader positioned on it.
     func readRecord(at position: Int, expectedKey: UnsafeRawBufferPointer?, useCache: Bool = true) throws -> (key: [UInt8], body: ByteReader) {
+        try readRecord(at: position, expectedKey: expectedKey) { try chunk($0, useCache: useCache) }
+    }
+
+    /// ``readRecord(at:expectedKey:useCache:)`` with chunks from `chunkAt` (a sequential reader
+    /// keeps its current chunk instead of decompressing it again for every partition in it).
+    func readRecord(at position: Int, expectedKey: UnsafeRawBufferPointer?, chunkAt: (Int) throws -> [UInt8]) throws -> (key: [UInt8], body: ByteReader) {
         let ci = position / info.chunkLength
         let off = position % info.chunkLength
-        let first = try chunk(ci, useCache: useCache)
+        let first = try chunkAt(ci)
         var head: [UInt8]
         var headStart: Int
         if off + 6 <= first.count {
             head = first
             headStart = off
         } else {
-            head = try streamBytes(position, min(6, info.dataLength - position), useCache: useCache)
+            head = try streamBytes(position, min(6, info.dataLength - position), chunkAt: chunkAt)
             headStart = 0
         }
         guard headStart + 6 <= head.count else { throw corrupt(.data, position, "partition header truncated") }
@@ -250,7 +333,7 @@ final class SSTableReader: @unchecked Sendable {
             buf = first
             base = off
         } else {
-            buf = try streamBytes(position, total, useCache: useCache)
+            buf = try streamBytes(position, total, chunkAt: chunkAt)
             base = 0
         }
         let key = Array(buf[base + 2 ..< base + 2 + klen])
@@ -263,13 +346,18 @@ final class SSTableReader: @unchecked Sendable {
         if off + total + blen <= first.count {
             return (key, ByteReader(first, from: off + total, to: off + total + blen))
         }
-        let body = try streamBytes(bodyPos, blen, useCache: useCache)
+        let body = try streamBytes(bodyPos, blen, chunkAt: chunkAt)
         return (key, ByteReader(body))
     }
 
     /// Decodes the partition at `position` (whose key the index gave).
     func readPartition(at position: Int, key: UnsafeRawBufferPointer?, useCache: Bool = true) throws -> PartitionUpdate {
-        var (_, r) = try readRecord(at: position, expectedKey: key, useCache: useCache)
+        try decodePartition(try readRecord(at: position, expectedKey: key, useCache: useCache).body, at: position)
+    }
+
+    /// Decodes a partition body read from stream position `position`.
+    func decodePartition(_ body: ByteReader, at position: Int) throws -> PartitionUpdate {
+        var r = body
         let start = r.position
         do {
             let p = try StorageCodec.readPartition(&r)

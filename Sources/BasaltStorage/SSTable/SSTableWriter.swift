@@ -18,7 +18,11 @@ final class SSTableWriter {
     private var compressedBuffer: [UInt8]
     private var offsets: [UInt64] = []
     private var streamPosition = 0
+    /// Index entries not yet written to `indexFile` (the index is streamed to its temporary file
+    /// as it grows, so a large compaction does not hold it all in memory).
     private var index = ByteWriter(capacity: 1 << 16)
+    private let indexFile: WritableFile
+    private var indexCRC: UInt32 = 0
     private var summary: IndexSummary
     private var filter: BloomFilter
     private(set) var stats = SSTableStatistics()
@@ -36,6 +40,7 @@ final class SSTableWriter {
         self.chunkLength = max(1024, chunkLength)
         self.compress = compress
         data = try WritableFile(path: descriptor.temporaryPath(.data))
+        indexFile = try WritableFile(path: descriptor.temporaryPath(.index))
         chunk = []
         chunk.reserveCapacity(self.chunkLength + 64)
         compressedBuffer = [UInt8](repeating: 0, count: Snappy.maxCompressedLength(self.chunkLength))
@@ -48,7 +53,7 @@ final class SSTableWriter {
     /// Appends a partition whose body is already encoded (canonical form).
     func append(token: Int64, key: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) throws {
         precondition(key.count <= Int(UInt16.max), "partition key longer than 65535 bytes reached the SSTable writer")
-        let indexOffset = index.count
+        let indexOffset = indexFile.size + index.count
         if stats.partitionCount % Self.summaryInterval == 0 {
             summary.tokens.append(token)
             summary.keys.append(Array(key))
@@ -65,6 +70,7 @@ final class SSTableWriter {
         } else {
             index.writeUInt32(0)
         }
+        if index.count >= 1 << 16 { try writeIndexBuffer() }
         filter.add(Murmur3.hash128(key))
         stats.partitionCount += 1
         stats.minToken = min(stats.minToken, token)
@@ -142,11 +148,14 @@ final class SSTableWriter {
         stats.commitLogIntervals = commitLogIntervals
         stats.createdAt = createdAt
         stats.level = level
-        index.writeUInt32LE(Checksum.crc32c(index.bytes))
+        try writeIndexBuffer()
+        index.writeUInt32LE(indexCRC)
+        try writeIndexBuffer()
+        try indexFile.sync()
+        try indexFile.close()
         let d = descriptor
         let info = CompressionInfo(chunkLength: chunkLength, compressed: compress, dataLength: streamPosition, offsets: offsets)
         try FileSystem.writeFile(d.temporaryPath(.compressionInfo), info.serialized())
-        try FileSystem.writeFile(d.temporaryPath(.index), index.bytes)
         try FileSystem.writeFile(d.temporaryPath(.summary), summary.serialized())
         try FileSystem.writeFile(d.temporaryPath(.filter), filter.serialized())
         try FileSystem.writeFile(d.temporaryPath(.statistics), stats.serialized())
@@ -162,9 +171,19 @@ final class SSTableWriter {
         return total
     }
 
+    /// Appends the buffered index bytes to the index file, extending its checksum.
+    private func writeIndexBuffer() throws {
+        try index.bytes.withUnsafeBytes { b in
+            indexCRC = Checksum.update(indexCRC, b)
+            try indexFile.write(b)
+        }
+        index.removeAll(keepingCapacity: true)
+    }
+
     /// Removes the temporary files of an unfinished write.
     func abort() {
         try? data.close()
+        try? indexFile.close()
         for c in SSTableDescriptor.Component.allCases { try? FileSystem.remove(descriptor.temporaryPath(c)) }
     }
 }
