@@ -43,6 +43,12 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
         ),
+        // bcrypt for stored role credentials (libxcrypt's crypt_r / crypt_gensalt_rn).
+        .systemLibrary(
+            name: "CCrypt",
+            pkgConfig: "libcrypt",
+            providers: [.apt(["libcrypt-dev"])]
+        ),
         // Cache prefetch hints for the vector index (a header with one inline function).
         .systemLibrary(name: "CVectorUnits"),
         .target(
@@ -87,7 +93,7 @@ let package = Package(
         .target(
             name: "BasaltCQL",
             dependencies: [
-                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltIndex", "CSnappy", "CLZ4",
+                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltIndex", "CSnappy", "CLZ4", "CCrypt",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -19,8 +19,12 @@ struct CQLStandaloneCommand: AsyncParsableCommand {
     @Option(help: "CQL native protocol port.") var port: UInt16 = 9042
     @Option(help: "Data directory.") var dataDir = "data"
     @Option(help: "Cluster name reported in system.local.") var clusterName = "Basalt Cluster"
-    @Option(help: "Superuser for PasswordAuthenticator (authentication is off unless given).") var superuser: String?
-    @Option(help: "Superuser password.") var superuserPassword = "cassandra"
+    @Option(help: "AllowAllAuthenticator or PasswordAuthenticator (roles in system_auth).") var authenticator = "AllowAllAuthenticator"
+    @Option(help: "AllowAllAuthorizer or CassandraAuthorizer (GRANT/REVOKE; needs PasswordAuthenticator).") var authorizer = "AllowAllAuthorizer"
+    @Option(help: "Deprecated: the superuser the first start creates; giving it turns PasswordAuthenticator on.") var superuser: String?
+    @Option(help: "Deprecated: that superuser's first password.") var superuserPassword = "cassandra"
+    @Option(help: "bcrypt cost of new password hashes (auth_bcrypt_gensalt_log2_rounds).") var bcryptLogRounds = 10
+    @Option(help: "Write the audit log into this directory (off unless given).") var auditLogDir: String?
     @Option(help: "Log level.") var logLevel = "info"
 
     func run() async throws {
@@ -37,7 +41,18 @@ struct CQLStandaloneCommand: AsyncParsableCommand {
             try hostId.description.write(toFile: hostIdPath, atomically: true, encoding: .utf8)
         }
         var configuration = CQLService.Configuration(clusterName: clusterName, hostId: hostId, address: address, nativePort: port)
-        if let superuser { configuration.authenticator = PasswordAuthenticator(superuser: superuser, password: superuserPassword) }
+        if superuser != nil || authenticator == "PasswordAuthenticator" {
+            var auth = AuthService.Settings()
+            auth.authorization = authorizer == "CassandraAuthorizer"
+            auth.bcryptLogRounds = bcryptLogRounds
+            auth.defaultSuperuser = superuser ?? "cassandra"
+            auth.defaultSuperuserPassword = superuserPassword
+            auth.setupDelayNanos = 0
+            configuration.auth = auth
+        } else if authorizer == "CassandraAuthorizer" {
+            throw ValidationError("--authorizer CassandraAuthorizer needs --authenticator PasswordAuthenticator")
+        }
+        configuration.auditLog = auditLogDir.map { AuditLog.Settings(directory: $0) }
         let group = EventLoopGroup(threads: 2, name: "basalt-cql")
         let service = try CQLService(configuration: configuration, dataDirectory: dataDir, group: group, messaging: nil, members: nil,
                                      tokens: { [Token(0)] }, publishSchemaVersion: { _ in }, clock: clock, logger: logger)

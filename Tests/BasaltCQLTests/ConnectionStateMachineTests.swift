@@ -78,15 +78,21 @@ struct ConnectionStateMachineTests {
         #expect(resumed && !m.isPaused && m.inFlight == 2)
     }
 
-    @Test func passwordAuthentication() {
-        var m = NativeConnectionStateMachine(settings: .init(authenticator: PasswordAuthenticator(superuser: "admin", password: "pw")))
+    @Test func passwordAuthenticationIsCheckedOffTheMachine() {
+        var m = NativeConnectionStateMachine(settings: .init(requiresAuthentication: true))
         #expect(Self.responses(m.onFrame(Self.frame(0, .startup([:])))) == [.authenticate(PasswordAuthenticator.className)])
         #expect(m.onFrame(Self.frame(1, .query("SELECT 1", QueryParameters()))).allSatisfy { if case .execute = $0 { return false } else { return true } })
-        guard case let .error(e)? = Self.responses(m.onFrame(Self.frame(2, .authResponse([0] + Array("admin".utf8) + [0] + Array("no".utf8))))).first else {
+        let token = [0] + Array("admin".utf8) + [0] + Array("no".utf8)
+        #expect(m.onFrame(Self.frame(2, .authResponse(token))) == [.authenticate(stream: 2, token: token)])
+        // One check at a time per connection.
+        guard case let .error(busy)? = Self.responses(m.onFrame(Self.frame(3, .authResponse(token)))).first else { Issue.record("two checks"); return }
+        #expect(busy.code == 0x000A)
+        guard case let .error(e)? = Self.responses(m.onAuthenticationResult(stream: 2, .failure(.badCredentials("no")))).first else {
             Issue.record("accepted a wrong password"); return
         }
-        #expect(e.code == 0x0100 && m.state == .authenticating)
-        #expect(Self.responses(m.onFrame(Self.frame(3, .authResponse([0] + Array("admin".utf8) + [0] + Array("pw".utf8))))) == [.authSuccess(nil)])
+        #expect(e.code == 0x0100 && m.state == .authenticating && !m.isAuthenticating)
+        _ = m.onFrame(Self.frame(4, .authResponse(token)))
+        #expect(Self.responses(m.onAuthenticationResult(stream: 4, .success("admin"))) == [.authSuccess(nil)])
         #expect(m.state == .ready && m.user == "admin")
     }
 }

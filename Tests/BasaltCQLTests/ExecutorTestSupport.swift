@@ -42,8 +42,10 @@ final class SingleNodeExecutor: @unchecked Sendable {
     let processor: QueryProcessor
     let session = ClientSession()
     let clock: ManualClock
+    let auth: AuthService?
 
-    init(clock: ManualClock = ManualClock(wallMicros: 1_700_000_000_000_000), settings: QueryProcessor.Settings = .init()) throws {
+    init(clock: ManualClock = ManualClock(wallMicros: 1_700_000_000_000_000), settings: QueryProcessor.Settings = .init(),
+         auth authSettings: AuthService.Settings? = nil) throws {
         self.clock = clock
         dir = ScratchDirectory()
         engine = try StorageEngine(directory: dir.path + "/data", clock: clock, logger: .quiet, attachedIndexes: indexes)
@@ -52,10 +54,13 @@ final class SingleNodeExecutor: @unchecked Sendable {
         let hostId = UUIDValue(msb: 7, lsb: 7)
         let info = NodeInfo(hostId: hostId, address: "127.0.0.1", nativeAddress: "127.0.0.1", tokens: [Token(0)])
         let timestamps = TimestampGenerator(clock: clock)
+        let auth = authSettings.map { AuthService(settings: $0, hasher: PasswordHasher(threads: 1), clock: clock, sleep: { _ in }, logger: .quiet) }
+        self.auth = auth
         processor = QueryProcessor(schema: holder, coordinator: LocalRequestCoordinator(engine: engine, schema: holder),
                                    distributor: LocalSchemaDistributor(holder: holder, hostId: hostId, timestamps: timestamps),
                                    cluster: SingleNodeClusterInfo(clusterName: "Test Cluster", node: info), clock: clock,
-                                   timestamps: timestamps, settings: settings, logger: .quiet)
+                                   timestamps: timestamps, settings: settings, auth: auth, logger: .quiet)
+        auth?.attach(processor)
     }
 
     /// Waits (up to 30 s) until no index of the keyspace `ks` is still being built.
@@ -73,15 +78,16 @@ final class SingleNodeExecutor: @unchecked Sendable {
     }
 
     func close() {
+        auth?.stop()
         engine.close(flush: false)
         dir.remove()
     }
 
     @discardableResult
     func run(_ cql: String, _ values: [ProtocolValue] = [], consistency: ConsistencyLevel = .one, pageSize: Int32? = nil,
-             pagingState: [UInt8]? = nil) async throws -> ResultBody {
+             pagingState: [UInt8]? = nil, as session: ClientSession? = nil) async throws -> ResultBody {
         let params = QueryParameters(consistency: consistency, values: values, pageSize: pageSize, pagingState: pagingState)
-        switch await processor.process(.query(cql, params), session: session) {
+        switch await processor.process(.query(cql, params), session: session ?? self.session) {
         case let .result(r): return r
         case let .error(e): throw e
         default: throw CQLError.serverError("unexpected response")
@@ -89,8 +95,8 @@ final class SingleNodeExecutor: @unchecked Sendable {
     }
 
     /// Rows of a SELECT, each column decoded with its type.
-    func rows(_ cql: String, _ values: [ProtocolValue] = [], consistency: ConsistencyLevel = .one) async throws -> [[CQLValue?]] {
-        guard case let .rows(r) = try await run(cql, values, consistency: consistency) else { return [] }
+    func rows(_ cql: String, _ values: [ProtocolValue] = [], consistency: ConsistencyLevel = .one, as session: ClientSession? = nil) async throws -> [[CQLValue?]] {
+        guard case let .rows(r) = try await run(cql, values, consistency: consistency, as: session) else { return [] }
         return Self.decode(r)
     }
 

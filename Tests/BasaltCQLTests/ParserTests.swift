@@ -208,7 +208,7 @@ struct ParserTests {
         }
     }
 
-    @Test(arguments: ["CREATE ROLE r", "LIST ROLES", "GRANT SELECT ON t TO r", "CREATE TABLE t (k counter PRIMARY KEY)", "CREATE TYPE x (a int)",
+    @Test(arguments: ["CREATE ROLE r WITH OPTIONS = {'a': 'b'}", "GRANT EXECUTE ON ALL FUNCTIONS TO r", "CREATE TABLE t (k counter PRIMARY KEY)", "CREATE TYPE x (a int)",
                       "CREATE TABLE t (k int PRIMARY KEY) WITH COMPACT STORAGE"])
     func unsupportedStatementsAreInvalidNotSyntax(text: String) {
         do {

@@ -80,6 +80,7 @@ public struct Binder: Sendable {
         case let .describe(d):
             let columns = SchemaDescriber.columns(for: d).map { ColumnSpec(keyspace: "", table: "", name: $0, type: .text) }
             return BoundStatement(kind: .describe(d), variables: [], partitionKeyIndexes: [], resultColumns: columns, keyspace: nil)
+        case let .auth(a): return try bindAuth(a)
         }
     }
 

@@ -13,6 +13,8 @@ public struct BoundStatement: Sendable {
         case writes([WritePlan], batch: BatchStatement.Kind?)
         case select(SelectPlan)
         case describe(DescribeStatement)
+        /// A role or permission statement, with its resource resolved where it names one.
+        case auth(AuthStatement, resource: AuthResource?)
     }
 
     public var kind: Kind

@@ -7,8 +7,19 @@ public final class ClientSession: @unchecked Sendable {
     private let lock = Lock()
     private var _keyspace: String?
     private var _user: String?
+    /// The node's own statements (role management, start-up): never checked for permissions.
+    public let isInternal: Bool
+    /// The client's address, for audit lines.
+    public let clientAddress: String
 
-    public init(keyspace: String? = nil) { _keyspace = keyspace }
+    public init(keyspace: String? = nil, isInternal: Bool = false, clientAddress: String = "") {
+        _keyspace = keyspace
+        self.isInternal = isInternal
+        self.clientAddress = clientAddress
+    }
+
+    /// A session for the node's own statements.
+    public static func `internal`() -> ClientSession { ClientSession(isInternal: true) }
 
     public var keyspace: String? {
         get { lock.withLock { _keyspace } }

@@ -31,9 +31,11 @@ public final class QueryProcessor: Sendable {
     let timeUUIDNode: UInt64
     let settings: Settings
     let logger: Logger
+    /// Authentication and authorization; nil when neither is configured.
+    public let auth: AuthService?
 
     public init(schema: SchemaHolder, coordinator: any RequestCoordinator, distributor: any SchemaDistributor, cluster: any ClusterInfoSource,
-                clock: any Clock, timestamps: TimestampGenerator? = nil, settings: Settings = Settings(), logger: Logger) {
+                clock: any Clock, timestamps: TimestampGenerator? = nil, settings: Settings = Settings(), auth: AuthService? = nil, logger: Logger) {
         self.schema = schema
         self.coordinator = coordinator
         self.distributor = distributor
@@ -46,6 +48,7 @@ public final class QueryProcessor: Sendable {
         self.prepared = PreparedStatementCache(capacity: settings.maxPreparedStatements)
         self.settings = settings
         self.logger = logger
+        self.auth = auth
     }
 
     /// Answers one statement request. Never throws: errors become ERROR responses.
@@ -55,6 +58,7 @@ public final class QueryProcessor: Sendable {
             case let .query(text, params):
                 let parsed = try Self.parse(text)
                 let bound = try binder(keyspace: session.keyspace).bind(parsed)
+                try await authorize(bound, text: text, session: session)
                 return .result(try await execute(bound, params, session: session))
             case let .prepare(text):
                 let parsed = try Self.parse(text)
@@ -68,6 +72,7 @@ public final class QueryProcessor: Sendable {
                     throw CQLError.unprepared("Prepared query with ID \(id.hexString) not found (either the query was not prepared on this host (maybe the host has been restarted?) or you have prepared too many queries and it has been evicted from the internal cache)", id: id)
                 }
                 let bound = try binder(keyspace: entry.keyspace).bind(entry.parsed)
+                try await authorize(bound, text: entry.query, session: session)
                 return .result(try await execute(bound, params, session: session))
             case let .batch(batch):
                 return .result(try await executeBatch(batch, session: session))
@@ -79,6 +84,21 @@ public final class QueryProcessor: Sendable {
         } catch {
             return .error(.serverError("\(error)"))
         }
+    }
+
+    /// Checks the session's permissions for a statement about to run (every statement of a batch,
+    /// prepared ones at each execution) and writes its audit line.
+    func authorize(_ bound: BoundStatement, text: String?, session: ClientSession) async throws(CQLError) {
+        guard let auth, !session.isInternal else { return }
+        if let audit = auth.audit, let text {
+            let category = switch bound.kind {
+            case .schemaChange, .truncate: "DDL"
+            case .auth: "DCL"
+            default: "QUERY"
+            }
+            audit.record(.init(category: category, type: "STATEMENT", role: session.user ?? "anonymous", address: session.clientAddress, operation: text))
+        }
+        try await auth.authorize(bound, schema: schema.schema, session: session)
     }
 
     static func parse(_ text: String) throws(CQLError) -> ParsedStatement {
@@ -114,8 +134,15 @@ public final class QueryProcessor: Sendable {
             session.keyspace = ks
             return .setKeyspace(ks)
         case let .schemaChange(change):
+            if !session.isInternal { try StatementPermissions.checkProtectedSchema(change) }
             guard let description = try await distributor.announce(change) else { return .void }
+            await auth?.onSchemaChange(change, session: session)
             return .schemaChange(description)
+        case let .auth(statement, resource):
+            guard let auth, auth.settings.authentication else {
+                throw .unauthorized("You have to be logged in and not anonymous to perform this request")
+            }
+            return try await auth.execute(statement, resource: resource, session: session)
         case let .truncate(table):
             try await distributor.truncate(table)
             return .void
@@ -153,13 +180,17 @@ public final class QueryProcessor: Sendable {
         var work = [(WritePlan, [ProtocolValue])]()
         for child in batch.children {
             let bound: BoundStatement
+            let text: String
             switch child.statement {
-            case let .query(text):
-                bound = try binder(keyspace: session.keyspace).bind(try Self.parse(text))
+            case let .query(t):
+                text = t
+                bound = try binder(keyspace: session.keyspace).bind(try Self.parse(t))
             case let .prepared(id):
                 guard let entry = prepared.get(id) else { throw .unprepared("Prepared query with ID \(id.hexString) not found", id: id) }
+                text = entry.query
                 bound = try binder(keyspace: entry.keyspace).bind(entry.parsed)
             }
+            try await authorize(bound, text: text, session: session)
             guard case let .writes(plans, _) = bound.kind else {
                 throw .invalid("Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed.")
             }

@@ -25,7 +25,10 @@ public final class CQLService: @unchecked Sendable {
         public var dataCenter: String
         public var rack: String
         public var releaseVersion: String = NodeInfo.defaultReleaseVersion
-        public var authenticator: PasswordAuthenticator?
+        /// Roles, passwords and permissions (nil: AllowAllAuthenticator and AllowAllAuthorizer).
+        public var auth: AuthService.Settings?
+        /// The audit log (nil: off).
+        public var auditLog: AuditLog.Settings?
         public var connectionSettings = NativeConnectionStateMachine.Settings()
         /// Why this node may not pick write timestamps now (its clock is too far from the
         /// cluster's), or nil; see ``QueryProcessor/Settings/serverTimestampRefusal``.
@@ -33,7 +36,7 @@ public final class CQLService: @unchecked Sendable {
         public var transportLimits = NativeTransportLimits()
 
         public init(clusterName: String, hostId: UUIDValue, address: String, internodePort: Int = 7000, nativePort: UInt16 = 9042,
-                    dataCenter: String = "datacenter1", rack: String = "rack1", authenticator: PasswordAuthenticator? = nil) {
+                    dataCenter: String = "datacenter1", rack: String = "rack1", auth: AuthService.Settings? = nil) {
             self.clusterName = clusterName
             self.hostId = hostId
             self.address = address
@@ -41,7 +44,7 @@ public final class CQLService: @unchecked Sendable {
             self.nativePort = nativePort
             self.dataCenter = dataCenter
             self.rack = rack
-            self.authenticator = authenticator
+            self.auth = auth
         }
     }
 
@@ -60,6 +63,7 @@ public final class CQLService: @unchecked Sendable {
     private var server: NativeServer?
     private var processor: QueryProcessor?
     private var reconcileTask: Task<Void, Never>?
+    private var authService: AuthService?
     private var engineAttached = false
 
     /// - Parameters:
@@ -116,6 +120,9 @@ public final class CQLService: @unchecked Sendable {
         publishSchemaVersion(holder.version)
     }
 
+    /// Authentication and authorization, once started (nil when not configured).
+    public var auth: AuthService? { lock.withLock { authService } }
+
     var processorSettings: QueryProcessor.Settings {
         var s = QueryProcessor.Settings()
         s.serverTimestampRefusal = configuration.serverTimestampRefusal
@@ -134,16 +141,26 @@ public final class CQLService: @unchecked Sendable {
     @discardableResult
     public func start(engine: StorageEngine, openedTables: [TableSchema], coordinator: (any RequestCoordinator)?) async throws -> SocketAddress {
         try attachEngine(engine, openedTables: openedTables)
+        var auth: AuthService?
+        if let a = configuration.auth {
+            let audit = try configuration.auditLog.map { s throws(FileError) in try AuditLog(settings: s, clock: clock) }
+            auth = AuthService(settings: a, audit: audit, clock: clock, logger: logger)
+        }
         let processor = QueryProcessor(schema: schema, coordinator: coordinator ?? LocalRequestCoordinator(engine: engine, schema: schema, dataCenter: configuration.dataCenter),
                                        distributor: distributor, cluster: cluster, clock: clock, timestamps: timestamps,
-                                       settings: processorSettings, logger: logger)
+                                       settings: processorSettings, auth: auth, logger: logger)
+        if let auth {
+            auth.attach(processor)
+            if auth.settings.authentication { await auth.startSetup() }
+        }
         var settings = configuration.connectionSettings
-        settings.authenticator = configuration.authenticator
+        settings.requiresAuthentication = configuration.auth?.authentication ?? false
         let server = NativeServer(group: group, processor: processor, settings: settings, limits: configuration.transportLimits,
                                   events: events, logger: logger)
         lock.withLock {
             self.processor = processor
             self.server = server
+            self.authService = auth
         }
         let bound = try await server.start(at: try SocketAddress(host: configuration.address, port: configuration.nativePort))
         return bound
@@ -177,9 +194,10 @@ public final class CQLService: @unchecked Sendable {
     }
 
     public func stop() async {
-        let (task, server) = lock.withLock { (reconcileTask, self.server) }
+        let (task, server, auth) = lock.withLock { (reconcileTask, self.server, authService) }
         task?.cancel()
         await server?.stop()
+        auth?.stop()
     }
 }
 

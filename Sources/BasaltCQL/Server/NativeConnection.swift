@@ -23,7 +23,8 @@ final class NativeConnection: @unchecked Sendable {
     /// Statements run in tasks that prefer this connection's loop.
     private let taskExecutor: LoopTaskExecutor
     let id: Int
-    let session = ClientSession()
+    let session: ClientSession
+    private let auth: AuthService?
     /// The client's address, the key of the per-address limits.
     let host: String
     private var decoder: FrameDecoder
@@ -47,6 +48,8 @@ final class NativeConnection: @unchecked Sendable {
 
     init(tcp: TCPConnection, id: Int, processor: QueryProcessor, hub: NativeEventHub,
          settings: NativeConnectionStateMachine.Settings, shared: NativeTransportShared, logger: Logger) {
+        session = ClientSession(clientAddress: tcp.remoteAddress?.host ?? "")
+        auth = processor.auth
         self.tcp = tcp
         self.loop = tcp.loop
         taskExecutor = LoopTaskExecutor(loop: tcp.loop)
@@ -207,6 +210,7 @@ final class NativeConnection: @unchecked Sendable {
             case let .register(types): hub.register(self, for: types)
             case .pauseReading, .resumeReading: updateReading()
             case let .close(reason): close(reason)
+            case let .authenticate(stream, token): authenticate(stream, token)
             }
         }
     }
@@ -226,6 +230,29 @@ final class NativeConnection: @unchecked Sendable {
                 _ = self.loop.execute { self.complete(request.stream, response, bytes: bytes) }
             }
         }
+    }
+
+    /// Checks credentials in a task (bcrypt on the hasher's threads, the throttle's wait as a sleep),
+    /// then feeds the result back to the state machine on the loop.
+    private func authenticate(_ stream: Int16, _ token: [UInt8]?) {
+        guard let auth else {
+            run(machine.onAuthenticationResult(stream: stream, .failure(.badCredentials("Authentication is not configured"))), frameBytes: 0)
+            return
+        }
+        let address = session.clientAddress
+        Task(executorPreference: taskExecutor) {
+            let result = await auth.authenticate(token: token, address: address)
+            if self.loop.inEventLoop {
+                self.finishAuthentication(stream, result)
+            } else {
+                _ = self.loop.execute { self.finishAuthentication(stream, result) }
+            }
+        }
+    }
+
+    private func finishAuthentication(_ stream: Int16, _ result: Result<String, CQLError>) {
+        guard isOpen else { return }
+        run(machine.onAuthenticationResult(stream: stream, result), frameBytes: 0)
     }
 
     private func complete(_ stream: Int16, _ response: Response, bytes: Int) {

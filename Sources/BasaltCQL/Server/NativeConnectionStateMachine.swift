@@ -5,7 +5,7 @@ import BasaltCore
 ///
 /// ```
 /// awaitingStartup --STARTUP--> ready                  (no authenticator)
-/// awaitingStartup --STARTUP--> authenticating --AUTH_RESPONSE ok--> ready
+/// awaitingStartup --STARTUP--> authenticating --AUTH_RESPONSE--> (.authenticate; result ok) --> ready
 /// any state: OPTIONS → SUPPORTED; a fatal decode error → its ERROR frame, then close
 /// ```
 /// Statement requests (QUERY, PREPARE, EXECUTE, BATCH) are handed out as `.execute` and may be
@@ -33,14 +33,17 @@ public struct NativeConnectionStateMachine: Sendable {
         case resumeReading
         /// Close once what was written has been flushed.
         case close(String)
+        /// Check these SASL credentials off the loop and report ``onAuthenticationResult(stream:_:)``.
+        case authenticate(stream: Int16, token: [UInt8]?)
     }
 
     public struct Settings: Hashable, Sendable {
         public var maxInFlight = 2048
         public var pauseThreshold = 1024
-        public var authenticator: PasswordAuthenticator?
+        /// Answer STARTUP with AUTHENTICATE (PasswordAuthenticator).
+        public var requiresAuthentication: Bool
         public var maxBodyLength = FrameDecoder.defaultMaxBodyLength
-        public init(authenticator: PasswordAuthenticator? = nil) { self.authenticator = authenticator }
+        public init(requiresAuthentication: Bool = false) { self.requiresAuthentication = requiresAuthentication }
     }
 
     public private(set) var state: State = .awaitingStartup
@@ -48,6 +51,8 @@ public struct NativeConnectionStateMachine: Sendable {
     public private(set) var inFlight = 0
     public private(set) var isPaused = false
     public private(set) var user: String?
+    /// An AUTH_RESPONSE is being checked (one at a time per connection).
+    public private(set) var isAuthenticating = false
     public let settings: Settings
 
     public init(settings: Settings = Settings()) { self.settings = settings }
@@ -101,24 +106,21 @@ public struct NativeConnectionStateMachine: Sendable {
                 }
                 compression = c
             }
-            if settings.authenticator != nil {
+            if settings.requiresAuthentication {
                 state = .authenticating
                 return [reply(r.stream, .authenticate(PasswordAuthenticator.className))]
             }
             state = .ready
             return [reply(r.stream, .ready)]
         case .authenticating:
-            guard case let .authResponse(token) = r.request, let auth = settings.authenticator else {
+            guard case let .authResponse(token) = r.request else {
                 return [reply(r.stream, .error(.protocolError("Unexpected message \(r.request.opcode), expecting AUTH_RESPONSE")))]
             }
-            switch auth.authenticate(token) {
-            case let .success(name):
-                user = name
-                state = .ready
-                return [reply(r.stream, .authSuccess(nil))]
-            case let .failure(e):
-                return [reply(r.stream, .error(e))]
+            guard !isAuthenticating else {
+                return [reply(r.stream, .error(.protocolError("Unexpected AUTH_RESPONSE while another is being checked")))]
             }
+            isAuthenticating = true
+            return [.authenticate(stream: r.stream, token: token)]
         case .ready:
             switch r.request {
             case .startup: return [reply(r.stream, .error(.protocolError("Unexpected message STARTUP, the connection is already initialized")))]
@@ -140,6 +142,20 @@ public struct NativeConnectionStateMachine: Sendable {
                 }
                 return out
             }
+        }
+    }
+
+    /// The credentials of an `.authenticate` were checked: the role, or the error to answer with.
+    public mutating func onAuthenticationResult(stream: Int16, _ result: Result<String, CQLError>) -> [Action] {
+        guard state == .authenticating, isAuthenticating else { return [] }
+        isAuthenticating = false
+        switch result {
+        case let .success(name):
+            user = name
+            state = .ready
+            return [reply(stream, .authSuccess(nil))]
+        case let .failure(e):
+            return [reply(stream, .error(e))]
         }
     }
 

@@ -13,9 +13,10 @@ extension CQLParser {
             try expectWord("index")
             return .createIndex(try createIndex(custom: custom))
         }
+        if acceptWord("role") { return .auth(try roleStatement(create: true)) }
+        if acceptWord("user") { return .auth(try userStatement(create: true)) }
         if case let .word(w) = current.kind {
             switch w {
-            case "role", "user": throw unsupported("CREATE \(w.uppercased()) (roles and permissions)")
             case "type": throw unsupported("CREATE TYPE (user-defined types)")
             case "function", "aggregate", "or": throw unsupported("user-defined functions and aggregates")
             case "materialized": throw unsupported("CREATE MATERIALIZED VIEW")
@@ -179,7 +180,8 @@ extension CQLParser {
             }
             return .alterTable(AlterTableStatement(table: table, ifExists: ie, action: action))
         }
-        if case let .word(w) = current.kind, ["role", "user"].contains(w) { throw unsupported("ALTER \(w.uppercased()) (roles and permissions)") }
+        if acceptWord("role") { return .auth(try roleStatement(create: false)) }
+        if acceptWord("user") { return .auth(try userStatement(create: false)) }
         throw mismatch(expecting: "KEYSPACE or TABLE")
     }
 
@@ -206,7 +208,10 @@ extension CQLParser {
         }
         if case let .word(w) = current.kind {
             switch w {
-            case "role", "user": throw unsupported("DROP \(w.uppercased()) (roles and permissions)")
+            case "role", "user":
+                advance()
+                let ie = try ifExists()
+                return .auth(.dropRole(try roleName(), ifExists: ie, isUser: w == "user"))
             case "type": throw unsupported("DROP TYPE (user-defined types)")
             case "function", "aggregate": throw unsupported("user-defined functions and aggregates")
             case "materialized": throw unsupported("DROP MATERIALIZED VIEW")

@@ -184,8 +184,12 @@ public struct CQLParser {
         case "begin": return .batch(try batchStatement())
         case "select": return .select(try selectStatement())
         case "describe", "desc": return .describe(try describeStatement())
-        case "grant", "revoke", "list":
-            throw unsupported("\(w.uppercased()) (roles and permissions)")
+        case "grant", "revoke":
+            advance()
+            return .auth(try grantStatement(grant: w == "grant"))
+        case "list":
+            advance()
+            return .auth(try listStatement())
         default:
             throw noViableAlternative()
         }

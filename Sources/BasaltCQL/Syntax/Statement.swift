@@ -18,6 +18,8 @@ public indirect enum Statement: Hashable, Sendable {
     case batch(BatchStatement)
     case select(SelectStatement)
     case describe(DescribeStatement)
+    /// Roles and permissions (CREATE/ALTER/DROP ROLE|USER, GRANT, REVOKE, LIST).
+    case auth(AuthStatement)
 }
 
 /// A statement with what the parser learned about its bind markers.

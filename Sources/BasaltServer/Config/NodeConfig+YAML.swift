@@ -20,8 +20,10 @@ extension NodeConfig {
         "compaction_throughput_mb_per_sec", "write_request_timeout_in_ms", "read_request_timeout_in_ms",
         "range_request_timeout_in_ms", "request_timeout_in_ms", "hinted_handoff_enabled", "max_hint_window_in_ms",
         "max_hints_size_in_mb", "hinted_handoff_throttle_in_kb", "auto_bootstrap", "stream_throughput_outbound",
-        "replace_address_first_boot", "authenticator", "superuser_name",
-        "superuser_password", "log_level", "vector_search_routing",
+        "replace_address_first_boot", "authenticator", "authorizer", "superuser_name",
+        "superuser_password", "auth_bcrypt_gensalt_log2_rounds", "credentials_validity", "credentials_update_interval",
+        "permissions_validity", "permissions_update_interval", "credentials_validity_in_ms", "credentials_update_interval_in_ms",
+        "permissions_validity_in_ms", "permissions_update_interval_in_ms", "audit_logging_options", "log_level", "vector_search_routing",
         "commit_failure_policy", "disk_failure_policy", "max_clock_offset_ms",
         "native_transport_max_frame_size", "native_transport_max_request_data_in_flight",
         "native_transport_max_request_data_in_flight_per_ip", "native_transport_throw_on_overload",
@@ -117,6 +119,15 @@ extension NodeConfig {
         case "stream_throughput_outbound": streamThroughputMiBPerSecond = try NodeConfig.parseMiBPerSecond(key, try str())
         case "replace_address_first_boot": replaceAddressFirstBoot = try str()
         case "authenticator": authenticator = try str()
+        case "authorizer": authorizer = try str()
+        case "auth_bcrypt_gensalt_log2_rounds": bcryptLogRounds = try int()
+        case "credentials_validity", "credentials_validity_in_ms": credentialsValidityMillis = try NodeConfig.parseMillis(key, try str())
+        case "credentials_update_interval", "credentials_update_interval_in_ms":
+            credentialsUpdateIntervalMillis = try NodeConfig.parseMillis(key, try str())
+        case "permissions_validity", "permissions_validity_in_ms": permissionsValidityMillis = try NodeConfig.parseMillis(key, try str())
+        case "permissions_update_interval", "permissions_update_interval_in_ms":
+            permissionsUpdateIntervalMillis = try NodeConfig.parseMillis(key, try str())
+        case "audit_logging_options": try setAuditLogging(v)
         case "superuser_name": superuserName = try str()
         case "superuser_password": superuserPassword = try str()
         case "log_level": logLevel = try str()
@@ -222,8 +233,20 @@ extension NodeConfig {
         stream_throughput_outbound: \(streamThroughputMiBPerSecond)MiB/s
         replace_address_first_boot: \(q(replaceAddressFirstBoot))
         authenticator: \(authenticator)
+        authorizer: \(authorizer)
         superuser_name: \(q(superuserName))
         superuser_password: \(q(superuserPassword))
+        auth_bcrypt_gensalt_log2_rounds: \(bcryptLogRounds)
+        credentials_validity: \(credentialsValidityMillis)ms
+        credentials_update_interval: \(credentialsUpdateIntervalMillis)ms
+        permissions_validity: \(permissionsValidityMillis)ms
+        permissions_update_interval: \(permissionsUpdateIntervalMillis)ms
+        audit_logging_options:
+          enabled: \(auditLogEnabled)
+          logger: \(q(auditLogger))
+          audit_logs_dir: \(q(auditLogDirectory))
+          max_log_size: \(auditLogMaxSizeBytes)
+          max_log_files: \(auditLogMaxFiles)
         log_level: \(logLevel)
         vector_search_routing: \(vectorSearchRouting.rawValue)
         commit_failure_policy: \(commitFailurePolicy.rawValue)

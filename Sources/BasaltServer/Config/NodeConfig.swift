@@ -96,10 +96,29 @@ public struct NodeConfig: Sendable, Equatable {
     public var internodeMaxConcurrentConnections = 1024
     public var internodeIncompleteFrameTimeoutMillis = 60_000
 
-    /// `AllowAllAuthenticator` (default) or `PasswordAuthenticator`.
+    /// `AllowAllAuthenticator` (default) or `PasswordAuthenticator` (roles in `system_auth`).
     public var authenticator = "AllowAllAuthenticator"
+    /// `AllowAllAuthorizer` (default) or `CassandraAuthorizer` (GRANT/REVOKE permissions; needs PasswordAuthenticator).
+    public var authorizer = "AllowAllAuthorizer"
+    /// Deprecated: the superuser the cluster's first start creates (Cassandra's `cassandra`/`cassandra`).
+    /// Read once, when `system_auth` has no role yet; afterwards roles change only through CQL.
     public var superuserName = "cassandra"
     public var superuserPassword = "cassandra"
+    /// bcrypt cost (log2 of the rounds) of new password hashes, 4…31 (Cassandra's `auth_bcrypt_gensalt_log2_rounds`).
+    public var bcryptLogRounds = 10
+    /// How long cached credentials and resolved permissions are used, and after how long they are
+    /// reloaded in the background (Cassandra's `credentials_validity`, `credentials_update_interval`,
+    /// `permissions_validity`, `permissions_update_interval`), in milliseconds; 0 disables a cache.
+    public var credentialsValidityMillis = 2000
+    public var credentialsUpdateIntervalMillis = 2000
+    public var permissionsValidityMillis = 2000
+    public var permissionsUpdateIntervalMillis = 2000
+    /// `audit_logging_options`: off by default; lines go to `audit_logs_dir` (default `<data_directory>/audit`).
+    public var auditLogEnabled = false
+    public var auditLogger = "FileAuditLogger"
+    public var auditLogDirectory = ""
+    public var auditLogMaxSizeBytes = 16 << 20
+    public var auditLogMaxFiles = 10
 
     /// Log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
@@ -184,6 +203,7 @@ public struct NodeConfig: Sendable, Equatable {
         if !["AllowAllAuthenticator", "PasswordAuthenticator"].contains(authenticator) {
             out.append("authenticator must be AllowAllAuthenticator or PasswordAuthenticator, got '\(authenticator)'")
         }
+        out += securityProblems
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             out.append("log_level '\(logLevel)' is not a level")
         }

@@ -74,9 +74,11 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
         let clockOffsets = context.clockOffsets
         configuration.serverTimestampRefusal = { clockOffsets.serverTimestampRefusal() }
         configuration.transportLimits = Self.transportLimits(c)
-        if c.authenticator.hasSuffix("PasswordAuthenticator") {
-            configuration.authenticator = PasswordAuthenticator(superuser: c.superuserName, password: c.superuserPassword)
+        configuration.auth = c.authSettings
+        if configuration.auth != nil, c.superuserName != "cassandra" || c.superuserPassword != "cassandra" {
+            context.logger.warning("superuser_name/superuser_password are deprecated: they only name the superuser the cluster's first start creates; manage roles with CREATE/ALTER ROLE (docs/security.md)")
         }
+        configuration.auditLog = c.auditLogSettings
         let membership = context.membership
         let update = context.updateLocalState
         let service = try CQLService(
@@ -85,6 +87,7 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
             publishSchemaVersion: { v in Task { await update([.schemaVersion(v)]) } },
             clock: context.clock, logger: context.logger)
         let subscription = context.events.subscribe { event in service.onMembershipEvent(event) }
+        AuthMetrics.register(in: context.metrics) { service.auth }
         context.metrics.register("native_transport") { out in
             if let c = service.transportCounters { NativeTransportMetrics.write(c, into: &out) }
         }

@@ -2,7 +2,7 @@ import BasaltCore
 import DequeModule
 
 /// A fixed set of worker threads running submitted jobs in order, with a bounded queue.
-final class BackgroundExecutor: @unchecked Sendable {
+public final class BackgroundExecutor: @unchecked Sendable {
     // @unchecked: the queue and flags are guarded by `cond`.
     private let cond = ConditionLock()
     private var queue = Deque<@Sendable () -> Void>()
@@ -11,7 +11,7 @@ final class BackgroundExecutor: @unchecked Sendable {
     private var threads: [WorkerThread] = []
     let queueLimit: Int
 
-    init(name: String, threads n: Int, queueLimit: Int) {
+    public init(name: String, threads n: Int, queueLimit: Int) {
         self.queueLimit = queueLimit
         for i in 0 ..< max(1, n) {
             threads.append(WorkerThread(name: "\(name)-\(i)") { [self] in work() })
@@ -20,7 +20,7 @@ final class BackgroundExecutor: @unchecked Sendable {
 
     /// Queues a job; false when the queue is full or the executor is stopping.
     @discardableResult
-    func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
+    public func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
         cond.withLock {
             guard !stopping, queue.count < queueLimit else { return false }
             queue.append(job)
@@ -55,7 +55,7 @@ final class BackgroundExecutor: @unchecked Sendable {
     }
 
     /// Runs what is queued, then stops the threads (`dropQueued` discards queued jobs instead).
-    func shutdown(dropQueued: Bool) {
+    public func shutdown(dropQueued: Bool) {
         cond.withLock {
             stopping = true
             if dropQueued { queue.removeAll() }
