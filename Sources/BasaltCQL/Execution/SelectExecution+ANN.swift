@@ -23,9 +23,11 @@ extension SelectExecution {
         let a = assembler
         var ask = ann.k
         while true {
+            // Within named partitions most of the ring's nearest rows fall outside them.
+            let wanted = partitions == nil ? ask : ask * 4
             let command = NearestRowsCommand(keyspace: query.table.keyspace, table: query.table.name, tableId: query.table.id,
-                                             index: ann.index.name, vector: ann.vector, k: partitions == nil ? ask : ask * 4,
-                                             restrictions: restrictions, rowsWanted: partitions == nil ? ask : ask * 4, nowSeconds: nowSeconds)
+                                             index: ann.index.name, vector: ann.vector, k: wanted,
+                                             restrictions: restrictions, rowsWanted: wanted, nowSeconds: nowSeconds)
             let candidates: [NearestRow]
             do { candidates = try await reader.nearestRows(command, consistency: consistency) } catch { throw error.cqlError }
             // Candidates come nearest first. They are read in concurrent batches, and reading stops
