@@ -57,6 +57,11 @@ enum NodeMetrics {
                         c.connectionsRefused)
             out.counter("basalt_messaging_incomplete_frame_closes_total", help: "Incoming connections closed for a frame left incomplete.",
                         c.incompleteFrameCloses)
+            out.family("basalt_messaging_verb_timeouts_total", type: .counter, help: "Internode requests that timed out waiting for their answer, by verb.",
+                       samples: c.timeoutsByVerb.sorted { $0.key < $1.key }.map { ([("verb", $0.key)], Double($0.value)) })
+            out.family("basalt_messaging_verb_dropped_total", type: .counter,
+                       help: "Internode messages dropped before they were sent (refused as overloaded), by verb.",
+                       samples: c.droppedByVerb.sorted { $0.key < $1.key }.map { ([("verb", $0.key)], Double($0.value)) })
         }
     }
 }
