@@ -6,8 +6,10 @@ summing to RF x 100 %), tablehistograms and the per-table histograms moving unde
 named tables, the compaction throttle, drain (writes refused, reads served, until a restart), and
 their exit codes on bad input."""
 import json
+import os
 import re
 import subprocess
+import urllib.request
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import Cluster
@@ -44,6 +46,11 @@ def test_version_info_describecluster_and_gossipinfo(basalt_cluster):
     assert sorted(e["address"].split(":")[0] for e in g["endpoints"]) == sorted(basalt_cluster.addresses)
     assert all(e["status"] == "NORMAL" and e["up"] and e["tokens"] == 16 for e in g["endpoints"])
     assert "STATUS:NORMAL" in admin(a, "gossipinfo").stdout
+    # Every line of a node's log names it: address from the first line, host id once it is known.
+    with open(os.path.join(basalt_cluster.directory, "node1", "basalt.log")) as f:
+        lines = [line for line in f if not line.startswith("--- start")]
+    assert lines and all("node=%s:" % a in line for line in lines), [line for line in lines if "node=" not in line][:3]
+    assert sum("host_id=%s" % j["id"] in line for line in lines) >= len(lines) - 5
 
 
 def test_getendpoints_agrees_with_the_driver_and_tables_are_reported(basalt_cluster):
@@ -108,7 +115,6 @@ def test_pending_hints_are_listed_and_truncated(basalt_cluster):
 
 
 def test_proxyhistograms_and_latency_metrics_move_under_load(basalt_cluster):
-    import urllib.request
     a = basalt_cluster.addresses[0]
     before = admin_json(a, "proxyhistograms")
     c, s = session_on([a], ConsistencyLevel.QUORUM)
@@ -145,7 +151,6 @@ def keyspace_on(address, keyspace, rf, consistency, *tables):
 
 
 def metric_value(address, pattern):
-    import urllib.request
     body = urllib.request.urlopen("http://%s:7199/metrics" % address, timeout=10).read().decode()
     found = re.search("^" + pattern + r" (\S+)$", body, re.M)
     return float(found.group(1)) if found else None
@@ -179,6 +184,9 @@ def test_status_keyspace_tablehistograms_and_flush_of_named_tables(basalt_cluste
     assert metric_value(a, count) >= before + 100
     assert metric_value(a, 'basalt_table_write_latency_seconds_count{keyspace="hist",table="kv"}') >= 100
     assert metric_value(a, r'basalt_table_sstables_per_read_bucket\{keyspace="hist",table="kv",le="\+Inf"\}') >= 100
+    # The swift-metrics families share the page with the collectors'.
+    body = urllib.request.urlopen("http://%s:7199/metrics" % a, timeout=10).read().decode()
+    assert "# TYPE basalt_vector_index_search_seconds histogram" in body and "# TYPE basalt_coordinator_writes_total counter" in body
 
     flushed = admin(a, "flush", "hist", "kv").stdout
     assert "flush started" in flushed and "hist.kv" in flushed, flushed
