@@ -85,4 +85,17 @@ struct EffectiveOwnershipTests {
         let local = ring.members[2].identity
         #expect(EffectiveOwnership.compute(ring: ring, replication: .local, localNode: local) == [local.address: 1.0])
     }
+
+    @Test func statusNamesTheOwnershipItShowsAndTheDrainedMode() {
+        let snapshot = AdminRoutesTests.snapshot()
+        let plain = StatusReport(snapshot, mode: "NORMAL")
+        #expect(plain.keyspace == nil && plain.nodes.map { $0.owns } == [1.0])
+        #expect(plain.text.contains("Owns ") && plain.text.contains("Note: Owns is") && !plain.text.contains("Mode:"))
+        let local = NodeIdentity(hostId: UUIDValue(msb: 1, lsb: 2), address: snapshot.localAddress)
+        let owned = EffectiveOwnership.compute(ring: snapshot.ring, replication: .simple(replicationFactor: 3), localNode: local)
+        let effective = StatusReport(snapshot, keyspace: "ks", effectiveOwnership: owned, mode: "DRAINED")
+        #expect(effective.keyspace == "ks" && effective.nodes.map { $0.owns } == [1.0])
+        #expect(effective.text.hasPrefix("Mode: DRAINED") && effective.text.contains("Owns (effective)") && !effective.text.contains("Note:"))
+        #expect(effective.text.contains("100.0%"))
+    }
 }
