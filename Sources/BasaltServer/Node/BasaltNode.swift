@@ -143,7 +143,7 @@ public final class BasaltNode: @unchecked Sendable {
             dataCenter: config.dataCenter, rack: config.rack, releaseVersion: releaseVersion)
         let gossip = GossipService(
             membership: ClusterMembership(settings: settings, local: local, generation: generation, clock: clock),
-            loop: group.loops[0], messaging: messaging, events: events, logger: logger)
+            loop: group.loops[0], messaging: messaging, events: events, metrics: metrics.factory, logger: logger)
         gossip.register()
         update { $0.gossip = gossip }
         NodeMetrics.register(in: metrics, messaging: messaging, gossip: gossip)
