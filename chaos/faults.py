@@ -19,7 +19,6 @@ undoes whatever may be left after a failure or an interrupt and is safe to call 
 import glob
 import os
 import shutil
-import signal
 import subprocess
 import time
 
@@ -187,24 +186,12 @@ class LossyLink(LinkFault):
 # -- faults that restart the node -------------------------------------------------------------------------
 
 def stop_node(node, timeout=60):
-    """Stops node `node` gracefully (SIGTERM), SIGKILL after `timeout` seconds."""
-    pid = node_pid(node)
-    if pid is None:
+    """Stops node `node` gracefully (cluster/stop: SIGTERM, waits until it is gone, SIGKILL after `timeout` seconds)."""
+    if node_pid(node) is None:
         return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.time() + timeout
-    while time.time() < deadline and os.path.exists("/proc/%d" % pid):
-        with open("/proc/%d/stat" % pid) as f:
-            if f.read().split()[2] == "Z":
-                break
-        time.sleep(0.1)
-    else:
-        if os.path.exists("/proc/%d" % pid):
-            os.kill(pid, signal.SIGKILL)
-    try:
-        os.remove(os.path.join(node_directory(node), "pid"))
-    except OSError:
-        pass
+    env = dict(os.environ)
+    env["BASALT_CLUSTER_STOP_TIMEOUT"] = str(timeout)
+    cluster("stop", node, env=env)
 
 
 class ClockSkew(Fault):

@@ -42,9 +42,22 @@ extension AdminCommand {
     }
 
     struct Flush: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write every memtable to SSTables (Load counts SSTables only).")
+        static let configuration = CommandConfiguration(
+            abstract: "Write memtables to SSTables: every table's, KEYSPACE's, or the named TABLES of KEYSPACE (Load counts SSTables only).")
+        @Argument(help: "Only this keyspace's tables.") var keyspace: String?
+        @Argument(help: "Only these tables of the keyspace.") var tables: [String] = []
         @OptionGroup var endpoint: Endpoint
-        func run() async throws { try await AdminCommand.operation("/flush", endpoint, stopsNode: false) }
+        func run() async throws {
+            let path = "/flush" + AdminCommand.query(["keyspace": keyspace, "tables": tables.isEmpty ? nil : tables.joined(separator: ",")])
+            try await AdminCommand.operation(path, endpoint, stopsNode: false)
+        }
+    }
+
+    struct Drain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Refuse writes from now until restart (clients and peers), then flush every memtable; reads go on.")
+        @OptionGroup var endpoint: Endpoint
+        func run() async throws { try await AdminCommand.operation("/drain", endpoint, stopsNode: false) }
     }
 
     struct SetStreamThroughput: AsyncParsableCommand {

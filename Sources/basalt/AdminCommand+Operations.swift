@@ -5,7 +5,8 @@ import ArgumentParser
 extension AdminCommand {
     static let operations: [any ParsableCommand.Type] = [
         Version.self, Info.self, DescribeCluster.self, GossipInfo.self, GetEndpoints.self, TableStats.self, CompactionStats.self,
-        Compact.self, ListPendingHints.self, TruncateHints.self, ProxyHistograms.self,
+        Compact.self, ListPendingHints.self, TruncateHints.self, ProxyHistograms.self, TableHistograms.self,
+        SetCompactionThroughput.self, GetCompactionThroughput.self,
     ]
 
     /// A report at `path`, text or JSON.
@@ -17,6 +18,18 @@ extension AdminCommand {
             var all: [(String, String?)] = parameters.map { ($0.key, $0.value) }
             all.append(("format", format.rawValue))
             try await AdminCommand.fetch(path + AdminCommand.query(all), endpoint)
+        }
+    }
+
+    /// An operation run with `POST` at `path` (its answer printed as it comes), waiting at least
+    /// `timeout` seconds for it.
+    struct Action: ParsableArguments {
+        @OptionGroup var endpoint: Endpoint
+
+        func post(_ path: String, _ parameters: KeyValuePairs<String, String?> = [:], timeout: Double = 0) async throws {
+            var endpoint = endpoint
+            endpoint.timeout = max(endpoint.timeout, timeout)
+            try await AdminCommand.fetch(path + AdminCommand.query(parameters), endpoint, method: "POST")
         }
     }
 
@@ -75,12 +88,8 @@ extension AdminCommand {
             abstract: "Major compaction: each table's SSTables merged into one (the tables of KEYSPACE, or TABLE; every user table without).")
         @Argument(help: "Keyspace.") var keyspace: String?
         @Argument(help: "Table of the keyspace.") var table: String?
-        @OptionGroup var endpoint: Endpoint
-        func run() async throws {
-            var endpoint = endpoint
-            endpoint.timeout = max(endpoint.timeout, 3600)
-            try await AdminCommand.fetch("/compact" + AdminCommand.query(["keyspace": keyspace, "table": table]), endpoint, method: "POST")
-        }
+        @OptionGroup var action: Action
+        func run() async throws { try await action.post("/compact", ["keyspace": keyspace, "table": table], timeout: 3600) }
     }
 
     struct ListPendingHints: AsyncParsableCommand {
@@ -93,8 +102,8 @@ extension AdminCommand {
         static let configuration = CommandConfiguration(
             commandName: "truncatehints", abstract: "Delete the hints this node holds for one node (address or host id), or for every node.")
         @Argument(help: "The target's address or host id.") var host: String?
-        @OptionGroup var endpoint: Endpoint
-        func run() async throws { try await AdminCommand.fetch("/truncatehints" + AdminCommand.query(["host": host]), endpoint, method: "POST") }
+        @OptionGroup var action: Action
+        func run() async throws { try await action.post("/truncatehints", ["host": host]) }
     }
 }
 
@@ -104,5 +113,35 @@ extension AdminCommand {
             commandName: "proxyhistograms", abstract: "Percentiles of the reads, writes and range reads this node coordinated (microseconds).")
         @OptionGroup var report: Report
         func run() async throws { try await report.fetch("/proxyhistograms") }
+    }
+}
+
+extension AdminCommand {
+    struct TableHistograms: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "tablehistograms",
+            abstract: "Percentiles of a table's local read and write latency (µs), SSTables per read, partition size and cells per read.")
+        @Argument(help: "KEYSPACE.TABLE, or KEYSPACE then TABLE.") var target: String
+        @Argument(help: "The table, when KEYSPACE is given alone.") var table: String?
+        @OptionGroup var report: Report
+        func run() async throws { try await report.fetch("/tablehistograms", ["keyspace": target, "table": table]) }
+    }
+
+    struct SetCompactionThroughput: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "setcompactionthroughput",
+            abstract: "Set compaction_throughput_mb_per_sec (MB/s, 0 = unthrottled) until restart; running compactions follow it at once.")
+        @Argument(help: "MB per second (0 = unthrottled).") var megabytesPerSecond: Int
+        @OptionGroup var action: Action
+        func validate() throws {
+            guard megabytesPerSecond >= 0 else { throw ValidationError("the throughput must be 0 (unthrottled) or more MB/s") }
+        }
+        func run() async throws { try await action.post("/compactionthroughput", ["mb": "\(megabytesPerSecond)"]) }
+    }
+
+    struct GetCompactionThroughput: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "getcompactionthroughput", abstract: "The compaction throttle in MB/s (0 = unthrottled).")
+        @OptionGroup var report: Report
+        func run() async throws { try await report.fetch("/compactionthroughput") }
     }
 }

@@ -9,7 +9,7 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Ask a running node about the cluster through its admin endpoint.",
-        subcommands: [Status.self, Ring.self, Metrics.self, Health.self, Ready.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self,
+        subcommands: [Status.self, Ring.self, Metrics.self, Health.self, Ready.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self, Drain.self,
                       SetStreamThroughput.self, GetStreamThroughput.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self, Repair.self] + AdminCommand.operations
     )
 
@@ -26,10 +26,10 @@ struct AdminCommand: AsyncParsableCommand {
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Every member as this node sees it (UN = up and normal, DN = down, UJ = joining).")
-        @OptionGroup var endpoint: Endpoint
-        @Option(help: "text (like nodetool status) or json.") var format = Format.text
-        func run() async throws { try await AdminCommand.fetch("/status?format=\(format.rawValue)", endpoint) }
+            abstract: "Every member as this node sees it (UN = up and normal, DN = down, UJ = joining); with KEYSPACE, Owns is the effective ownership under its replication.")
+        @Argument(help: "Show effective ownership for this keyspace's replication.") var keyspace: String?
+        @OptionGroup var report: Report
+        func run() async throws { try await report.fetch("/status", ["keyspace": keyspace]) }
     }
 
     struct Ring: AsyncParsableCommand {

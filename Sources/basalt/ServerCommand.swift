@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreMetrics
 import BasaltServer
 import Dispatch
 import Foundation
@@ -60,13 +61,17 @@ struct ServerCommand: AsyncParsableCommand {
             close(fd)
         }
         let level = Logger.Level(rawValue: settings.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+        // Every line names the node (address, then host id once known), whichever logger wrote it.
+        let logMetadata = NodeLogMetadata()
+        LoggingSystem.bootstrap({ label, metadataProvider in
+            var handler = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
             handler.logLevel = level
             return handler
-        }
+        }, metadataProvider: logMetadata.provider)
         let node = BasaltNode(config: settings, logger: Logger(label: "basalt"), releaseVersion: BasaltRelease.version,
-                              components: CQLComponent.nodeComponents(releaseVersion: BasaltRelease.version))
+                              components: CQLComponent.nodeComponents(releaseVersion: BasaltRelease.version), logMetadata: logMetadata)
+        // Libraries that report through the global swift-metrics API land on this node's /metrics too.
+        MetricsSystem.bootstrap(node.metrics.factory)
         let stopSignal = SignalWaiter(signals: [SIGTERM, SIGINT])
         node.onStopRequest { _ in stopSignal.trigger(SIGTERM) }
         do {

@@ -130,6 +130,8 @@ struct MessagingTests {
             let error = await requestError(a, to: b.address, verb: TestVerbs.hold, timeout: .milliseconds(200))
             #expect(error == .timeout(peer: b.address, verb: TestVerbs.hold.code, after: .milliseconds(200)))
             #expect(a.counters.timeouts == 1)
+            // Counted per verb too (a names the verbs it serves; it does not serve this one).
+            #expect(a.counters.timeoutsByVerb == ["verb_\(TestVerbs.hold.code)": 1] && a.counters.droppedByVerb.isEmpty)
 
             let task = Task { await requestError(a, to: b.address, verb: TestVerbs.hold, timeout: .seconds(120)) }
             try await eventually("the request reached the handler") { held.current.count == 2 }

@@ -144,12 +144,9 @@ def every_row_has_a_second_copy(cluster, stopped, live, keys):
     """For each (index, address) in `stopped` in turn: stops that node gracefully (the others mark it
     down at once), checks every key is read at ONE through the other `live` nodes, starts it again."""
     from cassandra import ConsistencyLevel
-    import signal
     for i, a in stopped:
         others = [b for b in live if b != a]
-        pid = node_pid(cluster, i)
-        os.kill(pid, signal.SIGTERM)
-        wait_for("node %d to stop" % i, lambda: process_gone(pid), timeout=60)
+        cluster.run("stop", i)
         for b in others:
             wait_for("%s to see %s down" % (b, a), lambda: status(b)[a]["state"] == "DN", timeout=60)
         lost = missing(others, keys, ConsistencyLevel.ONE)

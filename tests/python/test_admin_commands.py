@@ -1,9 +1,15 @@
 """`basalt admin`'s nodetool-like commands against a real 3-node cluster, as text for people and
 as JSON for scripts: version, info, describecluster, gossipinfo, getendpoints (checked against the
 driver's own replica map), tablestats, compact, compactionstats, listpendinghints and
-truncatehints (hints made by writing while a node is down), and their exit codes on bad input."""
+truncatehints (hints made by writing while a node is down), status KEYSPACE (effective ownership
+summing to RF x 100 %), tablehistograms and the per-table histograms moving under load, flush of
+named tables, the compaction throttle, drain (writes refused, reads served, until a restart), and
+their exit codes on bad input."""
 import json
+import os
+import re
 import subprocess
+import urllib.request
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import Cluster
@@ -40,6 +46,11 @@ def test_version_info_describecluster_and_gossipinfo(basalt_cluster):
     assert sorted(e["address"].split(":")[0] for e in g["endpoints"]) == sorted(basalt_cluster.addresses)
     assert all(e["status"] == "NORMAL" and e["up"] and e["tokens"] == 16 for e in g["endpoints"])
     assert "STATUS:NORMAL" in admin(a, "gossipinfo").stdout
+    # Every line of a node's log names it: address from the first line, host id once it is known.
+    with open(os.path.join(basalt_cluster.directory, "node1", "basalt.log")) as f:
+        lines = [line for line in f if not line.startswith("--- start")]
+    assert lines and all("node=%s:" % a in line for line in lines), [line for line in lines if "node=" not in line][:3]
+    assert sum("host_id=%s" % j["id"] in line for line in lines) >= len(lines) - 5
 
 
 def test_getendpoints_agrees_with_the_driver_and_tables_are_reported(basalt_cluster):
@@ -104,8 +115,6 @@ def test_pending_hints_are_listed_and_truncated(basalt_cluster):
 
 
 def test_proxyhistograms_and_latency_metrics_move_under_load(basalt_cluster):
-    import re
-    import urllib.request
     a = basalt_cluster.addresses[0]
     before = admin_json(a, "proxyhistograms")
     c, s = session_on([a], ConsistencyLevel.QUORUM)
@@ -128,3 +137,134 @@ def test_proxyhistograms_and_latency_metrics_move_under_load(basalt_cluster):
     assert re.search(r'^basalt_coordinator_latency_seconds_bucket\{kind="read",consistency="QUORUM",le="\+Inf"\} \d+$', body, re.M)
     # The storage engine's histograms are there too.
     assert "basalt_storage_commitlog_sync_seconds_bucket" in body
+
+
+def keyspace_on(address, keyspace, rf, consistency, *tables):
+    """A session on `address` at `consistency`, once keyspace `keyspace` (SimpleStrategy, `rf`) and
+    its `tables` ("name (columns…)") exist everywhere."""
+    c, s = session_on([address], consistency)
+    s.execute("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': %d}" % (keyspace, rf))
+    for t in tables:
+        s.execute("CREATE TABLE IF NOT EXISTS %s.%s" % (keyspace, t))
+    c.control_connection.wait_for_schema_agreement(wait_time=20)
+    return c, s
+
+
+def metric_value(address, pattern):
+    body = urllib.request.urlopen("http://%s:7199/metrics" % address, timeout=10).read().decode()
+    found = re.search("^" + pattern + r" (\S+)$", body, re.M)
+    return float(found.group(1)) if found else None
+
+
+def test_status_keyspace_tablehistograms_and_flush_of_named_tables(basalt_cluster):
+    a = basalt_cluster.addresses[0]
+    c, s = keyspace_on(a, "hist", 2, ConsistencyLevel.ONE, "kv (k int PRIMARY KEY, v text)", "other (k int PRIMARY KEY, v text)")
+
+    plain = admin_json(a, "status")
+    assert plain.get("keyspace") is None and abs(sum(n["owns"] for n in plain["nodes"]) - 1.0) < 0.001
+    assert "Note: Owns is" in admin(a, "status").stdout
+    effective = admin_json(a, "status", "hist")
+    assert effective["keyspace"] == "hist" and effective["mode"] == "NORMAL"
+    assert abs(sum(n["owns"] for n in effective["nodes"]) - 2.0) < 0.001, effective
+    assert all(0 < n["owns"] <= 1.0 for n in effective["nodes"])
+    text = admin(a, "status", "hist").stdout
+    assert "Owns (effective)" in text and "Note:" not in text and "UN  " + a in text
+    assert admin_json(a, "status", "system")["nodes"][0]["owns"] in (0.0, 1.0)
+    bad = admin(a, "status", "nope", check=False)
+    assert bad.returncode == 1 and "keyspace nope does not exist" in bad.stderr
+
+    count = 'basalt_table_read_latency_seconds_count{keyspace="hist",table="kv"}'
+    before = metric_value(a, count) or 0
+    for i in range(200):
+        s.execute("INSERT INTO hist.kv (k, v) VALUES (%s, %s)", (i, "v%d" % i))
+        s.execute("INSERT INTO hist.other (k, v) VALUES (%s, %s)", (i, "v%d" % i))
+    for i in range(200):
+        s.execute("SELECT v FROM hist.kv WHERE k = %s", (i,))
+    c.shutdown()
+    # Node a holds a replica of its share of the keys (about 2/3 at RF 2 of 3 nodes with balanced
+    # tokens; 40 of 200 leaves a wide margin): those reads and writes are local to it.
+    assert metric_value(a, count) >= before + 40
+    assert metric_value(a, 'basalt_table_write_latency_seconds_count{keyspace="hist",table="kv"}') >= 40
+    assert metric_value(a, r'basalt_table_sstables_per_read_bucket\{keyspace="hist",table="kv",le="\+Inf"\}') >= 40
+    # The swift-metrics families share the page with the collectors'.
+    body = urllib.request.urlopen("http://%s:7199/metrics" % a, timeout=10).read().decode()
+    assert "# TYPE basalt_vector_index_search_seconds histogram" in body and "# TYPE basalt_coordinator_writes_total counter" in body
+
+    flushed = admin(a, "flush", "hist", "kv").stdout
+    assert "flush started" in flushed and "hist.kv" in flushed, flushed
+    tables = {t["table"]: t for t in admin_json(a, "tablestats", "hist")["tables"]}
+    assert tables["kv"]["sstables"] >= 1 and tables["other"]["sstables"] == 0
+    assert admin(a, "flush", "hist", "nope", check=False).returncode == 1
+    assert admin(a, "flush", "nope", check=False).returncode == 1
+
+    h = admin_json(a, "tablehistograms", "hist.kv")
+    assert (h["keyspace"], h["table"]) == ("hist", "kv") and h["reads"] >= 40 and h["writes"] >= 40
+    rows = {r["percentile"]: r for r in h["rows"]}
+    assert list(rows) == ["50%", "75%", "95%", "98%", "99%", "Min", "Max"]
+    assert rows["50%"]["readLatencyMicros"] <= rows["99%"]["readLatencyMicros"] <= rows["Max"]["readLatencyMicros"]
+    assert rows["50%"]["writeLatencyMicros"] > 0 and rows["Max"]["sstables"] >= 0 and rows["50%"]["partitionSizeBytes"] > 0
+    assert rows["Max"]["cellCount"] >= 1
+    text = admin(a, "tablehistograms", "hist", "kv").stdout
+    assert text.startswith("hist/kv histograms") and "Read Latency" in text and "Partition Size" in text
+    assert admin(a, "tablehistograms", "hist", check=False).returncode == 1
+    assert admin(a, "tablehistograms", "hist.nope", check=False).returncode == 1
+
+
+def test_compaction_throughput_is_read_and_set(basalt_cluster):
+    a = basalt_cluster.addresses[0]
+    default = admin_json(a, "getcompactionthroughput")["megabytesPerSecond"]
+    assert "Current compaction throughput: %d MB/s" % default in admin(a, "getcompactionthroughput").stdout
+    assert "set to 8 MB/s" in admin(a, "setcompactionthroughput", "8").stdout
+    assert admin_json(a, "getcompactionthroughput")["megabytesPerSecond"] == 8
+    assert admin_json(a, "info")["compactionThroughputMiBPerSecond"] == 8
+    assert "unthrottled" in admin(a, "setcompactionthroughput", "0").stdout
+    assert "unthrottled" in admin(a, "getcompactionthroughput").stdout
+    assert admin(a, "setcompactionthroughput", "-1", check=False).returncode != 0
+    assert admin(a, "setcompactionthroughput", "lots", check=False).returncode != 0
+    admin(a, "setcompactionthroughput", str(default))
+
+
+def test_drain_refuses_writes_until_restart_and_reads_go_on(basalt_cluster):
+    a, drained = basalt_cluster.addresses[0], basalt_cluster.addresses[2]
+    c, s = keyspace_on(a, "drainks", 3, ConsistencyLevel.ALL, "kv (k int PRIMARY KEY, v int)")
+    for i in range(50):
+        s.execute("INSERT INTO drainks.kv (k, v) VALUES (%s, %s)", (i, i))
+    c.shutdown()
+    try:
+        out = admin(drained, "drain").stdout
+        assert "drain started" in out and "drained: every memtable flushed" in out, out
+        assert admin_json(drained, "info")["mode"] == "DRAINED"
+        assert re.search(r"^Mode +: DRAINED$", admin(drained, "info").stdout, re.M)
+        assert admin_json(drained, "status")["mode"] == "DRAINED" and "Mode: DRAINED" in admin(drained, "status").stdout
+        again = admin(drained, "drain", check=False)
+        assert again.returncode == 1 and "already drained" in again.stderr
+        # Nothing left in memtables: every table of the keyspace is on disk.
+        assert admin_json(drained, "tablestats", "drainks.kv")["tables"][0]["sstables"] >= 1
+
+        c, s = session_on([drained], ConsistencyLevel.ONE)
+        try:
+            refused = None
+            try:
+                s.execute("INSERT INTO drainks.kv (k, v) VALUES (1000, 1)")
+            except Exception as e:  # Overloaded with the reason (the session does not retry elsewhere)
+                refused = str(e)
+            assert refused is not None and "drained" in refused, refused
+            assert s.execute("SELECT v FROM drainks.kv WHERE k = 7").one().v == 7
+            assert len(list(s.execute("SELECT * FROM drainks.kv"))) == 50
+        finally:
+            c.shutdown()
+        # Other coordinators still take writes (the drained replica refuses its copy: at ONE it is not needed).
+        c, s = session_on([a], ConsistencyLevel.ONE)
+        s.execute("INSERT INTO drainks.kv (k, v) VALUES (1001, 1)")
+        c.shutdown()
+        # A restart opens the node again.
+        basalt_cluster.run("stop", 3)
+        basalt_cluster.run("start", 3)
+        assert admin_json(drained, "info")["mode"] == "NORMAL"
+        c, s = session_on([drained], ConsistencyLevel.ONE)
+        s.execute("INSERT INTO drainks.kv (k, v) VALUES (1002, 1)")
+        c.shutdown()
+    finally:
+        if "DRAINED" in admin(drained, "info", check=False).stdout:
+            basalt_cluster.run("stop", 3)
+            basalt_cluster.run("start", 3)

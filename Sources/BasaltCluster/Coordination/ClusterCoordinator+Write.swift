@@ -10,6 +10,7 @@ extension ClusterCoordinator {
     public func write(_ mutations: [Mutation], consistency: ConsistencyLevel, writeType: WriteType) async throws(CoordinatorError) {
         let started = clock.monotonicNanos()
         defer { latencies.record(.write, consistency, since: started, now: clock.monotonicNanos()) }
+        if writeGate.isClosed { throw .overloaded(WriteGate.refusal) }
         let encoded = try checkedEncodings(mutations)
         if writeType == .batch && mutations.count > 1 {
             try await writeLoggedBatch(mutations, consistency: consistency)

@@ -83,11 +83,15 @@ public final class ClusterCoordinator: RequestCoordinator, Sendable {
     public let latencies = CoordinatorLatencies()
     /// Every request's timeouts and speculation timers.
     let deadlines: DeadlineQueue
+    /// Closed by a drain: client writes are refused from then on.
+    public let writeGate: WriteGate
 
     public init(engine: StorageEngine, messaging: MessagingService, topology: ClusterTopology, schema: any SchemaSource,
                 hints: (any HintSink)?, vectorSearch: (any LocalVectorSearch)? = nil, indexQuery: (any LocalIndexQuery)? = nil,
-                settings: Settings = Settings(), failures: RequestFailures? = nil, clock: any Clock, logger: Logger) {
+                settings: Settings = Settings(), failures: RequestFailures? = nil, writeGate: WriteGate = WriteGate(),
+                clock: any Clock, logger: Logger) {
         self.failures = failures ?? RequestFailures(clock: clock, logger: logger)
+        self.writeGate = writeGate
         self.vectorSearch = vectorSearch
         self.indexQuery = indexQuery
         self.engine = engine

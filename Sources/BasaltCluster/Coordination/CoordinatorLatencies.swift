@@ -34,9 +34,12 @@ public final class CoordinatorLatencies: Sendable {
         }
     }
 
+    /// An empty snapshot with the latency buckets, made once (the start of every ``combined(_:)``).
+    private static let emptyLatency = BucketHistogram.latency().snapshot()
+
     /// One kind's counts over every level.
     public func combined(_ kind: Kind) -> BucketHistogram.Snapshot {
-        var out = BucketHistogram.latency().snapshot()
+        var out = Self.emptyLatency
         for level in ConsistencyLevel.allCases {
             guard let s = histograms[kind]?[level]?.snapshot() else { continue }
             for i in out.bucketCounts.indices { out.bucketCounts[i] += s.bucketCounts[i] }

@@ -28,11 +28,15 @@ public final class ReplicaService: Sendable {
     private let counts = Mutex(Counters())
     /// Refusals by cause (shared with the node's coordinator when it passes one in).
     public let failures: RequestFailures
+    /// Closed by a drain: peers' mutations, read repairs and hints are refused from then on.
+    public let writeGate: WriteGate
 
     /// `engine` is called per request: messaging starts only after the engine is open.
     public init(engine: @escaping @Sendable () -> StorageEngine, vectorSearch: (any LocalVectorSearch)? = nil,
-                indexQuery: (any LocalIndexQuery)? = nil, failures: RequestFailures? = nil, logger: Logger) {
+                indexQuery: (any LocalIndexQuery)? = nil, failures: RequestFailures? = nil, writeGate: WriteGate = WriteGate(),
+                logger: Logger) {
         self.failures = failures ?? RequestFailures(logger: logger)
+        self.writeGate = writeGate
         self.engine = engine
         self.vectorSearch = vectorSearch
         self.indexQuery = indexQuery
@@ -84,6 +88,7 @@ public final class ReplicaService: Sendable {
         do { mutation = try Mutation.decode(m.payload) } catch {
             return refuse(reply, "malformed mutation: \(error)", m, cause: .malformedRequest)
         }
+        if writeGate.isClosed { return refuse(reply, WriteGate.refusal, m, cause: .drained) }
         engine().apply(mutation) { [self] result in
             switch result {
             case .success:

@@ -32,6 +32,10 @@ public struct MessagingCounters: Sendable, Equatable {
     /// Incoming connections closed because a frame stayed incomplete past
     /// ``MessagingSettings/incompleteFrameTimeout``.
     public var incompleteFrameCloses = 0
+    /// Requests that timed out, by verb name (`verb_N` for a code this node does not serve).
+    public var timeoutsByVerb: [String: Int] = [:]
+    /// Messages dropped before they were sent (refused as overloaded), by verb name.
+    public var droppedByVerb: [String: Int] = [:]
 }
 
 /// The live counters: relaxed atomics, bumped on the loops and read by ``snapshot()``.
@@ -52,6 +56,8 @@ final class MessagingMetrics: Sendable {
     let overloadRejections = Atomic<Int>(0)
     let connectionsRefused = Atomic<Int>(0)
     let incompleteFrameCloses = Atomic<Int>(0)
+    let timeoutsByVerb = VerbCounts()
+    let droppedByVerb = VerbCounts()
 
     func snapshot() -> MessagingCounters {
         var c = MessagingCounters()

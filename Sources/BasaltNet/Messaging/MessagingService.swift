@@ -59,7 +59,18 @@ public final class MessagingService: @unchecked Sendable {
     }
 
     /// The counters so far.
-    public var counters: MessagingCounters { metrics.snapshot() }
+    public var counters: MessagingCounters {
+        var c = metrics.snapshot()
+        let known = lock.withLock { handlers }
+        func named(_ counts: [UInt16: Int]) -> [String: Int] {
+            var out: [String: Int] = [:]
+            for (code, n) in counts { out[known[code]?.verb.name ?? "verb_\(code)", default: 0] += n }
+            return out
+        }
+        c.timeoutsByVerb = named(metrics.timeoutsByVerb.snapshot())
+        c.droppedByVerb = named(metrics.droppedByVerb.snapshot())
+        return c
+    }
 
     // MARK: - Handlers
 

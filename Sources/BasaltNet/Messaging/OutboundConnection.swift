@@ -51,6 +51,7 @@ final class OutboundConnection: @unchecked Sendable {
         if loop.isShuttingDown { return request.finishLater(.failure(.shutDown)) }
         if pending.count >= context.settings.maxInFlightPerConnection {
             context.metrics.overloadRejections.bump()
+            context.metrics.droppedByVerb.bump(message.verb)
             return request.finishLater(.failure(.overloaded(
                 peer, reason: "\(pending.count) requests in flight on the \(lane) lane (limit \(context.settings.maxInFlightPerConnection))")))
         }
@@ -94,6 +95,7 @@ final class OutboundConnection: @unchecked Sendable {
     private func hold(_ message: OutgoingMessage) -> MessagingError? {
         guard held.count < context.settings.maxQueuedWhileConnecting else {
             context.metrics.overloadRejections.bump()
+            context.metrics.droppedByVerb.bump(message.verb)
             return .overloaded(peer, reason: "\(held.count) messages queued while connecting")
         }
         held.append(message)
@@ -108,6 +110,7 @@ final class OutboundConnection: @unchecked Sendable {
             return nil
         } catch .writeQueueFull {
             context.metrics.overloadRejections.bump()
+            context.metrics.droppedByVerb.bump(message.verb)
             return .overloaded(peer, reason: "outgoing queue on the \(lane) lane is full")
         } catch {
             return .connectionClosed(peer, reason: error.description)
@@ -236,6 +239,7 @@ final class OutboundConnection: @unchecked Sendable {
     func expire(_ id: UInt64) {
         guard let request = pending.removeValue(forKey: id) else { return }
         context.metrics.timeouts.bump()
+        context.metrics.timeoutsByVerb.bump(request.verb)
         request.finish(.failure(.timeout(peer: peer, verb: request.verb, after: request.timeout)))
     }
 

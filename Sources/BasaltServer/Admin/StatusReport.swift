@@ -33,14 +33,27 @@ public struct StatusReport: Codable, Equatable, Sendable {
     public var localAddress: String
     public var generation: Int64
     public var nodes: [Node]
+    /// The keyspace whose replication `owns` counts (effective ownership, summing to its replication
+    /// factor over the nodes), or nil: `owns` is then the share of the ring each node is primary for.
+    public var keyspace: String?
+    /// The reporting node's operation mode: `NORMAL`, or `DRAINED` after `basalt admin drain`.
+    public var mode: String?
 
-    public init(_ snapshot: MembershipSnapshot, clockOffsetsMillis: [String: Double] = [:]) {
+    /// - Parameter effectiveOwnership: for `keyspace`, each node's share of the ring it holds a
+    ///   replica of (``EffectiveOwnership``); without it, primary ownership.
+    public init(_ snapshot: MembershipSnapshot, clockOffsetsMillis: [String: Double] = [:],
+                keyspace: String? = nil, effectiveOwnership: [NodeAddress: Double]? = nil, mode: String? = nil) {
         localAddress = snapshot.localAddress.description
         generation = snapshot.generation
-        let widths = snapshot.ring.rangeWidths
+        self.keyspace = effectiveOwnership == nil ? nil : keyspace
+        self.mode = mode
         var owned: [NodeAddress: Double] = [:]
-        for (i, w) in widths.enumerated() {
-            owned[snapshot.ring.members[snapshot.ring.owners[i]].identity.address, default: 0] += w
+        if let effectiveOwnership {
+            owned = effectiveOwnership
+        } else {
+            for (i, w) in snapshot.ring.rangeWidths.enumerated() {
+                owned[snapshot.ring.members[snapshot.ring.owners[i]].identity.address, default: 0] += w
+            }
         }
         // Nodes that left or were removed are gone from the cluster (as in nodetool status).
         nodes = snapshot.sortedMembers.filter { $0.status?.isDeadState != true }.map { m in
@@ -63,7 +76,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
 
     /// The `nodetool status`-like table, one section per data center.
     public var text: String {
-        var out = ""
+        var out = mode.map { $0 == "NORMAL" ? "" : "Mode: \($0) (this node accepts no writes until it restarts)\n" } ?? ""
         let dcs = Array(Set(nodes.map(\.dataCenter))).sorted()
         for dc in dcs {
             let header = "Datacenter: \(dc)"
@@ -75,8 +88,13 @@ public struct StatusReport: Codable, Equatable, Sendable {
                 [n.state, n.address, n.load.map(Self.formatBytes) ?? "?", "\(n.tokens)", Self.formatPercent(n.owns),
                  n.hostId ?? "?", n.rack] + (clocks ? [n.clockOffsetMs.map(Self.formatOffset) ?? "-"] : [])
             }
-            out += Self.table(header: ["--", "Address", "Load", "Tokens", "Owns", "Host ID", "Rack"] + (clocks ? ["Clock offset"] : []), rows: rows)
+            let owns = keyspace == nil ? "Owns" : "Owns (effective)"
+            out += Self.table(header: ["--", "Address", "Load", "Tokens", owns, "Host ID", "Rack"] + (clocks ? ["Clock offset"] : []), rows: rows)
             out += "\n"
+        }
+        if keyspace == nil {
+            out += "Note: Owns is each node's share of the ring as primary owner, whatever the replication; "
+                + "name a keyspace (basalt admin status KEYSPACE) for effective ownership under its replication.\n"
         }
         return out
     }

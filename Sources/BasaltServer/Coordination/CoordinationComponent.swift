@@ -17,6 +17,8 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
     /// The schema the coordinator reads (the CQL component's schema holder), known once prepared.
     let schema: @Sendable () -> (any SchemaSource)?
     private let lock = Lock()
+    /// Closed by `basalt admin drain`: the coordinator and the replica service refuse writes from then on.
+    public let writeGate = WriteGate()
     private var topology: ClusterTopology?
     private var replicas: ReplicaService?
     private var batchlog: BatchlogService?
@@ -25,6 +27,7 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
     private var subscription: MembershipSubscription?
     /// Write and read failures by cause, on this node as coordinator and as replica.
     private var failures: RequestFailures?
+    private var vectorSearch: TimedVectorSearch?
 
     init(storage: StorageComponent, schema: @escaping @Sendable () -> (any SchemaSource)?) {
         self.storage = storage
@@ -44,8 +47,9 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
                                                                                  port: UInt16(clamping: context.config.internodePort)))
         let topology = ClusterTopology(local: local, localDataCenter: context.config.dataCenter, clock: context.clock)
         let failures = RequestFailures(clock: context.clock, logger: context.logger)
-        let replicas = ReplicaService(engine: { storage.engine }, vectorSearch: storage.indexes, indexQuery: storage.indexes,
-                                      failures: failures, logger: context.logger)
+        let vectorSearch = TimedVectorSearch(storage.indexes, clock: context.clock, factory: context.metrics.factory)
+        let replicas = ReplicaService(engine: { storage.engine }, vectorSearch: vectorSearch, indexQuery: storage.indexes,
+                                      failures: failures, writeGate: writeGate, logger: context.logger)
         replicas.register(on: context.messaging)
         let batchlog = BatchlogService(engine: { storage.engine }, replayAfter: .milliseconds(2 * context.config.writeTimeoutMillis),
                                        clock: context.clock, logger: context.logger)
@@ -65,6 +69,7 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
             self.failures = failures
             self.batchlog = batchlog
             self.subscription = subscription
+            self.vectorSearch = vectorSearch
         }
         context.metrics.register("coordination") { [weak self] out in self?.writeMetrics(into: &out) }
     }
@@ -95,10 +100,10 @@ public final class CoordinationComponent: NodeComponent, @unchecked Sendable {
         settings.rangeTimeout = .milliseconds(c.rangeTimeoutMillis)
         settings.indexQueryRouting = c.vectorSearchRouting
         settings.maxMutationSize = Self.maxMutationSize(c)
-        let failures = lock.withLock { self.failures }
+        let (failures, vectorSearch) = lock.withLock { (self.failures, self.vectorSearch) }
         let coordinator = ClusterCoordinator(engine: storage.engine, messaging: context.messaging, topology: topology, schema: schema,
-                                             hints: hints, vectorSearch: storage.indexes, indexQuery: storage.indexes, settings: settings,
-                                             failures: failures, clock: context.clock, logger: context.logger)
+                                             hints: hints, vectorSearch: vectorSearch ?? storage.indexes, indexQuery: storage.indexes, settings: settings,
+                                             failures: failures, writeGate: writeGate, clock: context.clock, logger: context.logger)
         hints.start()
         batchlog.start(coordinator: coordinator)
         lock.withLock {

@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltStorage
 import Foundation
 
 /// Long operations started through the admin endpoint, with their progress, newest last (bounded).
@@ -81,11 +82,44 @@ extension DataMovementComponent: AdminRouteProvider {
             let keyspace = request.queryValue("keyspace")
             return launch("cleanup", target: keyspace) { c, op, ctx in try await c.cleanup(keyspace: keyspace, op, context: ctx) }
         case ("POST", "/flush"):
+            let keyspace = request.queryValue("keyspace").flatMap { $0.isEmpty ? nil : $0 }
+            let names = (request.queryValue("tables") ?? "").split(separator: ",").map(String.init)
+            guard let engine = storage.openEngine else { return .error(503, "storage is not open yet") }
+            var tables: [TableSchema]? = nil
+            if let keyspace {
+                let all = engine.tableSchemas.filter { $0.keyspace == keyspace }
+                guard !all.isEmpty || schema()?.keyspace(named: keyspace) != nil else { return .error(400, "keyspace \(keyspace) does not exist") }
+                if let missing = names.first(where: { n in !all.contains { $0.name == n } }) {
+                    return .error(400, "table \(keyspace).\(missing) does not exist")
+                }
+                tables = names.isEmpty ? all : all.filter { names.contains($0.name) }
+            } else if !names.isEmpty {
+                return .error(400, "flush names tables only after their keyspace")
+            }
             // Off the admin loop (it is also the gossip loop): writing SSTables takes a while.
-            return launch("flush", target: nil) { c, op, _ in
-                try c.storage.engine.flushAll()
+            let target = keyspace.map { ks in names.isEmpty ? ks : names.map { "\(ks).\($0)" }.joined(separator: ",") }
+            return launch("flush", target: target) { [tables] c, op, _ in
+                if let tables {
+                    for (i, t) in tables.enumerated() {
+                        try engine.flush(tableId: t.id)
+                        c.progress(op, "flushed \(i + 1)/\(tables.count) table(s): \(t.keyspace).\(t.name)")
+                    }
+                } else {
+                    try engine.flushAll()
+                    c.progress(op, "flushed every memtable")
+                }
                 await c.publishLoad()
-                c.progress(op, "flushed every memtable")
+            }
+        case ("POST", "/drain"):
+            guard let engine = storage.openEngine else { return .error(503, "storage is not open yet") }
+            if coordination.writeGate.isClosed { return .error(409, "this node is already drained; restart it to take writes again") }
+            return launch("drain", target: nil) { c, op, ctx in
+                c.coordination.writeGate.close()
+                ctx.logger.notice("draining: client writes and peers' mutations are refused from now until restart")
+                c.progress(op, "writes refused; flushing every memtable")
+                try engine.flushAll()
+                await c.publishLoad()
+                c.progress(op, "drained: every memtable flushed, writes refused until restart")
             }
         case ("GET", "/operations"), ("HEAD", "/operations"):
             let all = operations.withLock { $0.operations }

@@ -72,6 +72,10 @@ public final class DataMovementComponent: NodeComponent, @unchecked Sendable {
             out.counter("basalt_stream_bytes_served_total", help: "Stream bytes sent to receivers", c.bytesServed)
             let received = s.progress.reduce(0) { $0 + $1.bytes }
             out.gauge("basalt_stream_bytes_received_recent", help: "Bytes received by recent stream sessions", Double(received))
+            var byState: [String: Int] = [:]
+            for p in s.progress { byState[p.state, default: 0] += 1 }
+            out.family("basalt_stream_sessions", type: .gauge, help: "Recent stream sessions this node received, by state",
+                       samples: byState.sorted { $0.key < $1.key }.map { ([("state", $0.key)], Double($0.value)) })
             out.gauge("basalt_stream_throughput_bytes_per_second", help: "stream_throughput_outbound (0 = unthrottled)",
                       Double(s.throughputBytesPerSecond))
         }

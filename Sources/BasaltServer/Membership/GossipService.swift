@@ -1,6 +1,7 @@
 import BasaltCluster
 import BasaltCore
 import BasaltNet
+import CoreMetrics
 import Logging
 import Synchronization
 
@@ -32,14 +33,15 @@ public final class GossipService: @unchecked Sendable {
     private let lock = Lock()
     private var published: MembershipSnapshot
     private let pending = Atomic<Int>(0)
-    let counters = GossipCounters()
+    let counters: GossipCounters
 
     /// A gossip shell for `membership` on `loop`; call ``register()`` before messaging starts, then
     /// ``start()``.
     public init(
         membership: ClusterMembership, loop: EventLoop, messaging: MessagingService, events: MembershipEvents,
-        logger: Logger
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance, logger: Logger
     ) {
+        counters = GossipCounters(factory: metrics)
         self.loop = loop
         self.messaging = messaging
         self.events = events
@@ -59,11 +61,11 @@ public final class GossipService: @unchecked Sendable {
         // Weak: messaging keeps its handlers for its whole life, and this service holds messaging.
         messaging.register(Self.verb) { [weak self] message, _ in
             guard let self else { return }
-            counters.messagesReceived.bump()
-            counters.bytesReceived.bump(message.payload.count)
+            counters.messagesReceived.increment()
+            counters.bytesReceived.increment(by: message.payload.count)
             guard pending.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maxPendingMessages else {
                 pending.wrappingSubtract(1, ordering: .relaxed)
-                counters.dropped.bump()
+                counters.dropped.increment()
                 return
             }
             let peer = message.peer.description
@@ -79,7 +81,7 @@ public final class GossipService: @unchecked Sendable {
     public func start() async {
         await onLoop {
             self.timer.value = self.loop.scheduleRepeatingTimer(every: self.interval) {
-                self.counters.ticks.bump()
+                self.counters.ticks.increment()
                 self.step { $0.onTick() }
             }
         }
@@ -117,7 +119,7 @@ public final class GossipService: @unchecked Sendable {
                 published.append(event)
                 log(event)
             case let .rejected(peer, reason):
-                counters.rejected.bump()
+                counters.rejected.increment()
                 logger.warning("gossip message rejected", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
             }
         }
@@ -135,7 +137,7 @@ public final class GossipService: @unchecked Sendable {
             do {
                 target = try SocketAddress(host: address.host, port: address.port)
             } catch {
-                counters.sendFailures.bump()
+                counters.sendFailures.increment()
                 logger.warning("cannot gossip to \(address): \(error)")
                 return
             }
@@ -143,10 +145,10 @@ public final class GossipService: @unchecked Sendable {
         }
         do {
             try messaging.send(to: target, verb: Self.verb, payload: bytes)
-            counters.messagesSent.bump()
-            counters.bytesSent.bump(bytes.count)
+            counters.messagesSent.increment()
+            counters.bytesSent.increment(by: bytes.count)
         } catch {
-            counters.sendFailures.bump()
+            counters.sendFailures.increment()
             logger.debug("gossip send failed", metadata: ["peer": "\(address)", "error": "\(error)"])
         }
     }
@@ -167,19 +169,27 @@ public final class GossipService: @unchecked Sendable {
     }
 }
 
-/// Gossip traffic and outcomes since start (relaxed atomics).
-final class GossipCounters: Sendable {
-    let ticks = Atomic<Int>(0)
-    let messagesSent = Atomic<Int>(0)
-    let bytesSent = Atomic<Int>(0)
-    let messagesReceived = Atomic<Int>(0)
-    let bytesReceived = Atomic<Int>(0)
-    let rejected = Atomic<Int>(0)
-    let sendFailures = Atomic<Int>(0)
-    let dropped = Atomic<Int>(0)
-}
+/// Gossip traffic and outcomes since start: swift-metrics counters, made once from the node's
+/// factory (each is one atomic update when bumped), shown on `/metrics` as `basalt_gossip_*`.
+struct GossipCounters: Sendable {
+    let ticks: Counter
+    let messagesSent: Counter
+    let bytesSent: Counter
+    let messagesReceived: Counter
+    let bytesReceived: Counter
+    let rejected: Counter
+    let sendFailures: Counter
+    let dropped: Counter
 
-extension Atomic where Value == Int {
-    @inline(__always)
-    func bump(_ by: Int = 1) { wrappingAdd(by, ordering: .relaxed) }
+    init(factory: any MetricsFactory) {
+        func counter(_ name: String) -> Counter { Counter(label: "basalt_gossip_" + name, dimensions: [], factory: factory) }
+        ticks = counter("rounds_total")
+        messagesSent = counter("messages_sent_total")
+        bytesSent = counter("bytes_sent_total")
+        messagesReceived = counter("messages_received_total")
+        bytesReceived = counter("bytes_received_total")
+        rejected = counter("messages_rejected_total")
+        sendFailures = counter("send_failures_total")
+        dropped = counter("messages_dropped_total")
+    }
 }

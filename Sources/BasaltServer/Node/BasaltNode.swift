@@ -43,11 +43,17 @@ public final class BasaltNode: @unchecked Sendable {
 
     /// How long a graceful stop gives the shutdown announcements to leave before closing connections.
     public static let announceGrace: Duration = .milliseconds(300)
+    /// The node's address and host id for every log line (``NodeLogMetadata``).
+    public let logMetadata: NodeLogMetadata
 
+    /// - Parameter logMetadata: filled with this node's address, then its host id once known (the
+    ///   executable gives the same box to the logging system as its metadata provider).
     public init(config: NodeConfig, clock: any Clock = SystemClock(), logger: Logger, releaseVersion: String,
-                components: [any NodeComponent] = []) {
+                components: [any NodeComponent] = [], logMetadata: NodeLogMetadata = NodeLogMetadata()) {
         self.config = config
         self.clock = clock
+        self.logMetadata = logMetadata
+        logMetadata.set("node", "\(config.listenAddress):\(config.internodePort)")
         var logger = logger
         logger[metadataKey: "node"] = "\(config.listenAddress):\(config.internodePort)"
         self.logger = logger
@@ -109,6 +115,7 @@ public final class BasaltNode: @unchecked Sendable {
             do { try store.saveIdentity(moved) } catch { throw .identity(error) }
         }
         let hostId = stored?.identity.hostId ?? UUIDValue.random()
+        logMetadata.set("host_id", hostId.description)
         logger.info("node identity", metadata: [
             "host_id": "\(hostId)", "generation": "\(generation)",
             "tokens": "\(stored.map { "\($0.tokens.count) stored" } ?? "none yet")",
@@ -136,7 +143,7 @@ public final class BasaltNode: @unchecked Sendable {
             dataCenter: config.dataCenter, rack: config.rack, releaseVersion: releaseVersion)
         let gossip = GossipService(
             membership: ClusterMembership(settings: settings, local: local, generation: generation, clock: clock),
-            loop: group.loops[0], messaging: messaging, events: events, logger: logger)
+            loop: group.loops[0], messaging: messaging, events: events, metrics: metrics.factory, logger: logger)
         gossip.register()
         update { $0.gossip = gossip }
         NodeMetrics.register(in: metrics, messaging: messaging, gossip: gossip)

@@ -1,25 +1,10 @@
 import BasaltCluster
 import BasaltNet
 
-/// The collectors the node registers at start-up: internode messaging, gossip and membership.
+/// The collectors the node registers at start-up: internode messaging and membership (gossip's
+/// counters are swift-metrics handles, ``GossipCounters``).
 enum NodeMetrics {
     static func register(in registry: MetricsRegistry, messaging: MessagingService, gossip: GossipService) {
-        registry.register("gossip") { out in
-            let c = gossip.counters
-            out.counter("basalt_gossip_rounds_total", help: "Gossip rounds run.", c.ticks.load(ordering: .relaxed))
-            out.counter("basalt_gossip_messages_sent_total", help: "Gossip messages sent.", c.messagesSent.load(ordering: .relaxed))
-            out.counter("basalt_gossip_bytes_sent_total", help: "Gossip payload bytes sent.", c.bytesSent.load(ordering: .relaxed))
-            out.counter("basalt_gossip_messages_received_total", help: "Gossip messages received.",
-                        c.messagesReceived.load(ordering: .relaxed))
-            out.counter("basalt_gossip_bytes_received_total", help: "Gossip payload bytes received.",
-                        c.bytesReceived.load(ordering: .relaxed))
-            out.counter("basalt_gossip_messages_rejected_total", help: "Gossip messages ignored as malformed or foreign.",
-                        c.rejected.load(ordering: .relaxed))
-            out.counter("basalt_gossip_send_failures_total", help: "Gossip messages messaging refused to send.",
-                        c.sendFailures.load(ordering: .relaxed))
-            out.counter("basalt_gossip_messages_dropped_total", help: "Received gossip messages dropped because too many were waiting.",
-                        c.dropped.load(ordering: .relaxed))
-        }
         registry.register("membership") { out in
             let s = gossip.snapshot
             let members = s.members.values
@@ -57,6 +42,11 @@ enum NodeMetrics {
                         c.connectionsRefused)
             out.counter("basalt_messaging_incomplete_frame_closes_total", help: "Incoming connections closed for a frame left incomplete.",
                         c.incompleteFrameCloses)
+            out.family("basalt_messaging_verb_timeouts_total", type: .counter, help: "Internode requests that timed out waiting for their answer, by verb.",
+                       samples: c.timeoutsByVerb.sorted { $0.key < $1.key }.map { ([("verb", $0.key)], Double($0.value)) })
+            out.family("basalt_messaging_verb_dropped_total", type: .counter,
+                       help: "Internode messages dropped before they were sent (refused as overloaded), by verb.",
+                       samples: c.droppedByVerb.sorted { $0.key < $1.key }.map { ([("verb", $0.key)], Double($0.value)) })
         }
     }
 }

@@ -19,20 +19,22 @@ import Foundation
 /// | `POST /compact?keyspace=K&table=T` | a major compaction of each table (all tables of K, or every user table) |
 /// | `GET /listpendinghints` | hints waiting per target node |
 /// | `POST /truncatehints?host=ADDR_OR_HOST_ID` | deletes the hints for one node, or all |
+/// | `GET /status?keyspace=K` | `nodetool status`, with effective ownership under K's replication when K is given |
+/// | `GET /tablehistograms?keyspace=K&table=T` | percentiles of a table's local read and write latency, SSTables per read, partition size, cells per read |
+/// | `GET /compactionthroughput`, `POST /compactionthroughput?mb=N` | the compaction throttle (MiB/s, 0 = unthrottled) |
 ///
 /// Every report comes as text for people or JSON (`?format=json`) for scripts.
 public final class OperationsComponent: NodeComponent, @unchecked Sendable {
-    // @unchecked: `context` and `started` are written in prepare/start, before the admin endpoint serves, under `lock`.
+    // @unchecked: `context` and `started` are written in prepare, before the admin endpoint serves, under `lock`.
     public let name = "operations"
     public let stage = NodeComponentStage.service
     let storage: StorageComponent
     let coordination: CoordinationComponent
     let schema: @Sendable () -> Schema?
     let releaseVersion: String
-    private let lock = Lock()
-    private var context: NodeContext?
+    let lock = Lock()
+    var context: NodeContext?
     private var started: ContinuousClock.Instant?
-    private var running = false
 
     init(storage: StorageComponent, coordination: CoordinationComponent, schema: @escaping @Sendable () -> Schema?, releaseVersion: String) {
         self.storage = storage
@@ -50,7 +52,7 @@ public final class OperationsComponent: NodeComponent, @unchecked Sendable {
         a.register("GET", "/version") { [self] r in .report(VersionReport(releaseVersion: releaseVersion), format: r.queryValue("format")) { $0.text } }
         a.register("GET", "/info") { [self] r in info(r) }
         a.register("GET", "/describecluster") { [self] r in describeCluster(r) }
-        a.register("GET", "/gossipinfo") { [self] r in .report(GossipInfoReport(context.membership()), format: r.queryValue("format")) { $0.text } }
+        a.register("GET", "/gossipinfo") { r in .report(GossipInfoReport(context.membership()), format: r.queryValue("format")) { $0.text } }
         a.register("GET", "/getendpoints") { [self] r in endpoints(r) }
         a.register("GET", "/tablestats") { [self] r in tableStats(r) }
         a.register("GET", "/compactionstats") { [self] r in compactionStats(r) }
@@ -58,13 +60,20 @@ public final class OperationsComponent: NodeComponent, @unchecked Sendable {
         a.register("POST", "/compact") { [self] r in await compact(r) }
         a.register("GET", "/listpendinghints") { [self] r in pendingHints(r) }
         a.register("POST", "/truncatehints") { [self] r in truncateHints(r) }
+        a.register("GET", "/status") { [self] r in status(r) }
+        a.register("GET", "/tablehistograms") { [self] r in tableHistograms(r) }
+        a.register("GET", "/compactionthroughput") { [self] r in compactionThroughput(r) }
+        a.register("POST", "/compactionthroughput") { [self] r in setCompactionThroughput(r) }
     }
 
-    public func start(_ context: NodeContext) async throws { lock.withLock { running = true } }
-    public func stop() async { lock.withLock { running = false } }
+    public func start(_ context: NodeContext) async throws {}
+    public func stop() async {}
 
-    /// The open engine, between start and stop.
-    private var engine: StorageEngine? { lock.withLock { running } ? storage.engine : nil }
+    /// The open engine, or nil before storage opens and after it closes.
+    var engine: StorageEngine? { storage.openEngine }
+
+    /// `NORMAL`, or `DRAINED` once `basalt admin drain` closed the node to writes.
+    var mode: String { coordination.writeGate.isClosed ? "DRAINED" : "NORMAL" }
 
     // MARK: tables
 
@@ -156,7 +165,8 @@ public final class OperationsComponent: NodeComponent, @unchecked Sendable {
             load: engine?.liveDataBytes ?? 0, generation: context.generation, uptimeSeconds: Int(uptime),
             residentBytes: ProcessMemory.residentBytes(), dataCenter: context.config.dataCenter, rack: context.config.rack,
             tokens: local?.tokens.count ?? 0, releaseVersion: releaseVersion, liveSSTables: c?.liveSSTables ?? 0,
-            writes: c?.writes ?? 0, reads: c?.reads ?? 0, hintsPending: coordination.hintedHandoff?.store.counters.pendingHints ?? 0)
+            writes: c?.writes ?? 0, reads: c?.reads ?? 0, hintsPending: coordination.hintedHandoff?.store.counters.pendingHints ?? 0,
+            mode: mode, compactionThroughputMiBPerSecond: engine.map { $0.compactionThroughputBytesPerSecond >> 20 })
         return .report(report, format: request.queryValue("format")) { $0.text }
     }
 

@@ -24,14 +24,18 @@ struct InfoReport: Encodable {
     var writes: Int
     var reads: Int
     var hintsPending: Int
+    /// `NORMAL`, or `DRAINED` after `basalt admin drain` (writes refused until restart).
+    var mode: String
+    var compactionThroughputMiBPerSecond: Int?
 
     var text: String {
         let rows: [(String, String)] = [
-            ("ID", id), ("Gossip active", "\(gossipActive)"), ("Status", status),
+            ("ID", id), ("Gossip active", "\(gossipActive)"), ("Mode", mode), ("Status", status),
             ("Load", StatusReport.formatBytes(Double(load))), ("Generation No", "\(generation)"), ("Uptime (seconds)", "\(uptimeSeconds)"),
             ("Resident memory", StatusReport.formatBytes(Double(residentBytes))), ("Data Center", dataCenter), ("Rack", rack),
             ("Tokens", "\(tokens)"), ("Release version", releaseVersion), ("Live SSTables", "\(liveSSTables)"),
             ("Local writes", "\(writes)"), ("Local reads", "\(reads)"), ("Hints pending", "\(hintsPending)"),
+            ("Compaction throughput", compactionThroughputMiBPerSecond.map(CompactionThroughputReport.describe) ?? "?"),
         ]
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0 + String(repeating: " ", count: width - $0.0.count) + " : " + $0.1 }.joined(separator: "\n") + "\n"

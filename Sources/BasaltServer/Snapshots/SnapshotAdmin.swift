@@ -20,7 +20,6 @@ public final class SnapshotComponent: NodeComponent, @unchecked Sendable {
     let schema: @Sendable () -> Schema?
     private let lock = Lock()
     private var clock: (any Clock)?
-    private var running = false
 
     init(storage: StorageComponent, schema: @escaping @Sendable () -> Schema?) {
         self.storage = storage
@@ -34,10 +33,10 @@ public final class SnapshotComponent: NodeComponent, @unchecked Sendable {
         context.admin.register("POST", "/clearsnapshot") { [self] request in clear(request) }
     }
 
-    public func start(_ context: NodeContext) async throws { lock.withLock { running = true } }
-    public func stop() async { lock.withLock { running = false } }
+    public func start(_ context: NodeContext) async throws {}
+    public func stop() async {}
 
-    private var engine: StorageEngine? { lock.withLock { running } ? storage.engine : nil }
+    private var engine: StorageEngine? { storage.openEngine }
 
     /// The statements a restore needs to recreate the table: CREATE TABLE, then its indexes.
     static func schemaText(_ table: TableSchema, _ schema: Schema?) -> String {

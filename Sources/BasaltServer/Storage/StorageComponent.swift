@@ -40,6 +40,10 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         return e
     }
 
+    /// The engine while it is open, else nil: what admin routes use, since the admin endpoint serves
+    /// before the node's components start and after they stop.
+    public var openEngine: StorageEngine? { lock.withLock { opened } }
+
     public func prepare(_ context: NodeContext) throws {
         context.metrics.register("storage") { [weak self] out in
             guard let e = self?.lock.withLock({ self?.opened }) else { return }
@@ -147,5 +151,30 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         out.histogram("basalt_storage_commitlog_sync_seconds", help: "Duration of each commit-log fsync", e.commitLogSyncLatency.snapshot())
         out.histogram("basalt_storage_write_stall_seconds", help: "Time a write waited for room before it was applied, by cause",
                       samples: WriteStallCause.allCases.map { ([("cause", $0.rawValue)], e.writeStalls[$0].snapshot()) })
+        writeTableHistograms(e, into: &out)
+    }
+
+    /// Per table that served a local read or write: read and write latency, SSTables and cells per
+    /// read (tables never used here stay out, so the series grow with the tables in use only).
+    static func writeTableHistograms(_ e: StorageEngine, into out: inout PrometheusText) {
+        var reads: [(labels: [(String, String)], value: BucketHistogram.Snapshot)] = []
+        var writes = reads, sstables = reads, cells = reads
+        for t in e.tableSchemas.sorted(by: { ($0.keyspace, $0.name) < ($1.keyspace, $1.name) }) {
+            guard let h = try? e.histograms(tableId: t.id) else { continue }
+            let labels = [("keyspace", t.keyspace), ("table", t.name)]
+            let read = h.readLatency.snapshot(), write = h.writeLatency.snapshot()
+            guard read.count > 0 || write.count > 0 else { continue }
+            reads.append((labels, read))
+            writes.append((labels, write))
+            sstables.append((labels, h.sstablesPerRead.snapshot()))
+            cells.append((labels, h.cellsPerRead.snapshot()))
+        }
+        guard !reads.isEmpty else { return }
+        out.histogram("basalt_table_read_latency_seconds", help: "Local partition reads of a table, on this node's storage engine", samples: reads)
+        out.histogram("basalt_table_write_latency_seconds", help: "Local writes to a table, on this node's storage engine (waits for room included)",
+                      samples: writes)
+        out.histogram("basalt_table_sstables_per_read", help: "SSTables a local partition read touched (past token range and bloom filter)",
+                      samples: sstables)
+        out.histogram("basalt_table_cells_per_read", help: "Cells in the partitions local reads returned", samples: cells)
     }
 }

@@ -121,38 +121,3 @@ enum CompactionStrategy {
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 }
-
-/// Limits compaction writes to a number of bytes per second (0: unlimited) by sleeping the
-/// writing thread; shared by all compaction threads.
-final class ThroughputLimiter: @unchecked Sendable {
-    // @unchecked: `available` and `last` are guarded by `lock`.
-    private let lock = Lock()
-    private let bytesPerSecond: Double
-    private var available: Double
-    private var last: UInt64
-
-    init(bytesPerSecond: Int) {
-        self.bytesPerSecond = Double(bytesPerSecond)
-        available = Double(bytesPerSecond)
-        last = SystemClock().monotonicNanos()
-    }
-
-    /// Accounts for `bytes` written, sleeping as long as needed to stay under the rate.
-    func acquire(_ bytes: Int) {
-        guard bytesPerSecond > 0 else { return }
-        let wait: Double = lock.withLock {
-            let now = SystemClock().monotonicNanos()
-            available = min(bytesPerSecond, available + Double(now &- last) / 1e9 * bytesPerSecond)
-            last = now
-            available -= Double(bytes)
-            return available < 0 ? -available / bytesPerSecond : 0
-        }
-        if wait > 0 { usleep(UInt32(min(wait, 10) * 1e6)) }
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

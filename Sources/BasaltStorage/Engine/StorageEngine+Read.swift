@@ -7,9 +7,19 @@ extension StorageEngine {
     public func read(_ cmd: ReadCommand) throws -> PartitionResult {
         let t = try table(cmd.tableId)
         metrics.add(metrics.reads, 1)
+        let started = clock.monotonicNanos()
+        let result = try readCounted(t, cmd)
+        t.histograms.readLatency.recordElapsed(since: started, now: clock.monotonicNanos())
+        var cells = 0
+        for r in result.update.rows { cells += r.cells.count }
+        t.histograms.cellsPerRead.record(UInt64(cells))
+        return result
+    }
+
+    private func readCounted(_ t: TableStore, _ cmd: ReadCommand) throws -> PartitionResult {
         let (schema, cmp) = t.currentSchema
         if cmd.limit < Int.max, cmd.slices.count == 1, let r = try readPrefix(t, cmd, schema, cmp) { return r }
-        let merged = try readMerged(t, key: cmd.partitionKey, slices: cmd.slices, cmp)
+        let merged = try readMerged(t, key: cmd.partitionKey, slices: cmd.slices, cmp, countsTouched: true)
         let clean = merged.update.withoutDroppedColumns(schema.droppedColumns)
         let filtered = clean.filtered(slices: cmd.slices, columns: cmd.columns, reversed: cmd.reversed, limit: cmd.limit, now: cmd.nowSeconds, cmp)
         return PartitionResult(partitionKey: cmd.partitionKey, token: merged.token, update: filtered)
@@ -39,7 +49,7 @@ extension StorageEngine {
             let part = cmd.reversed
                 ? ClusteringSlice(start: ClusteringBound(cut, inclusive: true), end: slice.end)
                 : ClusteringSlice(start: slice.start, end: ClusteringBound(cut, inclusive: false))
-            let merged = try readMerged(t, key: cmd.partitionKey, slices: [part], cmp)
+            let merged = try readMerged(t, key: cmd.partitionKey, slices: [part], cmp, countsTouched: true)
             let filtered = merged.update.withoutDroppedColumns(schema.droppedColumns)
                 .filtered(slices: [part], columns: cmd.columns, reversed: cmd.reversed, limit: cmd.limit, now: cmd.nowSeconds, cmp)
             var live = 0
@@ -56,13 +66,16 @@ extension StorageEngine {
 
     /// A partition from every source, merged: whole, or at least the rows of `slices` (SSTables
     /// with a row index decode only the blocks that can hold them).
-    func readMerged(_ t: TableStore, key: [UInt8], slices: [ClusteringSlice] = [.all], _ cmp: ClusteringComparator) throws -> PartitionResult {
+    /// With `countsTouched`, the SSTables read are recorded in the table's SSTables-per-read histogram.
+    func readMerged(_ t: TableStore, key: [UInt8], slices: [ClusteringSlice] = [.all], _ cmp: ClusteringComparator,
+                    countsTouched: Bool = false) throws -> PartitionResult {
         let hash = key.withUnsafeBytes { Murmur3.hash128($0) }
         let h0 = Int64(bitPattern: hash.0)
         let token = h0 == .min ? Int64.max : h0
         retry: while true {
             let v = t.view
             var parts: [PartitionUpdate] = []
+            var touched: UInt64 = 0
             for m in v.memtables {
                 if let p = try m.read(token: token, key: key, cmp) { parts.append(p) }
             }
@@ -72,6 +85,7 @@ extension StorageEngine {
                     metrics.add(metrics.bloomNegatives, 1)
                     continue
                 }
+                touched += 1
                 do {
                     if let p = try s.read(token: token, key: key, slices: slices, cmp) {
                         metrics.add(metrics.bloomHits, 1)
@@ -88,6 +102,7 @@ extension StorageEngine {
                 }
             }
             let update: PartitionUpdate = parts.count == 1 ? parts[0] : PartitionUpdate.merge(parts, cmp)
+            if countsTouched { t.histograms.sstablesPerRead.record(touched) }
             return PartitionResult(partitionKey: key, token: Token(token), update: update)
         }
     }

@@ -44,6 +44,7 @@ extension StorageEngine {
     func applyLocally(_ m: Mutation, mayBlock: Bool) throws -> CommitLogPosition {
         if isClosed { throw StorageError.closed }
         let t = try table(m.tableId)
+        let started = clock.monotonicNanos()
         let cmp = t.comparatorSnapshot
         if let problem = m.validationProblem(clusteringColumns: cmp.clusteringCount) { throw StorageError.invalid(problem) }
         let update = m.update.normalized(cmp)
@@ -90,6 +91,7 @@ extension StorageEngine {
         metrics.add(metrics.writes, 1)
         metrics.add(metrics.bytesWritten, size)
         if t.durableWrites { metrics.add(metrics.commitLogBytes, size + CommitLogSegmentFormat.recordOverhead) }
+        t.histograms.writeLatency.recordElapsed(since: started, now: clock.monotonicNanos())
         return pos
     }
 

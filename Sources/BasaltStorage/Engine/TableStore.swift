@@ -36,6 +36,8 @@ final class TableStore: @unchecked Sendable {
     }
     /// `sstables.count`, readable without the lock (writers check compaction debt on every write).
     let sstableCount = Atomic<Int>(0)
+    /// Local read and write figures (`basalt admin tablehistograms`, per-table metrics).
+    let histograms = TableHistograms()
     /// Write delay owed to compaction debt and not yet slept, nanoseconds.
     let owedWriteDelay = Atomic<Int>(0)
     var compacting: Set<Int> = []
