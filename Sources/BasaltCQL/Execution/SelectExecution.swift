@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 
 /// Runs one page of a bound SELECT: partition reads (= / IN on the partition key) or token-range

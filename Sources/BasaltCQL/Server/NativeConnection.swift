@@ -1,5 +1,6 @@
 import BasaltCore
 import BasaltNet
+import BasaltProtocol
 import Logging
 
 /// The shell of one client connection: bytes from the socket into a ``FrameDecoder``, frames into

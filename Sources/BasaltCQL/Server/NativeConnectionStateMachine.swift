@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// The life of one native-protocol connection, as a pure value: frames and completions in,
 /// actions out. No I/O, no clock.
