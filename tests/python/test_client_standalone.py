@@ -66,3 +66,17 @@ def test_client_sources_import_only_their_closure(package):
                 with open(os.path.join(dirpath, name)) as f:
                     for module in re.findall(r"^(?:@\w+\s+)?(?:public |internal )?import\s+(\w+)", f.read(), re.M):
                         assert module in allowed, f"{target}/{name} imports {module}"
+
+
+def test_readme_swift_example_is_the_compiled_one():
+    """README.md's Swift example is, line for line, the body ReadmeExampleTests compiles and runs."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    block = readme.split("### The Swift client", 1)[1].split("```swift\n", 1)[1].split("```", 1)[0]
+    readme_lines = [l.strip() for l in block.splitlines() if l.strip() and l.strip() != "import BasaltClient"]
+    with open(os.path.join(ROOT, "Tests", "BasaltClientTests", "ReadmeExampleTests.swift")) as f:
+        source = f.read()
+    body = source.split("// README example begins\n", 1)[1].split("// README example ends", 1)[0]
+    test_lines = [l.strip() for l in body.splitlines() if l.strip()]
+    assert test_lines[0] == "var config = SessionConfiguration(contactPoints: [host])"
+    assert readme_lines == test_lines
