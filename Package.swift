@@ -92,10 +92,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The native-protocol codec (frames, v5 segments, requests, responses, result bodies,
+        // compression), shared by the server's CQL front end and the client library.
+        .target(
+            name: "BasaltProtocol",
+            dependencies: ["BasaltCore", "CSnappy", "CLZ4"]
+        ),
         .target(
             name: "BasaltCQL",
             dependencies: [
-                "BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltIndex", "CSnappy", "CLZ4", "CCrypt",
+                "BasaltCore", "BasaltProtocol", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltVector", "BasaltIndex", "CSnappy", "CLZ4", "CCrypt",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -112,7 +118,7 @@ let package = Package(
         .target(
             name: "BasaltClient",
             dependencies: [
-                "BasaltCore", "BasaltNet", "BasaltCQL", "BasaltCluster",
+                "BasaltCore", "BasaltNet", "BasaltProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -134,8 +140,8 @@ let package = Package(
         .testTarget(name: "BasaltStorageTests", dependencies: ["BasaltCore", "BasaltStorage"]),
         .testTarget(name: "BasaltNetTests", dependencies: ["BasaltCore", "BasaltNet"]),
         .testTarget(name: "BasaltClusterTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCluster", "BasaltTestSupport"]),
-        .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltCQL", "BasaltCluster", "BasaltIndex"]),
+        .testTarget(name: "BasaltCQLTests", dependencies: ["BasaltCore", "BasaltStorage", "BasaltNet", "BasaltProtocol", "BasaltCQL", "BasaltCluster", "BasaltIndex"]),
         .testTarget(name: "BasaltServerTests", dependencies: ["BasaltCore", "BasaltNet", "BasaltCluster", "BasaltServer", "BasaltStorage", "BasaltTestSupport"]),
-        .testTarget(name: "BasaltClientTests", dependencies: ["BasaltClient", "BasaltCore", "BasaltNet", "BasaltCQL", "BasaltCluster", "BasaltServer", "BasaltTestSupport"]),
+        .testTarget(name: "BasaltClientTests", dependencies: ["BasaltClient", "BasaltCore", "BasaltNet", "BasaltProtocol", "BasaltCQL", "BasaltCluster", "BasaltServer", "BasaltTestSupport"]),
     ]
 )

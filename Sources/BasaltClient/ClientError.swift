@@ -1,4 +1,4 @@
-import BasaltCQL
+import BasaltProtocol
 import BasaltCore
 
 /// Why a request or a connection attempt failed. Every case names the node involved (its native

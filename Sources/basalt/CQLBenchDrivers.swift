@@ -2,6 +2,7 @@ import BasaltClient
 import BasaltCore
 import BasaltCQL
 import BasaltNet
+import BasaltProtocol
 import Histogram
 import Synchronization
 

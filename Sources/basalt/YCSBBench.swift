@@ -3,6 +3,7 @@ import BasaltClient
 import BasaltCore
 import BasaltCQL
 import BasaltNet
+import BasaltProtocol
 import Foundation
 import Histogram
 import Synchronization

@@ -1,6 +1,7 @@
 import BasaltClient
 import BasaltCore
 import BasaltCQL
+import BasaltProtocol
 import Foundation
 import Synchronization
 

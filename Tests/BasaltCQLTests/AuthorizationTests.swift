@@ -1,5 +1,6 @@
 import BasaltCore
 @testable import BasaltCQL
+@testable import BasaltProtocol
 import Testing
 
 /// Roles and permissions end to end in one process: the executor over a real storage engine,

@@ -1,4 +1,5 @@
 import BasaltCore
+@testable import BasaltProtocol
 import BasaltStorage
 import Testing
 @testable import BasaltCQL

@@ -1,5 +1,6 @@
 import BasaltCore
 #if canImport(Glibc)
+@testable import BasaltProtocol
 import Glibc
 #endif
 import Testing

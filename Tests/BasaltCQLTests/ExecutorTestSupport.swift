@@ -1,6 +1,7 @@
 import BasaltCluster
 import BasaltCore
 import BasaltIndex
+@testable import BasaltProtocol
 import BasaltStorage
 import Foundation
 import Logging

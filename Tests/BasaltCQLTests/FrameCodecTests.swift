@@ -1,4 +1,5 @@
 import BasaltCore
+@testable import BasaltProtocol
 import Testing
 @testable import BasaltCQL
 
@@ -30,7 +31,7 @@ struct FrameCodecTests {
         }
     }
 
-    @Test(arguments: [UInt8(0x42), 0x41, 0x05, 0x03])
+    @Test(arguments: [UInt8(0x42), 0x41, 0x06, 0x03])
     func unsupportedVersionsAreAnsweredWithProtocolErrorOnTheSameStream(version: UInt8) throws {
         var d = FrameDecoder()
         d.append([version, 0x00, 0x00, 0x05, 0x05, 0, 0, 0, 0])

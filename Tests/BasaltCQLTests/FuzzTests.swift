@@ -1,4 +1,5 @@
 import BasaltCore
+@testable import BasaltProtocol
 import Testing
 @testable import BasaltCQL
 

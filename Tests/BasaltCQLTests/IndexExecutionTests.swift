@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+@testable import BasaltProtocol
 import BasaltStorage
 import Testing
 @testable import BasaltCQL

@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+@testable import BasaltProtocol
 import Testing
 @testable import BasaltCQL
 

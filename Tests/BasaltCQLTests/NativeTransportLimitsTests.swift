@@ -1,5 +1,6 @@
 import BasaltCore
 import BasaltNet
+@testable import BasaltProtocol
 import Foundation
 import Testing
 @testable import BasaltCQL

@@ -1,6 +1,7 @@
 import BasaltCluster
 import BasaltCore
 import BasaltNet
+@testable import BasaltProtocol
 import BasaltStorage
 import Foundation
 import Testing

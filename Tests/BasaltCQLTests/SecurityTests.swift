@@ -1,5 +1,6 @@
 import BasaltCore
 @testable import BasaltCQL
+@testable import BasaltProtocol
 import Testing
 
 @Suite struct RoleStatementParsingTests {

@@ -1,4 +1,5 @@
 import BasaltCore
+@testable import BasaltProtocol
 import Synchronization
 import Testing
 @testable import BasaltCQL

@@ -2,6 +2,7 @@ import BasaltCluster
 import BasaltCore
 import BasaltCQL
 import BasaltNet
+import BasaltProtocol
 import Testing
 @testable import BasaltClient
 

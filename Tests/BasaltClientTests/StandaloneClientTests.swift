@@ -1,5 +1,6 @@
 import BasaltCore
 import BasaltCQL
+import BasaltProtocol
 import Foundation
 import Testing
 @testable import BasaltClient

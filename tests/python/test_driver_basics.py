@@ -23,7 +23,7 @@ def test_connects_with_defaults_and_builds_token_map(basalt_cluster, session):
     hosts = cluster.metadata.all_hosts()
     assert sorted(h.address for h in hosts) == sorted(basalt_cluster.addresses)
     assert all(h.is_up for h in hosts)
-    assert cluster.protocol_version == 4
+    assert cluster.protocol_version == 5
     token_map = cluster.metadata.token_map
     assert token_map is not None and len(token_map.ring) >= len(hosts)
 

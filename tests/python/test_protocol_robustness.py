@@ -24,7 +24,7 @@ def exchange(address, payload, read_timeout=5):
 
 def test_version_probes_get_protocol_errors(basalt_cluster):
     address = basalt_cluster.addresses[0]
-    for version in (0x42, 0x41, 0x05, 0x03):
+    for version in (0x42, 0x41, 0x06, 0x03):
         frame = struct.pack(">BBhBi", version, 0, 7, 0x05, 0)
         reply = exchange(address, frame)
         assert reply[0] == 0x84 and struct.unpack(">h", reply[2:4])[0] == 7 and reply[4] == 0x00

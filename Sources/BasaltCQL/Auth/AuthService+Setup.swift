@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 extension AuthService {
     /// Creates `system_auth` and, when the cluster has no role at all, the default superuser — in

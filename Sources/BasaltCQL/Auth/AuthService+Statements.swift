@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 extension AuthService {
     /// Runs a role or permission statement for the session's role, with Cassandra's rules: who may

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 import Logging
 import Synchronization
 

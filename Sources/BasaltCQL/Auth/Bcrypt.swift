@@ -1,3 +1,4 @@
+import BasaltProtocol
 import BasaltStorage
 import CCrypt
 

@@ -1,3 +1,4 @@
+import BasaltProtocol
 /// Cassandra's PasswordAuthenticator as the native protocol sees it: the server answers STARTUP
 /// with AUTHENTICATE naming ``className``; the client sends a SASL PLAIN token
 /// (`[authzid] \0 user \0 password`); the server answers AUTH_SUCCESS or Bad credentials

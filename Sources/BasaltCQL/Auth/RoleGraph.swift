@@ -1,3 +1,4 @@
+import BasaltProtocol
 /// One row of `system_auth.roles`.
 public struct RoleRecord: Hashable, Sendable {
     public var name: String

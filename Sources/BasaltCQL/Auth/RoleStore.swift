@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// Reads and writes `system_auth` with CQL statements run internally (no authorization) through
 /// the node's ``QueryProcessor``, so role data is replicated and read with consistency levels like

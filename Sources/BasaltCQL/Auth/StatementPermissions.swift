@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// Which permission on which resource each statement needs, as Cassandra's statements ask for it:
 /// SELECT to read a table, MODIFY to write or truncate it, CREATE on the keyspace (or on all

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// Values loaded from `system_auth`, kept for a validity period (Cassandra's
 /// `credentials_validity` / `permissions_validity`): younger than `updateInterval` a value is

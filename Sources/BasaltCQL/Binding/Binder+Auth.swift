@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 extension Binder {
     /// A role or permission statement: its resource resolved (a table without keyspace against the

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 extension Binder {
     static func keyspaceSchema(_ s: CreateKeyspaceStatement, existing: KeyspaceSchema? = nil) throws(CQLError) -> KeyspaceSchema {

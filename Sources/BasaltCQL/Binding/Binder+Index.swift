@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// `CREATE [CUSTOM] INDEX`: every index is a storage-attached index (Cassandra 5's SAI), checked
 /// with Cassandra's rules in Cassandra's order so the first error a client sees is the one

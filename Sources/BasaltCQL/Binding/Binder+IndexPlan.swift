@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// How a SELECT's WHERE clause is answered: partition keys (or a token range), clustering
 /// prefixes and slice, storage-attached index restrictions, and ALLOW FILTERING filters.

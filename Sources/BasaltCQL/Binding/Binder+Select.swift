@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 extension Binder {
     func bindSelect(_ s: SelectStatement, terms: inout TermBinder) throws(CQLError) -> BoundStatement {

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// What a WHERE clause restricts, sorted by the role of the columns (Cassandra's
 /// StatementRestrictions, reduced to what Basalt executes).

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 extension Binder {
     func usingOperands(_ u: UsingClause, _ t: TableSchema, terms: inout TermBinder) throws(CQLError) -> (Operand?, Operand?) {

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// Resolves parsed statements against a schema and the connection's current keyspace, producing
 /// ``BoundStatement``s or Cassandra-worded Invalid errors (unknown names, missing key parts,

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 
 /// A statement resolved against the schema: names checked, literals typed and serialized, bind

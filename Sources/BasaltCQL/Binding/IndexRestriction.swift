@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// A WHERE restriction on one column that the primary key cannot answer, before values are
 /// bound: filtered with ALLOW FILTERING (``ColumnFilter`` once bound), or turned into an

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// What a statement knows at execution time besides its bound values: the coordinator's clock
 /// for `now()`, `currentTimestamp()` and friends.

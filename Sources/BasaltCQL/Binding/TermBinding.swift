@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// Turns terms into typed ``Operand``s for a receiver column, recording each bind marker's spec
 /// (name, keyspace, table, type) for PREPARED metadata.

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 
 /// What a write does to one cell (a column of a row), with values still to be bound.

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 
 /// Splits serialized collections (native-protocol form: int count, then `[int length][bytes]` per

@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltProtocol
 
 extension CoordinatorError {
     /// The CQL error a client sees for a coordinator failure (same codes and bodies as Cassandra).

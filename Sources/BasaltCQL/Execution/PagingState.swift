@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// Where a paged SELECT stopped, handed to the client as an opaque paging state and validated
 /// when it comes back.

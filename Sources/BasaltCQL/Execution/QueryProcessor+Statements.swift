@@ -1,15 +1,18 @@
 import BasaltCluster
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 
 extension QueryProcessor {
     /// Builds the storage mutations of the plans (one per partition, changes to the same
     /// partition merged so they apply atomically), reading current list values first where an
-    /// operation needs them, and writes them through the coordinator in one call.
-    func write(_ work: [(WritePlan, [ProtocolValue])], consistency: ConsistencyLevel, timestamp: Int64, writeType: WriteType) async throws(CQLError) {
+    /// operation needs them, and writes them through the coordinator in one call. A v5
+    /// `now_in_seconds` replaces the clock's seconds for TTLs and deletion times.
+    func write(_ work: [(WritePlan, [ProtocolValue])], consistency: ConsistencyLevel, timestamp: Int64, writeType: WriteType,
+               nowInSeconds: Int32? = nil) async throws(CQLError) {
         let now = clock.now()
         let ctx = ExecutionContext(nowMicros: now.micros, timeUUIDNode: timeUUIDNode)
-        let time = MutationTime(timestamp: timestamp, nowSeconds: now.seconds, listPaths: listPaths)
+        let time = MutationTime(timestamp: timestamp, nowSeconds: nowInSeconds.map(Int64.init) ?? now.seconds, listPaths: listPaths)
         var byPartition = [PartitionRef: Int]()
         var mutations = [Mutation]()
         var comparators = [UUIDValue: ClusteringComparator]()
@@ -73,13 +76,20 @@ extension QueryProcessor {
         let pageSize = params.pageSize.flatMap { $0 > 0 ? Int($0) : nil }
         let paging = try params.pagingState.map { s throws(CQLError) in try PagingState.decode(s) }
         let execution = SelectExecution(query: query, reader: reader, consistency: params.consistency,
-                                        pageSize: pageSize ?? settings.maxUnpagedRows, paging: paging, nowSeconds: now.seconds)
+                                        pageSize: pageSize ?? settings.maxUnpagedRows, paging: paging,
+                                        nowSeconds: params.nowInSeconds.map(Int64.init) ?? now.seconds)
         let page = try await execution.run()
         if pageSize == nil, page.next != nil {
             throw .invalid("Unpaged query returned more than \(settings.maxUnpagedRows) rows; use paging")
         }
         var metadata = ResultMetadata(columns: bound.resultColumns, pagingState: page.next?.encoded(), noMetadata: params.skipMetadata)
         metadata.columnCount = bound.resultColumns.count
+        // v5 EXECUTE: the client's result metadata id is stale (the table changed since it
+        // prepared): send the columns and their new id (Metadata_changed).
+        if let held = params.resultMetadataId, held != metadata.metadataId {
+            metadata.noMetadata = false
+            metadata.newMetadataId = metadata.metadataId
+        }
         return .rows(RowsResult(metadata: metadata, rows: page.rows))
     }
 }

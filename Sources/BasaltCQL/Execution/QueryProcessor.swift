@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 import Logging
 
@@ -57,12 +58,12 @@ public final class QueryProcessor: Sendable {
             switch request {
             case let .query(text, params):
                 let parsed = try Self.parse(text)
-                let bound = try binder(keyspace: session.keyspace).bind(parsed)
+                let bound = try binder(keyspace: params.keyspace ?? session.keyspace).bind(parsed)
                 try await authorize(bound, text: text, session: session)
                 return .result(try await execute(bound, params, session: session))
-            case let .prepare(text):
+            case let .prepare(text, queryKeyspace):
                 let parsed = try Self.parse(text)
-                let keyspace = session.keyspace
+                let keyspace = queryKeyspace ?? session.keyspace
                 let bound = try binder(keyspace: keyspace).bind(parsed)
                 let id = PreparedStatementID.compute(query: text, keyspace: keyspace)
                 prepared.put(id, .init(query: text, keyspace: keyspace, parsed: parsed))
@@ -155,7 +156,8 @@ public final class QueryProcessor: Sendable {
             }
             try checkServerTimestamp(plans, clientTimestamp: params.defaultTimestamp)
             try await write(plans.map { ($0, values) }, consistency: params.consistency,
-                            timestamp: params.defaultTimestamp ?? timestamps.next().micros, writeType: writeType)
+                            timestamp: params.defaultTimestamp ?? timestamps.next().micros, writeType: writeType,
+                            nowInSeconds: params.nowInSeconds)
             return .void
         case let .select(plan):
             return try await select(plan, bound: bound, values: values, params: params)
@@ -184,7 +186,7 @@ public final class QueryProcessor: Sendable {
             switch child.statement {
             case let .query(t):
                 text = t
-                bound = try binder(keyspace: session.keyspace).bind(try Self.parse(t))
+                bound = try binder(keyspace: batch.keyspace ?? session.keyspace).bind(try Self.parse(t))
             case let .prepared(id):
                 guard let entry = prepared.get(id) else { throw .unprepared("Prepared query with ID \(id.hexString) not found", id: id) }
                 text = entry.query
@@ -199,7 +201,7 @@ public final class QueryProcessor: Sendable {
         }
         try checkServerTimestamp(work.map(\.0), clientTimestamp: batch.defaultTimestamp)
         try await write(work, consistency: batch.consistency, timestamp: batch.defaultTimestamp ?? timestamps.next().micros,
-                        writeType: batch.type == .logged ? .batch : .unloggedBatch)
+                        writeType: batch.type == .logged ? .batch : .unloggedBatch, nowInSeconds: batch.nowInSeconds)
         return .void
     }
 }

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 
 /// Turns live rows into result rows for a selection: key components, clustering values, cells

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 
 /// What turning a ``RowMutation`` into a storage ``Mutation`` needs from the statement's execution.

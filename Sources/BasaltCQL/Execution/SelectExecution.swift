@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 
 /// Runs one page of a bound SELECT: partition reads (= / IN on the partition key) or token-range
@@ -201,8 +202,11 @@ struct SelectExecution {
                 var live = p.live(now: nowSeconds, cmp)
                 live.rows = live.rows.filter { r in query.slices.contains { cmp.contains($0, r.clustering) } }
                 let before = sink.count
+                // Without clustering columns a partition is one row: a page ending on it finished
+                // the partition (an empty clustering would resume before that row and repeat it).
+                let hasClustering = !query.table.clustering.isEmpty
                 try emit(live, token: p.token, allowStaticOnly: !continuing && query.slices == [.all], inPartition: inPart, &sink) { src, n, remaining in
-                    PagingState(kind: .scan, token: src.token, partitionKey: src.partitionKey, clustering: src.row?.clustering,
+                    PagingState(kind: .scan, token: src.token, partitionKey: src.partitionKey, clustering: hasClustering ? src.row?.clustering : nil,
                                 rowsInPartition: n, remaining: remaining)
                 }
                 inPartitionCarry = inPart + (sink.count - before)

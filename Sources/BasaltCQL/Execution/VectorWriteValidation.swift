@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 
 /// Cassandra 5's checks on a vector written to a column with a storage-attached index, made

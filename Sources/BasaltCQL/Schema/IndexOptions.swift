@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// The `WITH OPTIONS = {…}` of a storage-attached index, parsed.
 ///

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// One DDL change, fully resolved (ids and drop times chosen by the coordinator), so that every
 /// node applying it reaches the same schema. This is what is replicated between nodes

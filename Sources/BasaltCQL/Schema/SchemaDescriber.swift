@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// The result of a server-side DESCRIBE: text columns and rows, as Cassandra 4 answers cqlsh
 /// (`keyspace_name, type, name[, create_statement]`).

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// `TableParams` as CQL table options (`WITH compaction = {…} AND …`) in both directions: the
 /// option maps `system_schema.tables` and DESCRIBE show, and the parsing of a WITH clause with

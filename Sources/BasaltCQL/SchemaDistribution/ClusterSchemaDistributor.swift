@@ -1,5 +1,6 @@
 import BasaltCore
 import BasaltNet
+import BasaltProtocol
 import Logging
 
 /// Schema changes across a cluster (docs/cql.md, "Schema distribution").

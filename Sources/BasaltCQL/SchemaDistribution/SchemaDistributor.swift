@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// How the executor makes a DDL or TRUNCATE take effect: on this node and, in a cluster, on every
 /// live node before answering (bounded), so that drivers see schema agreement.

@@ -1,6 +1,7 @@
 import BasaltCluster
 import BasaltCore
 import BasaltIndex
+import BasaltProtocol
 import BasaltStorage
 import Logging
 

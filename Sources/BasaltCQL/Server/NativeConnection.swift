@@ -1,5 +1,6 @@
 import BasaltCore
 import BasaltNet
+import BasaltProtocol
 import Logging
 
 /// The shell of one client connection: bytes from the socket into a ``FrameDecoder``, frames into
@@ -28,6 +29,8 @@ final class NativeConnection: @unchecked Sendable {
     /// The client's address, the key of the per-address limits.
     let host: String
     private var decoder: FrameDecoder
+    /// Set on v5 once STARTUP is answered: every write goes out in segments.
+    private var outSegments: SegmentCodec?
     private var machine: NativeConnectionStateMachine
     private let processor: QueryProcessor
     private let hub: NativeEventHub
@@ -211,6 +214,9 @@ final class NativeConnection: @unchecked Sendable {
             case .pauseReading, .resumeReading: updateReading()
             case let .close(reason): close(reason)
             case let .authenticate(stream, token): authenticate(stream, token)
+            case let .startSegments(lz4):
+                decoder.startSegments(lz4: lz4)
+                outSegments = SegmentCodec(lz4: lz4)
             }
         }
     }
@@ -272,14 +278,16 @@ final class NativeConnection: @unchecked Sendable {
     }
 
     private func write(_ frame: ResponseFrame) {
+        var frame = frame
+        frame.version = machine.version
         var w = ByteWriter(capacity: 128)
-        frame.encode(into: &w, compression: machine.compression)
+        frame.encode(into: &w, compression: machine.frameCompression)
         writeBytes(w.bytes)
     }
 
     private func writeBytes(_ bytes: [UInt8]) {
         guard isOpen else { return }
-        do { try tcp.write(bytes) } catch {
+        do { try tcp.write(outSegments.map { $0.encode(bytes) } ?? bytes) } catch {
             logger.warning("native connection write failed; closing", metadata: ["remote": "\(tcp.peerDescription)", "error": "\(error)"])
             isOpen = false
             tcp.close(.local(error.description))

@@ -1,4 +1,5 @@
 import BasaltCore
+import BasaltProtocol
 
 /// The life of one native-protocol connection, as a pure value: frames and completions in,
 /// actions out. No I/O, no clock.
@@ -8,6 +9,11 @@ import BasaltCore
 /// awaitingStartup --STARTUP--> authenticating --AUTH_RESPONSE--> (.authenticate; result ok) --> ready
 /// any state: OPTIONS → SUPPORTED; a fatal decode error → its ERROR frame, then close
 /// ```
+/// The STARTUP frame's version (4 or 5) is the connection's: later frames of another version are
+/// a protocol error that closes it. On v5, READY or AUTHENTICATE is followed by
+/// `.startSegments`: from then on both directions carry frames in checksummed segments,
+/// LZ4-compressed per segment when STARTUP asked for lz4 (frame bodies are then never
+/// compressed; snappy is refused on v5, as the drivers expect).
 /// Statement requests (QUERY, PREPARE, EXECUTE, BATCH) are handed out as `.execute` and may be
 /// answered in any order (``onRequestCompleted()``). At most `maxInFlight` run at once: at
 /// `pauseThreshold` reading is paused, and resumed at half; a request beyond `maxInFlight`
@@ -35,6 +41,8 @@ public struct NativeConnectionStateMachine: Sendable {
         case close(String)
         /// Check these SASL credentials off the loop and report ``onAuthenticationResult(stream:_:)``.
         case authenticate(stream: Int16, token: [UInt8]?)
+        /// v5: what follows, read and written, is segments (after the answer just sent).
+        case startSegments(lz4: Bool)
     }
 
     public struct Settings: Hashable, Sendable {
@@ -48,6 +56,10 @@ public struct NativeConnectionStateMachine: Sendable {
 
     public private(set) var state: State = .awaitingStartup
     public private(set) var compression: FrameCompression?
+    /// The protocol version of the connection: STARTUP's (before it, the last request's).
+    public private(set) var version: UInt8 = 4
+    /// The compression of frame bodies: the negotiated one on v4, none on v5 (segments compress).
+    public var frameCompression: FrameCompression? { version >= 5 ? nil : compression }
     public private(set) var inFlight = 0
     public private(set) var isPaused = false
     public private(set) var user: String?
@@ -60,14 +72,18 @@ public struct NativeConnectionStateMachine: Sendable {
     /// A frame the decoder produced.
     public mutating func onFrame(_ frame: Frame) -> [Action] {
         guard state != .closed else { return [] }
+        if state != .awaitingStartup && frame.header.protocolVersion != version {
+            let v = frame.header.protocolVersion
+            return fail(stream: frame.header.stream, .protocolError("Invalid message version. Got \(v)/v\(v) but previous messages on this connection had version \(version)/v\(version)"))
+        }
         let request: RequestFrame
         do {
-            request = try RequestFrame.decode(frame, compression: frame.header.flags.contains(.compressed) ? compression : nil,
+            request = try RequestFrame.decode(frame, compression: frame.header.flags.contains(.compressed) ? frameCompression : nil,
                                               maxBodyLength: settings.maxBodyLength)
         } catch {
             return fail(stream: frame.header.stream, error)
         }
-        if frame.header.flags.contains(.compressed) && compression == nil {
+        if frame.header.flags.contains(.compressed) && frameCompression == nil {
             return fail(stream: frame.header.stream, .protocolError("Compressed frame received but no compression was negotiated"))
         }
         return onRequest(request)
@@ -78,19 +94,21 @@ public struct NativeConnectionStateMachine: Sendable {
         guard state != .closed else { return [] }
         if error.isFatal {
             state = .closed
-            return [.sendRaw(error.errorFrame), .close(error.description)]
+            return [.sendRaw(version == 4 ? error.errorFrame : ResponseFrame(version: version, stream: error.stream, response: .error(.protocolError(error.description))).frame()),
+                    .close(error.description)]
         }
-        return [.send(ResponseFrame(stream: error.stream, response: .error(.protocolError(error.description))))]
+        return [reply(error.stream, .error(.protocolError(error.description)))]
     }
 
     mutating func fail(stream: Int16, _ error: CQLError) -> [Action] {
         state = .closed
-        return [.send(ResponseFrame(stream: stream, response: .error(error))), .close(error.description)]
+        return [reply(stream, .error(error)), .close(error.description)]
     }
 
-    func reply(_ stream: Int16, _ response: Response) -> Action { .send(ResponseFrame(stream: stream, response: response)) }
+    func reply(_ stream: Int16, _ response: Response) -> Action { .send(ResponseFrame(version: version, stream: stream, response: response)) }
 
     mutating func onRequest(_ r: RequestFrame) -> [Action] {
+        if state == .awaitingStartup { version = r.version }
         if case .options = r.request {
             return [reply(r.stream, .supported(compression: FrameCompression.allCases))]
         }
@@ -104,14 +122,18 @@ public struct NativeConnectionStateMachine: Sendable {
                 guard let c = FrameCompression(name: name) else {
                     return [reply(r.stream, .error(.protocolError("Unknown compression algorithm: \(name)")))]
                 }
+                if version >= 5 && c != .lz4 {
+                    return [reply(r.stream, .error(.protocolError("Compression \(c.name) is not supported with protocol version 5 (segments are compressed with lz4 only)")))]
+                }
                 compression = c
             }
+            let segments: [Action] = version >= 5 ? [.startSegments(lz4: compression == .lz4)] : []
             if settings.requiresAuthentication {
                 state = .authenticating
-                return [reply(r.stream, .authenticate(PasswordAuthenticator.className))]
+                return [reply(r.stream, .authenticate(PasswordAuthenticator.className))] + segments
             }
             state = .ready
-            return [reply(r.stream, .ready)]
+            return [reply(r.stream, .ready)] + segments
         case .authenticating:
             guard case let .authResponse(token) = r.request else {
                 return [reply(r.stream, .error(.protocolError("Unexpected message \(r.request.opcode), expecting AUTH_RESPONSE")))]

@@ -1,5 +1,6 @@
 import BasaltCore
 import BasaltNet
+import BasaltProtocol
 import Logging
 import Synchronization
 

@@ -1,3 +1,4 @@
+import BasaltProtocol
 /// A position in CQL source text.
 ///
 /// `line` counts from 1 and `column` from 0 (characters since the line start), the convention of

@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltProtocol
 
 /// System tables and client events from cluster membership: this node and its peers as gossip
 /// knows them (members that left or were removed are not listed), peers' schema versions from

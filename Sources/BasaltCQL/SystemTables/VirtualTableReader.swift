@@ -1,5 +1,6 @@
 import BasaltCluster
 import BasaltCore
+import BasaltProtocol
 import BasaltStorage
 
 /// Serves reads of the system keyspaces from rows computed on demand (live cluster state and the

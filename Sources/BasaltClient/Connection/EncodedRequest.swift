@@ -1,4 +1,4 @@
-import BasaltCQL
+import BasaltProtocol
 import BasaltCore
 
 /// A request frame encoded once, off the event loop, with stream 0 in its header: the connection

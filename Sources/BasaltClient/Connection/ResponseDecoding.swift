@@ -1,4 +1,4 @@
-import BasaltCQL
+import BasaltProtocol
 import BasaltCore
 
 /// Turns response frames into values, with failures as ``ClientError``s naming the node.

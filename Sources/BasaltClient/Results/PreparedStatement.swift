@@ -1,4 +1,4 @@
-import BasaltCQL
+import BasaltProtocol
 import BasaltCore
 
 /// A statement prepared on the cluster: its id (the same on every node), one ``ColumnSpec`` per

@@ -1,4 +1,4 @@
-import BasaltCQL
+import BasaltProtocol
 import BasaltCore
 
 /// What one request returned: for a SELECT one page of rows and the state to fetch the next;

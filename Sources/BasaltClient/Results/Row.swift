@@ -1,4 +1,4 @@
-import BasaltCQL
+import BasaltProtocol
 import BasaltCore
 
 /// The columns of a result, shared by all its rows: names, types and a name index.

@@ -1,4 +1,4 @@
-import BasaltCQL
+import BasaltProtocol
 import BasaltCore
 
 /// The partition key of a bound statement, built as Cassandra builds it, and its token.

@@ -1,4 +1,4 @@
-import BasaltCQL
+import BasaltProtocol
 import BasaltCore
 
 /// A successful response as the callback API hands it over: the RESULT frame, not yet decoded,

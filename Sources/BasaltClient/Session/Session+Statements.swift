@@ -1,4 +1,4 @@
-import BasaltCQL
+import BasaltProtocol
 import BasaltCore
 
 extension Session {

@@ -1,4 +1,3 @@
-import BasaltCluster
 import BasaltCore
 
 /// What the client knows of the cluster at one moment: its nodes, their tokens as a

@@ -1,3 +1,5 @@
+import BasaltCore
+
 extension Gossip {
     /// What an ``Instance`` asks its shell to do, in order.
     public enum Directive: Hashable, Sendable {

@@ -1,3 +1,5 @@
+import BasaltCore
+
 extension Gossip.Instance {
     /// Sets the STATUS of another endpoint (a dead node an operator removes, or the node a
     /// replacement took over): the value gets a version above everything known for that endpoint

@@ -1,8 +1,9 @@
 import BasaltCore
 
-/// The `<query_parameters>` of QUERY and EXECUTE (v4 spec §4.1.4): consistency, then what the flag
-/// byte announces, in this order: values (optionally named), page size, paging state, serial
-/// consistency, default timestamp.
+/// The `<query_parameters>` of QUERY and EXECUTE (v4 spec §4.1.4, v5 spec §4.1.4): consistency,
+/// then what the flags announce, in this order: values (optionally named), page size, paging
+/// state, serial consistency, default timestamp, and in v5 keyspace and now_in_seconds. The flags
+/// are a [byte] in v4 and an [int] in v5.
 public struct QueryParameters: Hashable, Sendable {
     public static let valuesFlag: UInt8 = 0x01
     public static let skipMetadataFlag: UInt8 = 0x02
@@ -11,6 +12,10 @@ public struct QueryParameters: Hashable, Sendable {
     public static let serialConsistencyFlag: UInt8 = 0x10
     public static let defaultTimestampFlag: UInt8 = 0x20
     public static let namesForValuesFlag: UInt8 = 0x40
+    /// v5: the statement's keyspace follows (instead of the connection's).
+    public static let keyspaceFlag: UInt32 = 0x80
+    /// v5: the server's "now" for TTLs and deletions, in seconds, follows.
+    public static let nowInSecondsFlag: UInt32 = 0x100
 
     public var consistency: ConsistencyLevel
     /// Bound values in marker order (or in `names` order when named).
@@ -24,6 +29,13 @@ public struct QueryParameters: Hashable, Sendable {
     public var serialConsistency: ConsistencyLevel?
     /// The client's timestamp for writes, µs since the epoch (the Python driver always sends one).
     public var defaultTimestamp: Int64?
+    /// v5: the keyspace to resolve unqualified names in.
+    public var keyspace: String?
+    /// v5: "now" in seconds since the epoch, for this statement's TTLs.
+    public var nowInSeconds: Int32?
+    /// v5 EXECUTE only: the result metadata id the client holds (written before the parameters,
+    /// by ``Request``); a Rows answer whose metadata differs says so (Metadata_changed).
+    public var resultMetadataId: [UInt8]?
 
     public init(consistency: ConsistencyLevel = .one, values: [ProtocolValue] = [], names: [String]? = nil, skipMetadata: Bool = false,
                 pageSize: Int32? = nil, pagingState: [UInt8]? = nil, serialConsistency: ConsistencyLevel? = nil, defaultTimestamp: Int64? = nil) {
@@ -37,7 +49,7 @@ public struct QueryParameters: Hashable, Sendable {
         self.defaultTimestamp = defaultTimestamp
     }
 
-    public func encode(into w: inout ByteWriter) {
+    public func encode(into w: inout ByteWriter, version: UInt8 = 4) {
         w.writeConsistency(consistency)
         var flags: UInt8 = 0
         if !values.isEmpty || names != nil { flags |= Self.valuesFlag }
@@ -47,7 +59,14 @@ public struct QueryParameters: Hashable, Sendable {
         if pagingState != nil { flags |= Self.pagingStateFlag }
         if serialConsistency != nil { flags |= Self.serialConsistencyFlag }
         if defaultTimestamp != nil { flags |= Self.defaultTimestampFlag }
-        w.writeUInt8(flags)
+        if version >= 5 {
+            var wide = UInt32(flags)
+            if keyspace != nil { wide |= Self.keyspaceFlag }
+            if nowInSeconds != nil { wide |= Self.nowInSecondsFlag }
+            w.writeUInt32(wide)
+        } else {
+            w.writeUInt8(flags)
+        }
         if flags & Self.valuesFlag != 0 {
             w.writeUInt16(UInt16(truncatingIfNeeded: values.count))
             for (i, v) in values.enumerated() {
@@ -59,13 +78,19 @@ public struct QueryParameters: Hashable, Sendable {
         if let pagingState { w.writeProtocolBytes(pagingState) }
         if let serialConsistency { w.writeConsistency(serialConsistency) }
         if let defaultTimestamp { w.writeInt64(defaultTimestamp) }
+        guard version >= 5 else { return }
+        if let keyspace { w.writeShortString(keyspace) }
+        if let nowInSeconds { w.writeInt32(nowInSeconds) }
     }
 
-    public static func decode(from r: inout ByteReader) throws(DecodeError) -> QueryParameters {
+    public static func decode(from r: inout ByteReader, version: UInt8 = 4) throws(DecodeError) -> QueryParameters {
         var p = QueryParameters(consistency: try r.readConsistency())
         let flagsAt = r.position
-        let flags = try r.readUInt8()
-        if flags & 0x80 != 0 { throw DecodeError.invalid("query flag 0x80 (keyspace) is not part of protocol v4", at: flagsAt) }
+        let wide = version >= 5 ? try r.readUInt32() : UInt32(try r.readUInt8())
+        if version < 5 && wide & 0x80 != 0 { throw DecodeError.invalid("query flag 0x80 (keyspace) is not part of protocol v4", at: flagsAt) }
+        let known: UInt32 = 0x7f | keyspaceFlag | nowInSecondsFlag
+        if wide & ~known != 0 { throw DecodeError.invalid("unknown query flags 0x\(String(wide & ~known, radix: 16))", at: flagsAt) }
+        let flags = UInt8(truncatingIfNeeded: wide)
         if flags & valuesFlag != 0 {
             let n = Int(try r.readUInt16())
             let named = flags & namesForValuesFlag != 0
@@ -92,6 +117,8 @@ public struct QueryParameters: Hashable, Sendable {
             guard ts != .min else { throw DecodeError.invalid("out of bound default timestamp \(ts)", at: at) }
             p.defaultTimestamp = ts
         }
+        if wide & keyspaceFlag != 0 { p.keyspace = try r.readShortString() }
+        if wide & nowInSecondsFlag != 0 { p.nowInSeconds = try r.readInt32() }
         return p
     }
 }

@@ -64,9 +64,14 @@ public struct FrameFlags: OptionSet, Hashable, Sendable {
     public static let warning = FrameFlags(rawValue: 0x08)
 }
 
-/// The 9-byte frame header of protocol v4 (spec §1–2): version, flags, stream, opcode, length.
+/// The 9-byte frame header of protocols v4 and v5 (spec §1–2): version, flags, stream, opcode, length.
 public struct FrameHeader: Hashable, Sendable {
     public static let size = 9
+    /// The protocol versions a server accepts: 4, and 5 (whose frames travel in segments once
+    /// STARTUP is answered, ``SegmentCodec``).
+    public static let supportedVersions: [UInt8] = [4, 5]
+    /// The newest protocol version spoken.
+    public static let newestVersion: UInt8 = 5
     /// The request version byte of protocol v4.
     public static let requestVersion: UInt8 = 0x04
     /// The response version byte of protocol v4 (direction bit set).

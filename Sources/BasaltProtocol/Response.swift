@@ -66,7 +66,7 @@ public enum Response: Hashable, Sendable {
     /// SUPPORTED as the drivers need it: CQL_VERSION, COMPRESSION (always present, maybe empty),
     /// PROTOCOL_VERSIONS.
     public static func supported(cqlVersions: [String] = ["3.4.7"], compression: [FrameCompression] = FrameCompression.allCases) -> Response {
-        .supported([("CQL_VERSION", cqlVersions), ("COMPRESSION", compression.map(\.name)), ("PROTOCOL_VERSIONS", ["4/v4"])])
+        .supported([("CQL_VERSION", cqlVersions), ("COMPRESSION", compression.map(\.name)), ("PROTOCOL_VERSIONS", ["4/v4", "5/v5"])])
     }
 
     public var opcode: Opcode {
@@ -100,25 +100,25 @@ public enum Response: Hashable, Sendable {
         h.combine(opcode)
     }
 
-    public func encode(into w: inout ByteWriter) {
+    public func encode(into w: inout ByteWriter, version: UInt8 = 4) {
         switch self {
-        case let .error(e): e.encode(into: &w)
+        case let .error(e): e.encode(into: &w, version: version)
         case .ready: break
         case let .authenticate(name): w.writeShortString(name)
         case let .supported(entries): w.writeStringMultimap(entries)
-        case let .result(body): body.encode(into: &w)
+        case let .result(body): body.encode(into: &w, version: version)
         case let .event(e): e.encode(into: &w)
         case let .authChallenge(token), let .authSuccess(token): w.writeProtocolBytes(token)
         }
     }
 
-    public static func decode(opcode: Opcode, from r: inout ByteReader) throws(DecodeError) -> Response {
+    public static func decode(opcode: Opcode, version: UInt8 = 4, from r: inout ByteReader) throws(DecodeError) -> Response {
         switch opcode {
-        case .error: return .error(try CQLError.decode(from: &r))
+        case .error: return .error(try CQLError.decode(from: &r, version: version))
         case .ready: return .ready
         case .authenticate: return .authenticate(try r.readShortString())
         case .supported: return .supported(try r.readStringMultimap())
-        case .result: return .result(try ResultBody.decode(from: &r))
+        case .result: return .result(try ResultBody.decode(from: &r, version: version))
         case .event: return .event(try ProtocolEvent.decode(from: &r))
         case .authChallenge: return .authChallenge(try r.readProtocolBytes())
         case .authSuccess: return .authSuccess(try r.readProtocolBytes())
@@ -130,13 +130,17 @@ public enum Response: Hashable, Sendable {
 /// A response with its frame-level parts (v4 spec §2.2): the tracing id, warnings and custom
 /// payload are written at the start of the body in that order, each announced by its flag.
 public struct ResponseFrame: Hashable, Sendable {
+    /// The protocol version (4 or 5) the frame is written in (the header's version byte is this
+    /// with the response bit).
+    public var version: UInt8 = 4
     public var stream: Int16
     public var tracingId: UUIDValue?
     public var warnings: [String]
     public var customPayload: [String: [UInt8]?]?
     public var response: Response
 
-    public init(stream: Int16, tracingId: UUIDValue? = nil, warnings: [String] = [], customPayload: [String: [UInt8]?]? = nil, response: Response) {
+    public init(version: UInt8 = 4, stream: Int16, tracingId: UUIDValue? = nil, warnings: [String] = [], customPayload: [String: [UInt8]?]? = nil, response: Response) {
+        self.version = version
         self.stream = stream
         self.tracingId = tracingId
         self.warnings = warnings
@@ -153,7 +157,7 @@ public struct ResponseFrame: Hashable, Sendable {
         var flags: FrameFlags = []
         if compression == nil {
             let headerAt = w.count
-            FrameHeader(version: FrameHeader.responseVersion, flags: [], stream: stream, opcode: response.opcode, bodyLength: 0).encode(into: &w)
+            FrameHeader(version: 0x80 | version, flags: [], stream: stream, opcode: response.opcode, bodyLength: 0).encode(into: &w)
             let bodyAt = w.count
             flags = writeBody(into: &w)
             w.bytes[headerAt + 1] = flags.rawValue
@@ -167,7 +171,7 @@ public struct ResponseFrame: Hashable, Sendable {
             bytes = compression.compress(bytes)
             flags.insert(.compressed)
         }
-        FrameHeader(version: FrameHeader.responseVersion, flags: flags, stream: stream, opcode: response.opcode, bodyLength: UInt32(bytes.count)).encode(into: &w)
+        FrameHeader(version: 0x80 | version, flags: flags, stream: stream, opcode: response.opcode, bodyLength: UInt32(bytes.count)).encode(into: &w)
         w.writeBytes(bytes)
     }
 
@@ -185,7 +189,7 @@ public struct ResponseFrame: Hashable, Sendable {
             flags.insert(.customPayload)
             w.writeBytesMap(customPayload)
         }
-        response.encode(into: &w)
+        response.encode(into: &w, version: version)
         return flags
     }
 
@@ -205,12 +209,12 @@ public struct ResponseFrame: Hashable, Sendable {
         }
         var r = ByteReader(try frame.uncompressedBody(compression, maxBodyLength: maxBodyLength))
         do {
-            var out = ResponseFrame(stream: frame.header.stream, response: .ready)
+            var out = ResponseFrame(version: frame.header.protocolVersion, stream: frame.header.stream, response: .ready)
             let flags = frame.header.flags
             if flags.contains(.tracing) { out.tracingId = try r.readUUID() }
             if flags.contains(.warning) { out.warnings = try r.readStringList() }
             if flags.contains(.customPayload) { out.customPayload = try r.readBytesMap() }
-            out.response = try Response.decode(opcode: opcode, from: &r)
+            out.response = try Response.decode(opcode: opcode, version: out.version, from: &r)
             return out
         } catch {
             throw .protocolError("Invalid \(opcode) message: \(error.description)")

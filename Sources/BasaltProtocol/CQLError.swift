@@ -64,8 +64,10 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "error 0x\(String(code, radix: 16)): \(message)" }
 
-    /// The ERROR body: code, message, then the code's extra fields.
-    public func encode(into w: inout ByteWriter) {
+    /// The ERROR body: code, message, then the code's extra fields. In v5 Read_failure and
+    /// Write_failure carry a reason map (failing replica → reason code) where v4 has a count; the
+    /// coordinator does not yet record which replicas failed, so that map is empty.
+    public func encode(into w: inout ByteWriter, version: UInt8 = 4) {
         w.writeInt32(code)
         w.writeShortString(message)
         switch self {
@@ -76,11 +78,14 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
         case let .readTimeout(_, cl, received, blockFor, dataPresent):
             w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor); w.writeBool(dataPresent)
         case let .readFailure(_, cl, received, blockFor, failures, dataPresent):
-            w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor); w.writeInt32(failures); w.writeBool(dataPresent)
+            w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor)
+            w.writeInt32(version >= 5 ? 0 : failures)
+            w.writeBool(dataPresent)
         case let .functionFailure(_, ks, function, argTypes):
             w.writeShortString(ks); w.writeShortString(function); w.writeStringList(argTypes)
         case let .writeFailure(_, cl, received, blockFor, failures, writeType):
-            w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor); w.writeInt32(failures)
+            w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor)
+            w.writeInt32(version >= 5 ? 0 : failures)
             w.writeShortString(writeType.rawValue)
         case let .alreadyExists(_, ks, table):
             w.writeShortString(ks); w.writeShortString(table)
@@ -91,10 +96,24 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public static func decode(from r: inout ByteReader) throws(DecodeError) -> CQLError {
+    public static func decode(from r: inout ByteReader, version: UInt8 = 4) throws(DecodeError) -> CQLError {
         let at = r.position
         let code = try r.readInt32()
         let m = try r.readShortString()
+        /// v4: a failure count; v5: a reason map ([int] n, n × (inetaddr, short)), counted.
+        func failures() throws(DecodeError) -> Int32 {
+            let n = try r.readInt32()
+            guard version >= 5 else { return n }
+            let at = r.position
+            guard n >= 0, Int(n) <= r.remaining / 7 else { throw DecodeError.invalid("bad reason map size \(n)", at: at) }
+            for _ in 0 ..< n {
+                let size = Int(try r.readUInt8())
+                guard size == 4 || size == 16 else { throw DecodeError.invalid("bad inetaddr size \(size)", at: r.position) }
+                _ = try r.readBytes(size)
+                _ = try r.readUInt16()
+            }
+            return n
+        }
         func writeType() throws(DecodeError) -> WriteType {
             let p = r.position
             let s = try r.readShortString()
@@ -115,12 +134,12 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
             return .readTimeout(m, consistency: try r.readConsistency(), received: try r.readInt32(), blockFor: try r.readInt32(), dataPresent: try r.readBool())
         case 0x1300:
             return .readFailure(m, consistency: try r.readConsistency(), received: try r.readInt32(), blockFor: try r.readInt32(),
-                                failures: try r.readInt32(), dataPresent: try r.readBool())
+                                failures: try failures(), dataPresent: try r.readBool())
         case 0x1400:
             return .functionFailure(m, keyspace: try r.readShortString(), function: try r.readShortString(), argTypes: try r.readStringList())
         case 0x1500:
             return .writeFailure(m, consistency: try r.readConsistency(), received: try r.readInt32(), blockFor: try r.readInt32(),
-                                 failures: try r.readInt32(), writeType: try writeType())
+                                 failures: try failures(), writeType: try writeType())
         case 0x2000: return .syntaxError(m)
         case 0x2100: return .unauthorized(m)
         case 0x2200: return .invalid(m)

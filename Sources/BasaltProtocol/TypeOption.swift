@@ -129,6 +129,8 @@ public struct ResultMetadata: Hashable, Sendable {
     public static let globalTablesSpecFlag: Int32 = 0x0001
     public static let hasMorePagesFlag: Int32 = 0x0002
     public static let noMetadataFlag: Int32 = 0x0004
+    /// v5: the metadata differs from the result metadata id the EXECUTE named; the new id follows.
+    public static let metadataChangedFlag: Int32 = 0x0008
 
     public var columns: [ColumnSpec]
     /// Present when more pages follow.
@@ -137,6 +139,8 @@ public struct ResultMetadata: Hashable, Sendable {
     public var noMetadata: Bool
     /// The column count written when `noMetadata` (columns may then be empty).
     public var columnCount: Int
+    /// v5 Metadata_changed: the id of these columns, sent when the client's was stale.
+    public var newMetadataId: [UInt8]?
 
     public init(columns: [ColumnSpec], pagingState: [UInt8]? = nil, noMetadata: Bool = false) {
         self.columns = columns
@@ -150,15 +154,25 @@ public struct ResultMetadata: Hashable, Sendable {
 
     var usesGlobalSpec: Bool { ColumnSpec.sharedTable(columns) != nil }
 
+    /// The v5 result metadata id of these columns: the MD5 of their specs as the protocol writes
+    /// them, so equal column lists have equal ids on every node.
+    public var metadataId: [UInt8] {
+        var w = ByteWriter(capacity: 64)
+        ColumnSpec.encode(columns, global: ColumnSpec.sharedTable(columns), into: &w)
+        return MD5.digest(w.bytes)
+    }
+
     public func encode(into w: inout ByteWriter) {
         var flags: Int32 = 0
         let global = !noMetadata ? ColumnSpec.sharedTable(columns) : nil
         if global != nil { flags |= Self.globalTablesSpecFlag }
         if pagingState != nil { flags |= Self.hasMorePagesFlag }
         if noMetadata { flags |= Self.noMetadataFlag }
+        if newMetadataId != nil { flags |= Self.metadataChangedFlag }
         w.writeInt32(flags)
         w.writeInt32(Int32(truncatingIfNeeded: noMetadata ? columnCount : columns.count))
         if let pagingState { w.writeProtocolBytes(pagingState) }
+        if let newMetadataId { w.writeShortBytes(newMetadataId) }
         guard !noMetadata else { return }
         ColumnSpec.encode(columns, global: global, into: &w)
     }
@@ -170,13 +184,17 @@ public struct ResultMetadata: Hashable, Sendable {
         guard count >= 0 else { throw DecodeError.invalid("negative column count \(count)", at: at) }
         var paging: [UInt8]?
         if flags & hasMorePagesFlag != 0 { paging = try r.readProtocolBytes() ?? [] }
+        let newId = flags & metadataChangedFlag != 0 ? try r.readShortBytes() : nil
         if flags & noMetadataFlag != 0 {
             var m = ResultMetadata(columns: [], pagingState: paging, noMetadata: true)
             m.columnCount = Int(count)
+            m.newMetadataId = newId
             return m
         }
         let columns = try ColumnSpec.decode(count: Int(count), global: flags & globalTablesSpecFlag != 0, from: &r)
-        return ResultMetadata(columns: columns, pagingState: paging)
+        var m = ResultMetadata(columns: columns, pagingState: paging)
+        m.newMetadataId = newId
+        return m
     }
 }
 

@@ -58,14 +58,19 @@ public enum FrameCompression: String, Hashable, Sendable, CaseIterable {
     }
 
     static func lz4Compress(_ input: [UInt8]) -> [UInt8] {
-        let bound = Int(LZ4_compressBound(Int32(clamping: input.count)))
-        var w = ByteWriter(capacity: 4 + bound)
+        let block = lz4CompressBlock(input)
+        var w = ByteWriter(capacity: 4 + block.count)
         w.writeUInt32(UInt32(truncatingIfNeeded: input.count))
-        let block = withCChars(input) { src, n in
-            withOutput(count: bound) { dst in Int(LZ4_compress_default(src, dst, Int32(n), Int32(bound))) }
-        }
         w.writeBytes(block)
         return w.bytes
+    }
+
+    /// One raw LZ4 block, no length prefix (what a v5 segment carries).
+    static func lz4CompressBlock(_ input: [UInt8]) -> [UInt8] {
+        let bound = Int(LZ4_compressBound(Int32(clamping: input.count)))
+        return withCChars(input) { src, n in
+            withOutput(count: bound) { dst in Int(LZ4_compress_default(src, dst, Int32(n), Int32(bound))) }
+        }
     }
 
     static func lz4Decompress(_ input: [UInt8], maxLength: Int) throws(FrameCompressionError) -> [UInt8] {
@@ -77,7 +82,11 @@ public enum FrameCompression: String, Hashable, Sendable, CaseIterable {
         guard length <= maxLength, length <= Int(Int32.max) else {
             throw FrameCompressionError(algorithm: .lz4, reason: "uncompressed length \(length) exceeds \(maxLength)")
         }
-        let block = Array(input.dropFirst(4))
+        return try lz4DecompressBlock(Array(input.dropFirst(4)), exactLength: length)
+    }
+
+    /// Inflates one raw LZ4 block that must produce exactly `length` bytes.
+    static func lz4DecompressBlock(_ block: [UInt8], exactLength length: Int) throws(FrameCompressionError) -> [UInt8] {
         var produced = 0
         let out = withCChars(block) { src, n in
             withOutput(count: length) { dst in

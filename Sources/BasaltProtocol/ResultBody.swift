@@ -56,7 +56,8 @@ public struct SchemaChangeDescription: Hashable, Sendable {
     }
 }
 
-/// The body of a PREPARED result (v4 spec §4.2.5.4; no v5 result_metadata_id).
+/// The body of a PREPARED result (v4 spec §4.2.5.4; in v5 the result metadata id follows the
+/// statement id, ``ResultMetadata/metadataId``).
 public struct PreparedResult: Hashable, Sendable {
     public var id: [UInt8]
     /// One spec per bind marker, in marker order.
@@ -73,8 +74,9 @@ public struct PreparedResult: Hashable, Sendable {
         self.resultMetadata = resultMetadata
     }
 
-    public func encode(into w: inout ByteWriter) {
+    public func encode(into w: inout ByteWriter, version: UInt8 = 4) {
         w.writeShortBytes(id)
+        if version >= 5 { w.writeShortBytes(resultMetadata.metadataId) }
         let global = ColumnSpec.sharedTable(variables)
         w.writeInt32(global != nil ? ResultMetadata.globalTablesSpecFlag : 0)
         w.writeInt32(Int32(truncatingIfNeeded: variables.count))
@@ -84,8 +86,9 @@ public struct PreparedResult: Hashable, Sendable {
         resultMetadata.encode(into: &w)
     }
 
-    public static func decode(from r: inout ByteReader) throws(DecodeError) -> PreparedResult {
+    public static func decode(from r: inout ByteReader, version: UInt8 = 4) throws(DecodeError) -> PreparedResult {
         let id = try r.readShortBytes()
+        if version >= 5 { _ = try r.readShortBytes() }  // the metadata id, recomputed from the metadata
         let flags = try r.readInt32()
         let countAt = r.position
         let count = try r.readInt32()
@@ -127,7 +130,7 @@ public enum ResultBody: Hashable, Sendable {
         }
     }
 
-    public func encode(into w: inout ByteWriter) {
+    public func encode(into w: inout ByteWriter, version: UInt8 = 4) {
         w.writeInt32(kind)
         switch self {
         case .void: break
@@ -138,12 +141,12 @@ public enum ResultBody: Hashable, Sendable {
                 for value in row { w.writeProtocolBytes(value) }
             }
         case let .setKeyspace(ks): w.writeShortString(ks)
-        case let .prepared(p): p.encode(into: &w)
+        case let .prepared(p): p.encode(into: &w, version: version)
         case let .schemaChange(c): c.encode(into: &w)
         }
     }
 
-    public static func decode(from r: inout ByteReader) throws(DecodeError) -> ResultBody {
+    public static func decode(from r: inout ByteReader, version: UInt8 = 4) throws(DecodeError) -> ResultBody {
         let at = r.position
         switch try r.readInt32() {
         case 1: return .void
@@ -163,7 +166,7 @@ public enum ResultBody: Hashable, Sendable {
             }
             return .rows(RowsResult(metadata: meta, rows: rows))
         case 3: return .setKeyspace(try r.readShortString())
-        case 4: return .prepared(try PreparedResult.decode(from: &r))
+        case 4: return .prepared(try PreparedResult.decode(from: &r, version: version))
         case 5: return .schemaChange(try SchemaChangeDescription.decode(from: &r))
         case let k: throw DecodeError.invalid("unknown result kind \(k)", at: at)
         }

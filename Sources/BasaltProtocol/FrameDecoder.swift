@@ -7,7 +7,7 @@ import BasaltCore
 /// must be answered (``errorFrame``) and closed (the oversized body is never read); an unknown
 /// opcode is answered on its stream and the connection goes on (the decoder discards its body).
 public enum FrameDecodeError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// A version byte other than protocol 4 (e.g. 0x42, 0x41 or 5 while the driver negotiates).
+    /// A version byte other than protocol 4 or 5 (e.g. 0x42, 0x41 or 6 while the driver negotiates).
     case unsupportedVersion(version: UInt8, stream: Int16)
     /// A response frame sent to a server, or a request frame sent to a client.
     case wrongDirection(version: UInt8, stream: Int16)
@@ -15,10 +15,12 @@ public enum FrameDecodeError: Error, Hashable, Sendable, CustomStringConvertible
     case frameTooLarge(length: UInt32, limit: Int, stream: Int16)
     /// An opcode v4 does not define; the body is skipped.
     case unknownOpcode(UInt8, stream: Int16)
+    /// A v5 segment failed its header or payload checksum or could not be inflated.
+    case corruptSegment(SegmentDecodeError)
 
     public var isFatal: Bool {
         switch self {
-        case .unsupportedVersion, .wrongDirection, .frameTooLarge: true
+        case .unsupportedVersion, .wrongDirection, .frameTooLarge, .corruptSegment: true
         case .unknownOpcode: false
         }
     }
@@ -27,19 +29,21 @@ public enum FrameDecodeError: Error, Hashable, Sendable, CustomStringConvertible
     public var stream: Int16 {
         switch self {
         case let .unsupportedVersion(_, s), let .wrongDirection(_, s), let .frameTooLarge(_, _, s), let .unknownOpcode(_, s): s
+        case .corruptSegment: 0
         }
     }
 
     public var description: String {
         switch self {
         case let .unsupportedVersion(v, _):
-            "Invalid or unsupported protocol version (\(v & 0x7f)); supported versions are (4/v4)"
+            "Invalid or unsupported protocol version (\(v & 0x7f)); supported versions are (4/v4, 5/v5)"
         case let .wrongDirection(v, _):
             "Unexpected frame direction (version byte 0x\(String(v, radix: 16)))"
         case let .frameTooLarge(length, limit, _):
             "Request is too big: length \(length) exceeds maximum allowed length \(limit)."
         case let .unknownOpcode(op, _):
             "Unknown opcode 0x\(String(op, radix: 16))"
+        case let .corruptSegment(e): e.description
         }
     }
 
@@ -78,6 +82,8 @@ public struct FrameDecoder: Sendable {
     private var buffer: [UInt8] = []
     private var readOffset = 0
     private var failure: FrameDecodeError?
+    /// Set once v5 segments are in use: bytes go through it and its checked payloads into `buffer`.
+    private var segments: SegmentDecoder?
 
     public init(side: Side = .server, maxBodyLength: Int = FrameDecoder.defaultMaxBodyLength) {
         self.side = side
@@ -85,7 +91,21 @@ public struct FrameDecoder: Sendable {
     }
 
     /// Bytes received but not yet returned as frames.
-    public var bufferedByteCount: Int { buffer.count - readOffset }
+    public var bufferedByteCount: Int { buffer.count - readOffset + (segments?.bufferedByteCount ?? 0) }
+
+    /// Whether the bytes are read as v5 segments.
+    public var readsSegments: Bool { segments != nil }
+
+    /// From now on the bytes are v5 segments (LZ4-compressed ones when `lz4`) whose payloads
+    /// carry the frames; bytes already buffered after the last frame are the first segment bytes.
+    public mutating func startSegments(lz4: Bool) {
+        guard segments == nil else { return }
+        let rest = Array(buffer[readOffset...])
+        buffer = []
+        readOffset = 0
+        segments = SegmentDecoder(lz4: lz4)
+        append(rest)
+    }
 
     /// The whole size (header and body) of the frame being received once its header is in and
     /// accepted by ``next()``; nil between frames, while the header is incomplete, or after an error.
@@ -108,7 +128,18 @@ public struct FrameDecoder: Sendable {
             buffer.removeFirst(readOffset)
             readOffset = 0
         }
-        buffer.append(contentsOf: bytes)
+        guard segments != nil else {
+            buffer.append(contentsOf: bytes)
+            return
+        }
+        segments!.append(bytes)
+        do {
+            while let segment = try segments!.next() { buffer.append(contentsOf: segment.payload) }
+        } catch {
+            failure = .corruptSegment(error)
+            buffer = []
+            readOffset = 0
+        }
     }
 
     /// The next whole frame, nil when more bytes are needed.
@@ -121,7 +152,7 @@ public struct FrameDecoder: Sendable {
         let stream: Int16 = protocolVersion < 3
             ? Int16(Int8(bitPattern: buffer[readOffset + 2]))
             : Int16(bitPattern: UInt16(buffer[readOffset + 2]) << 8 | UInt16(buffer[readOffset + 3]))
-        if protocolVersion != 4 {
+        if !FrameHeader.supportedVersions.contains(protocolVersion) {
             return try fail(.unsupportedVersion(version: version, stream: stream))
         }
         let expectedDirection: UInt8 = side == .server ? 0 : 0x80
