@@ -121,7 +121,12 @@ public final class BasaltNode: @unchecked Sendable {
         do { internode = try SocketAddress(host: config.listenAddress, port: address.port) } catch {
             throw .listen(what: "listen_address", error)
         }
+        let tls: NodeTLS
+        do { tls = try NodeTLS(config: config, logger: logger) } catch { throw .invalidConfig([error.description]) }
+        if !tls.contexts.isEmpty { startTLSReloadChecks(tls) }
         var messagingSettings = MessagingSettings(address: internode)
+        messagingSettings.serverTLS = tls.internodeServer
+        messagingSettings.clientTLS = tls.internodeClient
         messagingSettings.maxFrameSize = config.internodeMaxMessageSize
         messagingSettings.maxInboundConnections = config.internodeMaxConcurrentConnections
         messagingSettings.incompleteFrameTimeout = .milliseconds(config.internodeIncompleteFrameTimeoutMillis)
@@ -156,7 +161,11 @@ public final class BasaltNode: @unchecked Sendable {
             updateLocalState: { values in await gossip.update { $0.onLocalStateChange(values) } },
             updateMembership: { change in await gossip.update(change) },
             requestStop: { [weak self] reason in self?.requestStop(reason) },
-            admin: adminActions, clockOffsets: clockOffsets)
+            admin: adminActions, clockOffsets: clockOffsets, tls: tls)
+        adminActions.register("POST", "/reloadssl") { _ in
+            let (ok, report) = tls.reload()
+            return ok ? HTTPResponse(status: 200, text: report) : .error(500, report)
+        }
         for component in components {
             do { try component.prepare(context) } catch { throw .component(name: component.name, "\(error)") }
         }
@@ -204,6 +213,21 @@ public final class BasaltNode: @unchecked Sendable {
 
         // [coordinator, CQL native server — `.service` components]
         try await startComponents(.service, context)
+    }
+
+    /// How often the PEM files of enabled TLS contexts are checked for changes (certificate rotation
+    /// without a restart; `basalt admin reloadssl` reloads at once).
+    static let tlsReloadCheckInterval: Duration = .seconds(10)
+
+    private func startTLSReloadChecks(_ tls: NodeTLS) {
+        let task = Task.detached {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.tlsReloadCheckInterval)
+                if Task.isCancelled { break }
+                tls.reloadIfChanged()
+            }
+        }
+        update { $0.tlsReloadChecks = task }
     }
 
     private func checkStoredIdentity(_ stored: RingMember?) throws(NodeStartError) {
@@ -309,6 +333,7 @@ public final class BasaltNode: @unchecked Sendable {
             await component.stop()
         }
         r.clockOffsets?.stop()
+        r.tlsReloadChecks?.cancel()
         if let gossip = r.gossip {
             await gossip.stop(announce: announce)
             if announce { try? await Task.sleep(for: Self.announceGrace) }
@@ -353,4 +378,5 @@ private struct NodeRuntime {
     var admin: AdminServer?
     var adminAddress: SocketAddress?
     var startedComponents: [any NodeComponent] = []
+    var tlsReloadChecks: Task<Void, Never>?
 }
