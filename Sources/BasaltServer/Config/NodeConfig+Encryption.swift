@@ -38,7 +38,8 @@ public struct EncryptionOptions: Sendable, Equatable {
         return t
     }
 
-    var yaml: String {
+    /// The options as the indented lines of their YAML mapping (`internode` adds internode_encryption).
+    func yaml(internode: Bool) -> String {
         func q(_ s: String) -> String { "\"" + s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\"" }
         return """
           enabled: \(enabled)
@@ -49,8 +50,7 @@ public struct EncryptionOptions: Sendable, Equatable {
           require_client_auth: \(requireClientAuth == .none ? "false" : requireClientAuth == .required ? "true" : "optional")
           accepted_protocols: [\(acceptedProtocols.joined(separator: ", "))]
           cipher_suites: [\(cipherSuites.joined(separator: ", "))]
-          internode_encryption: \(internodeEncryption)
-        """
+        """ + (internode ? "\n  internode_encryption: \(internodeEncryption)" : "")
     }
 }
 

@@ -270,9 +270,9 @@ extension NodeConfig {
         concurrent_compactors: \(concurrentCompactors)
         memtable_flush_writers: \(memtableFlushWriters)
         client_encryption_options:
-        \(clientEncryption.yaml)
+        \(clientEncryption.yaml(internode: false))
         server_encryption_options:
-        \(serverEncryption.yaml)
+        \(serverEncryption.yaml(internode: true))
 
         """
     }
