@@ -87,10 +87,10 @@ YAML
     if [ -n "${BASALT_CLUSTER_TLS:-}" ]; then
         tls_certificate "$i"
         cat >> "$dir/basalt.yaml" <<YAML
-# BASALT_CLUSTER_TLS: TLS for clients and between nodes, certificates in $CLUSTER_DIR/tls/.
+# BASALT_CLUSTER_TLS=$BASALT_CLUSTER_TLS: TLS for clients and between nodes, certificates in $CLUSTER_DIR/tls/.
 client_encryption_options:
   enabled: true
-  optional: false
+  optional: $([ "$BASALT_CLUSTER_TLS" = optional ] && echo true || echo false)
   keystore: "$CLUSTER_DIR/tls/node$i-keystore.pem"
   truststore: "$CLUSTER_DIR/tls/ca.pem"
   require_client_auth: false

@@ -22,7 +22,7 @@ from cassandra.cluster import Cluster, NoHostAvailable
 from cassandra.policies import WhiteListRoundRobinPolicy
 from cassandra.query import SimpleStatement
 
-from conftest import basalt_bin, cluster_prefix, start_cluster, wait_for_port
+from conftest import admin_metric, basalt_bin, cluster_prefix, start_cluster
 
 ADDRESS_BASE = 27
 OPTIONAL_BASE = 28
@@ -173,6 +173,9 @@ def test_plain_text_client_is_refused_when_tls_is_required(tls_cluster):
     with pytest.raises(NoHostAvailable):
         connect(tls_cluster.addresses[1:2])
     eventually(lambda: "TLS handshake failed" in node_log(tls_cluster, 2), "the handshake failure's log line")
+    assert admin_metric(tls_cluster.addresses[1], 'basalt_tls_handshake_failures_total{context="client"}') > 0
+    # Internode handshakes between the three nodes finished.
+    assert admin_metric(tls_cluster.addresses[1], 'basalt_tls_handshakes_total{context="internode"}') > 0
 
 
 def test_garbage_instead_of_a_client_hello_closes_only_that_connection(tls_cluster, certs):

@@ -52,6 +52,7 @@ extension TCPConnection {
                 context.logger.warning("closing connection: TLS handshake not finished within \(timeout)",
                                        metadata: ["remote": "\(self.peerDescription)", "context": "\(context.name)",
                                                   "handshake_bytes": "\(tls.handshakeBytes)"])
+                context.counters.timedOut.add(1, ordering: .relaxed)
                 self.close(.local("TLS handshake timed out"))
             }
         }
@@ -69,6 +70,7 @@ extension TCPConnection {
             if tls.handshakeBytes > limit {
                 tls.context.logger.warning("closing connection: more than \(limit) bytes sent before the TLS handshake finished",
                                            metadata: ["remote": "\(peerDescription)", "context": "\(tls.context.name)"])
+                tls.context.counters.tooLarge.add(1, ordering: .relaxed)
                 close(.local("TLS handshake too large"))
                 return
             }
@@ -83,6 +85,7 @@ extension TCPConnection {
         let step = tls.handshake()
         switch step {
         case .done:
+            tls.context.counters.established.add(1, ordering: .relaxed)
             tls.context.logger.debug("TLS established", metadata: [
                 "remote": "\(peerDescription)", "context": "\(tls.context.name)", "negotiated": "\(tls.negotiated)"])
             scheduleWriteFlush()
@@ -94,6 +97,7 @@ extension TCPConnection {
             let reason = if case let .failed(text) = step { text } else { "peer closed the connection during the handshake" }
             tls.context.logger.warning("TLS handshake failed; closing connection", metadata: [
                 "remote": "\(peerDescription)", "context": "\(tls.context.name)", "error": "\(reason)"])
+            tls.context.counters.failed.add(1, ordering: .relaxed)
             failTLS(tls, "TLS handshake failed: \(reason)")
             return false
         }

@@ -1,6 +1,7 @@
 import BasaltCore
 import CTLS
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -69,6 +70,8 @@ public final class TLSContext: @unchecked Sendable {
     /// What connections log their handshake failures with, and a name for the log lines.
     public let logger: Logger
     public let name: String
+    /// What connections on this context did, for metrics.
+    public let counters = TLSCounters()
     private let lock = Lock()
     private var current: OpaquePointer
     private var stamps: [FileStamp]
@@ -103,6 +106,7 @@ public final class TLSContext: @unchecked Sendable {
             return current
         }
         SSL_CTX_free(old)
+        counters.reloads.add(1, ordering: .relaxed)
     }
 
     /// Rebuilds the context if a file's modification time or size changed since it was last built;
@@ -221,6 +225,26 @@ public final class TLSContext: @unchecked Sendable {
         }
         return (versions.min()!, versions.max()!)
     }
+}
+
+/// Handshakes of one ``TLSContext``'s connections, by outcome. Any thread.
+public final class TLSCounters: Sendable {
+    let established = Atomic<Int>(0)
+    let failed = Atomic<Int>(0)
+    let timedOut = Atomic<Int>(0)
+    let tooLarge = Atomic<Int>(0)
+    let reloads = Atomic<Int>(0)
+
+    /// Handshakes finished.
+    public var handshakes: Int { established.load(ordering: .relaxed) }
+    /// Handshakes that failed: not TLS, a certificate refused, no common protocol or cipher.
+    public var failures: Int { failed.load(ordering: .relaxed) }
+    /// Connections closed for not finishing the handshake in time.
+    public var timeouts: Int { timedOut.load(ordering: .relaxed) }
+    /// Connections closed for sending more than the handshake's byte bound.
+    public var oversized: Int { tooLarge.load(ordering: .relaxed) }
+    /// Successful rebuilds from the files.
+    public var reloaded: Int { reloads.load(ordering: .relaxed) }
 }
 
 /// OpenSSL's queued errors for this thread as one line (and clears the queue).

@@ -145,6 +145,7 @@ public final class BasaltNode: @unchecked Sendable {
         gossip.register()
         update { $0.gossip = gossip }
         NodeMetrics.register(in: metrics, messaging: messaging, gossip: gossip)
+        metrics.register("tls") { out in tls.writeMetrics(into: &out) }
         var offsetSettings = ClockOffsetTracker.Settings()
         offsetSettings.maxOffsetMicros = Int64(config.maxClockOffsetMillis) * 1000
         if config.maxClockOffsetMillis > 0 { offsetSettings.warnOffsetMicros = offsetSettings.maxOffsetMicros / 2 }

@@ -36,6 +36,26 @@ public final class NodeTLS: Sendable {
 
     var contexts: [TLSContext] { [native, internodeServer, internodeClient].compactMap { $0 } }
 
+    /// `basalt_tls_*` families, labelled by context (`client`, `internode`, `internode_outbound`).
+    func writeMetrics(into out: inout PrometheusText) {
+        var labelled = [(labels: [(String, String)], counters: TLSCounters)]()
+        if let native { labelled.append(([("context", "client")], native.counters)) }
+        if let internodeServer { labelled.append(([("context", "internode")], internodeServer.counters)) }
+        if let internodeClient { labelled.append(([("context", "internode_outbound")], internodeClient.counters)) }
+        guard !labelled.isEmpty else { return }
+        let families: [(name: String, help: String, value: (TLSCounters) -> Int)] = [
+            ("basalt_tls_handshakes_total", "TLS handshakes finished.", { $0.handshakes }),
+            ("basalt_tls_handshake_failures_total", "TLS handshakes failed (not TLS, certificate refused, nothing in common).", { $0.failures }),
+            ("basalt_tls_handshake_timeouts_total", "Connections closed for not finishing the TLS handshake in time.", { $0.timeouts }),
+            ("basalt_tls_handshake_oversized_total", "Connections closed for sending too much before the TLS handshake finished.", { $0.oversized }),
+            ("basalt_tls_reloads_total", "Certificate reloads from the PEM files.", { $0.reloaded }),
+        ]
+        for family in families {
+            out.family(family.name, type: .counter, help: family.help,
+                       samples: labelled.map { (labels: $0.labels, value: Double(family.value($0.counters))) })
+        }
+    }
+
     /// Rebuilds each context whose files changed (checked periodically by the node).
     func reloadIfChanged() {
         for context in contexts { context.reloadIfChanged() }
