@@ -124,7 +124,8 @@ struct TLSTests {
                 let received = Received()
                 let client = try await connect(loop, to: listener, tls: try certificates.client(keystore: keystore, logger: logs.logger()),
                                                received: received)
-                try await loop.submit { try client.write(Array("hello".utf8)) }
+                // The refusal may already have closed the connection.
+                try await loop.submit { try? client.write(Array("hello".utf8)) }
                 try await eventually("the refused client sees its connection closed") { received.reason != nil }
                 #expect(received.count == 0)
             }
@@ -192,6 +193,39 @@ struct TLSTests {
             }
             listener.close()
         }
+    }
+
+    @Test func internodeMessagingAuthenticatesPeersByCertificate() async throws {
+        let certificates = try TestCertificates()
+        let logs = CapturedLogs()
+        var services = [MessagingService]()
+        func start(_ n: Int, keystore: String) async throws -> MessagingService {
+            var settings = MessagingSettings(address: try tlsAddress(n))
+            settings.reconnectBackoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(200))
+            settings.serverTLS = try certificates.server(logger: logs.logger(label: "node\(n)"))
+            settings.clientTLS = try certificates.client(keystore: keystore, logger: logs.logger(label: "node\(n)"))
+            let service = MessagingService(settings: settings, threads: 1, logger: logs.logger(label: "node\(n)"))
+            service.register(TestVerbs.echo) { message, reply in reply.reply(message.payload) }
+            services.append(service)
+            try await service.start()
+            return service
+        }
+        do {
+            let a = try await start(10, keystore: "client")
+            let b = try await start(11, keystore: "client")
+            let stranger = try await start(12, keystore: "stranger")
+            #expect(try await a.request(to: b.address, verb: TestVerbs.echo, payload: Array("ping".utf8)) == Array("ping".utf8))
+            #expect(await requestError(stranger, to: b.address, verb: TestVerbs.echo, payload: [1], timeout: .seconds(5)) != nil)
+            try await eventually("node 11 logs the stranger's refusal") {
+                logs.all.contains { $0.message.contains("TLS handshake failed") && $0.rendered.contains("127.0.11.12")
+                    && $0.rendered.contains("certificate verify failed") }
+            }
+            #expect(b.counters.connectionsAccepted >= 1)
+        } catch {
+            for service in services { await service.shutdown() }
+            throw error
+        }
+        for service in services { await service.shutdown() }
     }
 
     @Test func changedFilesAreReloadedAndBrokenOnesKeepTheOldCertificates() async throws {
