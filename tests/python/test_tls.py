@@ -232,7 +232,8 @@ def test_node_with_a_certificate_from_another_ca_is_refused_as_a_peer(tls_cluste
             "seeds: [%s]" % tls_cluster.addresses[0],
             'data_directory: "%s/data"' % directory,
             "admin_port: 0",
-            "ring_delay_in_ms: 1000",
+            # It keeps trying its seed this long before giving up on joining.
+            "ring_delay_in_ms: 60000",
             # Its own certificate is signed by another CA; it trusts the cluster's CA.
             encryption_config(certs, internode_keystore=certs["rogue"], internode_password=None),
             "",
@@ -243,7 +244,13 @@ def test_node_with_a_certificate_from_another_ca_is_refused_as_a_peer(tls_cluste
         def refused_by_node1():
             text = node_log(tls_cluster, 1)
             return any("TLS handshake failed" in line and ROGUE in line for line in text.splitlines())
-        eventually(refused_by_node1, "node 1 to refuse the rogue node's certificate", timeout=60)
+        try:
+            eventually(refused_by_node1, "node 1 to refuse the rogue node's certificate", timeout=60)
+        except BaseException:
+            with open(os.path.join(directory, "basalt.log"), errors="replace") as f:
+                print("rogue node's log:\n" + f.read()[-3000:])
+            print("node 1's log:\n" + node_log(tls_cluster, 1)[-3000:])
+            raise
         cluster, s = connect(tls_cluster.addresses[:1], client_context(certs))
         try:
             peers = {str(row.peer) for row in s.execute("SELECT peer FROM system.peers")}
