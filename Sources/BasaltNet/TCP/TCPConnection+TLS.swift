@@ -103,6 +103,15 @@ extension TCPConnection {
         }
     }
 
+    /// The peer closed before the handshake finished: logged when it had started one (a server that
+    /// got handshake bytes) or when this side connected (its server hung up on it). Connections that
+    /// open and close without a byte, as port probes do, are not logged.
+    func noteClosedDuringHandshake(_ tls: TLSSession) {
+        guard tls.context.role == .client || tls.handshakeBytes > 0 else { return }
+        tls.context.logger.info("peer closed the connection during the TLS handshake", metadata: [
+            "remote": "\(peerDescription)", "context": "\(tls.context.name)", "handshake_bytes": "\(tls.handshakeBytes)"])
+    }
+
     /// Hands decrypted bytes to ``onRead`` while reading is on (the rest stays in OpenSSL until
     /// reading resumes).
     func deliverPlaintext() {

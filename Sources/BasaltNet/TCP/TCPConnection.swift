@@ -162,6 +162,7 @@ public final class TCPConnection: LoopHandleOwner, @unchecked Sendable {
                 onRead?(chunk)
             }
         } else if nread == Int(UV_EOF.rawValue) {
+            if let tls, !tls.isEstablished { noteClosedDuringHandshake(tls) }
             close(.remoteClosed)
         } else if nread < 0 {
             close(.error("read failed: \(UVError.describe(nread))"))
