@@ -195,6 +195,30 @@ struct TLSTests {
         }
     }
 
+    @Test func aGracefulCloseDeliversWhatWasWrittenBeforeIt() async throws {
+        let certificates = try TestCertificates()
+        let logs = CapturedLogs()
+        try await withEventLoop { loop in
+            var options = TCPOptions()
+            options.tls = try certificates.server(peerCertificate: .none, logger: logs.logger())
+            let listener = try await TCPListener.listen(on: loop, at: try tlsAddress(6), connectionOptions: options) { connection in
+                connection.onRead = { _ in
+                    try? connection.write(Array(repeating: 7, count: 100_000))
+                    connection.close(.local("done"), flushFirst: true)
+                }
+                connection.startReading()
+            }
+            let received = Received()
+            let client = try await connect(loop, to: listener, tls: try certificates.client(keystore: nil, logger: logs.logger()),
+                                           received: received)
+            try await loop.submit { try client.write([1]) }
+            try await eventually("the server's close") { received.reason != nil }
+            #expect(received.all == Array(repeating: 7, count: 100_000))
+            #expect(received.reason == .remoteClosed)
+            listener.close()
+        }
+    }
+
     @Test func internodeMessagingAuthenticatesPeersByCertificate() async throws {
         let certificates = try TestCertificates()
         let logs = CapturedLogs()

@@ -151,23 +151,34 @@ extension TCPConnection {
     /// ``flush()`` on a TLS stream: once the handshake is done, encrypts the plaintext queued; then
     /// writes all ciphertext OpenSSL holds.
     func flushTLS(_ tls: TLSSession) {
-        if tls.isEstablished && !pendingChunks.isEmpty {
-            let chunks = pendingChunks
-            pendingChunks.removeAll(keepingCapacity: true)
-            pendingBytes = 0
-            var failure: String?
-            for chunk in chunks {
-                if failure == nil, case let .failed(reason) = tls.encrypt(UnsafeRawBufferPointer(start: chunk.base, count: chunk.count)) {
-                    failure = reason
-                }
-                recycle(chunk)
-            }
-            if let failure {
-                close(.error("TLS write failed: \(failure)"))
-                return
-            }
+        if tls.isEstablished, let failure = encryptPending(tls) {
+            close(.error("TLS write failed: \(failure)"))
+            return
         }
         writeTLSOutput(tls)
+    }
+
+    /// Before a graceful close: encrypts what is queued, then queues the close_notify alert after it
+    /// (OpenSSL writes nothing more once it is sent); the close's flush sends both.
+    func sealTLS(_ tls: TLSSession) {
+        _ = encryptPending(tls)
+        tls.shutdown()
+    }
+
+    /// Moves the queued plaintext into OpenSSL as records; OpenSSL's reason if that failed.
+    private func encryptPending(_ tls: TLSSession) -> String? {
+        guard !pendingChunks.isEmpty else { return nil }
+        let chunks = pendingChunks
+        pendingChunks.removeAll(keepingCapacity: true)
+        pendingBytes = 0
+        var failure: String?
+        for chunk in chunks {
+            if failure == nil, case let .failed(reason) = tls.encrypt(UnsafeRawBufferPointer(start: chunk.base, count: chunk.count)) {
+                failure = reason
+            }
+            recycle(chunk)
+        }
+        return failure
     }
 
     private func writeTLSOutput(_ tls: TLSSession) {

@@ -181,7 +181,8 @@ public final class TCPConnection: LoopHandleOwner, @unchecked Sendable {
         guard state == .connecting || state == .open else { return }
         closeReason = reason
         pauseReading()
-        if flushFirst && state == .open && (pendingBytes > 0 || inFlightBytes > 0) {
+        if flushFirst && state == .open, let tls, tls.isEstablished { sealTLS(tls) }
+        if flushFirst && state == .open && (pendingBytes > 0 || inFlightBytes > 0 || (tls?.pendingOutput ?? 0) > 0) {
             state = .closing
             flush()
             let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
