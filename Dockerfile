@@ -7,7 +7,7 @@
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       libuv1-dev libsnappy-dev liblz4-dev libcrypt-dev pkg-config \
+       libuv1-dev libsnappy-dev liblz4-dev libcrypt-dev libssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The manifest names every target, so sources and tests both have to be present.
@@ -20,7 +20,7 @@ RUN swift build -c release --product basalt --static-swift-stdlib \
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       libuv1 libsnappy1v5 liblz4-1 libcrypt1 libstdc++6 \
+       libuv1 libsnappy1v5 liblz4-1 libcrypt1 libssl3 libstdc++6 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 999 --create-home --home-dir /var/lib/basalt basalt
 COPY --from=build /out/basalt /usr/local/bin/basalt

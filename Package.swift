@@ -51,6 +51,12 @@ let package = Package(
             pkgConfig: "libcrypt",
             providers: [.apt(["libcrypt-dev"])]
         ),
+        // TLS for CQL clients and internode connections (OpenSSL over memory BIOs on the libuv sockets).
+        .systemLibrary(
+            name: "CTLS",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Cache prefetch hints for the vector index (a header with one inline function).
         .systemLibrary(name: "CVectorUnits"),
         .target(
@@ -67,7 +73,7 @@ let package = Package(
         .target(
             name: "BasaltNet",
             dependencies: [
-                "BasaltCore", "CLibUV",
+                "BasaltCore", "CLibUV", "CTLS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]

@@ -84,10 +84,46 @@ admin_port: $ADMIN_PORT
 num_tokens: ${BASALT_NUM_TOKENS:-16}
 log_level: ${BASALT_LOG_LEVEL:-info}
 YAML
+    if [ -n "${BASALT_CLUSTER_TLS:-}" ]; then
+        tls_certificate "$i"
+        cat >> "$dir/basalt.yaml" <<YAML
+# BASALT_CLUSTER_TLS=$BASALT_CLUSTER_TLS: TLS for clients and between nodes, certificates in $CLUSTER_DIR/tls/.
+client_encryption_options:
+  enabled: true
+  optional: $([ "$BASALT_CLUSTER_TLS" = optional ] && echo true || echo false)
+  keystore: "$CLUSTER_DIR/tls/node$i-keystore.pem"
+  truststore: "$CLUSTER_DIR/tls/ca.pem"
+  require_client_auth: false
+server_encryption_options:
+  internode_encryption: all
+  keystore: "$CLUSTER_DIR/tls/node$i-keystore.pem"
+  truststore: "$CLUSTER_DIR/tls/ca.pem"
+  require_client_auth: true
+YAML
+    fi
     # Extra settings for every node (YAML lines), e.g. "hinted_handoff_enabled: false".
     if [ -n "${BASALT_CLUSTER_EXTRA_CONFIG:-}" ]; then
         printf '%s\n' "$BASALT_CLUSTER_EXTRA_CONFIG" >> "$dir/basalt.yaml"
     fi
+}
+
+# With BASALT_CLUSTER_TLS set: a test CA ($CLUSTER_DIR/tls/ca.pem, made once) and node I's PEM
+# keystore (key and certificate for its address, signed by that CA), made with the openssl command.
+tls_certificate() {
+    local i="$1" tls="$CLUSTER_DIR/tls"
+    command -v openssl >/dev/null || die "BASALT_CLUSTER_TLS needs the openssl command"
+    mkdir -p "$tls"
+    if [ ! -f "$tls/ca.pem" ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+            -subj "/CN=Basalt local cluster CA" -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null || die "cannot make the test CA"
+    fi
+    [ -f "$tls/node$i-keystore.pem" ] && return 0
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$(node_addr "$i")" \
+        -keyout "$tls/node$i.key" -out "$tls/node$i.csr" 2>/dev/null || die "cannot make node $i's key"
+    printf 'subjectAltName=IP:%s\n' "$(node_addr "$i")" > "$tls/node$i.ext"
+    openssl x509 -req -in "$tls/node$i.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 365 \
+        -extfile "$tls/node$i.ext" -out "$tls/node$i.crt" 2>/dev/null || die "cannot sign node $i's certificate"
+    cat "$tls/node$i.key" "$tls/node$i.crt" > "$tls/node$i-keystore.pem"
 }
 
 # Extra environment for node I's process, one VAR=value per line: the lines of nodeI/env (kept

@@ -43,6 +43,9 @@ public struct SessionConfiguration: Sendable {
     public var eventLoopGroup: EventLoopGroup?
     /// Address to bind the client end of every connection to (port 0), nil for the default route.
     public var localAddress: String?
+    /// TLS to the nodes (a client ``TLSContext``: checks the node's certificate against its
+    /// truststore, shows its keystore's certificate when it has one), or nil for plain text.
+    public var tls: TLSContext?
     public var logger = Logger(label: "basalt.client")
 
     public init(contactPoints: [String]) {

@@ -3,7 +3,7 @@ import BasaltNet
 import BasaltServer
 import Foundation
 
-/// `basalt admin decommission|removenode|cleanup|netstats|setstreamthroughput|getstreamthroughput`.
+/// `basalt admin decommission|removenode|cleanup|netstats|reloadssl|setstreamthroughput|getstreamthroughput`.
 extension AdminCommand {
     struct Decommission: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -58,6 +58,15 @@ extension AdminCommand {
             abstract: "Refuse writes from now until restart (clients and peers), then flush every memtable; reads go on.")
         @OptionGroup var endpoint: Endpoint
         func run() async throws { try await AdminCommand.operation("/drain", endpoint, stopsNode: false) }
+    }
+
+    struct ReloadSSL: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reloadssl",
+            abstract: "Re-read the TLS PEM files (client_encryption_options, server_encryption_options) without a restart.",
+            discussion: "New connections use the new certificates; open ones keep theirs. The node also checks the files every 10 seconds.")
+        @OptionGroup var endpoint: Endpoint
+        func run() async throws { try await AdminCommand.fetch("/reloadssl", endpoint, method: "POST") }
     }
 
     struct SetStreamThroughput: AsyncParsableCommand {

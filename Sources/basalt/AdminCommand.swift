@@ -9,7 +9,7 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Ask a running node about the cluster through its admin endpoint.",
-        subcommands: [Status.self, Ring.self, Metrics.self, Health.self, Ready.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self, Drain.self,
+        subcommands: [Status.self, Ring.self, Metrics.self, Health.self, Ready.self, Netstats.self, Decommission.self, RemoveNode.self, Cleanup.self, Flush.self, Drain.self, ReloadSSL.self,
                       SetStreamThroughput.self, GetStreamThroughput.self, Snapshot.self, ListSnapshots.self, ClearSnapshot.self, Repair.self] + AdminCommand.operations
     )
 

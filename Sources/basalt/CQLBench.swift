@@ -48,6 +48,7 @@ struct CQLBench: AsyncParsableCommand {
     @Option(help: "Request timeout in milliseconds.") var timeoutMs = 5000
     @Option(help: "User name (PasswordAuthenticator).") var username: String?
     @Option(help: "Password.") var password = "cassandra"
+    @OptionGroup var tls: BenchTLSOptions
     @Flag(help: "Truncate the table before the first workload.") var truncate = false
     @Flag(help: "Print a JSON summary after the report lines.") var json = false
     @Option(help: "Write the JSON summary to this file.") var jsonFile: String?
@@ -84,13 +85,14 @@ struct CQLBench: AsyncParsableCommand {
     func run() async throws {
         let credentials = username.map { SessionConfiguration.Credentials(username: $0, password: password) }
         try await Self.withSession(hosts: hosts, port: port, connectionsPerHost: connectionsPerHost, clientThreads: clientThreads,
-                                   timeoutMs: timeoutMs, concurrency: concurrency, credentials: credentials, label: "cql", measure)
+                                   timeoutMs: timeoutMs, concurrency: concurrency, credentials: credentials, tls: try tls.context(),
+                                   label: "cql", measure)
     }
 
     /// Connects a bench client session to `hosts`, sized for `concurrency` requests in flight,
     /// runs `body` with it and closes it, also when `body` throws.
     static func withSession(hosts: String, port: UInt16, connectionsPerHost: Int, clientThreads: Int, timeoutMs: Int, concurrency: Int,
-                            credentials: SessionConfiguration.Credentials? = nil, label: String,
+                            credentials: SessionConfiguration.Credentials? = nil, tls: TLSContext? = nil, label: String,
                             _ body: (Session) async throws -> Void) async throws {
         var logger = Logger(label: "basalt.bench." + label)
         logger.logLevel = .warning
@@ -102,6 +104,7 @@ struct CQLBench: AsyncParsableCommand {
         config.maxInFlightPerConnection = max(1024, min(32768, concurrency * 4 / max(1, connectionsPerHost)))
         config.logger = logger
         config.credentials = credentials
+        config.tls = tls
         let session: Session
         do {
             session = try await Session.connect(config)
@@ -241,6 +244,28 @@ final class WrittenKeys: Sendable {
                 for b in 0 ..< 64 where word & (1 << UInt64(b)) != 0 { out.append(Int64(w * 64 + b)) }
             }
             return out
+        }
+    }
+}
+
+/// `--ssl`, `--ssl-truststore`, `--ssl-keystore`: TLS from the bench client to the nodes.
+struct BenchTLSOptions: ParsableArguments {
+    @Flag(help: "Connect with TLS (client_encryption_options enabled on the nodes).") var ssl = false
+    @Option(help: "PEM CA certificates the nodes' certificates are checked against (with --ssl; without it, not checked).")
+    var sslTruststore: String?
+    @Option(help: "PEM private key and certificate chain to show the nodes (require_client_auth).") var sslKeystore: String?
+
+    /// The client context these options ask for, or nil without `--ssl`.
+    func context() throws -> TLSContext? {
+        guard ssl else { return nil }
+        var c = TLSConfiguration()
+        c.truststore = sslTruststore
+        c.verifyServer = sslTruststore != nil
+        c.keystore = sslKeystore
+        do {
+            return try TLSContext(role: .client, configuration: c, name: "bench", logger: Logger(label: "basalt.bench.tls"))
+        } catch {
+            throw ValidationError("--ssl: \(error)")
         }
     }
 }

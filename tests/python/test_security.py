@@ -23,6 +23,8 @@ CLUSTER_EXTRA_CONFIG = "\n".join([
     "authenticator: PasswordAuthenticator",
     "authorizer: CassandraAuthorizer",
     "auth_bcrypt_gensalt_log2_rounds: 4",
+    "audit_logging_options:",
+    "  enabled: true",
 ])
 
 
@@ -160,6 +162,34 @@ def test_role_created_on_node1_logs_in_on_node3_and_wrong_password_fails(basalt_
             bad.shutdown()
 
 
+def test_audit_log_has_a_line_per_login_and_statement_with_role_and_client(basalt_cluster, admin):
+    admin.execute("CREATE ROLE auditee WITH PASSWORD = 'pw' AND LOGIN = true")
+    address = basalt_cluster.addresses[1]
+    c, s = connect(address, "auditee", "pw", timeout=30)
+    try:
+        s.execute("SELECT release_version FROM system.local WHERE key = 'local'")
+    finally:
+        c.shutdown()
+    assert login_fails(address, "auditee", "wrong")
+    log = os.path.join(basalt_cluster.directory, "node2", "data", "audit", "audit.log")
+
+    def lines():
+        if not os.path.exists(log):
+            return []
+        with open(log) as f:
+            return [dict(field.split("=", 1) for field in line.rstrip("\n").split("|")) for line in f if line.strip()]
+
+    def has(**wanted):
+        return any(all(wanted[k] in line.get(k, "") for k in wanted) for line in lines())
+    eventually(lambda: has(type="LOGIN_SUCCESS", user="auditee"), "the successful login's audit line")
+    eventually(lambda: has(type="LOGIN_ERROR", user="auditee"), "the failed login's audit line")
+    eventually(lambda: has(category="QUERY", user="auditee", operation="SELECT release_version FROM system.local"),
+               "the statement's audit line")
+    for line in lines():
+        assert line["client"].count(".") == 3, line  # the client's IPv4 address
+        assert "wrong" not in line["operation"], line  # no credentials in the log
+
+
 def test_select_on_one_table_only(basalt_cluster, admin):
     for statement in ["CREATE KEYSPACE sec WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}",
                       "CREATE TABLE sec.open (k int PRIMARY KEY, v text)", "CREATE TABLE sec.closed (k int PRIMARY KEY, v text)",
@@ -294,3 +324,4 @@ def check_system_auth_schema(admin):
     admin.execute("ALTER KEYSPACE system_auth WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}")
     ks = admin.execute("SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'system_auth'").one()
     assert ks.replication["replication_factor"] == "3"
+

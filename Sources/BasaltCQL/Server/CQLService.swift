@@ -34,6 +34,8 @@ public final class CQLService: @unchecked Sendable {
         /// cluster's), or nil; see ``QueryProcessor/Settings/serverTimestampRefusal``.
         public var serverTimestampRefusal: (@Sendable () -> String?)?
         public var transportLimits = NativeTransportLimits()
+        /// TLS on the native port (`client_encryption_options`), or nil for plain text.
+        public var tls: TLSContext?
 
         public init(clusterName: String, hostId: UUIDValue, address: String, internodePort: Int = 7000, nativePort: UInt16 = 9042,
                     dataCenter: String = "datacenter1", rack: String = "rack1", auth: AuthService.Settings? = nil) {
@@ -156,7 +158,7 @@ public final class CQLService: @unchecked Sendable {
         var settings = configuration.connectionSettings
         settings.requiresAuthentication = configuration.auth?.authentication ?? false
         let server = NativeServer(group: group, processor: processor, settings: settings, limits: configuration.transportLimits,
-                                  events: events, logger: logger)
+                                  events: events, tls: configuration.tls, logger: logger)
         lock.withLock {
             self.processor = processor
             self.server = server

@@ -15,13 +15,17 @@ public final class NativeServer: @unchecked Sendable {
     let settings: NativeConnectionStateMachine.Settings
     let shared: NativeTransportShared
     let logger: Logger
+    /// TLS on accepted connections (below the frame layer: TCPConnection+TLS.swift), or nil.
+    let tls: TLSContext?
     private let lock = Lock()
     private var listener: TCPListener?
     private var connections: [Int: NativeConnection] = [:]
     private var nextId = 0
 
     public init(group: EventLoopGroup, processor: QueryProcessor, settings: NativeConnectionStateMachine.Settings = .init(),
-                limits: NativeTransportLimits = NativeTransportLimits(), events: NativeEventHub = NativeEventHub(), logger: Logger) {
+                limits: NativeTransportLimits = NativeTransportLimits(), events: NativeEventHub = NativeEventHub(),
+                tls: TLSContext? = nil, logger: Logger) {
+        self.tls = tls
         shared = NativeTransportShared(limits: limits)
         self.events = events
         self.group = group
@@ -33,11 +37,15 @@ public final class NativeServer: @unchecked Sendable {
     /// Starts listening; returns the bound address (port 0 picks one).
     @discardableResult
     public func start(at address: SocketAddress) async throws(TCPError) -> SocketAddress {
-        let l = try await TCPListener.listen(on: group.loops[0], at: address, distributeTo: group, logger: logger) { [self] tcp in
+        var options = TCPOptions()
+        options.tls = tls
+        let l = try await TCPListener.listen(on: group.loops[0], at: address, distributeTo: group, connectionOptions: options,
+                                             logger: logger) { [self] tcp in
             self.accept(tcp)
         }
         lock.withLock { listener = l }
-        logger.info("CQL native server listening", metadata: ["address": "\(l.localAddress)"])
+        logger.info("CQL native server listening", metadata: [
+            "address": "\(l.localAddress)", "tls": "\(tls == nil ? "off" : tls!.allowsPlaintext ? "optional" : "required")"])
         return l.localAddress
     }
 

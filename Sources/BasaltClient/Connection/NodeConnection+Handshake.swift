@@ -47,7 +47,7 @@ extension NodeConnection {
             }
         }
         let connection = try await connect(to: address, on: loop, bindingTo: local, maxInFlight: configuration.maxInFlightPerConnection,
-                                           connectTimeout: configuration.connectTimeout, logger: configuration.logger)
+                                           connectTimeout: configuration.connectTimeout, tls: configuration.tls, logger: configuration.logger)
         do throws(ClientError) {
             try await connection.handshake(credentials: configuration.credentials, keyspace: configuration.keyspace,
                                            timeout: configuration.connectTimeout)

@@ -67,9 +67,10 @@ final class NodeConnection: @unchecked Sendable {
 
     /// Opens a TCP connection to `address` on `loop` and starts reading; no handshake yet.
     static func connect(to address: SocketAddress, on loop: EventLoop, bindingTo local: SocketAddress?, maxInFlight: Int,
-                        connectTimeout: Duration, logger: Logger) async throws(ClientError) -> NodeConnection {
+                        connectTimeout: Duration, tls: TLSContext? = nil, logger: Logger) async throws(ClientError) -> NodeConnection {
         var options = TCPOptions()
         options.connectTimeout = connectTimeout
+        options.tls = tls
         let tcp: TCPConnection
         do {
             tcp = try await TCPConnection.connect(on: loop, to: address, bindingTo: local, options: options)

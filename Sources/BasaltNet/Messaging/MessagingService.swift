@@ -106,9 +106,11 @@ public final class MessagingService: @unchecked Sendable {
             return handlers
         }
         let listenLoop = group.loops[0]
+        var inboundOptions = settings.tcp
+        inboundOptions.tls = settings.serverTLS
         let newListener = try await TCPListener.listen(
             on: listenLoop, at: settings.address, distributeTo: group.loops.count > 1 ? group : nil,
-            connectionOptions: settings.tcp, logger: baseLogger
+            connectionOptions: inboundOptions, logger: baseLogger
         ) { [cell = runningContext] connection in
             guard let context = cell.context else {
                 connection.close(.local("messaging service not running"))

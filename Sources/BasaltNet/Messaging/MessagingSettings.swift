@@ -63,6 +63,12 @@ public struct MessagingSettings: Sendable {
     public var incompleteFrameTimeout: Duration = .seconds(60)
     /// Socket options and the per-connection write queue limits.
     public var tcp = TCPOptions()
+    /// TLS on connections peers open to this node (a server context; with a required peer
+    /// certificate, peers must show one signed by its truststore), or nil for plain text.
+    public var serverTLS: TLSContext?
+    /// TLS on connections this node opens to peers (a client context that checks the peer's
+    /// certificate against its truststore), or nil for plain text.
+    public var clientTLS: TLSContext?
 
     public init(address: SocketAddress) {
         self.address = address

@@ -122,7 +122,9 @@ final class OutboundConnection: @unchecked Sendable {
     private func startConnecting() {
         let settings = context.settings
         let local = settings.bindOutgoingConnections ? context.address.with(port: 0) : nil
-        TCPConnection.connect(on: loop, to: peer, bindingTo: local, options: settings.tcp) { result in
+        var options = settings.tcp
+        options.tls = settings.clientTLS
+        TCPConnection.connect(on: loop, to: peer, bindingTo: local, options: options) { result in
             switch result {
             case let .success(connection): self.didConnect(connection)
             case let .failure(error): self.didFailToConnect(error.description)

@@ -78,7 +78,7 @@ extension TCPConnection {
         return UnsafeMutableRawBufferPointer(start: start, count: n)
     }
 
-    private func makeChunk(atLeast n: Int) -> WriteChunk {
+    func makeChunk(atLeast n: Int) -> WriteChunk {
         if n <= WriteChunk.standardSize {
             let base = loop.spareChunks.popLast()
                 ?? UnsafeMutableRawPointer.allocate(byteCount: WriteChunk.standardSize, alignment: 16)
@@ -107,11 +107,21 @@ extension TCPConnection {
     /// finishes asynchronously if the socket is full). Called by the loop before it polls.
     func flush() {
         flushScheduled = false
-        guard state == .open || state == .closing, !pendingChunks.isEmpty, uv_is_closing(uvHandle) == 0 else { return }
+        guard state == .open || state == .closing, uv_is_closing(uvHandle) == 0 else { return }
+        if let tls {
+            flushTLS(tls)
+            return
+        }
+        guard !pendingChunks.isEmpty else { return }
         let chunks = pendingChunks
         let byteCount = pendingBytes
         pendingChunks.removeAll(keepingCapacity: true)
         pendingBytes = 0
+        submitWrite(chunks, byteCount: byteCount)
+    }
+
+    /// One `uv_write` of `chunks` (`byteCount` bytes in all), which it owns until the write is done.
+    func submitWrite(_ chunks: [WriteChunk], byteCount: Int) {
         inFlightBytes += byteCount
 
         let context = Unmanaged.passRetained(WriteRequest(connection: self, chunks: chunks, byteCount: byteCount))

@@ -60,6 +60,11 @@ public final class TCPConnection: LoopHandleOwner, @unchecked Sendable {
     @exclusivity(unchecked) var inFlightBytes = 0
     @exclusivity(unchecked) var flushScheduled = false
 
+    // TLS (TCPConnection+TLS.swift): the session once the stream is known to be TLS, and whether the
+    // first byte has yet to say if it is (a server context that allows plain text).
+    var tls: TLSSession?
+    var tlsUndecided = false
+
     var closeReason: TCPCloseReason?
     var connectCompletion: ((Result<TCPConnection, TCPError>) -> Void)?
     var connectTimer: LoopTimer?
@@ -108,6 +113,7 @@ public final class TCPConnection: LoopHandleOwner, @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(handle, $0, &length) }
         }
         if remote == 0 { remoteAddress = SocketAddress(&storage) }
+        if let context = options.tls { startTLS(context) }
     }
 
     // MARK: - Reading
@@ -128,6 +134,7 @@ public final class TCPConnection: LoopHandleOwner, @unchecked Sendable {
         })
         if rc == 0 {
             isReading = true
+            if tls?.hasBufferedInput == true { loop.execute { self.deliverPlaintext() } }
         } else {
             close(.error("read start failed: \(UVError.describe(rc))"))
         }
@@ -147,8 +154,15 @@ public final class TCPConnection: LoopHandleOwner, @unchecked Sendable {
     private func didRead(_ nread: Int) {
         if nread > 0 {
             bytesRead &+= UInt64(nread)
-            onRead?(UnsafeRawBufferPointer(start: loop.readBuffer.baseAddress, count: nread))
+            let chunk = UnsafeRawBufferPointer(start: loop.readBuffer.baseAddress, count: nread)
+            if tlsUndecided { decideTLS(firstByte: chunk[0]) }
+            if let tls {
+                didReadCiphertext(chunk, tls)
+            } else {
+                onRead?(chunk)
+            }
         } else if nread == Int(UV_EOF.rawValue) {
+            if let tls, !tls.isEstablished { noteClosedDuringHandshake(tls) }
             close(.remoteClosed)
         } else if nread < 0 {
             close(.error("read failed: \(UVError.describe(nread))"))
@@ -167,7 +181,8 @@ public final class TCPConnection: LoopHandleOwner, @unchecked Sendable {
         guard state == .connecting || state == .open else { return }
         closeReason = reason
         pauseReading()
-        if flushFirst && state == .open && (pendingBytes > 0 || inFlightBytes > 0) {
+        if flushFirst && state == .open, let tls, tls.isEstablished { sealTLS(tls) }
+        if flushFirst && state == .open && (pendingBytes > 0 || inFlightBytes > 0 || (tls?.pendingOutput ?? 0) > 0) {
             state = .closing
             flush()
             let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
@@ -192,6 +207,7 @@ public final class TCPConnection: LoopHandleOwner, @unchecked Sendable {
     private func closeHandle() {
         guard uv_is_closing(uvHandle) == 0 else { return }
         discardPendingWrites()
+        tls?.handshakeTimer?.cancel()
         connectTimer?.cancel()
         connectTimer = nil
         uv_close(uvHandle) { handle in

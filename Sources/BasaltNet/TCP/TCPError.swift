@@ -64,6 +64,9 @@ public struct TCPOptions: Sendable {
     public var writeLowWatermark = 1 << 20
     /// How long an outgoing connect may take before it fails.
     public var connectTimeout: Duration = .seconds(10)
+    /// TLS over the stream, or nil for plain text: a server context on accepted connections, a client
+    /// context on connections opened (TCPConnection+TLS.swift).
+    public var tls: TLSContext?
 
     public init() {}
 }

@@ -31,6 +31,7 @@ extension NodeConfig {
         "native_transport_incomplete_frame_timeout", "native_transport_idle_timeout",
         "internode_max_message_size", "internode_max_concurrent_connections", "internode_incomplete_frame_timeout",
         "event_loops", "concurrent_compactors", "memtable_flush_writers",
+        "client_encryption_options", "server_encryption_options",
     ]
 
     /// Applies the settings of a YAML document over `self`. Unknown keys and values of the wrong kind
@@ -128,6 +129,8 @@ extension NodeConfig {
         case "permissions_update_interval", "permissions_update_interval_in_ms":
             permissionsUpdateIntervalMillis = try NodeConfig.parseMillis(key, try str())
         case "audit_logging_options": try setAuditLogging(v)
+        case "client_encryption_options": try Self.parseEncryption(key, v, into: &clientEncryption)
+        case "server_encryption_options": try Self.parseEncryption(key, v, into: &serverEncryption)
         case "superuser_name": superuserName = try str()
         case "superuser_password": superuserPassword = try str()
         case "log_level": logLevel = try str()
@@ -266,6 +269,10 @@ extension NodeConfig {
         event_loops: \(eventLoops)
         concurrent_compactors: \(concurrentCompactors)
         memtable_flush_writers: \(memtableFlushWriters)
+        client_encryption_options:
+        \(clientEncryption.yaml(internode: false))
+        server_encryption_options:
+        \(serverEncryption.yaml(internode: true))
 
         """
     }

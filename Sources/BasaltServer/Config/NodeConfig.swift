@@ -120,6 +120,11 @@ public struct NodeConfig: Sendable, Equatable {
     public var auditLogMaxSizeBytes = 16 << 20
     public var auditLogMaxFiles = 10
 
+    /// TLS for CQL clients (`client_encryption_options`) and between nodes
+    /// (`server_encryption_options`); off by default. NodeConfig+Encryption.swift.
+    public var clientEncryption = EncryptionOptions()
+    public var serverEncryption = EncryptionOptions()
+
     /// Log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
 
@@ -204,6 +209,7 @@ public struct NodeConfig: Sendable, Equatable {
             out.append("authenticator must be AllowAllAuthenticator or PasswordAuthenticator, got '\(authenticator)'")
         }
         out += securityProblems
+        out += encryptionProblems
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             out.append("log_level '\(logLevel)' is not a level")
         }

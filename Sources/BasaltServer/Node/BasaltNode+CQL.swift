@@ -79,6 +79,7 @@ public final class CQLComponent: NodeComponent, @unchecked Sendable {
             context.logger.warning("superuser_name/superuser_password are deprecated: they only name the superuser the cluster's first start creates; manage roles with CREATE/ALTER ROLE (docs/security.md)")
         }
         configuration.auditLog = c.auditLogSettings
+        configuration.tls = context.tls.native
         let membership = context.membership
         let update = context.updateLocalState
         let service = try CQLService(

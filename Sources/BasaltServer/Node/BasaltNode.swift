@@ -128,7 +128,12 @@ public final class BasaltNode: @unchecked Sendable {
         do { internode = try SocketAddress(host: config.listenAddress, port: address.port) } catch {
             throw .listen(what: "listen_address", error)
         }
+        let tls: NodeTLS
+        do { tls = try NodeTLS(config: config, logger: logger) } catch { throw .invalidConfig([error.description]) }
+        if !tls.contexts.isEmpty { startTLSReloadChecks(tls) }
         var messagingSettings = MessagingSettings(address: internode)
+        messagingSettings.serverTLS = tls.internodeServer
+        messagingSettings.clientTLS = tls.internodeClient
         messagingSettings.maxFrameSize = config.internodeMaxMessageSize
         messagingSettings.maxInboundConnections = config.internodeMaxConcurrentConnections
         messagingSettings.incompleteFrameTimeout = .milliseconds(config.internodeIncompleteFrameTimeoutMillis)
@@ -147,6 +152,7 @@ public final class BasaltNode: @unchecked Sendable {
         gossip.register()
         update { $0.gossip = gossip }
         NodeMetrics.register(in: metrics, messaging: messaging, gossip: gossip)
+        metrics.register("tls") { out in tls.writeMetrics(into: &out) }
         var offsetSettings = ClockOffsetTracker.Settings()
         offsetSettings.maxOffsetMicros = Int64(config.maxClockOffsetMillis) * 1000
         if config.maxClockOffsetMillis > 0 { offsetSettings.warnOffsetMicros = offsetSettings.maxOffsetMicros / 2 }
@@ -163,7 +169,11 @@ public final class BasaltNode: @unchecked Sendable {
             updateLocalState: { values in await gossip.update { $0.onLocalStateChange(values) } },
             updateMembership: { change in await gossip.update(change) },
             requestStop: { [weak self] reason in self?.requestStop(reason) },
-            admin: adminActions, clockOffsets: clockOffsets)
+            admin: adminActions, clockOffsets: clockOffsets, tls: tls)
+        adminActions.register("POST", "/reloadssl") { _ in
+            let (ok, report) = tls.reload()
+            return ok ? HTTPResponse(status: 200, text: report) : .error(500, report)
+        }
         for component in components {
             do { try component.prepare(context) } catch { throw .component(name: component.name, "\(error)") }
         }
@@ -211,6 +221,21 @@ public final class BasaltNode: @unchecked Sendable {
 
         // [coordinator, CQL native server — `.service` components]
         try await startComponents(.service, context)
+    }
+
+    /// How often the PEM files of enabled TLS contexts are checked for changes (certificate rotation
+    /// without a restart; `basalt admin reloadssl` reloads at once).
+    static let tlsReloadCheckInterval: Duration = .seconds(10)
+
+    private func startTLSReloadChecks(_ tls: NodeTLS) {
+        let task = Task.detached {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.tlsReloadCheckInterval)
+                if Task.isCancelled { break }
+                tls.reloadIfChanged()
+            }
+        }
+        update { $0.tlsReloadChecks = task }
     }
 
     private func checkStoredIdentity(_ stored: RingMember?) throws(NodeStartError) {
@@ -316,6 +341,7 @@ public final class BasaltNode: @unchecked Sendable {
             await component.stop()
         }
         r.clockOffsets?.stop()
+        r.tlsReloadChecks?.cancel()
         if let gossip = r.gossip {
             await gossip.stop(announce: announce)
             if announce { try? await Task.sleep(for: Self.announceGrace) }
@@ -360,4 +386,5 @@ private struct NodeRuntime {
     var admin: AdminServer?
     var adminAddress: SocketAddress?
     var startedComponents: [any NodeComponent] = []
+    var tlsReloadChecks: Task<Void, Never>?
 }

@@ -61,4 +61,6 @@ public struct NodeContext: Sendable {
     public let admin: AdminActions
     /// Peers' clock offsets, and whether this node may pick write timestamps.
     public let clockOffsets: ClockOffsetService
+    /// The node's TLS contexts (the native port's is used by the CQL component).
+    public var tls = NodeTLS.none
 }
