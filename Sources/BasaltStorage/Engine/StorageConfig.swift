@@ -53,6 +53,9 @@ public struct StorageConfig: Sendable {
     public var rowIndexBlockBytes = 64 << 10
     /// Capacity of the decompressed-chunk cache shared by all tables.
     public var chunkCacheBytes = 64 << 20
+    /// Memory for the SSTables' token-prefix indexes (4 bytes a partition), which let a seek skip
+    /// SSTables without reading their index; SSTables opened past it seek through their index.
+    public var seekIndexBytesLimit = 128 << 20
     /// What a commit-log write or sync failure does (default: refuse writes, probe, resume).
     public var commitFailurePolicy = CommitFailurePolicy.stop
     /// While writes are refused under ``CommitFailurePolicy/stop``, how often the commit log is tried.
