@@ -211,7 +211,7 @@ final class SSTableReader: @unchecked Sendable {
         while lo <= hi {
             let mid = (lo + hi) >> 1
             let t = summary.tokens[mid]
-            let c: Int = t != token ? (t < token ? -1 : 1) : summary.keys[mid].withUnsafeBytes { CQLType.compareUnsigned($0, key) }
+            let c: Int = t != token ? (t < token ? -1 : 1) : summary.withKey(mid) { CQLType.compareUnsigned($0, key) }
             if c <= 0 { best = mid; lo = mid + 1 } else { hi = mid - 1 }
         }
         if summary.offsets.isEmpty { return (Self.firstIndexOffset, indexEnd) }
