@@ -33,6 +33,10 @@ public struct StorageConfig: Sendable {
     /// Memory all memtables together (active and being flushed) may hold: above it the largest is
     /// flushed; above twice it writes wait (blocking API) or fail overloaded (non-blocking API).
     public var memtableTotalLimitBytes = 512 << 20
+    /// Memory all memtables together may hold before writes wait (blocking API) or fail overloaded
+    /// (non-blocking API); nil for twice ``memtableTotalLimitBytes``. Cassandra's
+    /// `memtable_heap_space`, with ``memtableTotalLimitBytes`` its cleanup threshold times it.
+    public var memtableHeapSpaceBytes: Int? = nil
     /// Memtables per table that may wait for or undergo flushing; when reached, writes to the table
     /// wait (blocking API) or fail overloaded (non-blocking API).
     public var maxPendingFlushesPerTable = 2

@@ -95,7 +95,7 @@ public final class StorageEngine: @unchecked Sendable {
         flushExecutor = BackgroundExecutor(name: "flush", threads: config.flushThreads, queueLimit: 1 << 16)
         compactionExecutor = BackgroundExecutor(name: "compaction", threads: config.compactionThreads, queueLimit: 1024)
         throughput = ThroughputLimiter(bytesPerSecond: config.compactionThroughputBytesPerSecond)
-        memtableMemory = MemtableMemory(limit: config.memtableTotalLimitBytes)
+        memtableMemory = MemtableMemory(limit: config.memtableTotalLimitBytes, hardLimit: config.memtableHeapSpaceBytes)
     }
 
     /// Opens a data directory with its tables and replays the commit log.
