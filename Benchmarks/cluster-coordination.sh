@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coordination figures on a local 3-node cluster (127.0.9.1-3, release build): write and read
+# Coordination figures on a local 3-node cluster (${PREFIX}1-3, default 127.0.9.1-3, release build): write and read
 # throughput and latency percentiles at ONE and QUORUM through `basalt bench cql` (RF 3, token-aware
 # BasaltClient), then the hint replay rate: node 3 is killed, HINT_KEYS writes at ONE are hinted on
 # nodes 1 and 2, node 3 is restarted and the time until no hint is pending is measured.
@@ -7,6 +7,7 @@
 #   Benchmarks/cluster-coordination.sh                  # 10 s per run
 #   SECONDS_PER_RUN=20 HINT_KEYS=200000 Benchmarks/cluster-coordination.sh
 #   THROTTLE_KIB=1048576 PARTS=hints Benchmarks/cluster-coordination.sh   # hint replay only, without the default throttle
+#   PREFIX=127.0.14. BASALT_BIN=.build-x/release/basalt Benchmarks/cluster-coordination.sh  # other addresses, no build
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,14 +18,19 @@ THROTTLE_KIB="${THROTTLE_KIB:-1024}"
 KEYS="${KEYS:-100000}"
 CONCURRENCY="${CONCURRENCY:-128}"
 PARTS="${PARTS:-throughput,hints}"
+PREFIX="${PREFIX:-127.0.9.}"
 
-swift build -c release --scratch-path "$SCRATCH" --product basalt >/dev/null
-export BASALT_BIN="$root/$SCRATCH/release/basalt"
-export BASALT_CLUSTER_PREFIX=127.0.9.
+if [ -n "${BASALT_BIN:-}" ]; then
+    export BASALT_BIN="$(cd "$(dirname "$BASALT_BIN")" && pwd)/$(basename "$BASALT_BIN")"
+else
+    swift build -c release --scratch-path "$SCRATCH" --product basalt >/dev/null
+    export BASALT_BIN="$root/$SCRATCH/release/basalt"
+fi
+export BASALT_CLUSTER_PREFIX="$PREFIX"
 export BASALT_CLUSTER_DIR="$(mktemp -d /tmp/basalt-coordination-bench.XXXXXX)"
 export BASALT_CLUSTER_EXTRA_CONFIG="hinted_handoff_throttle_in_kb: $THROTTLE_KIB"
 trap 'cluster/down >/dev/null 2>&1 || true; rm -rf "$BASALT_CLUSTER_DIR"' EXIT
-hosts=127.0.9.1,127.0.9.2,127.0.9.3
+hosts=${PREFIX}1,${PREFIX}2,${PREFIX}3
 
 cluster/up 3 >/dev/null
 if [[ ",$PARTS," == *",throughput,"* ]]; then
@@ -39,12 +45,12 @@ fi
 metric() {  # metric HOST NAME
     curl -s "http://$1:7199/metrics" | awk -v n="$2" '$1 == n { print $2 }'
 }
-pending() { echo $(( $(metric 127.0.9.1 basalt_hints_pending | cut -d. -f1) + $(metric 127.0.9.2 basalt_hints_pending | cut -d. -f1) )); }
+pending() { echo $(( $(metric ${PREFIX}1 basalt_hints_pending | cut -d. -f1) + $(metric ${PREFIX}2 basalt_hints_pending | cut -d. -f1) )); }
 
 echo "== hint replay: node 3 down, $HINT_KEYS writes at ONE, node 3 back (throttle ${THROTTLE_KIB} KiB/s per target)"
 cluster/kill 3 >/dev/null
 sleep 1
-"$BASALT_BIN" bench cql --hosts 127.0.9.1,127.0.9.2 --replication-factor 3 --consistency ONE --keyspace hintbench \
+"$BASALT_BIN" bench cql --hosts ${PREFIX}1,${PREFIX}2 --replication-factor 3 --consistency ONE --keyspace hintbench \
     --keys "$HINT_KEYS" --ops "$HINT_KEYS" --concurrency "$CONCURRENCY" --workloads write --latency-fraction 0 --warmup-seconds 0 | grep -v '^$'
 hints=$(pending)
 echo "hints pending on nodes 1 and 2: $hints"
@@ -62,8 +68,8 @@ while :; do
 done
 end=$(date +%s.%N)
 wait "$starter"
-replayed=$(( $(metric 127.0.9.1 basalt_hints_replayed_total | cut -d. -f1) + $(metric 127.0.9.2 basalt_hints_replayed_total | cut -d. -f1) ))
-bytes=$(( $(metric 127.0.9.1 basalt_hints_replayed_bytes_total | cut -d. -f1) + $(metric 127.0.9.2 basalt_hints_replayed_bytes_total | cut -d. -f1) ))
+replayed=$(( $(metric ${PREFIX}1 basalt_hints_replayed_total | cut -d. -f1) + $(metric ${PREFIX}2 basalt_hints_replayed_total | cut -d. -f1) ))
+bytes=$(( $(metric ${PREFIX}1 basalt_hints_replayed_bytes_total | cut -d. -f1) + $(metric ${PREFIX}2 basalt_hints_replayed_bytes_total | cut -d. -f1) ))
 awk -v h="$replayed" -v b="$bytes" -v s="${start:-$end}" -v e="$end" 'BEGIN {
     d = e - s; if (d <= 0) d = 0.001
     printf "replayed %d hints (%.1f MB) in %.2f s: %.0f hints/s, %.2f MB/s\n", h, b / 1e6, d, h / d, b / 1e6 / d }'

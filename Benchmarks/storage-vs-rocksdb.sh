@@ -12,6 +12,7 @@
 #   Benchmarks/storage-vs-rocksdb.sh            # builds the release binary first
 #   NUM=200000 SCRATCH=.build-storage Benchmarks/storage-vs-rocksdb.sh
 #   NUM=5000000 BASALT_BIN=.build/release/basalt Benchmarks/storage-vs-rocksdb.sh  # no build
+#   BASALT_ARGS="--memtable-mib 16 --memtable-total-mib 24" Benchmarks/storage-vs-rocksdb.sh  # more bench storage options
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -29,7 +30,7 @@ work="$(mktemp -d /tmp/basalt-vs-rocksdb.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
 echo "== basalt bench storage"
-/usr/bin/time -v "$bin" bench storage --num "$NUM" --chunk-kib 4 --cache-mib 8 --dir "$work/basalt" \
+/usr/bin/time -v "$bin" bench storage --num "$NUM" --chunk-kib 4 --cache-mib 8 --dir "$work/basalt" ${BASALT_ARGS:-} \
     --benchmarks fillrandom,readrandom,seekrandom,stats,waitcompaction,stats 2>"$work/basalt.time" | tee "$work/basalt.out"
 echo "== db_bench"
 /usr/bin/time -v db_bench --benchmarks=fillrandom,readrandom,seekrandom,waitforcompaction,stats --num="$NUM" --key_size=16 --value_size=100 \

@@ -36,6 +36,8 @@ struct BenchStorageCommand: ParsableCommand {
     var compression = "on"
     @Option(name: .customLong("memtable-mib"))
     var memtableMiB = 64
+    @Option(name: .customLong("memtable-total-mib"), help: "All memtables together: the largest is flushed above it, writes wait above twice it.")
+    var memtableTotalMiB = 512
     @Option(name: .customLong("cache-mib"), help: "Decompressed-chunk cache size.")
     var cacheMiB = 8
     @Option(name: .customLong("compaction-mib"), help: "Compaction throughput limit, MiB/s (0: unlimited).")
@@ -65,6 +67,7 @@ struct BenchStorageCommand: ParsableCommand {
         default: config.commitLogSync = .periodic(intervalNanos: 10_000_000_000)
         }
         config.memtableSizeLimitBytes = memtableMiB << 20
+        config.memtableTotalLimitBytes = memtableTotalMiB << 20
         config.chunkCacheBytes = cacheMiB << 20
         config.compactionThroughputBytesPerSecond = compactionMiB << 20
         let (engine, _) = try StorageEngine.open(directory: path, config: config, tables: [schema], logger: logger)
@@ -156,11 +159,11 @@ struct BenchStorageCommand: ParsableCommand {
                 try engine.compact(tableId: Self.schemaId)
             case "stats":
                 let c = engine.counters
-                print(String(format: "stats        : %d SSTables, %d flushes (%.1f MB), %d compactions (%.1f MB written), write amplification %.2f (SSTable bytes per flushed byte), %.2f (disk bytes incl. commit log per user byte), bloom negatives %d, false positives %d, peak RSS %d MB",
+                print(String(format: "stats        : %d SSTables, %d flushes (%.1f MB), %d compactions (%.1f MB written), write amplification %.2f (SSTable bytes per flushed byte), %.2f (disk bytes incl. commit log per user byte), bloom negatives %d, false positives %d, seek index %.1f MB, peak RSS %d MB",
                              c.liveSSTables, c.flushes, Double(c.bytesFlushed) / 1e6, c.compactions, Double(c.compactionBytesWritten) / 1e6,
                              c.compactionWriteAmplification,
                              Double(c.commitLogBytes + c.bytesFlushed + c.compactionBytesWritten) / Double(max(1, num * (keySize + valueSize))),
-                             c.bloomNegatives, c.bloomFalsePositives, peakResidentMiB()))
+                             c.bloomNegatives, c.bloomFalsePositives, Double(c.seekIndexBytes) / 1e6, peakResidentMiB()))
                 continue
             default:
                 throw ValidationError("unknown benchmark \(name)")

@@ -17,6 +17,7 @@ extension NodeConfig {
         "admin_port", "num_tokens", "allocate_tokens_for_local_replication_factor", "ring_delay_in_ms", "dc", "rack",
         "commitlog_sync", "commitlog_sync_period_in_ms",
         "commitlog_sync_group_window_in_ms", "commitlog_segment_size_in_mb", "memtable_size_in_mb",
+        "memtable_heap_space_in_mb", "memtable_cleanup_threshold",
         "compaction_throughput_mb_per_sec", "write_request_timeout_in_ms", "read_request_timeout_in_ms",
         "range_request_timeout_in_ms", "request_timeout_in_ms", "hinted_handoff_enabled", "max_hint_window_in_ms",
         "max_hints_size_in_mb", "hinted_handoff_throttle_in_kb", "auto_bootstrap", "stream_throughput_outbound",
@@ -99,6 +100,10 @@ extension NodeConfig {
         case "commitlog_sync_group_window_in_ms": commitLogGroupWindowMillis = try int()
         case "commitlog_segment_size_in_mb": commitLogSegmentSizeMiB = try int()
         case "memtable_size_in_mb": memtableSizeMiB = try int()
+        case "memtable_heap_space_in_mb": memtableHeapSpaceMiB = try int()
+        case "memtable_cleanup_threshold":
+            guard let s = v.scalar?.string, let d = Double(s) else { throw NodeConfigError(["\(key) must be a number"]) }
+            memtableCleanupThreshold = d
         case "compaction_throughput_mb_per_sec": compactionThroughputMiBPerSecond = try int()
         case "event_loops": eventLoops = try int()
         case "concurrent_compactors": concurrentCompactors = try int()
@@ -223,6 +228,8 @@ extension NodeConfig {
         commitlog_sync_group_window_in_ms: \(commitLogGroupWindowMillis)
         commitlog_segment_size_in_mb: \(commitLogSegmentSizeMiB)
         memtable_size_in_mb: \(memtableSizeMiB)
+        memtable_heap_space_in_mb: \(memtableHeapSpaceMiB)
+        memtable_cleanup_threshold: \(memtableCleanupThreshold)
         compaction_throughput_mb_per_sec: \(compactionThroughputMiBPerSecond)
         write_request_timeout_in_ms: \(writeTimeoutMillis)
         read_request_timeout_in_ms: \(readTimeoutMillis)

@@ -42,6 +42,11 @@ public struct NodeConfig: Sendable, Equatable {
     public var commitLogGroupWindowMillis = 0
     public var commitLogSegmentSizeMiB = 32
     public var memtableSizeMiB = 64
+    /// Memory all memtables may hold before writes wait (Cassandra's `memtable_heap_space`); 0 for
+    /// twice the flush threshold, which is then the larger of 512 MiB and 4 × `memtable_size_in_mb`.
+    public var memtableHeapSpaceMiB = 0
+    /// With `memtable_heap_space_in_mb`: the largest memtable is flushed above this fraction of it.
+    public var memtableCleanupThreshold = 0.5
     public var compactionThroughputMiBPerSecond = 64
     /// What a commit-log write failure does (docs/storage.md, "Disk failures").
     public var commitFailurePolicy = CommitFailurePolicy.stop
@@ -174,6 +179,8 @@ public struct NodeConfig: Sendable, Equatable {
         if commitLogGroupWindowMillis < 0 { out.append("commitlog_sync_group_window_in_ms must not be negative") }
         if !(1 ... 1024).contains(commitLogSegmentSizeMiB) { out.append("commitlog_segment_size_in_mb must be 1…1024") }
         if !(1 ... 65536).contains(memtableSizeMiB) { out.append("memtable_size_in_mb must be 1…65536") }
+        if !(0 ... 1 << 20).contains(memtableHeapSpaceMiB) { out.append("memtable_heap_space_in_mb must be 0 (automatic)…1048576") }
+        if !(memtableCleanupThreshold > 0 && memtableCleanupThreshold <= 1) { out.append("memtable_cleanup_threshold must be above 0 and at most 1") }
         if maxClockOffsetMillis < 0 { out.append("max_clock_offset_ms must not be negative (0 = no refusal)") }
         for (key, v) in [("event_loops", eventLoops), ("concurrent_compactors", concurrentCompactors), ("memtable_flush_writers", memtableFlushWriters)]
             where v < 0 || v > 256 {

@@ -109,6 +109,10 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         s.commitLogSegmentBytes = c.commitLogSegmentSizeMiB << 20
         s.memtableSizeLimitBytes = c.memtableSizeMiB << 20
         s.memtableTotalLimitBytes = max(s.memtableTotalLimitBytes, 4 * s.memtableSizeLimitBytes)
+        if c.memtableHeapSpaceMiB > 0 {
+            s.memtableHeapSpaceBytes = c.memtableHeapSpaceMiB << 20
+            s.memtableTotalLimitBytes = max(1 << 20, Int(Double(c.memtableHeapSpaceMiB << 20) * c.memtableCleanupThreshold))
+        }
         s.compactionThroughputBytesPerSecond = c.compactionThroughputMiBPerSecond << 20
         s.commitFailurePolicy = c.commitFailurePolicy
         s.diskFailurePolicy = c.diskFailurePolicy

@@ -33,6 +33,10 @@ public struct StorageConfig: Sendable {
     /// Memory all memtables together (active and being flushed) may hold: above it the largest is
     /// flushed; above twice it writes wait (blocking API) or fail overloaded (non-blocking API).
     public var memtableTotalLimitBytes = 512 << 20
+    /// Memory all memtables together may hold before writes wait (blocking API) or fail overloaded
+    /// (non-blocking API); nil for twice ``memtableTotalLimitBytes``. Cassandra's
+    /// `memtable_heap_space`, with ``memtableTotalLimitBytes`` its cleanup threshold times it.
+    public var memtableHeapSpaceBytes: Int? = nil
     /// Memtables per table that may wait for or undergo flushing; when reached, writes to the table
     /// wait (blocking API) or fail overloaded (non-blocking API).
     public var maxPendingFlushesPerTable = 2
@@ -53,6 +57,9 @@ public struct StorageConfig: Sendable {
     public var rowIndexBlockBytes = 64 << 10
     /// Capacity of the decompressed-chunk cache shared by all tables.
     public var chunkCacheBytes = 64 << 20
+    /// Memory for the SSTables' token-prefix indexes (4 bytes a partition), which let a seek skip
+    /// SSTables without reading their index; SSTables opened past it seek through their index.
+    public var seekIndexBytesLimit = 128 << 20
     /// What a commit-log write or sync failure does (default: refuse writes, probe, resume).
     public var commitFailurePolicy = CommitFailurePolicy.stop
     /// While writes are refused under ``CommitFailurePolicy/stop``, how often the commit log is tried.

@@ -22,6 +22,8 @@ public struct StorageCounters: Hashable, Sendable {
     public var bloomFalsePositives = 0
     public var chunkCacheHits = 0
     public var chunkCacheMisses = 0
+    /// Memory held by the SSTables' token-prefix indexes (seeks).
+    public var seekIndexBytes = 0
     public var quarantinedSSTables = 0
     /// Writes refused or delayed because a bound was reached.
     public var overloadedWrites = 0

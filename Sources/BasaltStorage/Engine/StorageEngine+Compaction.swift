@@ -125,7 +125,7 @@ extension StorageEngine {
             writer = nil
             guard writerKeys > 0 else { return w.abort() }
             size += try w.finish(commitLogIntervals: intervals, createdAt: now, level: level)
-            outputs.append(try SSTableReader(descriptor: w.descriptor, cache: cache))
+            outputs.append(try SSTableReader(descriptor: w.descriptor, cache: cache, seekBudget: seekIndex))
         }
         do {
             var scanners: [SSTableScanner] = []

@@ -69,7 +69,7 @@ extension StorageEngine {
             throw error
         }
         metrics.add(metrics.bytesFlushed, size)
-        return try SSTableReader(descriptor: d, cache: cache)
+        return try SSTableReader(descriptor: d, cache: cache, seekBudget: seekIndex)
     }
 
     /// Switches the table's memtable (when it holds anything) and queues its flush.

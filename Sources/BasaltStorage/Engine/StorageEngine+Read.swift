@@ -181,17 +181,47 @@ extension StorageEngine {
         let v = t.view
         var all: [(Int64, [UInt8])] = []
         for m in v.memtables { all += m.keys(after: probe, inclusive: inclusive, endToken: endToken, limit: limit) }
+        // SSTables whose token-prefix index says their first key after the probe has a token of at
+        // least some bound above it wait, smallest bound first, and are read only while the keys
+        // found so far leave room below their bound (usually the one SSTable holding the next key is
+        // read, not all of them).
+        var deferred: [(bound: Int64, sstable: SSTableReader)] = []
+        var read: [SSTableReader] = []
         for s in v.sstables {
-            do {
-                all += try s.keys(after: probe, inclusive: inclusive, endToken: endToken, limit: limit)
-            } catch let e as StorageError {
-                if case .corrupt = e, t.quarantine(s, e) { noteQuarantined(e) }
-                return try nextKeys(t, after: after, endToken: endToken, limit: limit)
+            switch s.prefixIndex?.bound(from: probe.0) {
+            case .none?: continue
+            case let .atLeast(b)?:
+                if let e = endToken, b > e { continue }
+                if b > probe.0 { deferred.append((b, s)) } else { read.append(s) }
+            case nil: read.append(s)
             }
         }
-        all.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.lexicographicallyPrecedes($1.1) }
+        deferred.sort { $0.bound < $1.bound }
+        var next = deferred.startIndex
+        while true {
+            for s in read {
+                do {
+                    all += try s.keys(after: probe, inclusive: inclusive, endToken: endToken, limit: limit)
+                } catch let e as StorageError {
+                    if case .corrupt = e, t.quarantine(s, e) { noteQuarantined(e) }
+                    return try nextKeys(t, after: after, endToken: endToken, limit: limit)
+                }
+            }
+            all = Self.smallestDistinct(all, limit)
+            guard next < deferred.endIndex else { break }
+            // Every key of a deferred SSTable has a token of at least its bound.
+            if all.count == limit, let last = all.last, last.0 < deferred[next].bound { break }
+            read = [deferred[next].sstable]
+            next += 1
+        }
+        return all
+    }
+
+    /// The `limit` smallest distinct keys of `keys`, in order.
+    static func smallestDistinct(_ keys: [(Int64, [UInt8])], _ limit: Int) -> [(Int64, [UInt8])] {
+        let sorted = keys.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.lexicographicallyPrecedes($1.1) }
         var out: [(Int64, [UInt8])] = []
-        for k in all where out.last.map({ $0.0 != k.0 || $0.1 != k.1 }) ?? true {
+        for k in sorted where out.last.map({ $0.0 != k.0 || $0.1 != k.1 }) ?? true {
             out.append(k)
             if out.count == limit { break }
         }

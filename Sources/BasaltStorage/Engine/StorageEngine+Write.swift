@@ -53,7 +53,7 @@ extension StorageEngine {
         let tombstones = update.tombstoneCount
         if !memtableMemory.waitForRoom(mayBlock: mayBlock, timeoutNanos: config.writeBlockTimeoutNanos, stalls: writeStalls[.memtableMemory]) {
             metrics.add(metrics.overloadedWrites, 1)
-            throw StorageError.overloaded("memtables hold \(memtableMemory.current) bytes, more than twice the \(memtableMemory.limit)-byte limit; flushes are behind")
+            throw StorageError.overloaded("memtables hold \(memtableMemory.current) bytes, more than the \(memtableMemory.hardLimit)-byte limit; flushes are behind")
         }
         defer { if memtableMemory.isAboveFlushThreshold { relieveMemoryPressure() } }
         if mayBlock { slowForCompactionDebt(t) }

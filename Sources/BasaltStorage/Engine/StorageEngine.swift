@@ -26,6 +26,8 @@ public final class StorageEngine: @unchecked Sendable {
     let logger: Logger
     let commitLog: CommitLog
     let cache: ChunkCache
+    /// Memory of the SSTables' token-prefix indexes (`StorageConfig.seekIndexBytesLimit`).
+    let seekIndex: SeekIndexBudget
     let metrics = StorageMetrics()
     /// Time writers waited for room, per cause.
     public let writeStalls: WriteStallHistograms
@@ -89,10 +91,11 @@ public final class StorageEngine: @unchecked Sendable {
                                   onFatal: { e in onDiskFailure(.exitProcess, e) }, logger: logger)
         writeStalls = WriteStallHistograms(commitLogBuffer: commitLog.bufferWaits)
         cache = ChunkCache(capacityBytes: config.chunkCacheBytes)
+        seekIndex = SeekIndexBudget(limitBytes: config.seekIndexBytesLimit)
         flushExecutor = BackgroundExecutor(name: "flush", threads: config.flushThreads, queueLimit: 1 << 16)
         compactionExecutor = BackgroundExecutor(name: "compaction", threads: config.compactionThreads, queueLimit: 1024)
         throughput = ThroughputLimiter(bytesPerSecond: config.compactionThroughputBytesPerSecond)
-        memtableMemory = MemtableMemory(limit: config.memtableTotalLimitBytes)
+        memtableMemory = MemtableMemory(limit: config.memtableTotalLimitBytes, hardLimit: config.memtableHeapSpaceBytes)
     }
 
     /// Opens a data directory with its tables and replays the commit log.
@@ -136,7 +139,7 @@ public final class StorageEngine: @unchecked Sendable {
         }
         let t = TableStore(schema: schema, directory: tableDirectory(schema), commitLogPosition: commitLog.currentPosition, memory: memtableMemory, logger: logger)
         t.setDurableWrites(durableWrites)
-        try t.loadSSTables(cache: cache) { _ in metrics.add(metrics.quarantinedSSTables, 1) }
+        try t.loadSSTables(cache: cache, seekIndex: seekIndex) { _ in metrics.add(metrics.quarantinedSSTables, 1) }
         if let attachedIndexes {
             for r in t.view.sstables { attachedIndexes.willPublish(table: schema.id, sstable: SSTableContents(r), origin: .startup) }
         }
@@ -200,6 +203,7 @@ public final class StorageEngine: @unchecked Sendable {
         c.liveSSTables = allTables.reduce(0) { $0 + $1.view.sstables.count }
         c.pendingCompactions = pendingCompactionEstimate()
         (c.chunkCacheHits, c.chunkCacheMisses) = cache.statistics
+        c.seekIndexBytes = seekIndex.usedBytes
         let log = commitLog.writeState
         c.commitLogFailures = log.failures
         c.commitLogRefusingWrites = log.refusal == nil ? 0 : 1

@@ -97,7 +97,7 @@ final class TableStore: @unchecked Sendable {
 
     /// Opens the complete SSTables in the directory, removes leftovers of interrupted writes and
     /// quarantines SSTables that fail to open.
-    func loadSSTables(cache: ChunkCache, onQuarantine: (StorageError) -> Void) throws {
+    func loadSSTables(cache: ChunkCache, seekIndex: SeekIndexBudget? = nil, onQuarantine: (StorageError) -> Void) throws {
         try FileSystem.makeDirectories(directory)
         // Make the (possibly new) table and keyspace directory entries durable before any SSTable
         // relies on them.
@@ -131,7 +131,7 @@ final class TableStore: @unchecked Sendable {
                 continue
             }
             do {
-                readers.append(try SSTableReader(descriptor: d, cache: cache))
+                readers.append(try SSTableReader(descriptor: d, cache: cache, seekBudget: seekIndex))
             } catch let e as StorageError {
                 quarantineFiles(d)
                 quarantined.append(e)

@@ -5,7 +5,7 @@ public enum WriteStallCause: String, CaseIterable, Sendable {
     /// The table's memtable was full and `maxPendingFlushesPerTable` memtables were waiting for
     /// their flush.
     case flushBacklog = "flush_backlog"
-    /// All memtables together held more than twice `memtableTotalLimitBytes`.
+    /// All memtables together held more than `memtableHeapSpaceBytes` (default twice `memtableTotalLimitBytes`).
     case memtableMemory = "memtable_memory"
     /// The commit log's in-memory buffer was full (its writes to disk are behind).
     case commitLogBuffer = "commitlog_buffer"

@@ -20,10 +20,14 @@ final class SSTableReader: @unchecked Sendable {
     private let summary: IndexSummary
     private let filter: BloomFilter
     private let cache: ChunkCache?
+    /// Every partition's token prefix, when the budget allowed it (seeks without index reads).
+    let prefixIndex: TokenPrefixIndex?
+    private let seekBudget: SeekIndexBudget?
 
     private static let nextUID = Atomic<Int>(1)
 
-    init(descriptor d: SSTableDescriptor, cache: ChunkCache?) throws {
+    /// With a `seekBudget`, the token prefixes of the partitions are kept in memory while it lasts.
+    init(descriptor d: SSTableDescriptor, cache: ChunkCache?, seekBudget: SeekIndexBudget? = nil) throws {
         descriptor = d
         uid = Self.nextUID.add(1, ordering: .relaxed).oldValue
         self.cache = cache
@@ -55,6 +59,22 @@ final class SSTableReader: @unchecked Sendable {
         }
         if stored != crc { throw StorageError.corrupt(path: d.path(.index), offset: end, reason: "index checksum mismatch") }
         indexEnd = end
+        let expected = max(0, min(stats.partitionCount, end / 22))
+        if let seekBudget, seekBudget.reserve(expected * 4) {
+            let index: TokenPrefixIndex
+            do {
+                index = TokenPrefixIndex(prefixes: try Self.tokenPrefixes(indexFile, end: end, capacity: expected, path: d.path(.index)))
+            } catch {
+                seekBudget.release(expected * 4)
+                throw error
+            }
+            seekBudget.adjust(index.memoryBytes - expected * 4)
+            prefixIndex = index
+            self.seekBudget = seekBudget
+        } else {
+            prefixIndex = nil
+            self.seekBudget = nil
+        }
         data = try ReadOnlyFile(path: d.path(.data))
         if let last = info.offsets.last, Int(last) + 4 > data.size {
             throw StorageError.corrupt(path: d.path(.data), offset: data.size, reason: "data file truncated: last chunk starts at \(last)")
@@ -64,6 +84,42 @@ final class SSTableReader: @unchecked Sendable {
             total += (try? FileSystem.fileSize(d.path(c))) ?? 0
         }
         sizeOnDisk = total
+    }
+
+    deinit {
+        if let seekBudget, let prefixIndex { seekBudget.release(prefixIndex.memoryBytes) }
+    }
+
+    /// The upper halves of the index's tokens, in order (a second pass over the index, after its
+    /// checksum was verified; entries are walked, not decoded).
+    private static func tokenPrefixes(_ file: ReadOnlyFile, end: Int, capacity: Int, path: String) throws -> [Int32] {
+        var out: [Int32] = []
+        out.reserveCapacity(capacity)
+        var window = [UInt8](repeating: 0, count: min(end, 1 << 20))
+        var base = 0, count = 0
+        var off = firstIndexOffset
+        // Makes the window hold [at, at + n).
+        func need(_ at: Int, _ n: Int) throws {
+            if at >= base && at + n <= base + count { return }
+            guard at + n <= end else { throw StorageError.corrupt(path: path, offset: at, reason: "index entry past the end") }
+            if n > window.count { window = [UInt8](repeating: 0, count: n) }
+            count = min(window.count, end - at)
+            try window.withUnsafeMutableBytes { try file.read(at: at, count, into: UnsafeMutableRawBufferPointer(rebasing: $0[0 ..< count])) }
+            base = at
+        }
+        while off < end {
+            try need(off, 10)
+            let (token, klen): (Int64, Int) = window.withUnsafeBytes { p in
+                (Int64(bigEndian: p.loadUnaligned(fromByteOffset: off - base, as: Int64.self)),
+                 Int(UInt16(bigEndian: p.loadUnaligned(fromByteOffset: off - base + 8, as: UInt16.self))))
+            }
+            let ri = off + 10 + klen + 8
+            try need(ri, 4)
+            let riLength = window.withUnsafeBytes { Int(UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: ri - base, as: UInt32.self))) }
+            out.append(TokenPrefixIndex.prefix(token))
+            off = ri + 4 + riLength
+        }
+        return out
     }
 
     /// Partition count, bounded by what the index can hold (an entry takes at least 22 bytes), so a
@@ -155,7 +211,7 @@ final class SSTableReader: @unchecked Sendable {
         while lo <= hi {
             let mid = (lo + hi) >> 1
             let t = summary.tokens[mid]
-            let c: Int = t != token ? (t < token ? -1 : 1) : summary.keys[mid].withUnsafeBytes { CQLType.compareUnsigned($0, key) }
+            let c: Int = t != token ? (t < token ? -1 : 1) : summary.withKey(mid) { CQLType.compareUnsigned($0, key) }
             if c <= 0 { best = mid; lo = mid + 1 } else { hi = mid - 1 }
         }
         if summary.offsets.isEmpty { return (Self.firstIndexOffset, indexEnd) }

@@ -55,9 +55,7 @@ final class SSTableWriter {
         precondition(key.count <= Int(UInt16.max), "partition key longer than 65535 bytes reached the SSTable writer")
         let indexOffset = indexFile.size + index.count
         if stats.partitionCount % Self.summaryInterval == 0 {
-            summary.tokens.append(token)
-            summary.keys.append(Array(key))
-            summary.offsets.append(indexOffset)
+            summary.append(token: token, key: key, offset: indexOffset)
         }
         index.writeInt64(token)
         index.writeUInt16(UInt16(key.count))
