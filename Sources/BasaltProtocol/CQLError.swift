@@ -14,9 +14,12 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
     case truncateError(String)
     case writeTimeout(String, consistency: ConsistencyLevel, received: Int32, blockFor: Int32, writeType: WriteType)
     case readTimeout(String, consistency: ConsistencyLevel, received: Int32, blockFor: Int32, dataPresent: Bool)
-    case readFailure(String, consistency: ConsistencyLevel, received: Int32, blockFor: Int32, failures: Int32, dataPresent: Bool)
+    /// `reasons`: the failed replicas protocol v5 names in its reason map (v4 sends only the count).
+    case readFailure(String, consistency: ConsistencyLevel, received: Int32, blockFor: Int32, failures: Int32, dataPresent: Bool,
+                     reasons: [FailureReason] = [])
     case functionFailure(String, keyspace: String, function: String, argTypes: [String])
-    case writeFailure(String, consistency: ConsistencyLevel, received: Int32, blockFor: Int32, failures: Int32, writeType: WriteType)
+    case writeFailure(String, consistency: ConsistencyLevel, received: Int32, blockFor: Int32, failures: Int32, writeType: WriteType,
+                      reasons: [FailureReason] = [])
     case syntaxError(String)
     case unauthorized(String)
     case invalid(String)
@@ -56,7 +59,7 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
              let .invalid(m), let .configError(m):
             m
         case let .unavailable(m, _, _, _), let .writeTimeout(m, _, _, _, _), let .readTimeout(m, _, _, _, _),
-             let .readFailure(m, _, _, _, _, _), let .functionFailure(m, _, _, _), let .writeFailure(m, _, _, _, _, _),
+             let .readFailure(m, _, _, _, _, _, _), let .functionFailure(m, _, _, _), let .writeFailure(m, _, _, _, _, _, _),
              let .alreadyExists(m, _, _), let .unprepared(m, _):
             m
         }
@@ -77,15 +80,15 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
             w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor); w.writeShortString(writeType.rawValue)
         case let .readTimeout(_, cl, received, blockFor, dataPresent):
             w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor); w.writeBool(dataPresent)
-        case let .readFailure(_, cl, received, blockFor, failures, dataPresent):
+        case let .readFailure(_, cl, received, blockFor, failures, dataPresent, reasons):
             w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor)
-            w.writeInt32(version >= 5 ? 0 : failures)
+            Self.writeFailures(failures, reasons, version: version, to: &w)
             w.writeBool(dataPresent)
         case let .functionFailure(_, ks, function, argTypes):
             w.writeShortString(ks); w.writeShortString(function); w.writeStringList(argTypes)
-        case let .writeFailure(_, cl, received, blockFor, failures, writeType):
+        case let .writeFailure(_, cl, received, blockFor, failures, writeType, reasons):
             w.writeConsistency(cl); w.writeInt32(received); w.writeInt32(blockFor)
-            w.writeInt32(version >= 5 ? 0 : failures)
+            Self.writeFailures(failures, reasons, version: version, to: &w)
             w.writeShortString(writeType.rawValue)
         case let .alreadyExists(_, ks, table):
             w.writeShortString(ks); w.writeShortString(table)
@@ -96,23 +99,36 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// v4: the failure count; v5: the reason map, one entry per failed replica whose address is
+    /// known (its size is the count the client sees).
+    static func writeFailures(_ failures: Int32, _ reasons: [FailureReason], version: UInt8, to w: inout ByteWriter) {
+        guard version >= 5 else { return w.writeInt32(failures) }
+        w.writeInt32(Int32(reasons.count))
+        for reason in reasons {
+            w.writeUInt8(UInt8(truncatingIfNeeded: reason.address.count))
+            w.writeBytes(reason.address)
+            w.writeUInt16(reason.code)
+        }
+    }
+
     public static func decode(from r: inout ByteReader, version: UInt8 = 4) throws(DecodeError) -> CQLError {
         let at = r.position
         let code = try r.readInt32()
         let m = try r.readShortString()
         /// v4: a failure count; v5: a reason map ([int] n, n × (inetaddr, short)), counted.
-        func failures() throws(DecodeError) -> Int32 {
+        func failures() throws(DecodeError) -> (Int32, [FailureReason]) {
             let n = try r.readInt32()
-            guard version >= 5 else { return n }
+            guard version >= 5 else { return (n, []) }
             let at = r.position
             guard n >= 0, Int(n) <= r.remaining / 7 else { throw DecodeError.invalid("bad reason map size \(n)", at: at) }
+            var reasons: [FailureReason] = []
             for _ in 0 ..< n {
                 let size = Int(try r.readUInt8())
                 guard size == 4 || size == 16 else { throw DecodeError.invalid("bad inetaddr size \(size)", at: r.position) }
-                _ = try r.readBytes(size)
-                _ = try r.readUInt16()
+                let address = try r.readBytes(size)
+                reasons.append(FailureReason(address: Array(address), code: try r.readUInt16()))
             }
-            return n
+            return (n, reasons)
         }
         func writeType() throws(DecodeError) -> WriteType {
             let p = r.position
@@ -133,13 +149,17 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
         case 0x1200:
             return .readTimeout(m, consistency: try r.readConsistency(), received: try r.readInt32(), blockFor: try r.readInt32(), dataPresent: try r.readBool())
         case 0x1300:
-            return .readFailure(m, consistency: try r.readConsistency(), received: try r.readInt32(), blockFor: try r.readInt32(),
-                                failures: try failures(), dataPresent: try r.readBool())
+            let (cl, received, blockFor) = (try r.readConsistency(), try r.readInt32(), try r.readInt32())
+            let (count, reasons) = try failures()
+            return .readFailure(m, consistency: cl, received: received, blockFor: blockFor, failures: count, dataPresent: try r.readBool(),
+                                reasons: reasons)
         case 0x1400:
             return .functionFailure(m, keyspace: try r.readShortString(), function: try r.readShortString(), argTypes: try r.readStringList())
         case 0x1500:
-            return .writeFailure(m, consistency: try r.readConsistency(), received: try r.readInt32(), blockFor: try r.readInt32(),
-                                 failures: try failures(), writeType: try writeType())
+            let (cl, received, blockFor) = (try r.readConsistency(), try r.readInt32(), try r.readInt32())
+            let (count, reasons) = try failures()
+            return .writeFailure(m, consistency: cl, received: received, blockFor: blockFor, failures: count, writeType: try writeType(),
+                                 reasons: reasons)
         case 0x2000: return .syntaxError(m)
         case 0x2100: return .unauthorized(m)
         case 0x2200: return .invalid(m)
@@ -148,5 +168,18 @@ public enum CQLError: Error, Hashable, Sendable, CustomStringConvertible {
         case 0x2500: return .unprepared(m, id: try r.readShortBytes())
         default: throw DecodeError.invalid("unknown error code 0x\(String(code, radix: 16))", at: at)
         }
+    }
+}
+
+/// One entry of protocol v5's ReadFailure / WriteFailure reason map: a failed replica's IP address
+/// (4 or 16 bytes) and its failure code (0x0000 unknown, 0x0001 too many tombstones, 0x0002 index
+/// not available, …).
+public struct FailureReason: Hashable, Sendable {
+    public var address: [UInt8]
+    public var code: UInt16
+
+    public init(address: [UInt8], code: UInt16) {
+        self.address = address
+        self.code = code
     }
 }

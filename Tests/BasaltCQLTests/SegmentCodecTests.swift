@@ -193,5 +193,17 @@ struct SegmentCodecTests {
         failure.encode(into: &ew, version: 5)
         var er = ByteReader(ew.bytes)
         #expect(try CQLError.decode(from: &er, version: 5) == failure)
+        // The map names each failed replica (IPv4 and IPv6), and its size is the count v5 clients see.
+        let reasons = [FailureReason(address: [127, 0, 0, 2], code: 0), FailureReason(address: Array(repeating: 0, count: 15) + [1], code: 2)]
+        let named = CQLError.writeFailure("failed", consistency: .all, received: 1, blockFor: 3, failures: 2, writeType: .simple, reasons: reasons)
+        var nw = ByteWriter()
+        named.encode(into: &nw, version: 5)
+        var nr = ByteReader(nw.bytes)
+        #expect(try CQLError.decode(from: &nr, version: 5) == named)
+        var v4 = ByteWriter()
+        named.encode(into: &v4, version: 4)
+        var v4r = ByteReader(v4.bytes)
+        #expect(try CQLError.decode(from: &v4r, version: 4)
+                == .writeFailure("failed", consistency: .all, received: 1, blockFor: 3, failures: 2, writeType: .simple))
     }
 }

@@ -12,6 +12,7 @@ import tempfile
 import time
 
 import pytest
+from cassandra import WriteFailure
 
 from conftest import session_on, start_cluster
 from harness import metric
@@ -91,18 +92,26 @@ def test_a_full_disk_refuses_writes_clearly_and_recovers_without_restart(full_di
         # Write until the commit log cannot take more: acknowledged writes are remembered, failures
         # must say why.
         errors = []
+        failures = []
         k = 1000
         deadline = time.time() + 120
         while len(errors) < 20 and time.time() < deadline:
             try:
                 session.execute(insert, (k, VALUE))
                 acknowledged.add(k)
+            except WriteFailure as e:
+                errors.append(str(e))
+                failures.append(e)
             except Exception as e:  # noqa: BLE001 (the driver raises WriteFailure / ServerError / …)
                 errors.append(str(e))
             k += 1
         assert len(errors) >= 20, "the disk never filled (%d keys acknowledged)" % len(acknowledged)
         refusals = [e for e in errors if "commit log cannot be written" in e and "no space left on device" in e.lower()]
         assert refusals, "no failure named the cause: %s" % errors[:3]
+        # Protocol v5's WriteFailure names the replica that failed in its reason map (code 0, unknown).
+        assert session.cluster.protocol_version == 5
+        assert failures, "no WriteFailure among: %s" % errors[:3]
+        assert all(f.error_code_map == {ADDRESS: 0} for f in failures), [f.error_code_map for f in failures[:3]]
         # (Polled: a flush that still completes can free a segment and let a probe through for a moment.)
         refusing = time.time() + 10
         while metric(ADDRESS, "basalt_storage_commitlog_refusing_writes") != 1 and time.time() < refusing:

@@ -13,14 +13,19 @@ extension CoordinatorError {
             return .writeTimeout(message, consistency: cl, received: Int32(clamping: received), blockFor: Int32(clamping: blockFor), writeType: writeType)
         case let .readTimeout(cl, received, blockFor, dataPresent):
             return .readTimeout(message, consistency: cl, received: Int32(clamping: received), blockFor: Int32(clamping: blockFor), dataPresent: dataPresent)
-        case let .writeFailure(cl, received, blockFor, failures, writeType, _):
+        case let .writeFailure(cl, received, blockFor, failures, writeType, _, failedAt):
             return .writeFailure(message, consistency: cl, received: Int32(clamping: received), blockFor: Int32(clamping: blockFor),
-                                 failures: Int32(clamping: failures), writeType: writeType)
-        case let .readFailure(cl, received, blockFor, failures, dataPresent):
+                                 failures: Int32(clamping: failures), writeType: writeType, reasons: Self.reasons(failedAt))
+        case let .readFailure(cl, received, blockFor, failures, dataPresent, failedAt):
             return .readFailure(message, consistency: cl, received: Int32(clamping: received), blockFor: Int32(clamping: blockFor),
-                                failures: Int32(clamping: failures), dataPresent: dataPresent)
+                                failures: Int32(clamping: failures), dataPresent: dataPresent, reasons: Self.reasons(failedAt))
         case let .overloaded(why): return .overloaded(why)
         case let .invalid(why): return .invalid(why)
         }
+    }
+
+    /// The reason map's entries: each failed replica whose host is an IP address.
+    static func reasons(_ failed: [FailedReplica]) -> [FailureReason] {
+        failed.compactMap { f in LiteralParsing.inetBytes(f.address.host).map { FailureReason(address: $0, code: f.code) } }
     }
 }

@@ -102,18 +102,18 @@ extension ClusterCoordinator {
                 let (payload, local, decode) = request(assignment)
                 group.addTask {
                     if replica.isLocal {
-                        do { return .answer(try local()) } catch { return .failed("\(error)") }
+                        do { return .answer(try local()) } catch { return .failed("\(error)", from: replica.identity.address) }
                     }
-                    guard let address = snapshot.address(of: replica.hostId) else { return .failed(nil) }
+                    guard let address = snapshot.address(of: replica.hostId) else { return .failed(nil, from: replica.identity.address) }
                     return await withUnsafeContinuation { continuation in
                         self.messaging.request(to: address, verb: verb, payload: payload, timeout: self.settings.rangeTimeout) { result in
                             switch result {
                             case let .success(bytes):
                                 do { continuation.resume(returning: .answer(try decode(bytes))) } catch {
-                                    continuation.resume(returning: .failed(nil))
+                                    continuation.resume(returning: .failed(nil, from: replica.identity.address))
                                 }
-                            case let .failure(.remoteFailure(_, message)): continuation.resume(returning: .failed(message))
-                            case .failure: continuation.resume(returning: .failed(nil))
+                            case let .failure(.remoteFailure(_, message)): continuation.resume(returning: .failed(message, from: replica.identity.address))
+                            case .failure: continuation.resume(returning: .failed(nil, from: replica.identity.address))
                             }
                         }
                     }
@@ -129,20 +129,20 @@ extension ClusterCoordinator {
     /// Invalid (as Cassandra says it), anything else a read failure.
     func results<Answer>(_ answers: [IndexReplicaAnswer<Answer>], _ consistency: ConsistencyLevel) throws(CoordinatorError) -> [Answer] {
         var out: [Answer] = []
-        var failures = 0
+        var failed: [FailedReplica] = []
         for a in answers {
             switch a {
             case let .answer(x): out.append(x)
-            case let .failed(message):
+            case let .failed(message, replica):
                 if let message, message.contains("is not yet available as it is still being built") {
                     throw .invalid(message)
                 }
-                failures += 1
+                failed.append(FailedReplica(replica))
             }
         }
-        if failures > 0 {
-            let e = CoordinatorError.readFailure(consistency: consistency, received: answers.count - failures, blockFor: answers.count,
-                                                 failures: failures, dataPresent: false)
+        if !failed.isEmpty {
+            let e = CoordinatorError.readFailure(consistency: consistency, received: answers.count - failed.count, blockFor: answers.count,
+                                                 failures: failed.count, dataPresent: false, failedAt: failed)
             count(e)
             throw e
         }
@@ -171,5 +171,5 @@ public enum IndexQueryRouting: String, Sendable, CaseIterable {
 /// replica's message when it sent one).
 enum IndexReplicaAnswer<Answer: Sendable>: Sendable {
     case answer(Answer)
-    case failed(String?)
+    case failed(String?, from: NodeAddress)
 }

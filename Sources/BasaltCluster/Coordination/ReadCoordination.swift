@@ -59,7 +59,7 @@ public struct ReadCoordination: Sendable {
     private var responses: [UUIDValue: (Replica, Response)] = [:]
     private var outstanding: [UUIDValue: Replica] = [:]
     private var contacted: Set<UUIDValue> = []
-    private var rejections = 0
+    private var rejected: [FailedReplica] = []
     private var speculated = false
     /// The row limit of the current data round.
     private var dataLimit: Int
@@ -101,7 +101,7 @@ public struct ReadCoordination: Sendable {
         }
         guard round == self.round, phase == .digests || phase == .data,
               let r = outstanding.removeValue(forKey: host) else { return [] }
-        if failure == .rejected { rejections += 1 }
+        if failure == .rejected { rejected.append(FailedReplica(r.identity.address)) }
         var out: [Directive] = []
         if let next = nextCandidate(sameDataCenterAs: r) {
             out.append(ask(next, .data, phase == .digests ? command : dataCommand))
@@ -164,9 +164,9 @@ public struct ReadCoordination: Sendable {
             return resolve()
         }
         if !plan.requirement.isMet(by: possible) {
-            let error: CoordinatorError = rejections > 0
+            let error: CoordinatorError = !rejected.isEmpty
                 ? .readFailure(consistency: plan.consistency, received: counted.total, blockFor: plan.blockFor,
-                               failures: rejections, dataPresent: hasData)
+                               failures: rejected.count, dataPresent: hasData, failedAt: rejected)
                 : timeout(received: counted.total, dataPresent: hasData)
             return finish(.failure(error))
         }

@@ -14,9 +14,11 @@ public enum CoordinatorError: Error, Hashable, Sendable, CustomStringConvertible
     /// the replica asked for data was among those that answered.
     case readTimeout(consistency: ConsistencyLevel, received: Int, blockFor: Int, dataPresent: Bool)
     /// Replicas answered with errors so that the level can no longer be met; `reason` is the first
-    /// replica's own account (e.g. its commit log cannot be written), empty when none was given.
-    case writeFailure(consistency: ConsistencyLevel, received: Int, blockFor: Int, failures: Int, writeType: WriteType, reason: String = "")
-    case readFailure(consistency: ConsistencyLevel, received: Int, blockFor: Int, failures: Int, dataPresent: Bool)
+    /// replica's own account (e.g. its commit log cannot be written), empty when none was given;
+    /// `failedAt` the replicas that failed, where they are known (protocol v5's reason map).
+    case writeFailure(consistency: ConsistencyLevel, received: Int, blockFor: Int, failures: Int, writeType: WriteType, reason: String = "",
+                      failedAt: [FailedReplica] = [])
+    case readFailure(consistency: ConsistencyLevel, received: Int, blockFor: Int, failures: Int, dataPresent: Bool, failedAt: [FailedReplica] = [])
     /// The coordinator or a replica is past one of its bounds (in-flight requests, hint backlog).
     case overloaded(String)
     /// The request cannot be coordinated as asked (unknown keyspace or table, a level that does
@@ -31,15 +33,30 @@ public enum CoordinatorError: Error, Hashable, Sendable, CustomStringConvertible
             "Operation timed out - received only \(received) responses of \(blockFor) required (\(cl), \(writeType.rawValue) write)"
         case let .readTimeout(cl, received, blockFor, dataPresent):
             "Operation timed out - received only \(received) responses of \(blockFor) required (\(cl), data \(dataPresent ? "" : "not ")present)"
-        case let .writeFailure(cl, received, blockFor, failures, writeType, reason):
+        case let .writeFailure(cl, received, blockFor, failures, writeType, reason, _):
             "Operation failed - received \(received) responses and \(failures) failures of \(blockFor) required (\(cl), \(writeType.rawValue) write)"
                 + (reason.isEmpty ? "" : ": \(reason)")
-        case let .readFailure(cl, received, blockFor, failures, _):
+        case let .readFailure(cl, received, blockFor, failures, _, _):
             "Operation failed - received \(received) responses and \(failures) failures of \(blockFor) required (\(cl))"
         case let .overloaded(why): why
         case let .invalid(why): why
         }
     }
+}
+
+/// A replica that answered a request with an error: its address and the failure code protocol v5
+/// sends for it in ReadFailure and WriteFailure (0x0000, unknown reason, is the only one Basalt
+/// tells apart today; 0x0001 too many tombstones, 0x0002 index not available).
+public struct FailedReplica: Hashable, Sendable, CustomStringConvertible {
+    public var address: NodeAddress
+    public var code: UInt16
+
+    public init(_ address: NodeAddress, code: UInt16 = 0) {
+        self.address = address
+        self.code = code
+    }
+
+    public var description: String { "\(address.host): 0x\(String(code, radix: 16))" }
 }
 
 /// The coordinator as the layers above it (the CQL executor) use it. Any node coordinates any

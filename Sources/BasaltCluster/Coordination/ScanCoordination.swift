@@ -40,7 +40,7 @@ public struct ScanCoordination: Sendable {
     private var pages: [UUIDValue: (Replica, ScanResult)] = [:]
     private var outstanding: [UUIDValue: Replica] = [:]
     private var contacted: Set<UUIDValue> = []
-    private var rejections = 0
+    private var rejected: [FailedReplica] = []
     private var pendingRepairs: Set<UUIDValue> = []
     private var answer: ScanResult?
 
@@ -73,7 +73,7 @@ public struct ScanCoordination: Sendable {
     public mutating func onFailure(from host: UUIDValue, round: Int, _ failure: ReplicaFailure) -> [Directive] {
         if phase == .repairing, pendingRepairs.contains(host) { return finish(.failure(timeout(received: plan.blockFor, dataPresent: true))) }
         guard phase == .reading, round == self.round, let r = outstanding.removeValue(forKey: host) else { return [] }
-        if failure == .rejected { rejections += 1 }
+        if failure == .rejected { rejected.append(FailedReplica(r.identity.address)) }
         let needSameDC: Bool = if case .eachDataCenter = plan.requirement.counting { true } else { false }
         var out: [Directive] = []
         if let next = plan.candidates.first(where: { !contacted.contains($0.hostId) && (!needSameDC || $0.dataCenter == r.dataCenter) }) {
@@ -107,9 +107,9 @@ public struct ScanCoordination: Sendable {
         var possible = counted
         for r in outstanding.values where plan.requirement.counts(dataCenter: r.dataCenter) { possible.add(dataCenter: r.dataCenter) }
         if plan.requirement.isMet(by: possible) { return [] }
-        let error: CoordinatorError = rejections > 0
-            ? .readFailure(consistency: plan.consistency, received: counted.total, blockFor: plan.blockFor, failures: rejections,
-                           dataPresent: !pages.isEmpty)
+        let error: CoordinatorError = !rejected.isEmpty
+            ? .readFailure(consistency: plan.consistency, received: counted.total, blockFor: plan.blockFor, failures: rejected.count,
+                           dataPresent: !pages.isEmpty, failedAt: rejected)
             : timeout(received: counted.total, dataPresent: !pages.isEmpty)
         return finish(.failure(error))
     }

@@ -38,7 +38,7 @@ public struct WriteCoordination: Sendable {
     private var answered: Set<UUIDValue> = []
     /// Hints asked for whose storing was not reported yet.
     private var awaitingHints: Set<UUIDValue> = []
-    private var rejections = 0
+    private var rejected: [FailedReplica] = []
     private var rejectionReason = ""
     private var hintsStored = 0
     public private(set) var isComplete = false
@@ -87,7 +87,7 @@ public struct WriteCoordination: Sendable {
         switch failure {
         case .unreachable: out.append(hint(r))
         case .rejected:
-            rejections += 1
+            rejected.append(FailedReplica(r.identity.address))
             if rejectionReason.isEmpty { rejectionReason = reason }
         }
         return out + decide()
@@ -143,9 +143,9 @@ public struct WriteCoordination: Sendable {
 
     private mutating func fail() -> [Directive] {
         isComplete = true
-        if rejections > 0 {
+        if !rejected.isEmpty {
             return [.complete(.writeFailure(consistency: plan.consistency, received: acked.total, blockFor: plan.blockFor,
-                                            failures: rejections, writeType: writeType, reason: rejectionReason))]
+                                            failures: rejected.count, writeType: writeType, reason: rejectionReason, failedAt: rejected))]
         }
         return [.complete(.writeTimeout(consistency: plan.consistency, received: acked.total, blockFor: plan.blockFor,
                                         writeType: writeType))]

@@ -212,7 +212,7 @@ struct ClusterCoordinatorTests {
             try await c.nodes[0].coordinator.write([mutation(1, rows: [F.row(1, 1, ts: 10)])], consistency: .all, writeType: .simple)
             Issue.record("ALL succeeded with a rejecting replica")
         } catch {
-            guard case let .writeFailure(cl, received, blockFor, failures, writeType, _) = error else { throw error }
+            guard case let .writeFailure(cl, received, blockFor, failures, writeType, _, _) = error else { throw error }
             #expect(cl == .all && received <= 2 && blockFor == 3 && failures == 1 && writeType == .simple)
         }
         // Node 1 becomes unreachable. QUORUM: with the rejection, only the local replica is left.
@@ -221,7 +221,7 @@ struct ClusterCoordinatorTests {
             try await c.nodes[0].coordinator.write([mutation(2, rows: [F.row(1, 1, ts: 10)])], consistency: .quorum, writeType: .simple)
             Issue.record("QUORUM succeeded with one replica")
         } catch {
-            guard case let .writeFailure(_, received, blockFor, failures, _, _) = error else { throw error }
+            guard case let .writeFailure(_, received, blockFor, failures, _, _, _) = error else { throw error }
             #expect(received <= 1 && blockFor == 2 && failures == 1)
         }
         // The unreachable replica got a hint.

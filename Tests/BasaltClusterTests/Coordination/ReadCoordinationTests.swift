@@ -90,7 +90,8 @@ struct ReadCoordinationTests {
         _ = m.start()
         _ = m.onDigest(ResultDigest((1, 2)), from: r[1].hostId, round: 0)
         #expect(Self.outcome(m.onFailure(from: r[2].hostId, round: 0, .rejected))
-                == .failure(.readFailure(consistency: .all, received: 1, blockFor: 3, failures: 1, dataPresent: false)))
+                == .failure(.readFailure(consistency: .all, received: 1, blockFor: 3, failures: 1, dataPresent: false,
+                                         failedAt: [FailedReplica(r[2].identity.address)])))
         var t = try machine(.quorum)
         _ = t.start()
         _ = t.onData(F.partition([]), from: r[0].hostId, round: 0)

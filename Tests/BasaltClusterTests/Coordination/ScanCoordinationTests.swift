@@ -67,7 +67,8 @@ struct ScanCoordinationTests {
         #expect(next.count == 1)
         #expect(m.onPage(ScanResult(partitions: [], next: nil), from: r[0].hostId, round: 0).isEmpty)
         #expect(m.onFailure(from: r[2].hostId, round: 0, .rejected)
-                == [.complete(.failure(.readFailure(consistency: .quorum, received: 1, blockFor: 2, failures: 1, dataPresent: true)))])
+                == [.complete(.failure(.readFailure(consistency: .quorum, received: 1, blockFor: 2, failures: 1, dataPresent: true,
+                                                     failedAt: [FailedReplica(r[2].identity.address)])))])
     }
 
     @Test func positionsOrderByTokenKeyThenClustering() {

@@ -59,7 +59,8 @@ struct WriteCoordinationTests {
         _ = w.start()
         _ = w.onAck(from: r[0].hostId)
         #expect(w.onFailure(from: r[1].hostId, .rejected)
-                == [.complete(.writeFailure(consistency: .all, received: 1, blockFor: 3, failures: 1, writeType: .simple))])
+                == [.complete(.writeFailure(consistency: .all, received: 1, blockFor: 3, failures: 1, writeType: .simple,
+                                            failedAt: [FailedReplica(r[1].identity.address)]))])
         // An unreachable replica is hinted, and the write fails as a timeout when it cannot succeed.
         var q = try machine(.quorum, r)
         _ = q.start()
@@ -101,7 +102,8 @@ struct WriteCoordinationTests {
         _ = lost.start()
         _ = lost.onFailure(from: r[1].hostId, .rejected)
         #expect(lost.onFailure(from: r[3].hostId, .rejected)
-                == [.complete(.writeFailure(consistency: .eachQuorum, received: 0, blockFor: 4, failures: 2, writeType: .simple))])
+                == [.complete(.writeFailure(consistency: .eachQuorum, received: 0, blockFor: 4, failures: 2, writeType: .simple,
+                                            failedAt: [FailedReplica(r[1].identity.address), FailedReplica(r[3].identity.address)]))])
     }
 
     /// Random event orders: exactly one completion, success iff enough counting acks arrived first.
