@@ -234,9 +234,16 @@ def refusal_of_server_timestamped_write(address, timeout):
     error's text, or None when it was accepted for `timeout` seconds."""
     from cassandra import ConsistencyLevel
     from harness import session_on
-    c, s = session_on([address], ConsistencyLevel.ONE)
-    s.use_client_timestamp = False
     deadline = time.time() + timeout
+    while True:
+        try:
+            c, s = session_on([address], ConsistencyLevel.ONE)
+            break
+        except Exception:  # noqa: BLE001 (NoHostAvailable while the restarted node still opens its port)
+            if time.time() >= deadline:
+                raise
+            time.sleep(1)
+    s.use_client_timestamp = False
     try:
         while time.time() < deadline:
             try:
