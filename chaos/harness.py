@@ -90,7 +90,11 @@ def session_on(addresses, consistency):
                                retry_policy=FallthroughRetryPolicy(), request_timeout=30)
     c = Cluster(contact_points=addresses, execution_profiles={EXEC_PROFILE_DEFAULT: profile},
                 reconnection_policy=ConstantReconnectionPolicy(1.0, max_attempts=None))
-    return c, c.connect()
+    try:
+        return c, c.connect()
+    except Exception:
+        c.shutdown()
+        raise
 
 
 def settle(addresses, up_timeout=120, drain_timeout=180):

@@ -5,7 +5,7 @@ import datetime
 
 from cassandra import ConsistencyLevel
 from cassandra.concurrent import execute_concurrent_with_args
-from cassandra.query import BatchStatement, BatchType
+from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
 from conftest import admin_metric
 
@@ -23,7 +23,10 @@ def test_logged_and_unlogged_batches(basalt_cluster, session):
         for i in range(20):
             batch.add(insert, (base + i, 100 * i))
         session.execute(batch)
-    rows = {r.id: r.balance for r in session.execute("SELECT id, balance FROM b.accounts", timeout=30)}
+    # Read at QUORUM: a QUORUM write may not have reached the third replica yet, and a read at ONE
+    # could be served by it.
+    select = SimpleStatement("SELECT id, balance FROM b.accounts", consistency_level=ConsistencyLevel.QUORUM)
+    rows = {r.id: r.balance for r in session.execute(select, timeout=30)}
     assert rows == {**{i: 100 * i for i in range(20)}, **{1000 + i: 100 * i for i in range(20)}}
     if basalt_cluster.nodes > 1:
         # The logged batch was stored in the batch log of two other nodes first.
