@@ -42,6 +42,7 @@ struct CQLBench: AsyncParsableCommand {
     @Option(help: "Operations per run at most.") var ops: Int?
     @Option(help: "Workloads in order, comma-separated: write, read.") var workloads = "write,read"
     @Option(help: "Rate of each latency run as a fraction of its throughput run (0 skips them).") var latencyFraction = 0.5
+    @Option(help: "Rate of each latency run in operations per second, instead of --latency-fraction (to compare setups at one load).") var latencyRate: Double?
     @Option(help: "Seconds of unreported warm-up before each workload.") var warmupSeconds = 1.0
     @Option(help: "Connections per node.") var connectionsPerHost = 1
     @Option(help: "Client event-loop threads.") var clientThreads = 1
@@ -58,6 +59,7 @@ struct CQLBench: AsyncParsableCommand {
             throw ValidationError("--keys, --concurrency and --replication-factor must be positive, --value-bytes not negative")
         }
         guard latencyFraction >= 0, latencyFraction <= 10 else { throw ValidationError("--latency-fraction must be in 0 ... 10") }
+        if let r = latencyRate, !(r > 0 && r.isFinite) { throw ValidationError("--latency-rate must be positive") }
         for level in [consistency, writeConsistency, readConsistency].compactMap({ $0 }) { _ = try Self.level(level) }
         _ = try parsedWorkloads()
     }
@@ -163,8 +165,8 @@ struct CQLBench: AsyncParsableCommand {
             let closed = await CQLClosedLoop(operation: operation, seed: seed &+ 2).run(on: loop, concurrency: concurrency, seconds: runSeconds, maxOps: ops)
             let throughput = report(workload, level, .closedLoop, closed, rate: nil)
             runs.append(throughput)
-            guard latencyFraction > 0 else { continue }
-            let rate = max(1, throughput.opsPerSecond * latencyFraction)
+            guard latencyFraction > 0 || latencyRate != nil else { continue }
+            let rate = latencyRate ?? max(1, throughput.opsPerSecond * latencyFraction)
             let open = await CQLOpenLoop(operation: operation, seed: seed &+ 3)
                 .run(on: loop, rate: rate, seconds: runSeconds, maxOps: ops, maxOutstanding: max(concurrency * 8, 1024))
             runs.append(report(workload, level, .openLoop, open, rate: rate))

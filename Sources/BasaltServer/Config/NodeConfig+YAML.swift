@@ -61,6 +61,10 @@ extension NodeConfig {
             guard let s = v.scalar?.string, let i = Int(s) else { throw NodeConfigError(["\(key) must be an integer"]) }
             return i
         }
+        func double() throws(NodeConfigError) -> Double {
+            guard let s = v.scalar?.string, let d = Double(s), d.isFinite else { throw NodeConfigError(["\(key) must be a number"]) }
+            return d
+        }
         func bool() throws(NodeConfigError) -> Bool {
             switch v.scalar?.string.lowercased() {
             case "true", "yes", "on": return true
@@ -97,13 +101,12 @@ extension NodeConfig {
             }
             commitLogSync = mode
         case "commitlog_sync_period_in_ms": commitLogSyncPeriodMillis = try int()
-        case "commitlog_sync_group_window_in_ms": commitLogGroupWindowMillis = try int()
+        case "commitlog_sync_group_window_in_ms": commitLogGroupWindowMillis = try double()
         case "commitlog_segment_size_in_mb": commitLogSegmentSizeMiB = try int()
         case "memtable_size_in_mb": memtableSizeMiB = try int()
         case "memtable_heap_space_in_mb": memtableHeapSpaceMiB = try int()
         case "memtable_cleanup_threshold":
-            guard let s = v.scalar?.string, let d = Double(s) else { throw NodeConfigError(["\(key) must be a number"]) }
-            memtableCleanupThreshold = d
+            memtableCleanupThreshold = try double()
         case "compaction_throughput_mb_per_sec": compactionThroughputMiBPerSecond = try int()
         case "event_loops": eventLoops = try int()
         case "concurrent_compactors": concurrentCompactors = try int()

@@ -38,8 +38,9 @@ public struct NodeConfig: Sendable, Equatable {
     public var commitLogSync = CommitLogSyncSetting.group
     /// For `periodic` sync: the interval between fsyncs.
     public var commitLogSyncPeriodMillis = 10_000
-    /// For `group` sync: how long a sync waits to gather more writers.
-    public var commitLogGroupWindowMillis = 0
+    /// For `group` sync: the least time between the starts of two syncs while writers overlap
+    /// (milliseconds, fractions allowed).
+    public var commitLogGroupWindowMillis = 1.0
     public var commitLogSegmentSizeMiB = 32
     public var memtableSizeMiB = 64
     /// Memory all memtables may hold before writes wait (Cassandra's `memtable_heap_space`); 0 for
@@ -176,7 +177,7 @@ public struct NodeConfig: Sendable, Equatable {
         }
         if dataDirectory.isEmpty { out.append("data_directory must not be empty") }
         if commitLogSyncPeriodMillis <= 0 { out.append("commitlog_sync_period_in_ms must be positive") }
-        if commitLogGroupWindowMillis < 0 { out.append("commitlog_sync_group_window_in_ms must not be negative") }
+        if !(0 ... 1000).contains(commitLogGroupWindowMillis) { out.append("commitlog_sync_group_window_in_ms must be 0…1000") }
         if !(1 ... 1024).contains(commitLogSegmentSizeMiB) { out.append("commitlog_segment_size_in_mb must be 1…1024") }
         if !(1 ... 65536).contains(memtableSizeMiB) { out.append("memtable_size_in_mb must be 1…65536") }
         if !(0 ... 1 << 20).contains(memtableHeapSpaceMiB) { out.append("memtable_heap_space_in_mb must be 0 (automatic)…1048576") }

@@ -102,7 +102,7 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
     public static func storageConfig(_ c: NodeConfig) -> StorageConfig {
         var s = StorageConfig()
         switch c.commitLogSync {
-        case .group: s.commitLogSync = .group(windowNanos: UInt64(c.commitLogGroupWindowMillis) * 1_000_000)
+        case .group: s.commitLogSync = .group(windowNanos: UInt64(c.commitLogGroupWindowMillis * 1_000_000))
         case .batch: s.commitLogSync = .batch
         case .periodic: s.commitLogSync = .periodic(intervalNanos: UInt64(c.commitLogSyncPeriodMillis) * 1_000_000)
         }

@@ -42,6 +42,9 @@ final class CommitLog: @unchecked Sendable {
     private var synced: CommitLogPosition
     private var waiters: [(CommitLogPosition, @Sendable (Result<Void, StorageError>) -> Void)] = []
     private var waitingSyncs = 0
+    /// The sync thread is holding back a group sync until its window has passed: new waiters need
+    /// not wake it.
+    private var holdingSync = false
     private var closing = false
     private var gate: CommitLogWriteGate
     private let policy: CommitFailurePolicy
@@ -52,6 +55,9 @@ final class CommitLog: @unchecked Sendable {
     private var thread: WorkerThread?
     /// Duration of each fsync of a segment, nanoseconds.
     let syncLatency = BucketHistogram.latency()
+    /// Syncs that released more than one writer (each is followed by a window before the next).
+    private var sharedSyncs = 0
+    var sharedSyncCount: Int { cond.withLock { sharedSyncs } }
     /// Time blocking writers waited for room in the buffer, nanoseconds.
     let bufferWaits = BucketHistogram.latency()
 
@@ -166,7 +172,7 @@ final class CommitLog: @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         waitingSyncs += 1
-        cond.broadcast()
+        if !holdingSync { cond.broadcast() }
         defer { waitingSyncs -= 1 }
         while true {
             if let e = lostError(position) { throw e }
@@ -192,7 +198,7 @@ final class CommitLog: @unchecked Sendable {
         if let e = lostError(position) ?? (synced < position ? gate.refusal : nil) { cond.unlock(); completion(.failure(e)); return }
         if synced >= position { cond.unlock(); completion(.success(())); return }
         waiters.append((position, completion))
-        cond.broadcast()
+        if !holdingSync { cond.broadcast() }
         cond.unlock()
     }
 
@@ -258,6 +264,10 @@ final class CommitLog: @unchecked Sendable {
     private func syncLoop() {
         var lastSync = SystemClock().monotonicNanos()
         var lastWrite = lastSync
+        // Group mode: when the last sync started, and how many writers it released. Writers that
+        // overlap share syncs spaced at least a window apart; a lone writer never waits.
+        var lastSyncStart = lastSync
+        var lastSyncShared = false
         cond.lock()
         while true {
             let now = SystemClock().monotonicNanos()
@@ -281,7 +291,19 @@ final class CommitLog: @unchecked Sendable {
             case .periodic:
                 syncDue = unsynced && (intervalDue || closing)
                 writeDue = hasData && (closing || bigBuffer || now &- lastWrite >= 1_000_000)
-            case .group, .batch:
+            case let .group(window):
+                let spacing = lastSyncShared ? window : 0
+                let early = wantSync && !closing && !intervalDue && now &- lastSyncStart < spacing
+                if early && !bigBuffer {
+                    // Writers overlap: let more of them join the sync due a window after the last one.
+                    holdingSync = true
+                    cond.wait(nanos: spacing - (now &- lastSyncStart))
+                    holdingSync = false
+                    continue
+                }
+                syncDue = unsynced && (wantSync || closing || intervalDue) && !early
+                writeDue = hasData && bigBuffer
+            case .batch:
                 syncDue = unsynced && (wantSync || closing || intervalDue)
                 writeDue = hasData && bigBuffer
             }
@@ -290,12 +312,6 @@ final class CommitLog: @unchecked Sendable {
                 let wait: UInt64 = if case .periodic = mode { 1_000_000 } else { intervalNanos }
                 cond.wait(nanos: wait)
                 continue
-            }
-            if case let .group(window) = mode, wantSync, window > 0, !closing {
-                // Let more writers join this fsync.
-                cond.unlock()
-                usleep(UInt32(min(window / 1000, 1_000_000)))
-                cond.lock()
             }
             var batches = sealed
             sealed = []
@@ -325,6 +341,7 @@ final class CommitLog: @unchecked Sendable {
                 }
                 if syncDue, let f = file {
                     let start = SystemClock().monotonicNanos()
+                    lastSyncStart = start
                     try f.sync()
                     syncLatency.recordElapsed(since: start, now: SystemClock().monotonicNanos())
                 }
@@ -361,6 +378,10 @@ final class CommitLog: @unchecked Sendable {
                 waiters.removeAll { w in
                     if w.0 <= synced { ready.append(w.1); return true }
                     return false
+                }
+                if syncDue {
+                    lastSyncShared = ready.count + waitingSyncs > 1
+                    if lastSyncShared { sharedSyncs += 1 }
                 }
             }
             let deletable = closedIds.isEmpty ? [] : collectDeletable()

@@ -11,10 +11,11 @@ public final class BackgroundExecutor: @unchecked Sendable {
     private var threads: [WorkerThread] = []
     let queueLimit: Int
 
-    public init(name: String, threads n: Int, queueLimit: Int) {
+    /// `niceness`: see ``WorkerThread/init(name:niceness:_:)``.
+    public init(name: String, threads n: Int, queueLimit: Int, niceness: Int32 = 0) {
         self.queueLimit = queueLimit
         for i in 0 ..< max(1, n) {
-            threads.append(WorkerThread(name: "\(name)-\(i)") { [self] in work() })
+            threads.append(WorkerThread(name: "\(name)-\(i)", niceness: niceness) { [self] in work() })
         }
     }
 

@@ -115,9 +115,16 @@ final class WritableFile {
     let path: String
     private var fd: Int32
     private(set) var size = 0
+    /// With `trickleSyncBytes` set, the file is fdatasync'ed each time that many bytes were
+    /// written since the last sync, so a large file reaches the disk in steps instead of one burst
+    /// at its final sync; a burst would queue ahead of the commit log's small syncs and stall
+    /// writes.
+    private let trickleSyncBytes: Int
+    private var unsyncedBytes = 0
 
-    init(path: String, truncate: Bool = true) throws {
+    init(path: String, truncate: Bool = true, trickleSyncBytes: Int = 0) throws {
         self.path = path
+        self.trickleSyncBytes = trickleSyncBytes
         fd = open(path, O_WRONLY | O_CREAT | (truncate ? O_TRUNC : O_APPEND) | O_CLOEXEC, 0o644)
         if fd < 0 { throw FileSystem.fail(path, "open for writing") }
         if !truncate {
@@ -137,6 +144,10 @@ final class WritableFile {
             done += n
         }
         size += bytes.count
+        if trickleSyncBytes > 0 {
+            unsyncedBytes += bytes.count
+            if unsyncedBytes >= trickleSyncBytes { try sync() }
+        }
     }
 
     func write(_ bytes: [UInt8]) throws {
@@ -145,6 +156,7 @@ final class WritableFile {
 
     func sync() throws {
         if fdatasync(fd) != 0 { throw FileSystem.fail(path, "fdatasync") }
+        unsyncedBytes = 0
     }
 
     func close() throws {

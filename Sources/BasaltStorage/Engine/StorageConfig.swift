@@ -1,9 +1,9 @@
 /// When commit-log writes are made durable before a write is acknowledged.
 public enum CommitLogSyncMode: Hashable, Sendable {
-    /// fsync before acknowledging; writers that arrive while an fsync runs share the next one, and
-    /// with a `window` the sync thread also waits that long before syncing so that more writers
-    /// join. The default has no window: on this project's machines waiting only added latency
-    /// (docs/storage.md, "Group commit").
+    /// fsync before acknowledging; writers that arrive while an fsync runs share the next one.
+    /// While writers overlap (the last sync released more than one), a sync starts no sooner than
+    /// `window` after the previous one started, so more writers share it; a lone writer is never
+    /// held back. The default window is 1 ms (docs/storage.md, "Group commit").
     case group(windowNanos: UInt64)
     /// Cassandra's name for fsync-before-acknowledging without a window: the same as
     /// `group(windowNanos: 0)`.
@@ -12,7 +12,7 @@ public enum CommitLogSyncMode: Hashable, Sendable {
     /// every `intervalNanos`. A machine crash may lose up to one interval of writes.
     case periodic(intervalNanos: UInt64)
 
-    public static let `default` = CommitLogSyncMode.group(windowNanos: 0)
+    public static let `default` = CommitLogSyncMode.group(windowNanos: 1_000_000)
 
     var acknowledgesBeforeSync: Bool {
         if case .periodic = self { return true }
@@ -44,6 +44,12 @@ public struct StorageConfig: Sendable {
     public var writeBlockTimeoutNanos: UInt64 = 30_000_000_000
     public var flushThreads = 1
     public var compactionThreads = 1
+    /// How much lower than request handling flush and compaction threads run (nice values added;
+    /// 0 for the same priority). They take the cores only when requests leave them idle, so a
+    /// flush or compaction does not stall writes on a busy machine; under sustained overload the
+    /// flush backlog then slows writers down (`maxPendingFlushesPerTable`).
+    public var flushNiceness: Int32 = 5
+    public var compactionNiceness: Int32 = 10
     /// Compaction write rate limit, bytes per second; 0 for unlimited.
     public var compactionThroughputBytesPerSecond = 64 << 20
     /// Whether compactions start automatically after flushes.

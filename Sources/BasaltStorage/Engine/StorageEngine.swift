@@ -92,8 +92,8 @@ public final class StorageEngine: @unchecked Sendable {
         writeStalls = WriteStallHistograms(commitLogBuffer: commitLog.bufferWaits)
         cache = ChunkCache(capacityBytes: config.chunkCacheBytes)
         seekIndex = SeekIndexBudget(limitBytes: config.seekIndexBytesLimit)
-        flushExecutor = BackgroundExecutor(name: "flush", threads: config.flushThreads, queueLimit: 1 << 16)
-        compactionExecutor = BackgroundExecutor(name: "compaction", threads: config.compactionThreads, queueLimit: 1024)
+        flushExecutor = BackgroundExecutor(name: "flush", threads: config.flushThreads, queueLimit: 1 << 16, niceness: config.flushNiceness)
+        compactionExecutor = BackgroundExecutor(name: "compaction", threads: config.compactionThreads, queueLimit: 1024, niceness: config.compactionNiceness)
         throughput = ThroughputLimiter(bytesPerSecond: config.compactionThroughputBytesPerSecond)
         memtableMemory = MemtableMemory(limit: config.memtableTotalLimitBytes, hardLimit: config.memtableHeapSpaceBytes)
     }

@@ -32,6 +32,9 @@ final class SSTableWriter {
     var onChunkWritten: ((Int) -> Void)?
 
     static let summaryInterval = 16
+    /// Data and index files reach the disk every this many bytes as they are written (Cassandra's
+    /// trickle fsync), not in one burst when the SSTable is finished.
+    static let trickleSyncBytes = 1 << 20
     let rowIndexBlockBytes: Int
 
     init(descriptor: SSTableDescriptor, chunkLength: Int, compress: Bool, expectedKeys: Int, falsePositiveRate: Double, rowIndexBlockBytes: Int = 64 << 10) throws {
@@ -39,8 +42,8 @@ final class SSTableWriter {
         self.rowIndexBlockBytes = max(64, rowIndexBlockBytes)
         self.chunkLength = max(1024, chunkLength)
         self.compress = compress
-        data = try WritableFile(path: descriptor.temporaryPath(.data))
-        indexFile = try WritableFile(path: descriptor.temporaryPath(.index))
+        data = try WritableFile(path: descriptor.temporaryPath(.data), trickleSyncBytes: Self.trickleSyncBytes)
+        indexFile = try WritableFile(path: descriptor.temporaryPath(.index), trickleSyncBytes: Self.trickleSyncBytes)
         chunk = []
         chunk.reserveCapacity(self.chunkLength + 64)
         compressedBuffer = [UInt8](repeating: 0, count: Snappy.maxCompressedLength(self.chunkLength))
