@@ -27,6 +27,7 @@ struct GroupCommitTests {
 
     @Test func aLoneWriterIsNeverHeldBackByTheWindow() throws {
         let dir = TemporaryDirectory()
+        defer { dir.remove() }
         // A ten-second window: were a lone writer held, these writes would take most of a minute.
         let log = try openLog(dir, windowNanos: 10_000_000_000)
         defer { log.close() }
@@ -36,6 +37,7 @@ struct GroupCommitTests {
 
     @Test func overlappingWritersShareSyncsSpacedAWindowApart() throws {
         let dir = TemporaryDirectory()
+        defer { dir.remove() }
         let window: UInt64 = 50_000_000
         let log = try openLog(dir, windowNanos: window)
         defer { log.close() }
