@@ -291,7 +291,9 @@ final class CommitLog: @unchecked Sendable {
             case .periodic:
                 syncDue = unsynced && (intervalDue || closing)
                 writeDue = hasData && (closing || bigBuffer || now &- lastWrite >= 1_000_000)
-            case let .group(window):
+            case .group, .batch:
+                // Batch mode is group commit without a window: every waiter gets the next sync.
+                let window: UInt64 = if case let .group(w) = mode { w } else { 0 }
                 let spacing = lastSyncShared ? window : 0
                 let early = wantSync && !closing && !intervalDue && now &- lastSyncStart < spacing
                 if early && !bigBuffer {
@@ -302,9 +304,6 @@ final class CommitLog: @unchecked Sendable {
                     continue
                 }
                 syncDue = unsynced && (wantSync || closing || intervalDue) && !early
-                writeDue = hasData && bigBuffer
-            case .batch:
-                syncDue = unsynced && (wantSync || closing || intervalDue)
                 writeDue = hasData && bigBuffer
             }
             if !(syncDue || writeDue) {
