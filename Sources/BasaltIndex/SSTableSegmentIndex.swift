@@ -76,7 +76,7 @@ extension SSTableSegmentIndex {
     /// every SSTable without a segment is indexed, `served` told of each; segments of SSTables
     /// compacted away meanwhile are dropped; then the index answers queries.
     func buildInBackground(table: UUIDValue, engine: StorageEngine, logger: Logger, served: @escaping @Sendable (SegmentOrigin) -> Void) {
-        WorkerThread(name: "\(Self.kind)-index-build", niceness: 10) { [self] in
+        WorkerThread(name: "\(Self.kind)-index-build", niceness: engine.config.compactionNiceness) { [self] in
             do {
                 try engine.flush(tableId: table)
                 for s in try engine.attachedIndexSources(tableId: table) where !hasSSTable(s.generation) {

@@ -45,9 +45,9 @@ public struct StorageConfig: Sendable {
     public var flushThreads = 1
     public var compactionThreads = 1
     /// How much lower than request handling flush and compaction threads run (nice values added;
-    /// 0 for the same priority). They take the cores only when requests leave them idle, so a
-    /// flush or compaction does not stall writes on a busy machine; under sustained overload the
-    /// flush backlog then slows writers down (`maxPendingFlushesPerTable`).
+    /// 0 for the same priority). They get a smaller share of the cores while requests want them;
+    /// under sustained overload the flush backlog then slows writers down
+    /// (`maxPendingFlushesPerTable`). Attached-index builds run at `compactionNiceness`.
     public var flushNiceness: Int32 = 5
     public var compactionNiceness: Int32 = 10
     /// Compaction write rate limit, bytes per second; 0 for unlimited.
