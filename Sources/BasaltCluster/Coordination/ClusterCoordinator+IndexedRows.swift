@@ -61,6 +61,7 @@ extension ClusterCoordinator {
         var assignments: [UUIDValue: IndexAssignment] = [:]
         var order: [UUIDValue] = []
         var pieceRequests: [IndexAssignment] = []
+        var held: [UUIDValue: Int] = [:]
         let salt = Int.random(in: 0 ..< Int.max)
         for range in ranges {
             for piece in snapshot.ring.pieces(of: range) {
@@ -70,7 +71,9 @@ extension ClusterCoordinator {
                     let spread = Double(UInt16(truncatingIfNeeded: r.hostId.hashValue ^ salt)) / 65536
                     return (r.dataCenter == snapshot.localDataCenter ? 2 : 4) + spread
                 }
-                let plan = try ReplicaPlan.forRead(consistency, replicas: snapshot.replicas(forRangeEndingAt: piece.ringIndex, replication),
+                let replicas = snapshot.replicas(forRangeEndingAt: piece.ringIndex, replication)
+                for r in replicas { held[r.hostId, default: 0] += 1 }
+                let plan = try ReplicaPlan.forRead(consistency, replicas: replicas,
                                                    replication: replication, localDataCenter: snapshot.localDataCenter, preference: preference)
                 for r in plan.initialContacts {
                     switch routing {
@@ -86,7 +89,14 @@ extension ClusterCoordinator {
         if assignments.isEmpty && pieceRequests.isEmpty {
             _ = try ReplicaPlan.forRead(consistency, replicas: [], replication: replication, localDataCenter: snapshot.localDataCenter)
         }
-        return routing == .perRange ? pieceRequests : order.compactMap { assignments[$0] }
+        if routing == .perRange { return pieceRequests }
+        return order.compactMap { id in
+            assignments[id].map { a in
+                var a = a
+                a.coversAllItHolds = a.ranges.count == held[id]
+                return a
+            }
+        }
     }
 
     /// Sends one request to each assigned replica (this node directly, in a task) and waits for
@@ -154,6 +164,9 @@ extension ClusterCoordinator {
 struct IndexAssignment: Sendable {
     var replica: Replica
     var ranges: [TokenRange]
+    /// Whether `ranges` are every piece of the requested ranges this replica replicates (per
+    /// replica routing only): asked for the whole ring, it may then search without a token filter.
+    var coversAllItHolds = false
 
     func covers(_ token: Token) -> Bool { ranges.contains { $0.contains(token) } }
 }

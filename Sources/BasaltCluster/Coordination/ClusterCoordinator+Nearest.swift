@@ -20,12 +20,11 @@ extension ClusterCoordinator {
         let routing = settings.indexQueryRouting
         let assignments = try assign([TokenRange(start: .min, end: .max)], consistency: consistency, replication: ks.replication, routing: routing)
         if assignments.isEmpty { return [] }
-        let whole = routing == .perReplica ? replicasCoveringAllTheyHold(assignments, ks.replication) : []
         let search = vectorSearch, engine = self.engine
         let answers: [IndexReplicaAnswer<(IndexAssignment, [NearestRow])>] = await askAll(assignments, verb: ReplicaVerbs.nearestRows) { assignment in
             var request = command
             // A replica asked for every range it holds searches without a token filter.
-            request.ranges = whole.contains(assignment.replica.hostId) ? [] : assignment.ranges
+            request.ranges = assignment.coversAllItHolds ? [] : assignment.ranges
             let sub = request
             return (sub.encoded(), { () throws -> (IndexAssignment, [NearestRow]) in
                 guard let search else { throw CoordinatorError.invalid("no vector indexes on this node") }
@@ -53,17 +52,5 @@ extension ClusterCoordinator {
             }
             return NearestRow(partitionKey: key.partitionKey, clustering: key.clustering, distance: entry.distance, row: resolved)
         }
-    }
-
-    /// The assigned replicas whose pieces are every ring range they replicate for `replication`.
-    func replicasCoveringAllTheyHold(_ assignments: [IndexAssignment], _ replication: ReplicationParams) -> Set<UUIDValue> {
-        let snapshot = topology.snapshot
-        var held: [UUIDValue: Int] = [:]
-        for piece in snapshot.ring.pieces(of: TokenRange(start: .min, end: .max)) {
-            for r in snapshot.replicas(forRangeEndingAt: piece.ringIndex, replication) { held[r.hostId, default: 0] += 1 }
-        }
-        var out = Set<UUIDValue>()
-        for a in assignments where a.ranges.count == held[a.replica.hostId] { out.insert(a.replica.hostId) }
-        return out
     }
 }
