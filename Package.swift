@@ -59,13 +59,15 @@ let package = Package(
         ),
         // Cache prefetch hints for the vector index (a header with one inline function).
         .systemLibrary(name: "CVectorUnits"),
+        // glibc's malloc_trim, to hand memory freed by compactions back to the kernel.
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "BasaltCore"
         ),
         .target(
             name: "BasaltStorage",
             dependencies: [
-                "BasaltCore", "CSnappy",
+                "BasaltCore", "CSnappy", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
             ]

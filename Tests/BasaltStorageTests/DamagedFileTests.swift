@@ -36,6 +36,29 @@ struct DamagedFileTests {
         #expect(try kvValue(e, schema, 1) == Array("value-1".utf8))
     }
 
+    /// The bloom filter is written and read in pieces, checked as a whole: a flipped bit in its
+    /// words, or a truncated file, quarantines the SSTable with the filter named.
+    @Test(arguments: [false, true])
+    func damagedBloomFilterIsNamedAndQuarantined(truncated: Bool) throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        for i in 0 ..< 2000 { try e.apply(kvMutation(schema, i)) }
+        try e.flush(tableId: schema.id)
+        let data = try #require(try e.sstablePaths(tableId: schema.id).first)
+        e.close(flush: false)
+        let filter = try #require(SSTableDescriptor.parse(path: data)).0.path(.filter)
+        var bytes = try FileSystem.readAll(filter)
+        if truncated { bytes.removeLast(9) } else { bytes[bytes.count / 2] ^= 0x08 }
+        try FileSystem.writeFile(filter, bytes)
+        #expect(throws: StorageError.self) { _ = try BloomFilter.read(from: filter) }
+        (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        defer { e.close() }
+        #expect(e.counters.quarantinedSSTables == 1)
+        try e.apply(kvMutation(schema, 1))
+        #expect(try kvValue(e, schema, 1) == Array("value-1".utf8))
+    }
+
     @Test func flippedByteInTheCommitLogEndsThatSegmentOnly() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }

@@ -7,29 +7,103 @@ import Testing
 @Suite struct SeekIndexTests {
     let schema = TestSchemas.keyValue()
 
-    @Test func boundIsALowerBoundOfTheFirstTokenAtOrAfter() {
-        let bucket: Int64 = 1 << 32
-        let tokens: [Int64] = [-5 * bucket - 7, -5 * bucket + 3, 17, bucket + 1, 9 * bucket + 5]
-        let index = TokenPrefixIndex(prefixes: tokens.map(TokenPrefixIndex.prefix))
-        var probes: [Int64] = [.min, .max]
+    static func index(_ tokens: [Int64], expected: Int? = nil) -> TokenPrefixIndex {
+        var b = TokenPrefixIndex.Builder(expectedPartitions: expected ?? tokens.count)
         for t in tokens {
-            let around: [Int64] = [t - bucket, t - 1, t, t + 1, t + bucket]
-            probes += around
+            let appended = b.append(t)
+            #expect(appended)
         }
+        return b.finish()
+    }
+
+    /// The first of the sorted `tokens` at or after `probe` (after it when `strictly`).
+    static func first(_ tokens: [Int64], from probe: Int64, strictly: Bool = false) -> Int64? {
+        var lo = 0, hi = tokens.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if tokens[mid] < probe || (strictly && tokens[mid] == probe) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < tokens.count ? tokens[lo] : nil
+    }
+
+    /// Checks `bound` against the sorted tokens for each probe: a lower bound of the first token at
+    /// or after the probe, above the probe whenever the index can tell, `.none` only past the end.
+    static func checkBounds(_ index: TokenPrefixIndex, _ tokens: [Int64], probes: [Int64]) {
         for probe in probes {
-            guard let first = tokens.first(where: { $0 >= probe }) else {
-                // Nothing there: said outright, or left to the index when the probe's bucket has tokens.
-                let b = index.bound(from: probe)
+            let b = index.bound(from: probe)
+            guard let first = first(tokens, from: probe) else {
+                // Nothing there: said outright, or left to the index when the probe shares its top bits.
                 #expect(b == .none || b == .atLeast(probe), "probe \(probe): \(b)")
                 continue
             }
-            guard case let .atLeast(b) = index.bound(from: probe) else {
+            guard case let .atLeast(bound) = b else {
                 Issue.record("probe \(probe): no bound, first token \(first)")
                 continue
             }
-            #expect(b >= probe && b <= first, "probe \(probe): bound \(b), first token \(first)")
+            #expect(bound >= probe && bound <= first, "probe \(probe): bound \(bound), first token \(first)")
         }
-        #expect(TokenPrefixIndex(prefixes: []).bound(from: 0) == .none)
+    }
+
+    @Test func boundIsALowerBoundOfTheFirstTokenAtOrAfter() {
+        let bucket: Int64 = 1 << 32
+        let tokens: [Int64] = [.min, -5 * bucket - 7, -5 * bucket + 3, 17, 17, bucket + 1, 9 * bucket + 5, .max]
+        var probes: [Int64] = [.min, .max]
+        for t in tokens {
+            probes += [t &- bucket, t &- 1, t, t &+ 1, t &+ bucket]
+        }
+        Self.checkBounds(Self.index(tokens), tokens, probes: probes)
+        Self.checkBounds(Self.index(Array(tokens.dropFirst().dropLast())), Array(tokens.dropFirst().dropLast()), probes: probes)
+        #expect(Self.index([]).bound(from: 0) == .none)
+    }
+
+    /// Random tokens at the sizes of small and large SSTables, with estimates of the partition
+    /// count far too low and too high: every probe gets a true bound, and almost every probe
+    /// between two tokens a bound above it (two bytes a partition keep at least 27 bits).
+    @Test(arguments: [(1, 1), (100, 100), (5_000, 5_000), (200_000, 200_000), (20_000, 0), (20_000, 1_000_000)])
+    func randomTokensAndProbes(count: Int, expected: Int) {
+        var rng = SplitMix64(seed: UInt64(count * 31 + expected))
+        let tokens = (0 ..< count).map { _ in Int64(bitPattern: rng.next()) }.sorted()
+        let index = Self.index(tokens, expected: expected)
+        #expect(index.count == count)
+        var probes = (0 ..< 2_000).map { _ in Int64(bitPattern: rng.next()) }
+        probes += tokens.prefix(500).flatMap { [$0, $0 &- 1, $0 &+ 1] }
+        Self.checkBounds(index, tokens, probes: probes.sorted())
+        if expected == count {
+            #expect(index.memoryBytes <= count * 2 + 64 + count / 8 + 16)
+            // Probes strictly between two tokens: the bound passes the probe nearly always.
+            var passed = 0, between = 0
+            for p in probes.prefix(2_000) where Self.first(tokens, from: p) != p {
+                guard let first = Self.first(tokens, from: p, strictly: true) else { continue }
+                between += 1
+                if case let .atLeast(b) = index.bound(from: p), b > p, b <= first { passed += 1 }
+            }
+            #expect(passed * 100 >= between * 95, "\(passed) of \(between)")
+        }
+    }
+
+    /// Overlapping SSTables of different sizes: the distinct count is within 3 % of the truth;
+    /// an index too coarse for the total gives no count.
+    @Test func distinctCountOfOverlappingIndexes() throws {
+        var rng = SplitMix64(seed: 9)
+        let universe = (0 ..< 300_000).map { _ in Int64(bitPattern: rng.next()) }
+        var sets: [[Int64]] = []
+        for size in [150_000, 40_000, 40_000, 5_000, 120_000] {
+            sets.append((0 ..< size).map { _ in universe[Int(rng.next() % UInt64(universe.count))] }.sorted())
+        }
+        let truth = Set(sets.joined()).count
+        let estimate = try #require(TokenPrefixIndex.distinctCount(sets.map { Self.index($0) }))
+        #expect(abs(estimate - truth) * 100 <= truth * 3, "estimate \(estimate), truth \(truth)")
+        #expect(TokenPrefixIndex.distinctCount([]) == 0)
+        let one = try #require(TokenPrefixIndex.distinctCount([Self.index(sets[3])]))
+        #expect(abs(one - Set(sets[3]).count) <= 50)
+        // 16 entries keep 16 bits each: 300,000 tokens fill more than half of those values.
+        #expect(TokenPrefixIndex.distinctCount([Self.index(Array(sets[0].prefix(16))), Self.index(sets[0])]) == nil)
+    }
+
+    @Test func tokensOutOfOrderAreRefused() {
+        var b = TokenPrefixIndex.Builder(expectedPartitions: 4)
+        let first = b.append(5), second = b.append(4)
+        #expect(first && !second)
     }
 
     /// Six SSTables with overlapping keys and a memtable; every seek with page sizes 1 and 5 is
@@ -64,15 +138,31 @@ import Testing
         let all = written.map { Array("key-\($0)".utf8) }
             .map { (Murmur3.token($0).value, $0) }
             .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.lexicographicallyPrecedes($1.1) }
-        for probe in 0 ..< 400 {
-            // Half the seeks start just before an existing key's token, half anywhere.
-            let t: Int64 = probe % 2 == 0 ? all[Int(rng.next() % UInt64(all.count))].0 &- 1 : Int64(bitPattern: rng.next())
-            for pageSize in [1, 5] {
-                let page = try e.scan(TokenScanCommand(schema: schema, range: TokenRange(start: .min, end: .min),
-                                                       after: ScanPosition(token: Token(t), partitionKey: []), pageSize: pageSize, nowSeconds: 1))
-                let expected = all.filter { $0.0 > t || ($0.0 == t && !$0.1.isEmpty) }.prefix(pageSize).map(\.1)
-                #expect(page.partitions.map(\.partitionKey) == Array(expected), "seek after token \(t), page \(pageSize)")
+        func checkSeeks(_ count: Int) throws {
+            for probe in 0 ..< count {
+                // Half the seeks start just before an existing key's token, half anywhere.
+                let t: Int64 = probe % 2 == 0 ? all[Int(rng.next() % UInt64(all.count))].0 &- 1 : Int64(bitPattern: rng.next())
+                for pageSize in [1, 5] {
+                    let page = try e.scan(TokenScanCommand(schema: schema, range: TokenRange(start: .min, end: .min),
+                                                           after: ScanPosition(token: Token(t), partitionKey: []), pageSize: pageSize, nowSeconds: 1))
+                    let expected = all.filter { $0.0 > t || ($0.0 == t && !$0.1.isEmpty) }.prefix(pageSize).map(\.1)
+                    #expect(page.partitions.map(\.partitionKey) == Array(expected), "seek after token \(t), page \(pageSize)")
+                }
             }
         }
+        try checkSeeks(400)
+        // A compaction's output gets its bloom filter and seek index once the inputs are gone; the
+        // inputs' go.
+        let before = e.counters.seekIndexBytes
+        try e.compact(tableId: schema.id)
+        #expect(e.counters.liveSSTables == 1)
+        #expect(try e.table(schema.id).view.sstables.allSatisfy(\.hasBloomFilter))
+        if budget > 0 {
+            #expect(e.counters.seekIndexBytes > 0 && e.counters.seekIndexBytes < before)
+            #expect(try e.table(schema.id).view.sstables.allSatisfy { $0.prefixIndex != nil })
+        } else {
+            #expect(e.counters.seekIndexBytes == 0)
+        }
+        try checkSeeks(100)
     }
 }

@@ -30,13 +30,15 @@ extension StorageEngine {
             return (free, t.epochLocked)
         }
         var failure: Error?
+        var outputs: [SSTableReader] = []
         for (i, r) in inputs.enumerated() {
-            do { try compact(t, [r], epoch: epoch, keep: keep) } catch {
+            do { outputs += try compact(t, [r], epoch: epoch, keep: keep) } catch {
                 failure = error
                 _ = t.replace(Array(inputs[(i + 1)...]), with: [], epoch: -1)
                 break
             }
         }
+        settle(outputs)
         if let failure { throw failure }
         return (before, try liveDataBytes(tableId: tableId))
     }

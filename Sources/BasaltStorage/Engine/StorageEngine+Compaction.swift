@@ -13,15 +13,39 @@ extension StorageEngine {
 
     private func runAutomaticCompactions(_ t: TableStore) {
         _ = compactionLock.withLock { compactionQueued.remove(t.id) }
-        while !isClosed, let (inputs, task, epoch) = pickCompaction(t) {
+        while !isClosed {
+            let outputs: [SSTableReader]?
             do {
-                try compact(t, inputs, epoch: epoch, outputLevel: task.outputLevel, maxOutputBytes: task.maxOutputBytes)
-                _ = compactionLock.withLock { compactionRetryNanos.removeValue(forKey: t.id) }
+                outputs = try compactNext(t)
             } catch {
                 compactionFailed(t, error)
                 return
             }
+            guard let outputs else { return }
+            settle(outputs)
+            _ = compactionLock.withLock { compactionRetryNanos.removeValue(forKey: t.id) }
         }
+    }
+
+    /// Picks and runs the table's next compaction: its outputs, or nil when there is nothing to
+    /// compact. The inputs are released when it returns.
+    private func compactNext(_ t: TableStore) throws -> [SSTableReader]? {
+        guard let (inputs, task, epoch) = pickCompaction(t) else { return nil }
+        return try compact(t, inputs, epoch: epoch, outputLevel: task.outputLevel, maxOutputBytes: task.maxOutputBytes)
+    }
+
+    /// After compactions, once their inputs are released: the outputs' bloom filters are loaded and
+    /// seek indexes built (not while the inputs' are still held), and the heap memory the inputs
+    /// took is handed back to the kernel. Reads and seeks meanwhile read the outputs' indexes.
+    func settle(_ outputs: [SSTableReader]) {
+        // Returned first, so the outputs' parts do not add to memory the inputs freed but still hold.
+        HeapTrim.returnFreedMemory()
+        for o in outputs {
+            do { try o.loadDeferredParts() } catch {
+                logger.warning("bloom filter or seek index not loaded; reads and seeks read the SSTable's index", metadata: ["sstable": "\(o.descriptor.path(.data))", "error": "\(error)"])
+            }
+        }
+        HeapTrim.returnFreedMemory()
     }
 
     /// A failed compaction leaves its inputs live; under a policy that retries, it is tried again
@@ -67,6 +91,10 @@ extension StorageEngine {
     /// Major compaction: waits for running compactions, then merges all of the table's SSTables
     /// (one group per time window under time-window compaction).
     public func compact(tableId: UUIDValue) throws {
+        settle(try compactAll(tableId: tableId))
+    }
+
+    private func compactAll(tableId: UUIDValue) throws -> [SSTableReader] {
         let t = try table(tableId)
         compactionExecutor.waitIdle()
         let (groups, epoch): ([[SSTableReader]], Int) = t.stateLock.withLock {
@@ -77,13 +105,15 @@ extension StorageEngine {
             return (gs.map { g in free.filter { g.contains($0.descriptor.generation) } }, t.epochLocked)
         }
         let params = t.currentSchema.0.params.compaction
+        var outputs: [SSTableReader] = []
         for g in groups {
             if case let .leveled(sizeMiB, _) = params {
-                try compact(t, g, epoch: epoch, outputLevel: 1, maxOutputBytes: sizeMiB << 20)
+                outputs += try compact(t, g, epoch: epoch, outputLevel: 1, maxOutputBytes: sizeMiB << 20)
             } else {
-                try compact(t, g, epoch: epoch)
+                outputs += try compact(t, g, epoch: epoch)
             }
         }
+        return outputs
     }
 
     /// Merges `inputs` into new SSTables, purging what may be purged, publishes them, then deletes
@@ -91,8 +121,11 @@ extension StorageEngine {
     /// With `keep`, partitions whose token it refuses are left out (cleanup). Outputs are written at
     /// `outputLevel` (default: one above the highest input level) and, with `maxOutputBytes`, a new
     /// output is started once the current one's data file reaches that size (leveled compaction).
+    /// Returns the published outputs, whose bloom filters and seek indexes are not loaded yet (see
+    /// ``settle(_:)``).
+    @discardableResult
     func compact(_ t: TableStore, _ inputs: [SSTableReader], epoch: Int, keep: ((Token) -> Bool)? = nil,
-                 outputLevel: Int? = nil, maxOutputBytes: Int = 0) throws {
+                 outputLevel: Int? = nil, maxOutputBytes: Int = 0) throws -> [SSTableReader] {
         let (schema, cmp) = t.currentSchema
         let now = clock.nowSeconds()
         let gcBefore = now - Int64(schema.params.gcGraceSeconds)
@@ -101,7 +134,7 @@ extension StorageEngine {
         let level = outputLevel ?? ((inputs.map(\.stats.level).max() ?? 0) + 1)
         let live = commitLog.liveSegmentIds.first ?? 0
         let intervals = Self.coalesce(inputs.flatMap(\.stats.commitLogIntervals).filter { $0.upper.segment >= live })
-        let totalKeys = inputs.reduce(0) { $0 + $1.partitionCountBound }
+        let totalKeys = Self.distinctPartitions(inputs)
         let inputBytes = max(1, inputs.reduce(0) { $0 + $1.sizeOnDisk })
         // Bloom filters sized for the keys one output may get, not for all inputs' keys.
         let keysPerOutput = maxOutputBytes > 0 ? min(totalKeys, Int(Double(totalKeys) * 1.25 * Double(maxOutputBytes) / Double(inputBytes)) + 64) : totalKeys
@@ -125,7 +158,7 @@ extension StorageEngine {
             writer = nil
             guard writerKeys > 0 else { return w.abort() }
             size += try w.finish(commitLogIntervals: intervals, createdAt: now, level: level)
-            outputs.append(try SSTableReader(descriptor: w.descriptor, cache: cache, seekBudget: seekIndex))
+            outputs.append(try SSTableReader(descriptor: w.descriptor, cache: cache, seekBudget: seekIndex, deferred: true))
         }
         do {
             var scanners: [SSTableScanner] = []
@@ -204,7 +237,7 @@ extension StorageEngine {
             guard t.replace(inputs, with: outputs, epoch: epoch) else {
                 attachedIndexes?.didRemove(table: t.id, sstables: outputs.map(\.descriptor.generation), memtables: [])
                 for output in outputs { deleteFiles(output) }
-                return
+                return []
             }
             // Under the file lock: a snapshot linking the files of the view it took never finds
             // them half deleted.
@@ -218,13 +251,24 @@ extension StorageEngine {
             metrics.add(metrics.compactionBytesWritten, size)
             logger.debug("compacted", metadata: ["table": "\(schema.keyspace).\(schema.name)", "inputs": "\(inputs.count)",
                                                  "outputs": "\(outputs.map(\.descriptor.generation))", "level": "\(level)", "bytes": "\(size)"])
+            return outputs
         } catch {
             writer?.abort()
             for output in outputs { deleteFiles(output) }
             release()
-            if case StorageError.closed = error { return }
+            if case StorageError.closed = error { return [] }
             throw error
         }
+    }
+
+    /// About how many partitions the merge of `inputs` holds: estimated on their seek indexes when
+    /// all have one (3 % added for the estimate's error), else the sum of their partition counts,
+    /// which counts a key in several inputs several times (and oversized bloom filters).
+    static func distinctPartitions(_ inputs: [SSTableReader]) -> Int {
+        let sum = inputs.reduce(0) { $0 + $1.partitionCountBound }
+        let indexes = inputs.compactMap(\.prefixIndex)
+        guard inputs.count > 1, indexes.count == inputs.count, let distinct = TokenPrefixIndex.distinctCount(indexes) else { return sum }
+        return min(sum, distinct * 103 / 100 + 64)
     }
 
     /// Sorted intervals with overlapping or touching ones joined.
@@ -253,6 +297,6 @@ extension StorageEngine {
             t.compacting.formUnion(chosen)
             return (free.filter { chosen.contains($0.descriptor.generation) }, t.epochLocked)
         }
-        if !inputs.isEmpty { try compact(t, inputs, epoch: epoch) }
+        if !inputs.isEmpty { settle(try compact(t, inputs, epoch: epoch)) }
     }
 }

@@ -50,30 +50,75 @@ struct BloomFilter: Sendable {
         }
     }
 
-    /// File layout: magic "BSBF", version, hash count (u8), word count (u64), words (LE), CRC32C of
-    /// everything before it.
-    func serialized() -> [UInt8] {
-        var w = ByteWriter(capacity: 20 + words.count * 8)
-        w.writeBytes(Array("BSBF".utf8))
-        w.writeUInt8(1)
-        w.writeUInt8(UInt8(hashCount))
-        w.writeUInt64(UInt64(words.count))
-        for x in words { w.writeUInt64LE(x) }
-        w.writeUInt32LE(Checksum.crc32c(w.bytes))
-        return w.bytes
+    /// File layout: magic "BSBF", version, hash count (u8), word count (u64 BE), words (LE),
+    /// CRC32C of everything before it. Written and read without a copy of the words in memory (a
+    /// large compaction's filter takes megabytes, and its copies showed as a spike of resident
+    /// memory when the compaction finished).
+    func write(to path: String) throws {
+        var header = ByteWriter(capacity: 14)
+        header.writeBytes(Array("BSBF".utf8))
+        header.writeUInt8(1)
+        header.writeUInt8(UInt8(hashCount))
+        header.writeUInt64(UInt64(words.count))
+        let f = try WritableFile(path: path)
+        var crc = header.bytes.withUnsafeBytes { Checksum.update(0, $0) }
+        try f.write(header.bytes)
+        try Self.withLittleEndianPieces(words) { piece in
+            crc = Checksum.update(crc, piece)
+            try f.write(piece)
+        }
+        var trailer = ByteWriter(capacity: 4)
+        trailer.writeUInt32LE(crc)
+        try f.write(trailer.bytes)
+        try f.sync()
+        try f.close()
     }
 
-    static func deserialize(_ bytes: [UInt8], path: String) throws -> BloomFilter {
-        try SSTableMetadata.checked(bytes, magic: "BSBF", path: path) { r throws(DecodeError) in
-            let k = Int(try r.readUInt8())
-            let n = try r.readUInt64()
-            guard k >= 1, n >= 1, n == UInt64(r.remaining / 8), r.remaining % 8 == 0 else {
-                throw DecodeError.invalid("bloom filter header inconsistent with its size", at: 5)
+    static func read(from path: String) throws -> BloomFilter {
+        let file = try ReadOnlyFile(path: path)
+        func corrupt(_ offset: Int, _ reason: String) -> StorageError { .corrupt(path: path, offset: offset, reason: reason) }
+        guard file.size >= 18 else { throw corrupt(0, "file too short (\(file.size) bytes)") }
+        var header = [UInt8](repeating: 0, count: 14)
+        try header.withUnsafeMutableBytes { try file.read(at: 0, 14, into: $0) }
+        if Array(header[0 ..< 4]) != Array("BSBF".utf8) { throw corrupt(0, "bad magic, expected BSBF") }
+        if header[4] != 1 { throw corrupt(4, "unsupported version \(header[4])") }
+        let k = Int(header[5])
+        let n = header[6 ..< 14].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard k >= 1, n >= 1, n == UInt64((file.size - 18) / 8), (file.size - 18) % 8 == 0 else {
+            throw corrupt(5, "bloom filter header inconsistent with its size")
+        }
+        let words = try [UInt64](unsafeUninitializedCapacity: Int(n)) { buf, count in
+            try file.read(at: 14, Int(n) * 8, into: UnsafeMutableRawBufferPointer(buf))
+            count = Int(n)
+        }
+        var crc = header.withUnsafeBytes { Checksum.update(0, $0) }
+        try withLittleEndianPieces(words) { crc = Checksum.update(crc, $0) }
+        var trailer = [UInt8](repeating: 0, count: 4)
+        try trailer.withUnsafeMutableBytes { try file.read(at: file.size - 4, 4, into: $0) }
+        let stored = UInt32(trailer[0]) | UInt32(trailer[1]) << 8 | UInt32(trailer[2]) << 16 | UInt32(trailer[3]) << 24
+        if stored != crc { throw corrupt(file.size - 4, "checksum mismatch (stored \(stored), computed \(crc))") }
+        return BloomFilter(words: 1.littleEndian == 1 ? words : words.map { UInt64(littleEndian: $0) }, hashCount: k)
+    }
+
+    /// The words' little-endian bytes, a piece at a time (the words' own memory on a
+    /// little-endian machine).
+    private static func withLittleEndianPieces(_ words: [UInt64], _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if 1.littleEndian == 1 {
+            try words.withUnsafeBytes { all in
+                var at = 0
+                while at < all.count {
+                    let end = min(all.count, at + (1 << 20))
+                    try body(UnsafeRawBufferPointer(rebasing: all[at ..< end]))
+                    at = end
+                }
             }
-            var words = [UInt64]()
-            words.reserveCapacity(Int(n))
-            for _ in 0 ..< n { words.append(try r.readUInt64LE()) }
-            return BloomFilter(words: words, hashCount: k)
+        } else {
+            var at = 0
+            while at < words.count {
+                let piece = words[at ..< min(words.count, at + (1 << 17))].map(\.littleEndian)
+                try piece.withUnsafeBytes { try body($0) }
+                at += piece.count
+            }
         }
     }
 }

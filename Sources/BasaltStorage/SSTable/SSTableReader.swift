@@ -2,7 +2,8 @@ import BasaltCore
 import Synchronization
 
 /// An open, immutable SSTable: its data file read with `pread` (through the chunk cache), its
-/// index read with `pread` between summary entries, summary, bloom filter and statistics in memory. Thread-safe (nothing in it changes after opening).
+/// index read with `pread` between summary entries, summary, bloom filter and statistics in memory. Thread-safe (nothing in it changes after opening
+/// but the bloom filter and seek index, each set once).
 ///
 /// Every chunk read checks the chunk's CRC32C; a mismatch or any decoding failure is reported as
 /// ``StorageError/corrupt(path:offset:reason:)`` naming the file and offset.
@@ -18,23 +19,38 @@ final class SSTableReader: @unchecked Sendable {
     /// Offset of the index's trailing checksum: entries lie in `[firstIndexOffset, indexEnd)`.
     let indexEnd: Int
     private let summary: IndexSummary
-    private let filter: BloomFilter
+    /// The bloom filter, once loaded; until then every key may be present.
+    private let filter = AtomicLazyReference<LoadedFilter>()
     private let cache: ChunkCache?
-    /// Every partition's token prefix, when the budget allowed it (seeks without index reads).
-    let prefixIndex: TokenPrefixIndex?
+    /// Every partition's token prefix, once loaded and when the budget allowed it (seeks without
+    /// index reads).
+    var prefixIndex: TokenPrefixIndex? { seekIndex.load()?.index }
+    private let seekIndex = AtomicLazyReference<LoadedSeekIndex>()
     private let seekBudget: SeekIndexBudget?
+
+    private final class LoadedFilter: Sendable {
+        let filter: BloomFilter
+        init(_ filter: BloomFilter) { self.filter = filter }
+    }
+
+    private final class LoadedSeekIndex: Sendable {
+        let index: TokenPrefixIndex
+        init(_ index: TokenPrefixIndex) { self.index = index }
+    }
 
     private static let nextUID = Atomic<Int>(1)
 
     /// With a `seekBudget`, the token prefixes of the partitions are kept in memory while it lasts.
-    init(descriptor d: SSTableDescriptor, cache: ChunkCache?, seekBudget: SeekIndexBudget? = nil) throws {
+    /// The bloom filter and the seek index are loaded here, or with `deferred` by
+    /// ``loadDeferredParts()``: a compaction loads its outputs' once its inputs are gone, so the
+    /// two are not held at once; meanwhile reads and seeks read the index.
+    init(descriptor d: SSTableDescriptor, cache: ChunkCache?, seekBudget: SeekIndexBudget? = nil, deferred: Bool = false) throws {
         descriptor = d
         uid = Self.nextUID.add(1, ordering: .relaxed).oldValue
         self.cache = cache
         stats = try SSTableStatistics.deserialize(FileSystem.readAll(d.path(.statistics)), path: d.path(.statistics))
         info = try CompressionInfo.deserialize(FileSystem.readAll(d.path(.compressionInfo)), path: d.path(.compressionInfo))
         summary = try IndexSummary.deserialize(FileSystem.readAll(d.path(.summary)), path: d.path(.summary))
-        filter = try BloomFilter.deserialize(FileSystem.readAll(d.path(.filter)), path: d.path(.filter))
         // The index stays on disk (the page cache keeps the hot parts); it is checked once here,
         // a megabyte at a time.
         let indexFile = try ReadOnlyFile(path: d.path(.index))
@@ -59,22 +75,7 @@ final class SSTableReader: @unchecked Sendable {
         }
         if stored != crc { throw StorageError.corrupt(path: d.path(.index), offset: end, reason: "index checksum mismatch") }
         indexEnd = end
-        let expected = max(0, min(stats.partitionCount, end / 22))
-        if let seekBudget, seekBudget.reserve(expected * 4) {
-            let index: TokenPrefixIndex
-            do {
-                index = TokenPrefixIndex(prefixes: try Self.tokenPrefixes(indexFile, end: end, capacity: expected, path: d.path(.index)))
-            } catch {
-                seekBudget.release(expected * 4)
-                throw error
-            }
-            seekBudget.adjust(index.memoryBytes - expected * 4)
-            prefixIndex = index
-            self.seekBudget = seekBudget
-        } else {
-            prefixIndex = nil
-            self.seekBudget = nil
-        }
+        self.seekBudget = seekBudget
         data = try ReadOnlyFile(path: d.path(.data))
         if let last = info.offsets.last, Int(last) + 4 > data.size {
             throw StorageError.corrupt(path: d.path(.data), offset: data.size, reason: "data file truncated: last chunk starts at \(last)")
@@ -84,17 +85,44 @@ final class SSTableReader: @unchecked Sendable {
             total += (try? FileSystem.fileSize(d.path(c))) ?? 0
         }
         sizeOnDisk = total
+        if !deferred { try loadDeferredParts() }
     }
 
     deinit {
         if let seekBudget, let prefixIndex { seekBudget.release(prefixIndex.memoryBytes) }
     }
 
-    /// The upper halves of the index's tokens, in order (a second pass over the index, after its
-    /// checksum was verified; entries are walked, not decoded).
-    private static func tokenPrefixes(_ file: ReadOnlyFile, end: Int, capacity: Int, path: String) throws -> [Int32] {
-        var out: [Int32] = []
-        out.reserveCapacity(capacity)
+    /// Loads the bloom filter and builds the seek index (if there is a budget with room for it),
+    /// unless they are loaded.
+    func loadDeferredParts() throws {
+        if filter.load() == nil { _ = filter.storeIfNil(LoadedFilter(try BloomFilter.read(from: descriptor.path(.filter)))) }
+        try loadSeekIndex()
+    }
+
+    private func loadSeekIndex() throws {
+        guard let seekBudget, seekIndex.load() == nil else { return }
+        let expected = partitionCountBound
+        let reserved = TokenPrefixIndex.memoryBytes(forPartitions: expected)
+        guard seekBudget.reserve(reserved) else { return }
+        let index: TokenPrefixIndex
+        do {
+            index = try Self.tokenPrefixIndex(indexFile, end: indexEnd, expected: expected, path: descriptor.path(.index))
+        } catch {
+            seekBudget.release(reserved)
+            throw error
+        }
+        let loaded = LoadedSeekIndex(index)
+        if seekIndex.storeIfNil(loaded) === loaded {
+            seekBudget.adjust(index.memoryBytes - reserved)
+        } else {
+            seekBudget.release(reserved)
+        }
+    }
+
+    /// The seek index of the index's tokens (a second pass over the index, after its checksum was
+    /// verified; entries are walked, not decoded).
+    private static func tokenPrefixIndex(_ file: ReadOnlyFile, end: Int, expected: Int, path: String) throws -> TokenPrefixIndex {
+        var out = TokenPrefixIndex.Builder(expectedPartitions: expected)
         var window = [UInt8](repeating: 0, count: min(end, 1 << 20))
         var base = 0, count = 0
         var off = firstIndexOffset
@@ -116,10 +144,10 @@ final class SSTableReader: @unchecked Sendable {
             let ri = off + 10 + klen + 8
             try need(ri, 4)
             let riLength = window.withUnsafeBytes { Int(UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: ri - base, as: UInt32.self))) }
-            out.append(TokenPrefixIndex.prefix(token))
+            guard out.append(token) else { throw StorageError.corrupt(path: path, offset: off, reason: "index tokens out of order") }
             off = ri + 4 + riLength
         }
-        return out
+        return out.finish()
     }
 
     /// Partition count, bounded by what the index can hold (an entry takes at least 22 bytes), so a
@@ -127,7 +155,9 @@ final class SSTableReader: @unchecked Sendable {
     var partitionCountBound: Int { min(max(0, stats.partitionCount), indexEnd / 22) }
 
     @inline(__always)
-    func mightContain(_ hash: (UInt64, UInt64)) -> Bool { filter.mightContain(hash) }
+    func mightContain(_ hash: (UInt64, UInt64)) -> Bool { filter.load()?.filter.mightContain(hash) ?? true }
+
+    var hasBloomFilter: Bool { filter.load() != nil }
 
     private func corrupt(_ c: SSTableDescriptor.Component, _ offset: Int, _ reason: String) -> StorageError {
         .corrupt(path: descriptor.path(c), offset: offset, reason: reason)

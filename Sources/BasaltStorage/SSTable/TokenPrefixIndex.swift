@@ -1,17 +1,87 @@
+import HeapModule
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// The upper 32 bits of every partition's token in an SSTable, in index order (4 bytes a
-/// partition, in memory): a seek learns, without reading the index, a lower bound of the first
+/// A lower bound of every partition's token in an SSTable, in index order, in about two bytes a
+/// partition (in memory): a seek learns, without reading the index, a lower bound of the first
 /// token at or after any token, so a scan reads only the SSTables that can hold its next keys
 /// (docs/storage.md, "Seeks").
+///
+/// Tokens are taken in unsigned order (sign bit flipped). Their top `bucketBits` bits pick a
+/// bucket (about 32 to 64 partitions each); `starts[b]` is the first entry of bucket `b` and
+/// `lows[i]` holds the 16 bits after the bucket bits of entry `i`'s token. So every entry keeps its
+/// token's top `bucketBits + 16` bits, 27 to 32 of them for the SSTables of a node.
 struct TokenPrefixIndex: Sendable {
-    /// `token >> 32` (arithmetic, so the order of tokens is kept), ascending.
-    let prefixes: [Int32]
+    let bucketBits: Int
+    /// `1 << bucketBits` + 1 entries; `starts[b] ..< starts[b + 1]` are bucket `b`'s entries.
+    let starts: [UInt32]
+    let lows: [UInt16]
 
-    var memoryBytes: Int { prefixes.capacity * MemoryLayout<Int32>.stride }
+    var memoryBytes: Int { starts.capacity * MemoryLayout<UInt32>.stride + lows.capacity * MemoryLayout<UInt16>.stride }
+
+    /// Bucket bits for about `partitions` entries: buckets of 32 to 64 of them.
+    static func bucketBits(forPartitions partitions: Int) -> Int {
+        var bits = 0
+        while bits < 32 && (partitions >> (bits + 5)) > 1 { bits += 1 }
+        return bits
+    }
+
+    /// The memory an index of `partitions` entries takes.
+    static func memoryBytes(forPartitions partitions: Int) -> Int {
+        ((1 << bucketBits(forPartitions: partitions)) + 1) * MemoryLayout<UInt32>.stride + partitions * MemoryLayout<UInt16>.stride
+    }
+
+    /// Builds the index from tokens in ascending order, for about `expectedPartitions` of them
+    /// (which only sizes the buckets).
+    struct Builder {
+        let bucketBits: Int
+        private var starts: [UInt32]
+        private var lows: [UInt16] = []
+        private var bucket = 0
+        private var last: Int64 = .min
+
+        init(expectedPartitions: Int) {
+            bucketBits = TokenPrefixIndex.bucketBits(forPartitions: expectedPartitions)
+            starts = [0]
+            starts.reserveCapacity((1 << bucketBits) + 1)
+            lows.reserveCapacity(expectedPartitions)
+        }
+
+        /// Adds the next token; false when it is below the previous one.
+        mutating func append(_ token: Int64) -> Bool {
+            if token < last { return false }
+            last = token
+            let (b, low) = TokenPrefixIndex.split(token, bucketBits)
+            // Buckets up to this one start here.
+            while bucket < b {
+                starts.append(UInt32(lows.count))
+                bucket += 1
+            }
+            lows.append(low)
+            return true
+        }
+
+        mutating func finish() -> TokenPrefixIndex {
+            while starts.count < (1 << bucketBits) + 1 { starts.append(UInt32(lows.count)) }
+            return TokenPrefixIndex(bucketBits: bucketBits, starts: starts, lows: lows)
+        }
+    }
 
     @inline(__always)
-    static func prefix(_ token: Int64) -> Int32 { Int32(truncatingIfNeeded: token >> 32) }
+    static func split(_ token: Int64, _ bucketBits: Int) -> (bucket: Int, low: UInt16) {
+        let u = UInt64(bitPattern: token) ^ (1 << 63)
+        return (Int(u >> UInt64(64 - bucketBits)), UInt16(truncatingIfNeeded: u >> UInt64(48 - bucketBits)))
+    }
+
+    /// The smallest token whose top bits are `bucket` and `low`.
+    @inline(__always)
+    private func token(bucket: Int, low: UInt16) -> Int64 {
+        Int64(bitPattern: ((UInt64(bucket) << 16 | UInt64(low)) << UInt64(48 - bucketBits)) ^ (1 << 63))
+    }
+
+    var count: Int { lows.count }
 
     /// What the SSTable holds at or after `token`.
     enum Bound: Equatable {
@@ -25,15 +95,24 @@ struct TokenPrefixIndex: Sendable {
 
     /// A lower bound of the first token at or after `token`, by binary search.
     func bound(from token: Int64) -> Bound {
-        let p = Self.prefix(token)
-        var lo = 0, hi = prefixes.count
+        if lows.isEmpty { return .none }
+        let (b, low) = Self.split(token, bucketBits)
+        var lo = Int(starts[b]), hi = Int(starts[b + 1])
         while lo < hi {
             let mid = (lo + hi) >> 1
-            if prefixes[mid] < p { lo = mid + 1 } else { hi = mid }
+            if lows[mid] < low { lo = mid + 1 } else { hi = mid }
         }
-        if lo == prefixes.count { return .none }
-        let q = prefixes[lo]
-        return .atLeast(q == p ? token : Int64(q) << 32)
+        if lo < Int(starts[b + 1]) {
+            return .atLeast(lows[lo] == low ? token : self.token(bucket: b, low: lows[lo]))
+        }
+        if lo == lows.count { return .none }
+        // Entry `lo` opens a later bucket: the last bucket starting at or before it.
+        var l = b + 1, h = starts.count - 2
+        while l < h {
+            let mid = (l + h + 1) >> 1
+            if Int(starts[mid]) <= lo { l = mid } else { h = mid - 1 }
+        }
+        return .atLeast(self.token(bucket: l, low: lows[lo]))
     }
 }
 
@@ -63,4 +142,58 @@ final class SeekIndexBudget: Sendable {
 
     /// Corrects a reservation to the bytes actually taken (which may pass the limit slightly).
     func adjust(_ delta: Int) { used.add(delta, ordering: .relaxed) }
+}
+
+extension TokenPrefixIndex {
+    /// About how many distinct tokens `indexes` hold together, or nil when their precision is too
+    /// coarse to tell. A compaction sizes its output's bloom filter with it: the sum of its
+    /// inputs' partitions counts every key held by several inputs several times.
+    ///
+    /// The entries are merged in order at the precision of the coarsest index (p bits), equal
+    /// values counted once. Tokens are hashes, so n distinct tokens fill about
+    /// M(1 - e^(-n/M)) of the M = 2^p values, and n is solved from the count (linear counting,
+    /// Whang et al., 1990), when under half the values are filled.
+    static func distinctCount(_ indexes: [TokenPrefixIndex]) -> Int? {
+        guard let coarsest = indexes.map(\.bucketBits).min() else { return 0 }
+        var heads = Heap<Head>()
+        var cursors = indexes.map { Cursor(index: $0, dropBits: $0.bucketBits - coarsest) }
+        for i in cursors.indices {
+            if let v = cursors[i].next() { heads.insert(Head(value: v, source: i)) }
+        }
+        var count = 0
+        var last: UInt64?
+        while let h = heads.popMin() {
+            if h.value != last {
+                count += 1
+                last = h.value
+            }
+            if let v = cursors[h.source].next() { heads.insert(Head(value: v, source: h.source)) }
+        }
+        let values = Double(sign: .plus, exponent: coarsest + 16, significand: 1)
+        let filled = Double(count)
+        if filled > values / 2 { return nil }
+        return Int((-values * log1p(-filled / values)).rounded())
+    }
+
+    private struct Head: Comparable {
+        let value: UInt64
+        let source: Int
+        static func < (a: Head, b: Head) -> Bool { a.value < b.value }
+    }
+
+    /// Walks an index's entries in order as their top `bucketBits + 16 - dropBits` token bits.
+    private struct Cursor {
+        let index: TokenPrefixIndex
+        let dropBits: Int
+        var bucket = 0
+        var position = 0
+
+        mutating func next() -> UInt64? {
+            guard position < index.lows.count else { return nil }
+            while Int(index.starts[bucket + 1]) <= position { bucket += 1 }
+            let v = (UInt64(bucket) << 16 | UInt64(index.lows[position])) >> UInt64(dropBits)
+            position += 1
+            return v
+        }
+    }
 }
