@@ -12,7 +12,9 @@ import Glibc
 /// Tokens are taken in unsigned order (sign bit flipped). Their top `bucketBits` bits pick a
 /// bucket (about 32 to 64 partitions each); `starts[b]` is the first entry of bucket `b` and
 /// `lows[i]` holds the 16 bits after the bucket bits of entry `i`'s token. So every entry keeps its
-/// token's top `bucketBits + 16` bits, 27 to 32 of them for the SSTables of a node.
+/// token's top `bucketBits + 16` bits, about 11 more than log2 of the partition count (28 for a
+/// flushed memtable of 140,000 partitions): a probe shares them with one of the partitions about
+/// once in 2,000.
 struct TokenPrefixIndex: Sendable {
     let bucketBits: Int
     /// `1 << bucketBits` + 1 entries; `starts[b] ..< starts[b + 1]` are bucket `b`'s entries.
