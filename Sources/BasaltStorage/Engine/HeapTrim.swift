@@ -8,7 +8,14 @@ import CMalloc
 /// freed), and free memory below an arena's top is only returned by `malloc_trim`. Without it the
 /// node's resident memory rose to the largest compaction's peak and stayed there (docs/storage.md,
 /// "Memory").
+///
+/// Only after compactions of at least `minimumPartitions` partitions: below that the parts freed
+/// are a few megabytes, which glibc reuses, while `malloc_trim` walks every arena under its lock
+/// (in a process running many small compactions at once, such as the test suite, trimming after
+/// each of them stalled the other threads' allocations).
 enum HeapTrim {
+    static let minimumPartitions = 500_000
+
     static func returnFreedMemory() {
         _ = malloc_trim(0)
     }

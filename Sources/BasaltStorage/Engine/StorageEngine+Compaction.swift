@@ -38,14 +38,15 @@ extension StorageEngine {
     /// seek indexes built (not while the inputs' are still held), and the heap memory the inputs
     /// took is handed back to the kernel. Reads and seeks meanwhile read the outputs' indexes.
     func settle(_ outputs: [SSTableReader]) {
+        let trim = outputs.reduce(0) { $0 + $1.partitionCountBound } >= HeapTrim.minimumPartitions
         // Returned first, so the outputs' parts do not add to memory the inputs freed but still hold.
-        HeapTrim.returnFreedMemory()
+        if trim { HeapTrim.returnFreedMemory() }
         for o in outputs {
             do { try o.loadDeferredParts() } catch {
                 logger.warning("bloom filter or seek index not loaded; reads and seeks read the SSTable's index", metadata: ["sstable": "\(o.descriptor.path(.data))", "error": "\(error)"])
             }
         }
-        HeapTrim.returnFreedMemory()
+        if trim { HeapTrim.returnFreedMemory() }
     }
 
     /// A failed compaction leaves its inputs live; under a policy that retries, it is tried again
