@@ -12,7 +12,7 @@ import CMalloc
 /// Only after compactions of at least `minimumPartitions` partitions: below that the parts freed
 /// are a few megabytes, which glibc reuses, while `malloc_trim` walks every arena under its lock
 /// (in a process running many small compactions at once, such as the test suite, trimming after
-/// each of them stalled the other threads' allocations).
+/// each of them is the suspected cause of stalls seen in two CI runs).
 enum HeapTrim {
     static let minimumPartitions = 500_000
 
