@@ -1,4 +1,5 @@
 import BasaltServer
+import BasaltStorage
 import Testing
 
 @Suite("Thread counts follow the machine")
@@ -19,5 +20,20 @@ struct ThreadCountConfigTests {
         var bad = NodeConfig()
         bad.eventLoops = -1
         #expect(bad.problems().contains("event_loops must be between 0 (follow the machine's cores) and 256"))
+    }
+
+    /// `background_cpu_share`: 0.25 by default, reaches the storage engine, and is range-checked.
+    @Test func backgroundCPUShare() throws {
+        #expect(NodeConfig().backgroundCPUShare == 0.25)
+        let c = try NodeConfig().loading(yaml: "background_cpu_share: 0.5\n")
+        #expect(c.backgroundCPUShare == 0.5)
+        #expect(StorageComponent.storageConfig(c).backgroundCPUShare == 0.5)
+        #expect(try NodeConfig().loading(yaml: c.yaml) == c)
+        for v in [0.0, 0.01, 1.5, -1] {
+            var bad = NodeConfig()
+            bad.backgroundCPUShare = v
+            #expect(bad.problems().contains("background_cpu_share must be 0.05…1 (1 = flushes and compactions never pace)"))
+        }
+        #expect(NodeConfig().problems().isEmpty)
     }
 }

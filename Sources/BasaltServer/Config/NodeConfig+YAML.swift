@@ -31,7 +31,7 @@ extension NodeConfig {
         "native_transport_max_concurrent_connections", "native_transport_max_concurrent_connections_per_ip",
         "native_transport_incomplete_frame_timeout", "native_transport_idle_timeout",
         "internode_max_message_size", "internode_max_concurrent_connections", "internode_incomplete_frame_timeout",
-        "event_loops", "concurrent_compactors", "memtable_flush_writers",
+        "event_loops", "concurrent_compactors", "memtable_flush_writers", "background_cpu_share",
         "client_encryption_options", "server_encryption_options",
     ]
 
@@ -111,6 +111,7 @@ extension NodeConfig {
         case "event_loops": eventLoops = try int()
         case "concurrent_compactors": concurrentCompactors = try int()
         case "memtable_flush_writers": memtableFlushWriters = try int()
+        case "background_cpu_share": backgroundCPUShare = try double()
         case "vector_search_routing":
             guard let routing = IndexQueryRouting(rawValue: try str()) else {
                 throw NodeConfigError(["vector_search_routing must be per_replica or per_range"])
@@ -279,6 +280,7 @@ extension NodeConfig {
         event_loops: \(eventLoops)
         concurrent_compactors: \(concurrentCompactors)
         memtable_flush_writers: \(memtableFlushWriters)
+        background_cpu_share: \(backgroundCPUShare)
         client_encryption_options:
         \(clientEncryption.yaml(internode: false))
         server_encryption_options:

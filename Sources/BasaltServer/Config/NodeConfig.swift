@@ -63,6 +63,9 @@ public struct NodeConfig: Sendable, Equatable {
     public var concurrentCompactors = 0
     /// Memtable flush threads; 0: a quarter of the cores (at least 1, at most 4).
     public var memtableFlushWriters = 0
+    /// Fraction of a core an automatic flush or compaction uses while it is ahead of its work
+    /// (`StorageConfig.backgroundCPUShare`); 1 runs them flat out.
+    public var backgroundCPUShare = 0.25
 
     public var writeTimeoutMillis = 2_000
     public var readTimeoutMillis = 5_000
@@ -187,6 +190,7 @@ public struct NodeConfig: Sendable, Equatable {
             where v < 0 || v > 256 {
             out.append("\(key) must be between 0 (follow the machine's cores) and 256")
         }
+        if !(backgroundCPUShare >= 0.05 && backgroundCPUShare <= 1) { out.append("background_cpu_share must be 0.05…1 (1 = flushes and compactions never pace)") }
         if compactionThroughputMiBPerSecond < 0 { out.append("compaction_throughput_mb_per_sec must not be negative (0 = unthrottled)") }
         for (name, v) in [("write_request_timeout_in_ms", writeTimeoutMillis), ("read_request_timeout_in_ms", readTimeoutMillis),
                           ("range_request_timeout_in_ms", rangeTimeoutMillis), ("request_timeout_in_ms", requestTimeoutMillis)] where v <= 0 {

@@ -118,6 +118,7 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         s.diskFailurePolicy = c.diskFailurePolicy
         s.compactionThreads = c.resolvedConcurrentCompactors
         s.flushThreads = c.resolvedMemtableFlushWriters
+        s.backgroundCPUShare = c.backgroundCPUShare
         return s
     }
 
@@ -146,6 +147,9 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         out.counter("basalt_storage_flush_failures_total", help: "Failed flush attempts (retried; the memtable is kept)", c.flushFailures)
         out.counter("basalt_storage_compaction_failures_total", help: "Failed compactions (inputs stay live)", c.compactionFailures)
         out.gauge("basalt_storage_pending_compactions", help: "Compactions the strategies would run now (estimate, running ones included)", Double(c.pendingCompactions))
+        out.family("basalt_storage_background_paused_seconds_total", type: .counter,
+                   help: "Time flushes and compactions slept to leave the cores to requests (background_cpu_share)",
+                   samples: [([], Double(c.backgroundPausedNanos) / 1e9)])
     }
 
     /// The engine's latency histograms (seconds): what makes a write or a read wait.

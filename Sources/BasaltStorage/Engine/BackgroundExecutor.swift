@@ -33,6 +33,9 @@ public final class BackgroundExecutor: @unchecked Sendable {
     /// Jobs queued or running.
     var pending: Int { cond.withLock { queue.count + running } }
 
+    /// Jobs queued and not yet running.
+    var queued: Int { cond.withLock { queue.count } }
+
     /// Waits until the queue is empty and no job runs.
     func waitIdle() {
         cond.withLock {

@@ -50,6 +50,15 @@ public struct StorageConfig: Sendable {
     /// (`maxPendingFlushesPerTable`). Attached-index builds run at `compactionNiceness`.
     public var flushNiceness: Int32 = 5
     public var compactionNiceness: Int32 = 10
+    /// Fraction of a core an automatic flush or compaction uses while it is ahead (see
+    /// ``CPUPacer``): it sleeps after each millisecond of CPU so that request handling on the same
+    /// cores waits about a millisecond for them instead of a whole flush. A flush is ahead while
+    /// memtables hold no more than ``memtableTotalLimitBytes``, no other flush is queued and the
+    /// table's new memtable fills more slowly than the flush progresses; a compaction while the
+    /// table has fewer than half ``compactionDebtSlowdownSSTables`` SSTables and no other compaction
+    /// is queued. Flushes and compactions someone waits for (drain, `nodetool flush`, major
+    /// compaction) run flat out. 1 (the engine's default) never paces; the server sets 0.25.
+    public var backgroundCPUShare = 1.0
     /// Compaction write rate limit, bytes per second; 0 for unlimited.
     public var compactionThroughputBytesPerSecond = 64 << 20
     /// Whether compactions start automatically after flushes.

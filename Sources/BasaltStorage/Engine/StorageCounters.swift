@@ -40,6 +40,9 @@ public struct StorageCounters: Hashable, Sendable {
     public var compactionFailures = 0
     /// Compactions the tables' strategies would run now if they had the threads (an estimate).
     public var pendingCompactions = 0
+    /// Time flushes and compactions slept to leave the cores to request handling
+    /// (``StorageConfig/backgroundCPUShare``), nanoseconds.
+    public var backgroundPausedNanos = 0
 
     public init() {}
 
@@ -70,6 +73,7 @@ final class StorageMetrics: Sendable {
     let refusedWrites = Atomic<Int>(0)
     let flushFailures = Atomic<Int>(0)
     let compactionFailures = Atomic<Int>(0)
+    let backgroundPausedNanos = Atomic<Int>(0)
     /// Wall time of each memtable flush, nanoseconds.
     let flushDuration = BucketHistogram.latency()
     /// Wall time of each compaction (throttling included), nanoseconds.
@@ -98,6 +102,7 @@ final class StorageMetrics: Sendable {
         c.refusedWrites = refusedWrites.load(ordering: .relaxed)
         c.flushFailures = flushFailures.load(ordering: .relaxed)
         c.compactionFailures = compactionFailures.load(ordering: .relaxed)
+        c.backgroundPausedNanos = backgroundPausedNanos.load(ordering: .relaxed)
         return c
     }
 }

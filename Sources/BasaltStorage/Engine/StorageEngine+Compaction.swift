@@ -31,7 +31,16 @@ extension StorageEngine {
     /// compact. The inputs are released when it returns.
     private func compactNext(_ t: TableStore) throws -> [SSTableReader]? {
         guard let (inputs, task, epoch) = pickCompaction(t) else { return nil }
-        return try compact(t, inputs, epoch: epoch, outputLevel: task.outputLevel, maxOutputBytes: task.maxOutputBytes)
+        return try compact(t, inputs, epoch: epoch, outputLevel: task.outputLevel, maxOutputBytes: task.maxOutputBytes, paced: true)
+    }
+
+    /// Whether an automatic compaction of `t` may pace (``StorageConfig/backgroundCPUShare``): the
+    /// table holds fewer than half the SSTables at which writers are slowed, and no other
+    /// compaction waits for a thread.
+    private func compactionIsAhead(_ t: TableStore) -> Bool {
+        let debt = config.compactionDebtSlowdownSSTables > 0 ? config.compactionDebtSlowdownSSTables : 32
+        guard compactionExecutor.queued == 0 else { return false }
+        return t.stateLock.withLock { t.sstables.count } < debt / 2
     }
 
     /// After compactions, once their inputs are released: the outputs' bloom filters are loaded and
@@ -123,10 +132,10 @@ extension StorageEngine {
     /// `outputLevel` (default: one above the highest input level) and, with `maxOutputBytes`, a new
     /// output is started once the current one's data file reaches that size (leveled compaction).
     /// Returns the published outputs, whose bloom filters and seek indexes are not loaded yet (see
-    /// ``settle(_:)``).
+    /// ``settle(_:)``). `paced` for automatic compactions (see ``StorageConfig/backgroundCPUShare``).
     @discardableResult
     func compact(_ t: TableStore, _ inputs: [SSTableReader], epoch: Int, keep: ((Token) -> Bool)? = nil,
-                 outputLevel: Int? = nil, maxOutputBytes: Int = 0) throws -> [SSTableReader] {
+                 outputLevel: Int? = nil, maxOutputBytes: Int = 0, paced: Bool = false) throws -> [SSTableReader] {
         let (schema, cmp) = t.currentSchema
         let now = clock.nowSeconds()
         let gcBefore = now - Int64(schema.params.gcGraceSeconds)
@@ -143,6 +152,8 @@ extension StorageEngine {
         var writerKeys = 0
         var outputs: [SSTableReader] = []
         var size = 0
+        var pacer = CPUPacer(share: paced ? config.backgroundCPUShare : 1)
+        defer { metrics.add(metrics.backgroundPausedNanos, Int(pacer.pausedNanos)) }
         func release() { _ = t.replace(inputs, with: [], epoch: -1) }
         func currentWriter() throws -> SSTableWriter {
             if let writer { return writer }
@@ -189,6 +200,7 @@ extension StorageEngine {
                 }
                 if best < 0 { break }
                 seen += 1
+                if seen & 15 == 0 { pacer.checkpoint { compactionIsAhead(t) } }
                 let token = scanners[best].token
                 let key = scanners[best].key
                 holders.removeAll(keepingCapacity: true)

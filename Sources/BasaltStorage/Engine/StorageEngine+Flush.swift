@@ -1,23 +1,25 @@
 import BasaltCore
 
 extension StorageEngine {
-    func submitFlush(_ t: TableStore, _ m: Memtable) {
-        if !flushExecutor.submit({ [self] in runFlush(t, m) }) {
+    /// Queues the flush of a frozen memtable; `paced` for flushes nobody waits for (see
+    /// ``StorageConfig/backgroundCPUShare``).
+    func submitFlush(_ t: TableStore, _ m: Memtable, paced: Bool = false) {
+        if !flushExecutor.submit({ [self] in runFlush(t, m, paced: paced) }) {
             logger.error("flush queue refused a memtable; flushing on the writer's thread")
-            runFlush(t, m)
+            runFlush(t, m, paced: false)
         }
     }
 
     /// Writes a frozen memtable to an SSTable and publishes it, retrying on I/O errors (the data
     /// stays readable in the memtable and durable in the commit log meanwhile).
-    func runFlush(_ t: TableStore, _ m: Memtable) {
+    func runFlush(_ t: TableStore, _ m: Memtable, paced: Bool) {
         defer { memtableMemory.release(m.accountedBytes) }
         let start = clock.monotonicNanos()
         var delay: UInt32 = 100_000
         var failures = 0
         while true {
             do {
-                let reader = try writeSSTable(from: m, of: t)
+                let reader = try writeSSTable(from: m, of: t, paced: paced && failures == 0)
                 if let reader { attachedIndexes?.willPublish(table: t.id, sstable: SSTableContents(reader), origin: .flush(memtable: m.id)) }
                 let (published, clean) = t.completeFlush(m, reader: reader, epoch: m.epoch)
                 attachedIndexes?.didRemove(table: t.id, sstables: published ? [] : reader.map { [$0.descriptor.generation] } ?? [], memtables: [m.id])
@@ -43,7 +45,7 @@ extension StorageEngine {
         }
     }
 
-    func writeSSTable(from m: Memtable, of t: TableStore) throws -> SSTableReader? {
+    func writeSSTable(from m: Memtable, of t: TableStore, paced: Bool = false) throws -> SSTableReader? {
         if m.isEmpty { return nil }
         let (schema, cmp) = t.currentSchema
         let d = SSTableDescriptor(directory: t.directory, generation: t.allocateGeneration())
@@ -52,7 +54,15 @@ extension StorageEngine {
         let size: Int
         do {
             w.addStatistics(minTimestamp: m.minTimestamp, maxTimestamp: m.maxTimestamp, tombstones: m.tombstones)
+            var pacer = CPUPacer(share: paced ? config.backgroundCPUShare : 1)
+            defer { metrics.add(metrics.backgroundPausedNanos, Int(pacer.pausedNanos)) }
+            var written = 0
+            let partitions = max(1, m.partitionCount)
             try m.forEachPartition(cmp) { token, key, body in
+                written += 1
+                if written & 15 == 0 {
+                    pacer.checkpoint { flushIsAhead(t, progress: Double(written) / Double(partitions)) }
+                }
                 switch body {
                 case let .encoded(b): try w.append(token: token, key: key, body: b)
                 case let .merged(p):
@@ -70,6 +80,15 @@ extension StorageEngine {
         }
         metrics.add(metrics.bytesFlushed, size)
         return try SSTableReader(descriptor: d, cache: cache, seekBudget: seekIndex)
+    }
+
+    /// Whether a flush `progress` (0–1) of the way through its memtable may pace: memtables hold no
+    /// more than the flush threshold, no other flush waits, and the table's new memtable is
+    /// relatively less full than the flush is done.
+    private func flushIsAhead(_ t: TableStore, progress: Double) -> Bool {
+        guard memtableMemory.current <= memtableMemory.limit, flushExecutor.queued == 0 else { return false }
+        let filling = t.writeLock.withLock { t.memtableBytes }
+        return Double(filling) < progress * Double(max(1, config.memtableSizeLimitBytes))
     }
 
     /// Switches the table's memtable (when it holds anything) and queues its flush.

@@ -115,7 +115,7 @@ extension StorageEngine {
             t.writeLock.wait(nanos: min(100_000_000, config.writeBlockTimeoutNanos - waited))
         }
         let old = t.switchMemtable(at: commitLog.currentPosition)
-        submitFlush(t, old)
+        submitFlush(t, old, paced: true)
     }
 
     /// Flushes the largest active memtable whose table has room in its flush backlog (memtables
