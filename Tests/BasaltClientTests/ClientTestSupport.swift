@@ -61,12 +61,15 @@ final class StandaloneNode: @unchecked Sendable {
     }
 }
 
-/// Connects once the server answers (it may still be starting); bounded at 30 s.
+/// Connects once the server answers (it may still be starting); bounded at 30 s, counted to the
+/// start of the last attempt (a busy test process may resume the wait late: it tries once more).
 func connectWhenReady(_ config: SessionConfiguration, log: () -> String = { "" }) async throws -> Session {
     let clock = ContinuousClock()
     let deadline = clock.now + .seconds(30)
     var last: ClientError?
-    while clock.now < deadline {
+    var begun = clock.now
+    while begun < deadline {
+        begun = clock.now
         do {
             return try await Session.connect(config)
         } catch {

@@ -19,17 +19,18 @@ struct WaitTimedOut: Error, CustomStringConvertible {
 }
 
 /// Polls `probe` every 250 ms until it returns nil (done) or `timeout` passes; `probe` returns what
-/// is still missing, for the failure message. The timeout only bounds a hang.
+/// is still missing, for the failure message. The timeout only bounds a hang: only a probe begun
+/// after it can fail the wait. The test process runs hundreds of tests on two cores, and a wait
+/// may resume long after its sleep ended; then it probes once more before giving up.
 func waitUntil(_ what: String, timeout: Duration, _ probe: () async -> String?) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
-    var last = "nothing yet"
-    while clock.now < deadline {
+    while true {
+        let begun = clock.now
         guard let missing = await probe() else { return }
-        last = missing
+        if begun >= deadline { throw WaitTimedOut(what: what, last: missing) }
         try await Task.sleep(for: .milliseconds(250))
     }
-    throw WaitTimedOut(what: what, last: last)
 }
 
 /// Reads a node's admin endpoint.
