@@ -10,9 +10,9 @@ import CMalloc
 /// "Memory").
 ///
 /// Only after compactions of at least `minimumPartitions` partitions: below that the parts freed
-/// are a few megabytes, which glibc reuses, while `malloc_trim` walks every arena under its lock
-/// (in a process running many small compactions at once, such as the test suite, trimming after
-/// each of them is the suspected cause of stalls seen in two CI runs).
+/// are a few megabytes, which glibc reuses, while `malloc_trim` walks every arena under its lock.
+/// (The bound was first added for failed CI runs that most likely came from a test helper giving
+/// up without probing after its deadline, not from trimming.)
 enum HeapTrim {
     static let minimumPartitions = 500_000
 
