@@ -82,4 +82,27 @@ struct CPUPacerTests {
         #expect(e.counters.backgroundPausedNanos > 0)
         for k in [0, 19_999, 20_000, i / 2, i - 1] { #expect(try kvValue(e, schema, k) == Array("value-\(k)".utf8)) }
     }
+
+    /// While someone waits for background work (drain, `nodetool flush`, a snapshot, a major
+    /// compaction, shutdown), flushes and compactions already running stop pacing.
+    @Test func waitersStopThePacing() throws {
+        let schema = TestSchemas.keyValue()
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let (e, _) = try StorageEngine.open(directory: dir.path, config: config(share: 0.25), tables: [schema], logger: .test)
+        defer { e.close() }
+        let t = try e.table(schema.id)
+        #expect(e.flushIsAhead(t, progress: 0.5))
+        #expect(e.compactionIsAhead(t))
+        e.awaitingBackgroundWork {
+            #expect(!e.flushIsAhead(t, progress: 0.5))
+            #expect(!e.compactionIsAhead(t))
+        }
+        #expect(e.flushIsAhead(t, progress: 0.1))
+        // The new memtable (a quarter or more of its 4 MiB) is fuller than a flush 10 % along is done:
+        // that flush is behind, one done with all of its memtable is not.
+        for i in 0 ..< 20_000 { try e.apply(kvMutation(schema, i)) }
+        #expect(!e.flushIsAhead(t, progress: 0.1))
+        #expect(e.flushIsAhead(t, progress: 1))
+    }
 }

@@ -57,7 +57,8 @@ public struct StorageConfig: Sendable {
     /// table's new memtable fills more slowly than the flush progresses; a compaction while the
     /// table has fewer than half ``compactionDebtSlowdownSSTables`` SSTables and no other compaction
     /// is queued. Flushes and compactions someone waits for (drain, `nodetool flush`, major
-    /// compaction) run flat out. 1 (the engine's default) never paces; the server sets 0.25.
+    /// compaction) run flat out, and so do running ones while such a wait lasts. 1 (the engine's
+    /// default) never paces; the server sets 0.25.
     public var backgroundCPUShare = 1.0
     /// Compaction write rate limit, bytes per second; 0 for unlimited.
     public var compactionThroughputBytesPerSecond = 64 << 20

@@ -34,12 +34,12 @@ extension StorageEngine {
         return try compact(t, inputs, epoch: epoch, outputLevel: task.outputLevel, maxOutputBytes: task.maxOutputBytes, paced: true)
     }
 
-    /// Whether an automatic compaction of `t` may pace (``StorageConfig/backgroundCPUShare``): the
-    /// table holds fewer than half the SSTables at which writers are slowed, and no other
-    /// compaction waits for a thread.
-    private func compactionIsAhead(_ t: TableStore) -> Bool {
+    /// Whether an automatic compaction of `t` may pace (``StorageConfig/backgroundCPUShare``): nobody
+    /// waits for background work, the table holds fewer than half the SSTables at which writers are
+    /// slowed, and no other compaction waits for a thread.
+    func compactionIsAhead(_ t: TableStore) -> Bool {
         let debt = config.compactionDebtSlowdownSSTables > 0 ? config.compactionDebtSlowdownSSTables : 32
-        guard compactionExecutor.queued == 0 else { return false }
+        guard backgroundWaiters.load(ordering: .relaxed) == 0, compactionExecutor.queued == 0 else { return false }
         return t.stateLock.withLock { t.sstables.count } < debt / 2
     }
 
@@ -101,7 +101,7 @@ extension StorageEngine {
     /// Major compaction: waits for running compactions, then merges all of the table's SSTables
     /// (one group per time window under time-window compaction).
     public func compact(tableId: UUIDValue) throws {
-        settle(try compactAll(tableId: tableId))
+        settle(try awaitingBackgroundWork { try compactAll(tableId: tableId) })
     }
 
     private func compactAll(tableId: UUIDValue) throws -> [SSTableReader] {

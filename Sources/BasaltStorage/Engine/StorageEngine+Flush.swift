@@ -82,11 +82,12 @@ extension StorageEngine {
         return try SSTableReader(descriptor: d, cache: cache, seekBudget: seekIndex)
     }
 
-    /// Whether a flush `progress` (0–1) of the way through its memtable may pace: memtables hold no
-    /// more than the flush threshold, no other flush waits, and the table's new memtable is
-    /// relatively less full than the flush is done.
-    private func flushIsAhead(_ t: TableStore, progress: Double) -> Bool {
-        guard memtableMemory.current <= memtableMemory.limit, flushExecutor.queued == 0 else { return false }
+    /// Whether a flush `progress` (0–1) of the way through its memtable may pace: nobody waits for
+    /// background work, memtables hold no more than the flush threshold, no other flush waits, and
+    /// the table's new memtable is relatively less full than the flush is done.
+    func flushIsAhead(_ t: TableStore, progress: Double) -> Bool {
+        guard backgroundWaiters.load(ordering: .relaxed) == 0, memtableMemory.current <= memtableMemory.limit,
+              flushExecutor.queued == 0 else { return false }
         let filling = t.writeLock.withLock { t.memtableBytes }
         return Double(filling) < progress * Double(max(1, config.memtableSizeLimitBytes))
     }
@@ -104,22 +105,35 @@ extension StorageEngine {
 
     /// Flushes a table's memtable and waits until flushes are done.
     public func flush(tableId: UUIDValue) throws {
-        try forceFlush(try table(tableId))
-        flushExecutor.waitIdle()
+        try awaitingBackgroundWork {
+            try forceFlush(try table(tableId))
+            flushExecutor.waitIdle()
+        }
     }
 
     /// Waits until no flush or compaction is queued or running.
     public func waitForBackgroundWork() {
-        repeat {
-            flushExecutor.waitIdle()
-            compactionExecutor.waitIdle()
-        } while flushExecutor.pending > 0
+        awaitingBackgroundWork {
+            repeat {
+                flushExecutor.waitIdle()
+                compactionExecutor.waitIdle()
+            } while flushExecutor.pending > 0
+        }
     }
 
     /// Flushes every table and waits.
     public func flushAll() throws {
-        for t in allTables { try forceFlush(t) }
-        flushExecutor.waitIdle()
+        try awaitingBackgroundWork {
+            for t in allTables { try forceFlush(t) }
+            flushExecutor.waitIdle()
+        }
+    }
+
+    /// Runs `body`, which waits for flushes or compactions: meanwhile running ones stop pacing.
+    func awaitingBackgroundWork<T>(_ body: () throws -> T) rethrows -> T {
+        backgroundWaiters.add(1, ordering: .relaxed)
+        defer { backgroundWaiters.subtract(1, ordering: .relaxed) }
+        return try body()
     }
 }
 

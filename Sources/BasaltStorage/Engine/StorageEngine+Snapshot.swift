@@ -59,8 +59,10 @@ extension StorageEngine {
         for t in chosen where FileSystem.exists(snapshotDirectory(t.directory, tag)) {
             throw StorageError.invalid("snapshot '\(tag)' already exists for table \(t.name)")
         }
-        for t in chosen { try forceFlush(t) }
-        flushExecutor.waitIdle()
+        try awaitingBackgroundWork {
+            for t in chosen { try forceFlush(t) }
+            flushExecutor.waitIdle()
+        }
         var entries: [SnapshotEntry] = []
         for t in chosen {
             let schema = t.currentSchema.0

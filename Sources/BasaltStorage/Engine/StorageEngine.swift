@@ -36,6 +36,9 @@ public final class StorageEngine: @unchecked Sendable {
     let throughput: ThroughputLimiter
     let memtableMemory: MemtableMemory
     let relievingMemory = Atomic<Bool>(false)
+    /// Callers waiting for flushes or compactions to finish (``flush(tableId:)``, ``flushAll()``,
+    /// ``waitForBackgroundWork()``, major compaction, ``close(flush:)``): while any wait, nothing paces.
+    let backgroundWaiters = Atomic<Int>(0)
     private let tablesLock = Lock()
     private var tables: [UUIDValue: TableStore] = [:]
     /// Segment ids found at start-up, replayed by `replayCommitLog()`.
@@ -253,8 +256,10 @@ public final class StorageEngine: @unchecked Sendable {
     public func close(flush: Bool = true) {
         if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
         if flush {
-            for t in allTables { _ = try? forceFlush(t) }
-            flushExecutor.waitIdle()
+            awaitingBackgroundWork {
+                for t in allTables { _ = try? forceFlush(t) }
+                flushExecutor.waitIdle()
+            }
         }
         compactionExecutor.shutdown(dropQueued: true)
         flushExecutor.shutdown(dropQueued: false)
