@@ -146,7 +146,7 @@ struct SSTableRobustnessTests {
         try FileSystem.makeDirectories(table)
         let cmp = ClusteringComparator(s)
         let d = SSTableDescriptor(directory: table, generation: 1)
-        let w = try SSTableWriter(descriptor: d, chunkLength: 1024, compress: true, expectedKeys: 50, falsePositiveRate: 0.01, rowIndexBlockBytes: 128)
+        let w = try SSTableWriter(descriptor: d, chunkLength: 1024, compress: true, filter: BloomFilter(expectedKeys: 50, falsePositiveRate: 0.01), rowIndexBlockBytes: 128)
         var parts: [(Int64, [UInt8], PartitionUpdate)] = []
         for k in 0 ..< 40 {
             let key = TestSchemas.int32(k)

@@ -83,23 +83,6 @@ import Testing
 
     /// Overlapping SSTables of different sizes: the distinct count is within 3 % of the truth;
     /// an index too coarse for the total gives no count.
-    @Test func distinctCountOfOverlappingIndexes() throws {
-        var rng = SplitMix64(seed: 9)
-        let universe = (0 ..< 300_000).map { _ in Int64(bitPattern: rng.next()) }
-        var sets: [[Int64]] = []
-        for size in [150_000, 40_000, 40_000, 5_000, 120_000] {
-            sets.append((0 ..< size).map { _ in universe[Int(rng.next() % UInt64(universe.count))] }.sorted())
-        }
-        let truth = Set(sets.joined()).count
-        let estimate = try #require(TokenPrefixIndex.distinctCount(sets.map { Self.index($0) }))
-        #expect(abs(estimate - truth) * 100 <= truth * 3, "estimate \(estimate), truth \(truth)")
-        #expect(TokenPrefixIndex.distinctCount([]) == 0)
-        let one = try #require(TokenPrefixIndex.distinctCount([Self.index(sets[3])]))
-        #expect(abs(one - Set(sets[3]).count) <= 50)
-        // 16 entries keep 16 bits each: 300,000 tokens fill more than half of those values.
-        #expect(TokenPrefixIndex.distinctCount([Self.index(Array(sets[0].prefix(16))), Self.index(sets[0])]) == nil)
-    }
-
     @Test func tokensOutOfOrderAreRefused() {
         var b = TokenPrefixIndex.Builder(expectedPartitions: 4)
         let first = b.append(5), second = b.append(4)

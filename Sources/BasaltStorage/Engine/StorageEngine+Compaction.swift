@@ -43,9 +43,10 @@ extension StorageEngine {
         return t.stateLock.withLock { t.sstables.count } < debt / 2
     }
 
-    /// After compactions, once their inputs are released: the outputs' bloom filters are loaded and
-    /// seek indexes built (not while the inputs' are still held), and the heap memory the inputs
-    /// took is handed back to the kernel. Reads and seeks meanwhile read the outputs' indexes.
+    /// After compactions, once their inputs are released: the outputs' bloom filters are built from
+    /// their indexes, and their seek indexes too (not while the inputs' are still held), and the
+    /// heap memory the inputs took is handed back to the kernel. Reads and seeks meanwhile read the
+    /// outputs' indexes.
     func settle(_ outputs: [SSTableReader]) {
         let trim = outputs.reduce(0) { $0 + $1.partitionCountBound } >= HeapTrim.minimumPartitions
         // Returned first, so the outputs' parts do not add to memory the inputs freed but still hold.
@@ -144,10 +145,6 @@ extension StorageEngine {
         let level = outputLevel ?? ((inputs.map(\.stats.level).max() ?? 0) + 1)
         let live = commitLog.liveSegmentIds.first ?? 0
         let intervals = Self.coalesce(inputs.flatMap(\.stats.commitLogIntervals).filter { $0.upper.segment >= live })
-        let totalKeys = Self.distinctPartitions(inputs)
-        let inputBytes = max(1, inputs.reduce(0) { $0 + $1.sizeOnDisk })
-        // Bloom filters sized for the keys one output may get, not for all inputs' keys.
-        let keysPerOutput = maxOutputBytes > 0 ? min(totalKeys, Int(Double(totalKeys) * 1.25 * Double(maxOutputBytes) / Double(inputBytes)) + 64) : totalKeys
         var writer: SSTableWriter?
         var writerKeys = 0
         var outputs: [SSTableReader] = []
@@ -159,7 +156,7 @@ extension StorageEngine {
             if let writer { return writer }
             let d = SSTableDescriptor(directory: t.directory, generation: t.allocateGeneration())
             let w = try SSTableWriter(descriptor: d, chunkLength: schema.params.chunkLengthKiB * 1024, compress: schema.params.compressionEnabled,
-                                      expectedKeys: keysPerOutput, falsePositiveRate: schema.params.bloomFilterFPChance, rowIndexBlockBytes: config.rowIndexBlockBytes)
+                                      filter: nil, rowIndexBlockBytes: config.rowIndexBlockBytes)
             w.onChunkWritten = { [throughput] n in throughput.acquire(n) }
             writer = w
             writerKeys = 0
@@ -170,7 +167,8 @@ extension StorageEngine {
             writer = nil
             guard writerKeys > 0 else { return w.abort() }
             size += try w.finish(commitLogIntervals: intervals, createdAt: now, level: level)
-            outputs.append(try SSTableReader(descriptor: w.descriptor, cache: cache, seekBudget: seekIndex, deferred: true))
+            outputs.append(try SSTableReader(descriptor: w.descriptor, cache: cache, seekBudget: seekIndex, deferred: true,
+                                             filterFalsePositiveRate: schema.params.bloomFilterFPChance))
         }
         do {
             var scanners: [SSTableScanner] = []
@@ -272,16 +270,6 @@ extension StorageEngine {
             if case StorageError.closed = error { return [] }
             throw error
         }
-    }
-
-    /// About how many partitions the merge of `inputs` holds: estimated on their seek indexes when
-    /// all have one (3 % added for the estimate's error), else the sum of their partition counts,
-    /// which counts a key in several inputs several times (and oversized bloom filters).
-    static func distinctPartitions(_ inputs: [SSTableReader]) -> Int {
-        let sum = inputs.reduce(0) { $0 + $1.partitionCountBound }
-        let indexes = inputs.compactMap(\.prefixIndex)
-        guard inputs.count > 1, indexes.count == inputs.count, let distinct = TokenPrefixIndex.distinctCount(indexes) else { return sum }
-        return min(sum, distinct * 103 / 100 + 64)
     }
 
     /// Sorted intervals with overlapping or touching ones joined.

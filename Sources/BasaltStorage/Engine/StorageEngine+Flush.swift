@@ -50,7 +50,8 @@ extension StorageEngine {
         let (schema, cmp) = t.currentSchema
         let d = SSTableDescriptor(directory: t.directory, generation: t.allocateGeneration())
         let w = try SSTableWriter(descriptor: d, chunkLength: schema.params.chunkLengthKiB * 1024, compress: schema.params.compressionEnabled,
-                                  expectedKeys: m.partitionCount, falsePositiveRate: schema.params.bloomFilterFPChance, rowIndexBlockBytes: config.rowIndexBlockBytes)
+                                  filter: BloomFilter(expectedKeys: m.partitionCount, falsePositiveRate: schema.params.bloomFilterFPChance),
+                                  rowIndexBlockBytes: config.rowIndexBlockBytes)
         let size: Int
         do {
             w.addStatistics(minTimestamp: m.minTimestamp, maxTimestamp: m.maxTimestamp, tombstones: m.tombstones)

@@ -131,7 +131,8 @@ final class TableStore: @unchecked Sendable {
                 continue
             }
             do {
-                readers.append(try SSTableReader(descriptor: d, cache: cache, seekBudget: seekIndex))
+                readers.append(try SSTableReader(descriptor: d, cache: cache, seekBudget: seekIndex,
+                                                 filterFalsePositiveRate: currentSchema.0.params.bloomFilterFPChance))
             } catch let e as StorageError {
                 quarantineFiles(d)
                 quarantined.append(e)

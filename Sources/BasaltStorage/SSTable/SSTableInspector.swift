@@ -44,7 +44,7 @@ public enum SSTableInspector {
         } catch { return report }
         report.dataPath = d.path(.data)
         let reader: SSTableReader
-        do { reader = try SSTableReader(descriptor: d, cache: nil) } catch let e as StorageError {
+        do { reader = try SSTableReader(descriptor: d, cache: nil, persistsBuiltFilter: false) } catch let e as StorageError {
             report.errors.append(e)
             return report
         } catch {
@@ -95,7 +95,7 @@ public enum SSTableInspector {
     /// Calls `body` with each partition (key, token, content) in file order.
     public static func dump(path: String, _ body: (PartitionResult) throws -> Void) throws {
         let d = try descriptor(forPath: path)
-        let reader = try SSTableReader(descriptor: d, cache: nil)
+        let reader = try SSTableReader(descriptor: d, cache: nil, persistsBuiltFilter: false)
         try reader.forEachEntry { token, key, position, _ in
             let p = try key.withUnsafeBytes { try reader.readPartition(at: position, key: $0, useCache: false) }
             try body(PartitionResult(partitionKey: key, token: Token(token), update: p))

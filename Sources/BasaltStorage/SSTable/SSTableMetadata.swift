@@ -75,17 +75,15 @@ struct CompressionInfo: Sendable {
     var offsets: [UInt64]
 
     /// Layout: magic "BSCI", version 1, compressed (u8), chunk length (u32 BE), data length (u64 BE),
-    /// chunk count (u64 BE), offsets (u64 BE each), CRC32C (LE).
-    func serialized() -> [UInt8] {
-        var w = ByteWriter(capacity: 32 + offsets.count * 8)
+    /// chunk count (u64 BE), offsets (u64 BE each), CRC32C (LE). This is everything before the offsets.
+    static func header(compressed: Bool, chunkLength: Int, dataLength: Int, chunks: Int) -> [UInt8] {
+        var w = ByteWriter(capacity: 32)
         w.writeBytes(Array("BSCI".utf8))
         w.writeUInt8(1)
         w.writeBool(compressed)
         w.writeUInt32(UInt32(chunkLength))
         w.writeUInt64(UInt64(dataLength))
-        w.writeUInt64(UInt64(offsets.count))
-        for o in offsets { w.writeUInt64(o) }
-        w.writeUInt32LE(Checksum.crc32c(w.bytes))
+        w.writeUInt64(UInt64(chunks))
         return w.bytes
     }
 
@@ -138,21 +136,22 @@ struct IndexSummary: Sendable {
         keyBytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(keyStarts[i]) ..< Int(keyStarts[i + 1])])) }
     }
 
-    /// Layout: magic "BSSM", version 1, interval (var-uint), count (var-uint), entries (token i64 BE,
-    /// key var-bytes, offset var-uint), CRC32C (LE).
-    func serialized() -> [UInt8] {
-        var w = ByteWriter(capacity: 16 + tokens.count * 32)
+    /// Layout: magic "BSSM", version 1, interval (var-uint), count (var-uint), entries (see
+    /// ``writeEntry(_:token:key:offset:)``), CRC32C (LE). This is everything before the entries.
+    static func header(interval: Int, count: Int) -> [UInt8] {
+        var w = ByteWriter(capacity: 24)
         w.writeBytes(Array("BSSM".utf8))
         w.writeUInt8(1)
         w.writeVarUInt(UInt64(interval))
-        w.writeVarUInt(UInt64(tokens.count))
-        for i in tokens.indices {
-            w.writeInt64(tokens[i])
-            w.writeVarBytes(Array(keyBytes[Int(keyStarts[i]) ..< Int(keyStarts[i + 1])]))
-            w.writeVarUInt(UInt64(offsets[i]))
-        }
-        w.writeUInt32LE(Checksum.crc32c(w.bytes))
+        w.writeVarUInt(UInt64(count))
         return w.bytes
+    }
+
+    /// An entry: token (i64 BE), key (var-bytes), index offset (var-uint).
+    static func writeEntry(_ w: inout ByteWriter, token: Int64, key: UnsafeRawBufferPointer, offset: Int) {
+        w.writeInt64(token)
+        w.writeVarBytes(key)
+        w.writeVarUInt(UInt64(offset))
     }
 
     static func deserialize(_ bytes: [UInt8], path: String) throws -> IndexSummary {

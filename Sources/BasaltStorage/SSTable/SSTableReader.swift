@@ -12,7 +12,10 @@ final class SSTableReader: @unchecked Sendable {
     let descriptor: SSTableDescriptor
     let uid: Int
     let stats: SSTableStatistics
-    let sizeOnDisk: Int
+    /// Bytes of the SSTable's files, its Filter component counted once it exists.
+    var sizeOnDisk: Int { sizeWithoutFilter + filterBytes.load(ordering: .relaxed) }
+    private let sizeWithoutFilter: Int
+    private let filterBytes = Atomic<Int>(0)
     private let data: ReadOnlyFile
     private let info: CompressionInfo
     private let indexFile: ReadOnlyFile
@@ -40,12 +43,24 @@ final class SSTableReader: @unchecked Sendable {
 
     private static let nextUID = Atomic<Int>(1)
 
+    /// Rate a bloom filter built from the index is sized for (the table's `bloom_filter_fp_chance`).
+    private let filterFalsePositiveRate: Double
+    /// Whether a bloom filter built from the index is written to the SSTable's Filter component.
+    private let persistsBuiltFilter: Bool
+
     /// With a `seekBudget`, the token prefixes of the partitions are kept in memory while it lasts.
     /// The bloom filter and the seek index are loaded here, or with `deferred` by
     /// ``loadDeferredParts()``: a compaction loads its outputs' once its inputs are gone, so the
     /// two are not held at once; meanwhile reads and seeks read the index.
-    init(descriptor d: SSTableDescriptor, cache: ChunkCache?, seekBudget: SeekIndexBudget? = nil, deferred: Bool = false) throws {
+    ///
+    /// An SSTable without a Filter component (a compaction output, see ``SSTableWriter``) gets its
+    /// filter built from the index, for `filterFalsePositiveRate`, and written beside it unless
+    /// `persistsBuiltFilter` is false (inspection).
+    init(descriptor d: SSTableDescriptor, cache: ChunkCache?, seekBudget: SeekIndexBudget? = nil, deferred: Bool = false,
+         filterFalsePositiveRate: Double = 0.01, persistsBuiltFilter: Bool = true) throws {
         descriptor = d
+        self.filterFalsePositiveRate = filterFalsePositiveRate
+        self.persistsBuiltFilter = persistsBuiltFilter
         uid = Self.nextUID.add(1, ordering: .relaxed).oldValue
         self.cache = cache
         stats = try SSTableStatistics.deserialize(FileSystem.readAll(d.path(.statistics)), path: d.path(.statistics))
@@ -81,10 +96,11 @@ final class SSTableReader: @unchecked Sendable {
             throw StorageError.corrupt(path: d.path(.data), offset: data.size, reason: "data file truncated: last chunk starts at \(last)")
         }
         var total = indexFile.size + data.size
-        for c in [SSTableDescriptor.Component.compressionInfo, .summary, .filter, .statistics, .toc] {
+        for c in [SSTableDescriptor.Component.compressionInfo, .summary, .statistics, .toc] {
             total += (try? FileSystem.fileSize(d.path(c))) ?? 0
         }
-        sizeOnDisk = total
+        sizeWithoutFilter = total
+        filterBytes.store((try? FileSystem.fileSize(d.path(.filter))) ?? 0, ordering: .relaxed)
         if !deferred { try loadDeferredParts() }
     }
 
@@ -92,37 +108,74 @@ final class SSTableReader: @unchecked Sendable {
         if let seekBudget, let prefixIndex { seekBudget.release(prefixIndex.memoryBytes) }
     }
 
-    /// Loads the bloom filter and builds the seek index (if there is a budget with room for it),
-    /// unless they are loaded.
+    /// Loads the bloom filter (or builds it from the index when the SSTable has none) and builds
+    /// the seek index (if there is a budget with room for it), unless they are loaded. Both built
+    /// parts come from one pass over the index.
     func loadDeferredParts() throws {
-        if filter.load() == nil { _ = filter.storeIfNil(LoadedFilter(try BloomFilter.read(from: descriptor.path(.filter)))) }
-        try loadSeekIndex()
-    }
-
-    private func loadSeekIndex() throws {
-        guard let seekBudget, seekIndex.load() == nil else { return }
+        var buildsFilter = false
+        if filter.load() == nil {
+            if FileSystem.exists(descriptor.path(.filter)) {
+                _ = filter.storeIfNil(LoadedFilter(try BloomFilter.read(from: descriptor.path(.filter))))
+            } else {
+                buildsFilter = true
+            }
+        }
         let expected = partitionCountBound
-        let reserved = TokenPrefixIndex.memoryBytes(forPartitions: expected)
-        guard seekBudget.reserve(reserved) else { return }
-        let index: TokenPrefixIndex
+        var reserved = 0
+        if let seekBudget, seekIndex.load() == nil {
+            let want = TokenPrefixIndex.memoryBytes(forPartitions: expected)
+            if seekBudget.reserve(want) { reserved = want }
+        }
+        guard buildsFilter || reserved > 0 else { return }
+        var prefixes = reserved > 0 ? TokenPrefixIndex.Builder(expectedPartitions: expected) : nil
+        var bloom = buildsFilter ? BloomFilter(expectedKeys: expected, falsePositiveRate: filterFalsePositiveRate) : nil
+        let path = descriptor.path(.index)
         do {
-            index = try Self.tokenPrefixIndex(indexFile, end: indexEnd, expected: expected, path: descriptor.path(.index))
+            try Self.walkIndex(indexFile, end: indexEnd, path: path) { offset, token, key in
+                if prefixes != nil, !prefixes!.append(token) {
+                    throw StorageError.corrupt(path: path, offset: offset, reason: "index tokens out of order")
+                }
+                bloom?.add(Murmur3.hash128(key))
+            }
         } catch {
-            seekBudget.release(reserved)
+            if reserved > 0 { seekBudget?.release(reserved) }
             throw error
         }
-        let loaded = LoadedSeekIndex(index)
-        if seekIndex.storeIfNil(loaded) === loaded {
-            seekBudget.adjust(index.memoryBytes - reserved)
-        } else {
-            seekBudget.release(reserved)
+        if var prefixes, let seekBudget {
+            let index = prefixes.finish()
+            let loaded = LoadedSeekIndex(index)
+            if seekIndex.storeIfNil(loaded) === loaded {
+                seekBudget.adjust(index.memoryBytes - reserved)
+            } else {
+                seekBudget.release(reserved)
+            }
+        }
+        if let bloom {
+            if persistsBuiltFilter { persist(bloom) }
+            _ = filter.storeIfNil(LoadedFilter(bloom))
         }
     }
 
-    /// The seek index of the index's tokens (a second pass over the index, after its checksum was
-    /// verified; entries are walked, not decoded).
-    private static func tokenPrefixIndex(_ file: ReadOnlyFile, end: Int, expected: Int, path: String) throws -> TokenPrefixIndex {
-        var out = TokenPrefixIndex.Builder(expectedPartitions: expected)
+    /// Writes a filter built from the index as the SSTable's Filter component. A failure (a full
+    /// disk) only costs building it again at the next start; the filter in memory serves meanwhile.
+    private func persist(_ bloom: BloomFilter) {
+        let d = descriptor
+        do {
+            try bloom.write(to: d.temporaryPath(.filter))
+            try FileSystem.rename(d.temporaryPath(.filter), d.path(.filter))
+            try FileSystem.syncDirectory(d.directory)
+            filterBytes.store(try FileSystem.fileSize(d.path(.filter)), ordering: .relaxed)
+            // Compacted away meanwhile: its other files are gone, so this one goes too.
+            if !FileSystem.exists(d.path(.toc)) { try FileSystem.remove(d.path(.filter)) }
+        } catch {
+            try? FileSystem.remove(d.temporaryPath(.filter))
+        }
+    }
+
+    /// Calls `body` with each index entry's offset, token and key, in index order (a pass over the
+    /// index after its checksum was verified; entries are walked, not decoded).
+    private static func walkIndex(_ file: ReadOnlyFile, end: Int, path: String,
+                                  _ body: (_ offset: Int, _ token: Int64, _ key: UnsafeRawBufferPointer) throws -> Void) throws {
         var window = [UInt8](repeating: 0, count: min(end, 1 << 20))
         var base = 0, count = 0
         var off = firstIndexOffset
@@ -142,12 +195,13 @@ final class SSTableReader: @unchecked Sendable {
                  Int(UInt16(bigEndian: p.loadUnaligned(fromByteOffset: off - base + 8, as: UInt16.self))))
             }
             let ri = off + 10 + klen + 8
-            try need(ri, 4)
-            let riLength = window.withUnsafeBytes { Int(UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: ri - base, as: UInt32.self))) }
-            guard out.append(token) else { throw StorageError.corrupt(path: path, offset: off, reason: "index tokens out of order") }
+            try need(off, ri + 4 - off)
+            let riLength = try window.withUnsafeBytes { p in
+                try body(off, token, UnsafeRawBufferPointer(rebasing: p[off - base + 10 ..< off - base + 10 + klen]))
+                return Int(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: ri - base, as: UInt32.self)))
+            }
             off = ri + 4 + riLength
         }
-        return out.finish()
     }
 
     /// Partition count, bounded by what the index can hold (an entry takes at least 22 bytes), so a

@@ -16,31 +16,39 @@ final class SSTableWriter {
     private let data: WritableFile
     private var chunk: [UInt8]
     private var compressedBuffer: [UInt8]
-    private var offsets: [UInt64] = []
+    /// Each chunk's file offset (u64 BE), spooled to disk.
+    private let offsets: ComponentSpool
     private var streamPosition = 0
     /// Index entries not yet written to `indexFile` (the index is streamed to its temporary file
     /// as it grows, so a large compaction does not hold it all in memory).
     private var index = ByteWriter(capacity: 1 << 16)
     private let indexFile: WritableFile
     private var indexCRC: UInt32 = 0
-    private var summary: IndexSummary
-    private var filter: BloomFilter
+    /// Every `summaryInterval`-th index entry, spooled to disk.
+    private let summary: ComponentSpool
+    /// Nil when the filter is left to the reader, which builds it from the index (see `init`).
+    private var filter: BloomFilter?
     private(set) var stats = SSTableStatistics()
     private var header = ByteWriter(capacity: 16)
     private var finished = false
     /// Called with the number of bytes each time a chunk is written (compaction throttling).
     var onChunkWritten: ((Int) -> Void)?
 
-    /// Every this many partitions the summary (in memory) keeps an index entry's token, key and
-    /// offset; a point read then reads at most this many index entries (about 2.4 KiB with 16-byte
-    /// keys) in one `pread`. 64 keeps the summary near 0.6 bytes a partition (16 took 2.3).
+    /// Every this many partitions the summary (in memory once the SSTable is open) keeps an index
+    /// entry's token, key and offset; a point read then reads at most this many index entries
+    /// (about 2.4 KiB with 16-byte keys) in one `pread`. 64 keeps the summary near 0.6 bytes a
+    /// partition (16 took 2.3).
     static let summaryInterval = 64
     /// Data and index files reach the disk every this many bytes as they are written (Cassandra's
     /// trickle fsync), not in one burst when the SSTable is finished.
     static let trickleSyncBytes = 1 << 20
     let rowIndexBlockBytes: Int
 
-    init(descriptor: SSTableDescriptor, chunkLength: Int, compress: Bool, expectedKeys: Int, falsePositiveRate: Double, rowIndexBlockBytes: Int = 64 << 10) throws {
+    /// Every key is added to `filter`, written as the Filter component. With none, no Filter
+    /// component is written: ``SSTableReader`` builds the filter from the index when it loads its
+    /// deferred parts. A compaction's outputs are written so, because their filters would
+    /// otherwise take memory (megabytes at millions of partitions) beside their inputs' filters.
+    init(descriptor: SSTableDescriptor, chunkLength: Int, compress: Bool, filter: BloomFilter?, rowIndexBlockBytes: Int = 64 << 10) throws {
         self.descriptor = descriptor
         self.rowIndexBlockBytes = max(64, rowIndexBlockBytes)
         self.chunkLength = max(1024, chunkLength)
@@ -50,8 +58,9 @@ final class SSTableWriter {
         chunk = []
         chunk.reserveCapacity(self.chunkLength + 64)
         compressedBuffer = [UInt8](repeating: 0, count: Snappy.maxCompressedLength(self.chunkLength))
-        summary = IndexSummary(interval: Self.summaryInterval)
-        filter = BloomFilter(expectedKeys: expectedKeys, falsePositiveRate: falsePositiveRate)
+        offsets = try ComponentSpool(path: descriptor.temporaryPath(.compressionInfo))
+        summary = try ComponentSpool(path: descriptor.temporaryPath(.summary))
+        self.filter = filter
         index.writeBytes(Array("BSIX".utf8))
         index.writeUInt8(1)
     }
@@ -61,7 +70,7 @@ final class SSTableWriter {
         precondition(key.count <= Int(UInt16.max), "partition key longer than 65535 bytes reached the SSTable writer")
         let indexOffset = indexFile.size + index.count
         if stats.partitionCount % Self.summaryInterval == 0 {
-            summary.append(token: token, key: key, offset: indexOffset)
+            try summary.append { IndexSummary.writeEntry(&$0, token: token, key: key, offset: indexOffset) }
         }
         index.writeInt64(token)
         index.writeUInt16(UInt16(key.count))
@@ -75,7 +84,7 @@ final class SSTableWriter {
             index.writeUInt32(0)
         }
         if index.count >= 1 << 16 { try writeIndexBuffer() }
-        filter.add(Murmur3.hash128(key))
+        filter?.add(Murmur3.hash128(key))
         stats.partitionCount += 1
         stats.minToken = min(stats.minToken, token)
         stats.maxToken = max(stats.maxToken, token)
@@ -118,7 +127,8 @@ final class SSTableWriter {
 
     private func flushChunk() throws {
         guard !chunk.isEmpty else { return }
-        offsets.append(UInt64(data.size))
+        let at = UInt64(data.size)
+        try offsets.append { $0.writeUInt64(at) }
         var crc: UInt32 = 0
         if compress {
             let n = chunk.withUnsafeBytes { src in compressedBuffer.withUnsafeMutableBytes { Snappy.compress(src, into: $0) } }
@@ -158,19 +168,21 @@ final class SSTableWriter {
         try indexFile.sync()
         try indexFile.close()
         let d = descriptor
-        let info = CompressionInfo(chunkLength: chunkLength, compressed: compress, dataLength: streamPosition, offsets: offsets)
-        try FileSystem.writeFile(d.temporaryPath(.compressionInfo), info.serialized())
-        offsets = []
-        try FileSystem.writeFile(d.temporaryPath(.summary), summary.serialized())
-        summary = IndexSummary(interval: summary.interval)
-        try filter.write(to: d.temporaryPath(.filter))
-        // The reader opened next loads its own copies: these are not kept beside them.
-        filter = BloomFilter(words: [0], hashCount: 1)
+        try offsets.finish(header: CompressionInfo.header(compressed: compress, chunkLength: chunkLength, dataLength: streamPosition, chunks: offsets.count))
+        try summary.finish(header: IndexSummary.header(interval: Self.summaryInterval, count: summary.count))
+        var components = SSTableDescriptor.Component.allCases
+        if let f = filter {
+            try f.write(to: d.temporaryPath(.filter))
+            // The reader opened next loads its own copy: this one is not kept beside it.
+            filter = nil
+        } else {
+            components.removeAll { $0 == .filter }
+        }
         try FileSystem.writeFile(d.temporaryPath(.statistics), stats.serialized())
-        let toc = SSTableDescriptor.Component.allCases.map(\.rawValue).joined(separator: "\n") + "\n"
+        let toc = components.map(\.rawValue).joined(separator: "\n") + "\n"
         try FileSystem.writeFile(d.temporaryPath(.toc), Array(toc.utf8))
         var total = 0
-        for c in SSTableDescriptor.Component.allCases {
+        for c in components {
             total += try FileSystem.fileSize(d.temporaryPath(c))
             try FileSystem.rename(d.temporaryPath(c), d.path(c))
         }
@@ -192,6 +204,8 @@ final class SSTableWriter {
     func abort() {
         try? data.close()
         try? indexFile.close()
+        offsets.abort()
+        summary.abort()
         for c in SSTableDescriptor.Component.allCases { try? FileSystem.remove(descriptor.temporaryPath(c)) }
     }
 }

@@ -1,4 +1,3 @@
-import HeapModule
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -144,58 +143,4 @@ final class SeekIndexBudget: Sendable {
 
     /// Corrects a reservation to the bytes actually taken (which may pass the limit slightly).
     func adjust(_ delta: Int) { used.add(delta, ordering: .relaxed) }
-}
-
-extension TokenPrefixIndex {
-    /// About how many distinct tokens `indexes` hold together, or nil when their precision is too
-    /// coarse to tell. A compaction sizes its output's bloom filter with it: the sum of its
-    /// inputs' partitions counts every key held by several inputs several times.
-    ///
-    /// The entries are merged in order at the precision of the coarsest index (p bits), equal
-    /// values counted once. Tokens are hashes, so n distinct tokens fill about
-    /// M(1 - e^(-n/M)) of the M = 2^p values, and n is solved from the count (linear counting,
-    /// Whang et al., 1990), when under half the values are filled.
-    static func distinctCount(_ indexes: [TokenPrefixIndex]) -> Int? {
-        guard let coarsest = indexes.map(\.bucketBits).min() else { return 0 }
-        var heads = Heap<Head>()
-        var cursors = indexes.map { Cursor(index: $0, dropBits: $0.bucketBits - coarsest) }
-        for i in cursors.indices {
-            if let v = cursors[i].next() { heads.insert(Head(value: v, source: i)) }
-        }
-        var count = 0
-        var last: UInt64?
-        while let h = heads.popMin() {
-            if h.value != last {
-                count += 1
-                last = h.value
-            }
-            if let v = cursors[h.source].next() { heads.insert(Head(value: v, source: h.source)) }
-        }
-        let values = Double(sign: .plus, exponent: coarsest + 16, significand: 1)
-        let filled = Double(count)
-        if filled > values / 2 { return nil }
-        return Int((-values * log1p(-filled / values)).rounded())
-    }
-
-    private struct Head: Comparable {
-        let value: UInt64
-        let source: Int
-        static func < (a: Head, b: Head) -> Bool { a.value < b.value }
-    }
-
-    /// Walks an index's entries in order as their top `bucketBits + 16 - dropBits` token bits.
-    private struct Cursor {
-        let index: TokenPrefixIndex
-        let dropBits: Int
-        var bucket = 0
-        var position = 0
-
-        mutating func next() -> UInt64? {
-            guard position < index.lows.count else { return nil }
-            while Int(index.starts[bucket + 1]) <= position { bucket += 1 }
-            let v = (UInt64(bucket) << 16 | UInt64(index.lows[position])) >> UInt64(dropBits)
-            position += 1
-            return v
-        }
-    }
 }
