@@ -70,7 +70,7 @@ final class ThroughputLimiter: Sendable {
 
     /// `clock` gives monotonic nanoseconds and `sleep` waits nanoseconds (injected by tests).
     init(bytesPerSecond: Int, clock: @escaping @Sendable () -> UInt64 = { SystemClock().monotonicNanos() },
-         sleep: @escaping @Sendable (UInt64) -> Void = { usleep(UInt32(min($0 / 1000, 1_000_000))) }) {
+         sleep: @escaping @Sendable (UInt64) -> Void = CPUPacer.sleepNanos) {
         throttle = Mutex(CompactionThrottle(bytesPerSecond: bytesPerSecond, now: clock()))
         self.clock = clock
         self.sleep = sleep

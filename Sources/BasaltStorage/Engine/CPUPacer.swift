@@ -25,7 +25,7 @@ struct CPUPacer {
     private let sleep: (UInt64) -> Void
 
     /// `sleep` waits the given nanoseconds (injected by tests).
-    init(share: Double, sleep: @escaping (UInt64) -> Void = { usleep(UInt32(min($0 / 1000, 1_000_000))) }) {
+    init(share: Double, sleep: @escaping (UInt64) -> Void = CPUPacer.sleepNanos) {
         self.share = share.isFinite ? min(1, max(0.01, share)) : 1
         self.sleep = sleep
         cpuAtLastPause = Self.threadCPUNanos()
@@ -50,6 +50,11 @@ struct CPUPacer {
             pausedNanos &+= nanos
         }
         cpuAtLastPause = cpu
+    }
+
+    /// Sleeps the calling thread about `nanos` nanoseconds (at most a second).
+    @Sendable static func sleepNanos(_ nanos: UInt64) {
+        usleep(UInt32(min(nanos / 1000, 1_000_000)))
     }
 
     /// CPU time the calling thread has used, nanoseconds.

@@ -66,8 +66,10 @@ public struct StorageConfig: Sendable {
     public var automaticCompaction = true
     /// Above this many SSTables in a table, blocking writers are slowed smoothly (about 2 µs per
     /// write for each SSTable over it) so compaction catches up instead of reads degrading without
-    /// bound; 0 disables. Non-blocking writes are not delayed.
-    public var compactionDebtSlowdownSSTables = 32
+    /// bound; 0 disables (pacing then takes the default as the table's debt). Non-blocking writes
+    /// are not delayed.
+    public var compactionDebtSlowdownSSTables = StorageConfig.defaultCompactionDebtSlowdownSSTables
+    public static let defaultCompactionDebtSlowdownSSTables = 32
     /// Partitions whose encoded body exceeds this get a row index with a block every this many
     /// bytes, so clustering slices decode only the blocks that can hold them.
     public var rowIndexBlockBytes = 64 << 10

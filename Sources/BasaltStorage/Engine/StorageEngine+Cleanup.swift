@@ -22,7 +22,7 @@ extension StorageEngine {
     public func cleanup(tableId: UUIDValue, keep: @escaping (Token) -> Bool) throws -> (before: Int, after: Int) {
         let t = try table(tableId)
         try flush(tableId: tableId)
-        awaitingBackgroundWork { compactionExecutor.waitIdle() }
+        waitForCompactions()
         let before = try liveDataBytes(tableId: tableId)
         let (inputs, epoch): ([SSTableReader], Int) = t.stateLock.withLock {
             let free = t.sstables.filter { !t.compacting.contains($0.descriptor.generation) }

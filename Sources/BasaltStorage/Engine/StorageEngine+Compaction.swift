@@ -38,7 +38,7 @@ extension StorageEngine {
     /// waits for background work, the table holds fewer than half the SSTables at which writers are
     /// slowed, and no other compaction waits for a thread.
     func compactionIsAhead(_ t: TableStore) -> Bool {
-        let debt = config.compactionDebtSlowdownSSTables > 0 ? config.compactionDebtSlowdownSSTables : 32
+        let debt = config.compactionDebtSlowdownSSTables > 0 ? config.compactionDebtSlowdownSSTables : StorageConfig.defaultCompactionDebtSlowdownSSTables
         guard backgroundWaiters.load(ordering: .relaxed) == 0, compactionExecutor.queued == 0 else { return false }
         return t.stateLock.withLock { t.sstables.count } < debt / 2
     }
@@ -107,7 +107,7 @@ extension StorageEngine {
 
     private func compactAll(tableId: UUIDValue) throws -> [SSTableReader] {
         let t = try table(tableId)
-        compactionExecutor.waitIdle()
+        waitForCompactions()
         let (groups, epoch): ([[SSTableReader]], Int) = t.stateLock.withLock {
             let free = t.sstables.filter { !t.compacting.contains($0.descriptor.generation) }
             let candidates = free.map(\.compactionCandidate)
@@ -291,7 +291,7 @@ extension StorageEngine {
     /// partial compaction, which leaves other SSTables holding older data).
     func compactSubset(tableId: UUIDValue, pick: ([Int]) -> [Int]) throws {
         let t = try table(tableId)
-        compactionExecutor.waitIdle()
+        waitForCompactions()
         let (inputs, epoch): ([SSTableReader], Int) = t.stateLock.withLock {
             let free = t.sstables.filter { !t.compacting.contains($0.descriptor.generation) }
             let chosen = Set(pick(free.map(\.descriptor.generation)))

@@ -106,10 +106,23 @@ extension StorageEngine {
 
     /// Flushes a table's memtable and waits until flushes are done.
     public func flush(tableId: UUIDValue) throws {
+        try flushAndWait([table(tableId)])
+    }
+
+    /// Switches the memtables of `tables` and waits until no flush is queued or running. With
+    /// `bestEffort`, a table whose memtable cannot be switched is passed over.
+    func flushAndWait(_ tables: some Sequence<TableStore>, bestEffort: Bool = false) throws {
         try awaitingBackgroundWork {
-            try forceFlush(try table(tableId))
+            for t in tables {
+                if bestEffort { _ = try? forceFlush(t) } else { try forceFlush(t) }
+            }
             flushExecutor.waitIdle()
         }
+    }
+
+    /// Waits until no compaction is queued or running.
+    func waitForCompactions() {
+        awaitingBackgroundWork { compactionExecutor.waitIdle() }
     }
 
     /// Waits until no flush or compaction is queued or running.
@@ -124,10 +137,7 @@ extension StorageEngine {
 
     /// Flushes every table and waits.
     public func flushAll() throws {
-        try awaitingBackgroundWork {
-            for t in allTables { try forceFlush(t) }
-            flushExecutor.waitIdle()
-        }
+        try flushAndWait(allTables)
     }
 
     /// Runs `body`, which waits for flushes or compactions: meanwhile running ones stop pacing.

@@ -43,8 +43,7 @@ extension StorageEngine {
                 logger.warning("commit-log segment ends in a torn or damaged record; replay of it stopped there", metadata: ["segment": "\(torn)"])
             }
         }
-        for t in touched.values { try forceFlush(t) }
-        flushExecutor.waitIdle()
+        try flushAndWait(touched.values)
         for id in segments { try FileSystem.remove(dir + "/" + CommitLogSegmentFormat.fileName(id)) }
         if !segments.isEmpty { logger.info("commit log replayed", metadata: ["report": "\(report)"]) }
         return report

@@ -59,10 +59,7 @@ extension StorageEngine {
         for t in chosen where FileSystem.exists(snapshotDirectory(t.directory, tag)) {
             throw StorageError.invalid("snapshot '\(tag)' already exists for table \(t.name)")
         }
-        try awaitingBackgroundWork {
-            for t in chosen { try forceFlush(t) }
-            flushExecutor.waitIdle()
-        }
+        try flushAndWait(chosen)
         var entries: [SnapshotEntry] = []
         for t in chosen {
             let schema = t.currentSchema.0

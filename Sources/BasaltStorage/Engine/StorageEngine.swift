@@ -255,12 +255,7 @@ public final class StorageEngine: @unchecked Sendable {
     /// Flushes every memtable (if `flush`), waits for background work, and stops all threads.
     public func close(flush: Bool = true) {
         if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
-        if flush {
-            awaitingBackgroundWork {
-                for t in allTables { _ = try? forceFlush(t) }
-                flushExecutor.waitIdle()
-            }
-        }
+        if flush { try? flushAndWait(allTables, bestEffort: true) }
         compactionExecutor.shutdown(dropQueued: true)
         flushExecutor.shutdown(dropQueued: false)
         commitLog.close()
