@@ -81,8 +81,6 @@ import Testing
         }
     }
 
-    /// Overlapping SSTables of different sizes: the distinct count is within 3 % of the truth;
-    /// an index too coarse for the total gives no count.
     @Test func tokensOutOfOrderAreRefused() {
         var b = TokenPrefixIndex.Builder(expectedPartitions: 4)
         let first = b.append(5), second = b.append(4)
@@ -117,10 +115,14 @@ import Testing
             try e.apply(kvMutation(schema, i))
         }
         #expect(e.counters.liveSSTables == 6)
-        #expect(budget == 0 ? e.counters.seekIndexBytes == 0 : e.counters.seekIndexBytes > 0)
-        let all = written.map { Array("key-\($0)".utf8) }
-            .map { (Murmur3.token($0).value, $0) }
-            .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.lexicographicallyPrecedes($1.1) }
+        // Nothing sought the table yet: no SSTable holds a seek index.
+        #expect(e.counters.seekIndexBytes == 0)
+        func sortedKeys() -> [(Int64, [UInt8])] {
+            written.map { Array("key-\($0)".utf8) }
+                .map { (Murmur3.token($0).value, $0) }
+                .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.lexicographicallyPrecedes($1.1) }
+        }
+        var all = sortedKeys()
         func checkSeeks(_ count: Int) throws {
             for probe in 0 ..< count {
                 // Half the seeks start just before an existing key's token, half anywhere.
@@ -133,7 +135,21 @@ import Testing
                 }
             }
         }
+        // The first seeks read every SSTable's index and have the seek indexes built.
+        try checkSeeks(20)
+        e.waitForBackgroundWork()
+        #expect(budget == 0 ? e.counters.seekIndexBytes == 0 : e.counters.seekIndexBytes > 0)
+        #expect(try e.table(schema.id).view.sstables.allSatisfy { ($0.prefixIndex != nil) == (budget > 0) })
         try checkSeeks(400)
+        // A flush of a sought table gives its SSTable a seek index at once.
+        for i in 2000 ..< 2100 {
+            written.insert(i)
+            try e.apply(kvMutation(schema, i))
+        }
+        try e.flush(tableId: schema.id)
+        #expect(try e.table(schema.id).view.sstables.allSatisfy { ($0.prefixIndex != nil) == (budget > 0) })
+        all = sortedKeys()
+        try checkSeeks(100)
         // A compaction's output gets its bloom filter and seek index once the inputs are gone; the
         // inputs' go.
         let before = e.counters.seekIndexBytes

@@ -38,7 +38,7 @@ extension StorageEngine {
                 break
             }
         }
-        settle(outputs)
+        settle(t, outputs)
         if let failure { throw failure }
         return (before, try liveDataBytes(tableId: tableId))
     }

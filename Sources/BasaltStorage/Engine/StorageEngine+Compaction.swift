@@ -22,7 +22,7 @@ extension StorageEngine {
                 return
             }
             guard let outputs else { return }
-            settle(outputs)
+            settle(t, outputs)
             _ = compactionLock.withLock { compactionRetryNanos.removeValue(forKey: t.id) }
         }
     }
@@ -47,12 +47,13 @@ extension StorageEngine {
     /// their indexes, and their seek indexes too (not while the inputs' are still held), and the
     /// heap memory the inputs took is handed back to the kernel. Reads and seeks meanwhile read the
     /// outputs' indexes.
-    func settle(_ outputs: [SSTableReader]) {
+    func settle(_ t: TableStore, _ outputs: [SSTableReader]) {
+        let withSeekIndex = t.sought.load(ordering: .relaxed)
         let trim = outputs.reduce(0) { $0 + $1.partitionCountBound } >= HeapTrim.minimumPartitions
         // Returned first, so the outputs' parts do not add to memory the inputs freed but still hold.
         if trim { HeapTrim.returnFreedMemory() }
         for o in outputs {
-            do { try o.loadDeferredParts() } catch {
+            do { try o.loadDeferredParts(withSeekIndex: withSeekIndex) } catch {
                 logger.warning("bloom filter or seek index not loaded; reads and seeks read the SSTable's index", metadata: ["sstable": "\(o.descriptor.path(.data))", "error": "\(error)"])
             }
         }
@@ -102,11 +103,11 @@ extension StorageEngine {
     /// Major compaction: waits for running compactions, then merges all of the table's SSTables
     /// (one group per time window under time-window compaction).
     public func compact(tableId: UUIDValue) throws {
-        settle(try awaitingBackgroundWork { try compactAll(tableId: tableId) })
+        let t = try table(tableId)
+        settle(t, try awaitingBackgroundWork { try compactAll(t) })
     }
 
-    private func compactAll(tableId: UUIDValue) throws -> [SSTableReader] {
-        let t = try table(tableId)
+    private func compactAll(_ t: TableStore) throws -> [SSTableReader] {
         waitForCompactions()
         let (groups, epoch): ([[SSTableReader]], Int) = t.stateLock.withLock {
             let free = t.sstables.filter { !t.compacting.contains($0.descriptor.generation) }
@@ -133,7 +134,7 @@ extension StorageEngine {
     /// `outputLevel` (default: one above the highest input level) and, with `maxOutputBytes`, a new
     /// output is started once the current one's data file reaches that size (leveled compaction).
     /// Returns the published outputs, whose bloom filters and seek indexes are not loaded yet (see
-    /// ``settle(_:)``). `paced` for automatic compactions (see ``StorageConfig/backgroundCPUShare``).
+    /// ``settle(_:_:)``). `paced` for automatic compactions (see ``StorageConfig/backgroundCPUShare``).
     @discardableResult
     func compact(_ t: TableStore, _ inputs: [SSTableReader], epoch: Int, keep: ((Token) -> Bool)? = nil,
                  outputLevel: Int? = nil, maxOutputBytes: Int = 0, paced: Bool = false) throws -> [SSTableReader] {
@@ -298,6 +299,6 @@ extension StorageEngine {
             t.compacting.formUnion(chosen)
             return (free.filter { chosen.contains($0.descriptor.generation) }, t.epochLocked)
         }
-        if !inputs.isEmpty { settle(try compact(t, inputs, epoch: epoch)) }
+        if !inputs.isEmpty { settle(t, try compact(t, inputs, epoch: epoch)) }
     }
 }

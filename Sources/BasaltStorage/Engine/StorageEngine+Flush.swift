@@ -80,7 +80,7 @@ extension StorageEngine {
             throw error
         }
         metrics.add(metrics.bytesFlushed, size)
-        return try SSTableReader(descriptor: d, cache: cache, seekBudget: seekIndex)
+        return try SSTableReader(descriptor: d, cache: cache, seekBudget: seekIndex, withSeekIndex: t.sought.load(ordering: .relaxed))
     }
 
     /// Whether a flush `progress` (0–1) of the way through its memtable may pace: nobody waits for
@@ -131,6 +131,7 @@ extension StorageEngine {
             repeat {
                 flushExecutor.waitIdle()
                 compactionExecutor.waitIdle()
+                indexExecutor.waitIdle()
             } while flushExecutor.pending > 0
         }
     }

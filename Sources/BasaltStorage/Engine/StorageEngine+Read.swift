@@ -187,6 +187,7 @@ extension StorageEngine {
         // read, not all of them).
         var deferred: [(bound: Int64, sstable: SSTableReader)] = []
         var read: [SSTableReader] = []
+        requestSeekIndexes(t, v.sstables)
         for s in v.sstables {
             switch s.prefixIndex?.bound(from: probe.0) {
             case .none?: continue
@@ -215,6 +216,21 @@ extension StorageEngine {
             next += 1
         }
         return all
+    }
+
+    /// Seek indexes are built for the tables that are sought: a table's first seek marks it (so
+    /// flushes and compactions give their outputs one from then on) and has each of its SSTables
+    /// without one build it in the background; seeks read those SSTables' indexes meanwhile. A
+    /// table only read by key never holds them (about 2 bytes a partition per SSTable).
+    func requestSeekIndexes(_ t: TableStore, _ sstables: [SSTableReader]) {
+        if !t.sought.load(ordering: .relaxed) { t.sought.store(true, ordering: .relaxed) }
+        for s in sstables where s.prefixIndex == nil && s.requestSeekIndex() {
+            indexExecutor.submit { [logger] in
+                do { try s.loadDeferredParts(withSeekIndex: true) } catch {
+                    logger.warning("seek index not built; seeks read the SSTable's index", metadata: ["sstable": "\(s.descriptor.path(.data))", "error": "\(error)"])
+                }
+            }
+        }
     }
 
     /// The `limit` smallest distinct keys of `keys`, in order.

@@ -33,6 +33,8 @@ public final class StorageEngine: @unchecked Sendable {
     public let writeStalls: WriteStallHistograms
     let flushExecutor: BackgroundExecutor
     let compactionExecutor: BackgroundExecutor
+    /// Builds seek indexes the first seeks of a table ask for (see ``requestSeekIndexes(_:_:)``).
+    let indexExecutor: BackgroundExecutor
     let throughput: ThroughputLimiter
     let memtableMemory: MemtableMemory
     let relievingMemory = Atomic<Bool>(false)
@@ -97,6 +99,7 @@ public final class StorageEngine: @unchecked Sendable {
         seekIndex = SeekIndexBudget(limitBytes: config.seekIndexBytesLimit)
         flushExecutor = BackgroundExecutor(name: "flush", threads: config.flushThreads, queueLimit: 1 << 16, niceness: config.flushNiceness)
         compactionExecutor = BackgroundExecutor(name: "compaction", threads: config.compactionThreads, queueLimit: 1024, niceness: config.compactionNiceness)
+        indexExecutor = BackgroundExecutor(name: "seekindex", threads: 1, queueLimit: 1 << 16, niceness: config.compactionNiceness)
         throughput = ThroughputLimiter(bytesPerSecond: config.compactionThroughputBytesPerSecond)
         memtableMemory = MemtableMemory(limit: config.memtableTotalLimitBytes, hardLimit: config.memtableHeapSpaceBytes)
     }
@@ -256,6 +259,7 @@ public final class StorageEngine: @unchecked Sendable {
     public func close(flush: Bool = true) {
         if closedFlag.exchange(true, ordering: .acquiringAndReleasing) { return }
         if flush { try? flushAndWait(allTables, bestEffort: true) }
+        indexExecutor.shutdown(dropQueued: true)
         compactionExecutor.shutdown(dropQueued: true)
         flushExecutor.shutdown(dropQueued: false)
         commitLog.close()

@@ -23,6 +23,9 @@ final class TableStore: @unchecked Sendable {
     private(set) var comparator: ClusteringComparator
     let writeLock = ConditionLock()
     let stateLock = Lock()
+    /// Whether the table was ever sought (a token scan from a position) since the engine opened:
+    /// only then do its SSTables keep seek indexes.
+    let sought = Atomic<Bool>(false)
     // Guarded by writeLock (and stateLock for the swap).
     private(set) var memtable: Memtable
     private(set) var memtableBytes = 0
@@ -131,7 +134,7 @@ final class TableStore: @unchecked Sendable {
                 continue
             }
             do {
-                readers.append(try SSTableReader(descriptor: d, cache: cache, seekBudget: seekIndex,
+                readers.append(try SSTableReader(descriptor: d, cache: cache, seekBudget: seekIndex, withSeekIndex: false,
                                                  filterFalsePositiveRate: currentSchema.0.params.bloomFilterFPChance))
             } catch let e as StorageError {
                 quarantineFiles(d)

@@ -30,6 +30,10 @@ final class SSTableReader: @unchecked Sendable {
     var prefixIndex: TokenPrefixIndex? { seekIndex.load()?.index }
     private let seekIndex = AtomicLazyReference<LoadedSeekIndex>()
     private let seekBudget: SeekIndexBudget?
+    /// Whether a seek asked for the seek index (see ``requestSeekIndex()``).
+    private let seekIndexRequested = Atomic<Bool>(false)
+    /// Held while deferred parts are built, so two callers never build (and write) them at once.
+    private let loading = Mutex<Void>(())
 
     private final class LoadedFilter: Sendable {
         let filter: BloomFilter
@@ -48,16 +52,17 @@ final class SSTableReader: @unchecked Sendable {
     /// Whether a bloom filter built from the index is written to the SSTable's Filter component.
     private let persistsBuiltFilter: Bool
 
-    /// With a `seekBudget`, the token prefixes of the partitions are kept in memory while it lasts.
+    /// With a `seekBudget`, the token prefixes of the partitions can be kept in memory while it
+    /// lasts: built here when `withSeekIndex`, else once a seek asks (``requestSeekIndex()``).
     /// The bloom filter and the seek index are loaded here, or with `deferred` by
-    /// ``loadDeferredParts()``: a compaction loads its outputs' once its inputs are gone, so the
-    /// two are not held at once; meanwhile reads and seeks read the index.
+    /// ``loadDeferredParts(withSeekIndex:)``: a compaction loads its outputs' once its inputs are
+    /// gone, so the two are not held at once; meanwhile reads and seeks read the index.
     ///
     /// An SSTable without a Filter component (a compaction output, see ``SSTableWriter``) gets its
     /// filter built from the index, for `filterFalsePositiveRate`, and written beside it unless
     /// `persistsBuiltFilter` is false (inspection).
     init(descriptor d: SSTableDescriptor, cache: ChunkCache?, seekBudget: SeekIndexBudget? = nil, deferred: Bool = false,
-         filterFalsePositiveRate: Double = 0.01, persistsBuiltFilter: Bool = true) throws {
+         withSeekIndex: Bool = true, filterFalsePositiveRate: Double = 0.01, persistsBuiltFilter: Bool = true) throws {
         descriptor = d
         self.filterFalsePositiveRate = filterFalsePositiveRate
         self.persistsBuiltFilter = persistsBuiltFilter
@@ -101,17 +106,28 @@ final class SSTableReader: @unchecked Sendable {
         }
         sizeWithoutFilter = total
         filterBytes.store((try? FileSystem.fileSize(d.path(.filter))) ?? 0, ordering: .relaxed)
-        if !deferred { try loadDeferredParts() }
+        if !deferred { try loadDeferredParts(withSeekIndex: withSeekIndex) }
     }
 
     deinit {
         if let seekBudget, let prefixIndex { seekBudget.release(prefixIndex.memoryBytes) }
     }
 
-    /// Loads the bloom filter (or builds it from the index when the SSTable has none) and builds
-    /// the seek index (if there is a budget with room for it), unless they are loaded. Both built
-    /// parts come from one pass over the index.
-    func loadDeferredParts() throws {
+    /// True the first time it is called on an SSTable that could keep a seek index and has none:
+    /// the caller then has ``loadDeferredParts(withSeekIndex:)`` build it.
+    func requestSeekIndex() -> Bool {
+        guard seekBudget != nil, seekIndex.load() == nil, !seekIndexRequested.load(ordering: .relaxed) else { return false }
+        return !seekIndexRequested.exchange(true, ordering: .relaxed)
+    }
+
+    /// Loads the bloom filter (or builds it from the index when the SSTable has none) and, with
+    /// `withSeekIndex`, builds the seek index (if there is a budget with room for it), unless they
+    /// are loaded. Both built parts come from one pass over the index.
+    func loadDeferredParts(withSeekIndex: Bool = true) throws {
+        try loading.withLock { _ in try loadMissingParts(withSeekIndex: withSeekIndex) }
+    }
+
+    private func loadMissingParts(withSeekIndex: Bool) throws {
         var buildsFilter = false
         if filter.load() == nil {
             if FileSystem.exists(descriptor.path(.filter)) {
@@ -122,7 +138,7 @@ final class SSTableReader: @unchecked Sendable {
         }
         let expected = partitionCountBound
         var reserved = 0
-        if let seekBudget, seekIndex.load() == nil {
+        if withSeekIndex, let seekBudget, seekIndex.load() == nil {
             let want = TokenPrefixIndex.memoryBytes(forPartitions: expected)
             if seekBudget.reserve(want) { reserved = want }
         }
