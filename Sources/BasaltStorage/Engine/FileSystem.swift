@@ -1,3 +1,5 @@
+import BasaltCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -105,6 +107,25 @@ enum FileSystem {
     static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
         let f = try WritableFile(path: path)
         try bytes.withUnsafeBytes { b in try f.write(b) }
+        try f.sync()
+        try f.close()
+    }
+
+    /// Writes a checksummed component and syncs it: `header`, the pieces `body` hands to the
+    /// writer it is given, then the CRC32C of all of them as a little-endian `UInt32`.
+    static func writeChecksummed(
+        _ path: String, header: [UInt8], body: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws {
+        let f = try WritableFile(path: path)
+        var crc = Checksum.crc32c(header)
+        try f.write(header)
+        try body { piece in
+            crc = Checksum.update(crc, piece)
+            try f.write(piece)
+        }
+        var trailer = ByteWriter(capacity: 4)
+        trailer.writeUInt32LE(crc)
+        try f.write(trailer.bytes)
         try f.sync()
         try f.close()
     }

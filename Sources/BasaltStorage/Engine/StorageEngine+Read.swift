@@ -224,7 +224,7 @@ extension StorageEngine {
     /// table only read by key never holds them (about 2 bytes a partition per SSTable).
     func requestSeekIndexes(_ t: TableStore, _ sstables: [SSTableReader]) {
         if !t.sought.load(ordering: .relaxed) { t.sought.store(true, ordering: .relaxed) }
-        for s in sstables where s.prefixIndex == nil && s.requestSeekIndex() {
+        for s in sstables where s.requestSeekIndex() {
             indexExecutor.submit { [logger] in
                 do { try s.loadDeferredParts(withSeekIndex: true) } catch {
                     logger.warning("seek index not built; seeks read the SSTable's index", metadata: ["sstable": "\(s.descriptor.path(.data))", "error": "\(error)"])

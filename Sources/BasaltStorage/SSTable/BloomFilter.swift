@@ -60,18 +60,9 @@ struct BloomFilter: Sendable {
         header.writeUInt8(1)
         header.writeUInt8(UInt8(hashCount))
         header.writeUInt64(UInt64(words.count))
-        let f = try WritableFile(path: path)
-        var crc = header.bytes.withUnsafeBytes { Checksum.update(0, $0) }
-        try f.write(header.bytes)
-        try Self.withLittleEndianPieces(words) { piece in
-            crc = Checksum.update(crc, piece)
-            try f.write(piece)
+        try FileSystem.writeChecksummed(path, header: header.bytes) { write in
+            try Self.withLittleEndianPieces(words, write)
         }
-        var trailer = ByteWriter(capacity: 4)
-        trailer.writeUInt32LE(crc)
-        try f.write(trailer.bytes)
-        try f.sync()
-        try f.close()
     }
 
     static func read(from path: String) throws -> BloomFilter {

@@ -39,27 +39,20 @@ final class ComponentSpool {
     func finish(header: [UInt8]) throws {
         try drain()
         try spool.close()
-        let out = try WritableFile(path: path)
-        var crc = Checksum.crc32c(header)
-        try out.write(header)
         let entries = try ReadOnlyFile(path: spoolPath)
-        var piece = [UInt8](repeating: 0, count: min(entries.size, 1 << 20))
-        var at = 0
-        while at < entries.size {
-            let n = min(piece.count, entries.size - at)
-            try piece.withUnsafeMutableBytes { b in
-                let part = UnsafeMutableRawBufferPointer(rebasing: b[0 ..< n])
-                try entries.read(at: at, n, into: part)
-                crc = Checksum.update(crc, UnsafeRawBufferPointer(part))
-                try out.write(UnsafeRawBufferPointer(part))
+        try FileSystem.writeChecksummed(path, header: header) { write in
+            var piece = [UInt8](repeating: 0, count: min(entries.size, 1 << 20))
+            var at = 0
+            while at < entries.size {
+                let n = min(piece.count, entries.size - at)
+                try piece.withUnsafeMutableBytes { b in
+                    let part = UnsafeMutableRawBufferPointer(rebasing: b[0 ..< n])
+                    try entries.read(at: at, n, into: part)
+                    try write(UnsafeRawBufferPointer(part))
+                }
+                at += n
             }
-            at += n
         }
-        var trailer = ByteWriter(capacity: 4)
-        trailer.writeUInt32LE(crc)
-        try out.write(trailer.bytes)
-        try out.sync()
-        try out.close()
         try FileSystem.remove(spoolPath)
     }
 

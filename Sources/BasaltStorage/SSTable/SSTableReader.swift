@@ -62,7 +62,7 @@ final class SSTableReader: @unchecked Sendable {
     /// filter built from the index, for `filterFalsePositiveRate`, and written beside it unless
     /// `persistsBuiltFilter` is false (inspection).
     init(descriptor d: SSTableDescriptor, cache: ChunkCache?, seekBudget: SeekIndexBudget? = nil, deferred: Bool = false,
-         withSeekIndex: Bool = true, filterFalsePositiveRate: Double = 0.01, persistsBuiltFilter: Bool = true) throws {
+         withSeekIndex: Bool = false, filterFalsePositiveRate: Double = 0.01, persistsBuiltFilter: Bool = true) throws {
         descriptor = d
         self.filterFalsePositiveRate = filterFalsePositiveRate
         self.persistsBuiltFilter = persistsBuiltFilter
@@ -123,7 +123,7 @@ final class SSTableReader: @unchecked Sendable {
     /// Loads the bloom filter (or builds it from the index when the SSTable has none) and, with
     /// `withSeekIndex`, builds the seek index (if there is a budget with room for it), unless they
     /// are loaded. Both built parts come from one pass over the index.
-    func loadDeferredParts(withSeekIndex: Bool = true) throws {
+    func loadDeferredParts(withSeekIndex: Bool) throws {
         try loading.withLock { _ in try loadMissingParts(withSeekIndex: withSeekIndex) }
     }
 
