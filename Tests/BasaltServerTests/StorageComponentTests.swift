@@ -51,7 +51,7 @@ struct StorageComponentTests {
         let s = StorageComponent.storageConfig(c)
         #expect(s.commitLogSync == .periodic(intervalNanos: 250_000_000))
         #expect(s.memtableSizeLimitBytes == 8 << 20)
-        #expect(StorageComponent.storageConfig(NodeConfig()).commitLogSync == .group(windowNanos: 1_000_000))
+        #expect(StorageComponent.storageConfig(NodeConfig()).commitLogSync == .group(windowNanos: 2_000_000))
         c.concurrentCompactors = 3
         c.memtableFlushWriters = 2
         #expect(StorageComponent.storageConfig(c).compactionThreads == 3)

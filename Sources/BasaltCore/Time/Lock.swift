@@ -46,13 +46,7 @@ public final class ConditionLock: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         cond = .allocate(capacity: 1)
         cond.initialize(to: pthread_cond_t())
-        var attr = pthread_condattr_t()
-        pthread_condattr_init(&attr)
-        #if os(Linux)
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
-        #endif
-        pthread_cond_init(cond, &attr)
-        pthread_condattr_destroy(&attr)
+        Self.initialize(cond)
     }
 
     deinit {
@@ -77,7 +71,54 @@ public final class ConditionLock: @unchecked Sendable {
 
     /// Waits at most `nanos` nanoseconds; the lock must be held. Returns false on timeout.
     @discardableResult
-    public func wait(nanos: UInt64) -> Bool {
+    public func wait(nanos: UInt64) -> Bool { Self.wait(cond, mutex, nanos: nanos) }
+
+    @inlinable public func signal() { pthread_cond_signal(cond) }
+    @inlinable public func broadcast() { pthread_cond_broadcast(cond) }
+
+    /// A further condition variable on this lock's mutex, for one kind of waiter to be woken
+    /// without waking the others (the commit log's sync thread apart from blocked writers).
+    public func makeCondition() -> Condition { Condition(lock: self) }
+
+    /// A condition variable sharing a ``ConditionLock``'s mutex; wait on it with that lock held.
+    public final class Condition: @unchecked Sendable {
+        // @unchecked: the condition is heap-allocated once and used under the lock's mutex.
+        private let lock: ConditionLock
+        private let cond: UnsafeMutablePointer<pthread_cond_t>
+
+        init(lock: ConditionLock) {
+            self.lock = lock
+            cond = .allocate(capacity: 1)
+            cond.initialize(to: pthread_cond_t())
+            ConditionLock.initialize(cond)
+        }
+
+        deinit {
+            pthread_cond_destroy(cond)
+            cond.deallocate()
+        }
+
+        /// Waits at most `nanos` nanoseconds; the lock must be held. Returns false on timeout.
+        @discardableResult
+        public func wait(nanos: UInt64) -> Bool { ConditionLock.wait(cond, lock.mutex, nanos: nanos) }
+
+        public func signal() { pthread_cond_signal(cond) }
+    }
+
+    /// Initialises `cond` to time its waits on the monotonic clock where there is one.
+    fileprivate static func initialize(_ cond: UnsafeMutablePointer<pthread_cond_t>) {
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        #if os(Linux)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        #endif
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    fileprivate static func wait(
+        _ cond: UnsafeMutablePointer<pthread_cond_t>, _ mutex: UnsafeMutablePointer<pthread_mutex_t>, nanos: UInt64
+    ) -> Bool {
         var ts = timespec()
         #if os(Linux)
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -89,7 +130,4 @@ public final class ConditionLock: @unchecked Sendable {
         ts.tv_nsec = Int(total % 1_000_000_000)
         return pthread_cond_timedwait(cond, mutex, &ts) == 0
     }
-
-    @inlinable public func signal() { pthread_cond_signal(cond) }
-    @inlinable public func broadcast() { pthread_cond_broadcast(cond) }
 }

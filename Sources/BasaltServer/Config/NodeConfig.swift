@@ -40,7 +40,7 @@ public struct NodeConfig: Sendable, Equatable {
     public var commitLogSyncPeriodMillis = 10_000
     /// For `group` sync: the least time between the starts of two syncs while writers overlap
     /// (milliseconds, fractions allowed).
-    public var commitLogGroupWindowMillis = 1.0
+    public var commitLogGroupWindowMillis = 2.0
     public var commitLogSegmentSizeMiB = 32
     public var memtableSizeMiB = 64
     /// Memory all memtables may hold before writes wait (Cassandra's `memtable_heap_space`); 0 for

@@ -28,7 +28,10 @@ final class CommitLog: @unchecked Sendable {
     private let segmentBytes: Int
     private let bufferLimit: Int
     private let logger: Logger
-    private let cond = ConditionLock()
+    /// Guards the log's state; writers blocked on durability or buffer room wait on it.
+    private let cond: ConditionLock
+    /// The sync thread waits here, so waking it does not wake blocked writers too.
+    private let syncWake: ConditionLock.Condition
 
     // Append side (under `cond`).
     private var activeId: UInt64
@@ -42,9 +45,13 @@ final class CommitLog: @unchecked Sendable {
     private var synced: CommitLogPosition
     private var waiters: [(CommitLogPosition, @Sendable (Result<Void, StorageError>) -> Void)] = []
     private var waitingSyncs = 0
-    /// The sync thread is holding back a group sync until its window has passed: new waiters need
-    /// not wake it.
+    /// The sync thread is holding back a group sync until its window has passed or as many writers
+    /// wait as the last sync released: new waiters need wake it only when that many wait.
     private var holdingSync = false
+    /// Writers the last sync released (callbacks and blocked threads).
+    private var lastGroup = 0
+    /// As many writers wait as the last sync released, so a held sync need wait no longer.
+    private var groupGathered: Bool { waiters.count + waitingSyncs >= lastGroup }
     private var closing = false
     private var gate: CommitLogWriteGate
     private let policy: CommitFailurePolicy
@@ -55,9 +62,13 @@ final class CommitLog: @unchecked Sendable {
     private var thread: WorkerThread?
     /// Duration of each fsync of a segment, nanoseconds.
     let syncLatency = BucketHistogram.latency()
-    /// Syncs that released more than one writer (each is followed by a window before the next).
+    /// Syncs that released more than one writer (each may be followed by a window before the next).
     private var sharedSyncs = 0
     var sharedSyncCount: Int { cond.withLock { sharedSyncs } }
+    /// Holds of a sync that lasted the whole window (fewer writers came back than the last sync
+    /// released).
+    private var windowWaits = 0
+    var windowWaitCount: Int { cond.withLock { windowWaits } }
     /// Time blocking writers waited for room in the buffer, nanoseconds.
     let bufferWaits = BucketHistogram.latency()
 
@@ -71,6 +82,9 @@ final class CommitLog: @unchecked Sendable {
     init(directory: String, mode: CommitLogSyncMode, segmentBytes: Int, bufferLimitBytes: Int, firstSegmentId: UInt64,
          failurePolicy: CommitFailurePolicy = .stop, probeIntervalNanos: UInt64 = 1_000_000_000,
          onFatal: @escaping @Sendable (StorageError) -> Void = { _ in }, logger: Logger) throws {
+        let lock = ConditionLock()
+        cond = lock
+        syncWake = lock.makeCondition()
         self.directory = directory
         gate = CommitLogWriteGate(policy: failurePolicy, probeIntervalNanos: probeIntervalNanos)
         policy = failurePolicy
@@ -109,8 +123,7 @@ final class CommitLog: @unchecked Sendable {
         while bufferedBytes + size > bufferLimit && gate.refusal == nil && !closing {
             if !mayBlock { throw .overloaded("commit-log buffer full (\(bufferedBytes) bytes not yet written)") }
             if waitStart == 0 { waitStart = SystemClock().monotonicNanos() }
-            // Broadcast: writers waiting for durability share the condition with the sync thread.
-            cond.broadcast()
+            syncWake.signal()
             if !cond.wait(nanos: deadlineNanos) {
                 throw .overloaded("commit-log buffer stayed full for \(deadlineNanos / 1_000_000) ms")
             }
@@ -127,7 +140,7 @@ final class CommitLog: @unchecked Sendable {
         let pos = CommitLogPosition(segment: activeId, offset: UInt32(offset))
         segments[activeId, default: Segment()].dirty[table] = pos
         appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
-        if bufferedBytes >= 256 << 10 && bufferedBytes - size < 256 << 10 { cond.broadcast() }
+        if bufferedBytes >= 256 << 10 && bufferedBytes - size < 256 << 10 { syncWake.signal() }
         return appended
     }
 
@@ -172,7 +185,7 @@ final class CommitLog: @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         waitingSyncs += 1
-        if !holdingSync { cond.broadcast() }
+        if !holdingSync || groupGathered { syncWake.signal() }
         defer { waitingSyncs -= 1 }
         while true {
             if let e = lostError(position) { throw e }
@@ -198,7 +211,7 @@ final class CommitLog: @unchecked Sendable {
         if let e = lostError(position) ?? (synced < position ? gate.refusal : nil) { cond.unlock(); completion(.failure(e)); return }
         if synced >= position { cond.unlock(); completion(.success(())); return }
         waiters.append((position, completion))
-        if !holdingSync { cond.broadcast() }
+        if !holdingSync || groupGathered { syncWake.signal() }
         cond.unlock()
     }
 
@@ -247,6 +260,7 @@ final class CommitLog: @unchecked Sendable {
         cond.withLock {
             closing = true
             cond.broadcast()
+            syncWake.signal()
         }
         thread?.join()
         thread = nil
@@ -264,8 +278,10 @@ final class CommitLog: @unchecked Sendable {
     private func syncLoop() {
         var lastSync = SystemClock().monotonicNanos()
         var lastWrite = lastSync
-        // Group mode: when the last sync started, and how many writers it released. Writers that
-        // overlap share syncs spaced at least a window apart; a lone writer never waits.
+        // Group mode: when the last sync started, and whether it released more than one writer.
+        // Writers that overlap share syncs spaced up to a window apart: the next sync waits for the
+        // window or for as many writers as the last one released, whichever comes first (writers
+        // in a closed loop come back together and need not wait). A lone writer never waits.
         var lastSyncStart = lastSync
         var lastSyncShared = false
         cond.lock()
@@ -276,7 +292,7 @@ final class CommitLog: @unchecked Sendable {
                 if gate.isProbeDue(nowNanos: now) {
                     probe()
                 } else {
-                    cond.wait(nanos: min(gate.nanosUntilProbe(nowNanos: now) ?? intervalNanos, intervalNanos))
+                    syncWake.wait(nanos: min(gate.nanosUntilProbe(nowNanos: now) ?? intervalNanos, intervalNanos))
                 }
                 continue
             }
@@ -295,11 +311,11 @@ final class CommitLog: @unchecked Sendable {
                 // Batch mode is group commit without a window: every waiter gets the next sync.
                 let window: UInt64 = if case let .group(w) = mode { w } else { 0 }
                 let spacing = lastSyncShared ? window : 0
-                let early = wantSync && !closing && !intervalDue && now &- lastSyncStart < spacing
+                let early = wantSync && !closing && !intervalDue && now &- lastSyncStart < spacing && !groupGathered
                 if early && !bigBuffer {
                     // Writers overlap: let more of them join the sync due a window after the last one.
                     holdingSync = true
-                    cond.wait(nanos: spacing - (now &- lastSyncStart))
+                    if !syncWake.wait(nanos: spacing - (now &- lastSyncStart)) { windowWaits += 1 }
                     holdingSync = false
                     continue
                 }
@@ -309,7 +325,7 @@ final class CommitLog: @unchecked Sendable {
             if !(syncDue || writeDue) {
                 if closing { break }
                 let wait: UInt64 = if case .periodic = mode { 1_000_000 } else { intervalNanos }
-                cond.wait(nanos: wait)
+                syncWake.wait(nanos: wait)
                 continue
             }
             var batches = sealed
@@ -379,7 +395,8 @@ final class CommitLog: @unchecked Sendable {
                     return false
                 }
                 if syncDue {
-                    lastSyncShared = ready.count + waitingSyncs > 1
+                    lastGroup = ready.count + waitingSyncs
+                    lastSyncShared = lastGroup > 1
                     if lastSyncShared { sharedSyncs += 1 }
                 }
             }

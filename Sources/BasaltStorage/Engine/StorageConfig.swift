@@ -1,9 +1,10 @@
 /// When commit-log writes are made durable before a write is acknowledged.
 public enum CommitLogSyncMode: Hashable, Sendable {
     /// fsync before acknowledging; writers that arrive while an fsync runs share the next one.
-    /// While writers overlap (the last sync released more than one), a sync starts no sooner than
-    /// `window` after the previous one started, so more writers share it; a lone writer is never
-    /// held back. The default window is 1 ms (docs/storage.md, "Group commit").
+    /// While writers overlap (the last sync released more than one), a sync starts `window` after
+    /// the previous one started, or as soon as as many writers wait as that one released, so more
+    /// writers share it; a lone writer is never held back. The default window is 2 ms
+    /// (docs/storage.md, "Group commit").
     case group(windowNanos: UInt64)
     /// Cassandra's name for fsync-before-acknowledging without a window: the same as
     /// `group(windowNanos: 0)`.
@@ -12,7 +13,7 @@ public enum CommitLogSyncMode: Hashable, Sendable {
     /// every `intervalNanos`. A machine crash may lose up to one interval of writes.
     case periodic(intervalNanos: UInt64)
 
-    public static let `default` = CommitLogSyncMode.group(windowNanos: 1_000_000)
+    public static let `default` = CommitLogSyncMode.group(windowNanos: 2_000_000)
 
     var acknowledgesBeforeSync: Bool {
         if case .periodic = self { return true }
