@@ -9,13 +9,6 @@ import Testing
 struct BuiltFilterTests {
     let schema = TestSchemas.keyValue()
 
-    func config() -> StorageConfig {
-        var c = StorageConfig()
-        c.commitLogSync = .batch
-        c.automaticCompaction = false
-        return c
-    }
-
     func filterPath(_ data: String) throws -> String { try #require(SSTableDescriptor.parse(path: data)).0.path(.filter) }
 
     func fill(_ e: StorageEngine, sstables: Int, keys: Int) throws {
@@ -28,13 +21,19 @@ struct BuiltFilterTests {
     @Test func aCompactionOutputGetsItsFilterFromItsIndex() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        var (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        var (e, _) = try StorageEngine.open(directory: dir.path, config: .syncedWithoutAutomaticCompaction, tables: [schema], logger: .test)
         try fill(e, sstables: 4, keys: 4000)
         try e.compact(tableId: schema.id)
         let data = try #require(try e.sstablePaths(tableId: schema.id).first)
         #expect(try e.sstablePaths(tableId: schema.id).count == 1)
         #expect(try e.table(schema.id).view.sstables.allSatisfy(\.hasBloomFilter))
         #expect(FileSystem.exists(try filterPath(data)))
+        // The compaction's bytes written are its output's files, the filter written after it too.
+        let output = try #require(SSTableDescriptor.parse(path: data)).0
+        let onDisk = try SSTableDescriptor.Component.allCases.reduce(0) { sum, c in
+            sum + (FileSystem.exists(output.path(c)) ? try FileSystem.fileSize(output.path(c)) : 0)
+        }
+        #expect(e.counters.compactionBytesWritten == onDisk)
         // No spool or temporary file is left behind.
         #expect(try FileSystem.list(e.table(schema.id).directory).allSatisfy { !$0.hasPrefix("tmp-") && !$0.hasSuffix(".spool") })
         // Every key is read back; absent keys are mostly turned away by the filter.
@@ -46,7 +45,7 @@ struct BuiltFilterTests {
         let written = try BloomFilter.read(from: try filterPath(data))
         for i in 0 ..< 4000 { #expect(Array("key-\(i)".utf8).withUnsafeBytes { written.mightContain(Murmur3.hash128($0)) }) }
         e.close(flush: false)
-        (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        (e, _) = try StorageEngine.open(directory: dir.path, config: .syncedWithoutAutomaticCompaction, tables: [schema], logger: .test)
         defer { e.close() }
         #expect(e.counters.quarantinedSSTables == 0)
         #expect(try e.table(schema.id).view.sstables.allSatisfy(\.hasBloomFilter))
@@ -58,7 +57,7 @@ struct BuiltFilterTests {
     @Test func anSSTableWithoutAFilterOpensAndGetsOne() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        var (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        var (e, _) = try StorageEngine.open(directory: dir.path, config: .syncedWithoutAutomaticCompaction, tables: [schema], logger: .test)
         try fill(e, sstables: 1, keys: 3000)
         let data = try #require(try e.sstablePaths(tableId: schema.id).first)
         e.close(flush: false)
@@ -66,7 +65,7 @@ struct BuiltFilterTests {
         // Inspection reads it without writing anything.
         #expect(SSTableInspector.verify(path: data).isIntact)
         #expect(!FileSystem.exists(try filterPath(data)))
-        (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        (e, _) = try StorageEngine.open(directory: dir.path, config: .syncedWithoutAutomaticCompaction, tables: [schema], logger: .test)
         defer { e.close() }
         #expect(e.counters.quarantinedSSTables == 0)
         #expect(try e.table(schema.id).view.sstables.allSatisfy(\.hasBloomFilter))

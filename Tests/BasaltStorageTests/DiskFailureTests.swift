@@ -112,10 +112,8 @@ struct DiskFailureTests {
     @Test func aFailingFlushIsRetriedKeepsItsMemtableAndAsksTheNodeToStopOnce() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        var c = StorageConfig()
-        c.commitLogSync = .batch
+        var c = StorageConfig.syncedWithoutAutomaticCompaction
         c.diskFailurePolicy = .stop
-        c.automaticCompaction = false
         let asked = Mutex<[DiskFailureResponse]>([])
         var (e, _) = try StorageEngine.open(directory: dir.path, config: c, tables: [schema], logger: .test)
         e.close(flush: false)
@@ -144,9 +142,7 @@ struct DiskFailureTests {
     @Test func whileAFlushKeepsFailingTheMemtableIsReadAndItsSegmentsStayForReplay() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        var c = StorageConfig()
-        c.commitLogSync = .batch
-        c.automaticCompaction = false
+        let c = StorageConfig.syncedWithoutAutomaticCompaction
         var (e, _) = try StorageEngine.open(directory: dir.path, config: c, tables: [schema], logger: .test)
         for i in 0 ..< 100 { try e.apply(kvMutation(schema, i)) }
         let t = try e.table(schema.id)

@@ -8,13 +8,6 @@ import Testing
 struct SnapshotTests {
     let schema = TestSchemas.keyValue()
 
-    func config() -> StorageConfig {
-        var c = StorageConfig()
-        c.commitLogSync = .batch
-        c.automaticCompaction = false
-        return c
-    }
-
     /// Keys (as text) of the partitions in a snapshot's SSTables with rows and of those with a
     /// partition deletion (the deletion's timestamp shadows the rows written before it).
     func contents(_ entry: SnapshotEntry) throws -> (live: Set<String>, deleted: Set<String>) {
@@ -38,7 +31,7 @@ struct SnapshotTests {
     @Test func snapshotFlushesLinksAndSurvivesCompactionOfTheOriginals() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        let (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        let (e, _) = try StorageEngine.open(directory: dir.path, config: .syncedWithoutAutomaticCompaction, tables: [schema], logger: .test)
         defer { e.close() }
         for i in 0 ..< 100 { try e.apply(kvMutation(schema, i)) }
         try e.flush(tableId: schema.id)
@@ -84,7 +77,7 @@ struct SnapshotTests {
     @Test func snapshotsTakenWhileWritesFlushesAndCompactionsRunAreCompleteAndIntact() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        var c = config()
+        var c = StorageConfig.syncedWithoutAutomaticCompaction
         c.automaticCompaction = true
         c.memtableSizeLimitBytes = 16 << 10  // many flushes, so size-tiered compaction keeps replacing SSTables
         c.compactionThroughputBytesPerSecond = 0
@@ -124,12 +117,12 @@ struct SnapshotTests {
     @Test func snapshotsAreNotLiveDataAtStartUpAndOutliveTruncateAndDrop() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        var (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        var (e, _) = try StorageEngine.open(directory: dir.path, config: .syncedWithoutAutomaticCompaction, tables: [schema], logger: .test)
         for i in 0 ..< 50 { try e.apply(kvMutation(schema, i)) }
         _ = try e.snapshot(tag: "t1", schemaText: { _ in "" })
         try e.truncateTable(id: schema.id)
         e.close()
-        (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        (e, _) = try StorageEngine.open(directory: dir.path, config: .syncedWithoutAutomaticCompaction, tables: [schema], logger: .test)
         #expect(try kvValue(e, schema, 3) == nil)  // the snapshot's SSTables were not loaded
         #expect(e.counters.liveSSTables == 0)
         #expect(try e.listSnapshots().map(\.tag) == ["t1"])
@@ -144,7 +137,7 @@ struct SnapshotTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let other = TestSchemas.wide()
-        let (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema, other], logger: .test)
+        let (e, _) = try StorageEngine.open(directory: dir.path, config: .syncedWithoutAutomaticCompaction, tables: [schema, other], logger: .test)
         defer { e.close() }
         try e.apply(kvMutation(schema, 1))
         for bad in ["", "../x", "a/b", ".hidden", "sp ace", String(repeating: "x", count: 201)] {

@@ -18,6 +18,16 @@ struct TemporaryDirectory {
     func remove() { try? FileSystem.removeTree(path) }
 }
 
+extension StorageConfig {
+    /// Every write synced before it returns; compactions only when a test runs them.
+    static var syncedWithoutAutomaticCompaction: StorageConfig {
+        var c = StorageConfig()
+        c.commitLogSync = .batch
+        c.automaticCompaction = false
+        return c
+    }
+}
+
 enum TestSchemas {
     /// `CREATE TABLE ks.kv (key blob PRIMARY KEY, value blob)`.
     static func keyValue(id: UUIDValue = UUIDValue(msb: 1, lsb: 1), params: TableParams = TableParams()) -> TableSchema {

@@ -133,7 +133,7 @@ public struct RepairSession: Sendable {
 
     /// A replica's tree for range `rangeIndex`.
     public mutating func onTree(rangeIndex i: Int, replica: NodeAddress, tree: MerkleTree, now: UInt64) -> [Action] {
-        guard states.indices.contains(i), case var .validating(trees, deadline) = states[i],
+        guard states.indices.contains(i), case .validating(var trees, let deadline) = states[i],
               jobs[i].replicas.contains(replica), trees[replica] == nil else { return [] }  // late or unasked: ignored
         let expectedDepth = MerkleTree.effectiveDepth(range: jobs[i].range, requested: settings.depth)
         guard tree.range == jobs[i].range, tree.depth == expectedDepth else {
@@ -185,7 +185,7 @@ public struct RepairSession: Sendable {
         guard let task = tasksById.removeValue(forKey: taskId) else { return [] }
         syncTasksDone += 1
         let i = task.rangeIndex
-        guard case var .syncing(pending, differing, count) = states[i] else { return advance(now: now) }
+        guard case .syncing(var pending, let differing, let count) = states[i] else { return advance(now: now) }
         if let error { return fail(i, "sync \(task.source) → \(task.target) failed: \(error)", now: now) }
         pending.remove(taskId)
         states[i] = pending.isEmpty ? .done(.synced(differingRanges: differing, tasks: count)) : .syncing(pending: pending, differing: differing, tasks: count)

@@ -278,12 +278,12 @@ final class CommitLog: @unchecked Sendable {
     private func syncLoop() {
         var lastSync = SystemClock().monotonicNanos()
         var lastWrite = lastSync
-        // Group mode: when the last sync started, and whether it released more than one writer.
-        // Writers that overlap share syncs spaced up to a window apart: the next sync waits for the
-        // window or for as many writers as the last one released, whichever comes first (writers
-        // in a closed loop come back together and need not wait). A lone writer never waits.
+        // Group mode: when the last sync started. Writers that overlap (the last sync released
+        // more than one, `lastGroup > 1`) share syncs spaced up to a window apart: the next sync
+        // waits for the window or for as many writers as the last one released, whichever comes
+        // first (writers in a closed loop come back together and need not wait). A lone writer
+        // never waits.
         var lastSyncStart = lastSync
-        var lastSyncShared = false
         cond.lock()
         while true {
             let now = SystemClock().monotonicNanos()
@@ -310,7 +310,7 @@ final class CommitLog: @unchecked Sendable {
             case .group, .batch:
                 // Batch mode is group commit without a window: every waiter gets the next sync.
                 let window: UInt64 = if case let .group(w) = mode { w } else { 0 }
-                let spacing = lastSyncShared ? window : 0
+                let spacing = lastGroup > 1 ? window : 0
                 let early = wantSync && !closing && !intervalDue && now &- lastSyncStart < spacing && !groupGathered
                 if early && !bigBuffer {
                     // Writers overlap: let more of them join the sync due a window after the last one.
@@ -396,8 +396,7 @@ final class CommitLog: @unchecked Sendable {
                 }
                 if syncDue {
                     lastGroup = ready.count + waitingSyncs
-                    lastSyncShared = lastGroup > 1
-                    if lastSyncShared { sharedSyncs += 1 }
+                    if lastGroup > 1 { sharedSyncs += 1 }
                 }
             }
             let deletable = closedIds.isEmpty ? [] : collectDeletable()

@@ -227,6 +227,24 @@ final class ReadOnlyFile: @unchecked Sendable {
         }
     }
 
+    /// Calls `body` with the bytes of `[from, to)` in order, at most a megabyte at a time, through
+    /// one reused buffer (valid only during the call): a whole component is never held in memory.
+    func forEachPiece(from: Int = 0, to end: Int? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let end = end ?? size
+        guard from < end else { return }
+        var piece = [UInt8](repeating: 0, count: min(end - from, 1 << 20))
+        var at = from
+        while at < end {
+            let n = min(piece.count, end - at)
+            try piece.withUnsafeMutableBytes { b in
+                let part = UnsafeMutableRawBufferPointer(rebasing: b[0 ..< n])
+                try read(at: at, n, into: part)
+                try body(UnsafeRawBufferPointer(part))
+            }
+            at += n
+        }
+    }
+
     /// The kernel may drop the cached pages of `[offset, offset + count)` (data read once, such as
     /// compaction inputs, so it does not push hotter pages out).
     func dropCachedPages(_ offset: Int, _ count: Int) {

@@ -53,7 +53,9 @@ extension StorageEngine {
         // Returned first, so the outputs' parts do not add to memory the inputs freed but still hold.
         if trim { HeapTrim.returnFreedMemory() }
         for o in outputs {
-            do { try o.loadDeferredParts(withSeekIndex: withSeekIndex) } catch {
+            // A filter built now is written by the compaction too (its outputs are published
+            // without one).
+            do { metrics.add(metrics.compactionBytesWritten, try o.loadDeferredParts(withSeekIndex: withSeekIndex)) } catch {
                 logger.warning("bloom filter or seek index not loaded; reads and seeks read the SSTable's index", metadata: ["sstable": "\(o.descriptor.path(.data))", "error": "\(error)"])
             }
         }

@@ -71,8 +71,7 @@ struct BloomFilter: Sendable {
         guard file.size >= 18 else { throw corrupt(0, "file too short (\(file.size) bytes)") }
         var header = [UInt8](repeating: 0, count: 14)
         try header.withUnsafeMutableBytes { try file.read(at: 0, 14, into: $0) }
-        if Array(header[0 ..< 4]) != Array("BSBF".utf8) { throw corrupt(0, "bad magic, expected BSBF") }
-        if header[4] != 1 { throw corrupt(4, "unsupported version \(header[4])") }
+        try header.withUnsafeBytes { try SSTableMetadata.checkMagic($0, magic: "BSBF", path: path) }
         let k = Int(header[5])
         let n = header[6 ..< 14].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard k >= 1, n >= 1, n == UInt64((file.size - 18) / 8), (file.size - 18) % 8 == 0 else {
@@ -84,10 +83,7 @@ struct BloomFilter: Sendable {
         }
         var crc = header.withUnsafeBytes { Checksum.update(0, $0) }
         try withLittleEndianPieces(words) { crc = Checksum.update(crc, $0) }
-        var trailer = [UInt8](repeating: 0, count: 4)
-        try trailer.withUnsafeMutableBytes { try file.read(at: file.size - 4, 4, into: $0) }
-        let stored = UInt32(trailer[0]) | UInt32(trailer[1]) << 8 | UInt32(trailer[2]) << 16 | UInt32(trailer[3]) << 24
-        if stored != crc { throw corrupt(file.size - 4, "checksum mismatch (stored \(stored), computed \(crc))") }
+        try SSTableMetadata.checkCRC(stored: SSTableMetadata.storedCRC(file), computed: crc, path: path, at: file.size - 4)
         return BloomFilter(words: 1.littleEndian == 1 ? words : words.map { UInt64(littleEndian: $0) }, hashCount: k)
     }
 

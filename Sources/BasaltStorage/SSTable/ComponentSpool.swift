@@ -40,19 +40,7 @@ final class ComponentSpool {
         try drain()
         try spool.close()
         let entries = try ReadOnlyFile(path: spoolPath)
-        try FileSystem.writeChecksummed(path, header: header) { write in
-            var piece = [UInt8](repeating: 0, count: min(entries.size, 1 << 20))
-            var at = 0
-            while at < entries.size {
-                let n = min(piece.count, entries.size - at)
-                try piece.withUnsafeMutableBytes { b in
-                    let part = UnsafeMutableRawBufferPointer(rebasing: b[0 ..< n])
-                    try entries.read(at: at, n, into: part)
-                    try write(UnsafeRawBufferPointer(part))
-                }
-                at += n
-            }
-        }
+        try FileSystem.writeChecksummed(path, header: header) { write in try entries.forEachPiece(write) }
         try FileSystem.remove(spoolPath)
     }
 

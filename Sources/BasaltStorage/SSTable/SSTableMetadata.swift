@@ -173,16 +173,18 @@ struct IndexSummary: Sendable {
     }
 }
 
+/// The framing every checked component shares: magic (4 bytes), version 1, the body, then the
+/// CRC32C (LE) of everything before it.
 enum SSTableMetadata {
     /// Verifies the trailing CRC and magic + version 1 of a small component, then decodes its body.
     static func checked<T>(_ bytes: [UInt8], magic: String, path: String, _ body: (inout ByteReader) throws(DecodeError) -> T) throws -> T {
         guard bytes.count >= 9 else { throw StorageError.corrupt(path: path, offset: 0, reason: "file too short (\(bytes.count) bytes)") }
         let end = bytes.count - 4
-        let stored = UInt32(bytes[end]) | UInt32(bytes[end + 1]) << 8 | UInt32(bytes[end + 2]) << 16 | UInt32(bytes[end + 3]) << 24
-        let actual = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[0 ..< end])) }
-        if stored != actual { throw StorageError.corrupt(path: path, offset: end, reason: "checksum mismatch (stored \(stored), computed \(actual))") }
-        if Array(bytes[0 ..< 4]) != Array(magic.utf8) { throw StorageError.corrupt(path: path, offset: 0, reason: "bad magic, expected \(magic)") }
-        if bytes[4] != 1 { throw StorageError.corrupt(path: path, offset: 4, reason: "unsupported version \(bytes[4])") }
+        try bytes.withUnsafeBytes { all in
+            try checkCRC(stored: UInt32(littleEndian: all.loadUnaligned(fromByteOffset: end, as: UInt32.self)),
+                         computed: Checksum.crc32c(UnsafeRawBufferPointer(rebasing: all[0 ..< end])), path: path, at: end)
+            try checkMagic(all, magic: magic, path: path)
+        }
         var r = ByteReader(bytes, from: 5, to: end)
         do throws(DecodeError) {
             let v = try body(&r)
@@ -191,6 +193,24 @@ enum SSTableMetadata {
         } catch {
             throw StorageError.corrupt(path: path, offset: error.offset, reason: error.description)
         }
+    }
+
+    /// Checks the magic and version 1 at the front of a component (`front` holds at least 5 bytes).
+    static func checkMagic(_ front: UnsafeRawBufferPointer, magic: String, path: String) throws {
+        if !front.prefix(4).elementsEqual(magic.utf8) { throw StorageError.corrupt(path: path, offset: 0, reason: "bad magic, expected \(magic)") }
+        if front[4] != 1 { throw StorageError.corrupt(path: path, offset: 4, reason: "unsupported version \(front[4])") }
+    }
+
+    /// Compares a component's stored CRC (its trailer, at offset `at`) with the computed one.
+    static func checkCRC(stored: UInt32, computed: UInt32, path: String, at: Int) throws {
+        if stored != computed { throw StorageError.corrupt(path: path, offset: at, reason: "checksum mismatch (stored \(stored), computed \(computed))") }
+    }
+
+    /// The CRC a component file stores in its last four bytes.
+    static func storedCRC(_ file: ReadOnlyFile) throws -> UInt32 {
+        var stored: UInt32 = 0
+        try withUnsafeMutableBytes(of: &stored) { try file.read(at: file.size - 4, 4, into: $0) }
+        return UInt32(littleEndian: stored)
     }
 }
 

@@ -75,25 +75,14 @@ final class SSTableReader: @unchecked Sendable {
         // a megabyte at a time.
         let indexFile = try ReadOnlyFile(path: d.path(.index))
         self.indexFile = indexFile
-        guard indexFile.size >= 9 else { throw StorageError.corrupt(path: d.path(.index), offset: 0, reason: "bad index header") }
+        guard indexFile.size >= 9 else { throw StorageError.corrupt(path: d.path(.index), offset: 0, reason: "file too short (\(indexFile.size) bytes)") }
         let end = indexFile.size - 4
+        var front = [UInt8](repeating: 0, count: 5)
+        try front.withUnsafeMutableBytes { try indexFile.read(at: 0, 5, into: $0) }
+        try front.withUnsafeBytes { try SSTableMetadata.checkMagic($0, magic: "BSIX", path: d.path(.index)) }
         var crc: UInt32 = 0
-        var stored: UInt32 = 0
-        var piece = [UInt8](repeating: 0, count: min(indexFile.size, 1 << 20))
-        var at = 0
-        while at < indexFile.size {
-            let n = min(piece.count, indexFile.size - at)
-            try piece.withUnsafeMutableBytes { try indexFile.read(at: at, n, into: $0) }
-            if at == 0, Array(piece[0 ..< 4]) != Array("BSIX".utf8) || piece[4] != 1 {
-                throw StorageError.corrupt(path: d.path(.index), offset: 0, reason: "bad index header")
-            }
-            piece.withUnsafeBytes { b in
-                crc = Checksum.update(crc, UnsafeRawBufferPointer(rebasing: b[0 ..< max(0, min(n, end - at))]))
-                for i in 0 ..< n where at + i >= end { stored |= UInt32(b[i]) << (8 * UInt32(at + i - end)) }
-            }
-            at += n
-        }
-        if stored != crc { throw StorageError.corrupt(path: d.path(.index), offset: end, reason: "index checksum mismatch") }
+        try indexFile.forEachPiece(to: end) { crc = Checksum.update(crc, $0) }
+        try SSTableMetadata.checkCRC(stored: SSTableMetadata.storedCRC(indexFile), computed: crc, path: d.path(.index), at: end)
         indexEnd = end
         self.seekBudget = seekBudget
         data = try ReadOnlyFile(path: d.path(.data))
@@ -122,12 +111,14 @@ final class SSTableReader: @unchecked Sendable {
 
     /// Loads the bloom filter (or builds it from the index when the SSTable has none) and, with
     /// `withSeekIndex`, builds the seek index (if there is a budget with room for it), unless they
-    /// are loaded. Both built parts come from one pass over the index.
-    func loadDeferredParts(withSeekIndex: Bool) throws {
+    /// are loaded. Both built parts come from one pass over the index. Returns the bytes of a
+    /// filter it built and wrote (0 when none).
+    @discardableResult
+    func loadDeferredParts(withSeekIndex: Bool) throws -> Int {
         try loading.withLock { _ in try loadMissingParts(withSeekIndex: withSeekIndex) }
     }
 
-    private func loadMissingParts(withSeekIndex: Bool) throws {
+    private func loadMissingParts(withSeekIndex: Bool) throws -> Int {
         var buildsFilter = false
         if filter.load() == nil {
             if FileSystem.exists(descriptor.path(.filter)) {
@@ -142,7 +133,7 @@ final class SSTableReader: @unchecked Sendable {
             let want = TokenPrefixIndex.memoryBytes(forPartitions: expected)
             if seekBudget.reserve(want) { reserved = want }
         }
-        guard buildsFilter || reserved > 0 else { return }
+        guard buildsFilter || reserved > 0 else { return 0 }
         var prefixes = reserved > 0 ? TokenPrefixIndex.Builder(expectedPartitions: expected) : nil
         var bloom = buildsFilter ? BloomFilter(expectedKeys: expected, falsePositiveRate: filterFalsePositiveRate) : nil
         let path = descriptor.path(.index)
@@ -166,25 +157,31 @@ final class SSTableReader: @unchecked Sendable {
                 seekBudget.release(reserved)
             }
         }
+        var written = 0
         if let bloom {
-            if persistsBuiltFilter { persist(bloom) }
+            if persistsBuiltFilter { written = persist(bloom) }
             _ = filter.storeIfNil(LoadedFilter(bloom))
         }
+        return written
     }
 
-    /// Writes a filter built from the index as the SSTable's Filter component. A failure (a full
-    /// disk) only costs building it again at the next start; the filter in memory serves meanwhile.
-    private func persist(_ bloom: BloomFilter) {
+    /// Writes a filter built from the index as the SSTable's Filter component; returns its bytes
+    /// (0 when it could not be written). A failure (a full disk) only costs building it again at
+    /// the next start; the filter in memory serves meanwhile.
+    private func persist(_ bloom: BloomFilter) -> Int {
         let d = descriptor
         do {
             try bloom.write(to: d.temporaryPath(.filter))
             try FileSystem.rename(d.temporaryPath(.filter), d.path(.filter))
             try FileSystem.syncDirectory(d.directory)
-            filterBytes.store(try FileSystem.fileSize(d.path(.filter)), ordering: .relaxed)
+            let bytes = try FileSystem.fileSize(d.path(.filter))
+            filterBytes.store(bytes, ordering: .relaxed)
             // Compacted away meanwhile: its other files are gone, so this one goes too.
             if !FileSystem.exists(d.path(.toc)) { try FileSystem.remove(d.path(.filter)) }
+            return bytes
         } catch {
             try? FileSystem.remove(d.temporaryPath(.filter))
+            return 0
         }
     }
 
