@@ -89,5 +89,15 @@ struct WorkerThreadPriorityTests {
         plain.join()
         #expect(seen.withLock { $0 } == creator)
     }
+
+    /// A worker carries its name (as `top -H` and `perf` show it), not its creator's.
+    @Test func aWorkerIsNamed() {
+        let seen = Mutex<String?>(nil)
+        let t = WorkerThread(name: "commitlog-sync") {
+            seen.withLock { $0 = (try? FileSystem.readAll("/proc/thread-self/comm")).map { String(decoding: $0, as: UTF8.self) } }
+        }
+        t.join()
+        #expect(seen.withLock { $0 } == "commitlog-sync\n")
+    }
     #endif
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CMalloc
 
 /// A dedicated OS thread running one closure (the commit-log sync loop, a flush or compaction
 /// worker, an index build). Storage work never runs on an event-loop thread or the cooperative pool.
@@ -26,8 +27,8 @@ public final class WorkerThread: @unchecked Sendable {
     public init(name: String, niceness: Int32 = 0, _ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(name, niceness, body)).toOpaque()
         let rc = pthread_create(&thread, nil, { arg in
-            // Named threads would need pthread_setname_np, which Glibc's module map does not export.
             let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            _ = basalt_name_this_thread(b.name)
             if b.niceness > 0 { WorkerThread.lowerPriority(by: b.niceness) }
             b.body()
             return nil
