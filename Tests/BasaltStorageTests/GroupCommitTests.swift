@@ -94,7 +94,12 @@ struct WorkerThreadPriorityTests {
     @Test func aWorkerIsNamed() {
         let seen = Mutex<String?>(nil)
         let t = WorkerThread(name: "commitlog-sync") {
-            seen.withLock { $0 = (try? FileSystem.readAll("/proc/thread-self/comm")).map { String(decoding: $0, as: UTF8.self) } }
+            // /proc files report a size of 0: read until the end instead.
+            let fd = open("/proc/thread-self/comm", O_RDONLY)
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 64) }
+            close(fd)
+            seen.withLock { $0 = String(decoding: buffer.prefix(max(0, n)), as: UTF8.self) }
         }
         t.join()
         #expect(seen.withLock { $0 } == "commitlog-sync\n")
