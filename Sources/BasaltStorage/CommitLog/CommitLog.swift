@@ -60,6 +60,15 @@ final class CommitLog: @unchecked Sendable {
     private var lost: [(after: CommitLogPosition, upTo: CommitLogPosition, error: StorageError)] = []
     private let onFatal: @Sendable (StorageError) -> Void
     private var thread: WorkerThread?
+    /// Prepares zero-filled files for new segments (nil: segments grow as they are written).
+    private let preallocator: CommitLogPreallocator?
+    /// Where a segment that grows rolls over: a megabyte when segments are preallocated (the next
+    /// is then likely prepared), else the segment size.
+    private let growingSegmentBytes: Int
+    /// Where the active segment rolls over (under `cond`).
+    private var activeLimit: Int
+    /// Prepared files taken for segments the sync thread has not opened yet (under `cond`).
+    private var preparedPaths: [UInt64: String] = [:]
     /// Duration of each fsync of a segment, nanoseconds.
     let syncLatency = BucketHistogram.latency()
     /// Syncs that released more than one writer (each may be followed by a window before the next).
@@ -79,8 +88,11 @@ final class CommitLog: @unchecked Sendable {
 
     /// Opens a new log whose first segment id is `firstSegmentId`.
     /// `onFatal` is called (on the sync thread) when the policy is `die` and a write failed.
+    /// With `preallocateSegments`, segments after the first are written over zero-filled files of
+    /// their full size (``CommitLogPreallocator``).
     init(directory: String, mode: CommitLogSyncMode, segmentBytes: Int, bufferLimitBytes: Int, firstSegmentId: UInt64,
          failurePolicy: CommitFailurePolicy = .stop, probeIntervalNanos: UInt64 = 1_000_000_000,
+         preallocateSegments: Bool = false,
          onFatal: @escaping @Sendable (StorageError) -> Void = { _ in }, logger: Logger) throws {
         let lock = ConditionLock()
         cond = lock
@@ -94,6 +106,10 @@ final class CommitLog: @unchecked Sendable {
         self.bufferLimit = max(bufferLimitBytes, 1 << 20)
         self.logger = logger
         try FileSystem.makeDirectories(directory)
+        preallocator = preallocateSegments
+            ? try CommitLogPreallocator(directory: directory, segmentBytes: self.segmentBytes, logger: logger) : nil
+        growingSegmentBytes = preallocateSegments ? min(self.segmentBytes, 1 << 20) : self.segmentBytes
+        activeLimit = growingSegmentBytes
         activeId = firstSegmentId
         bufferSegment = firstSegmentId
         activeSize = CommitLogSegmentFormat.headerSize
@@ -130,7 +146,7 @@ final class CommitLog: @unchecked Sendable {
         }
         if let refusal = gate.refusal { throw refusal }
         if closing { throw .closed }
-        if activeSize + size > segmentBytes && activeSize > CommitLogSegmentFormat.headerSize {
+        if activeSize + size > activeLimit && activeSize > CommitLogSegmentFormat.headerSize {
             rollOver()
         }
         let offset = activeSize
@@ -155,6 +171,12 @@ final class CommitLog: @unchecked Sendable {
         bufferedBytes += activeSize
         segments[activeId] = Segment()
         appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
+        if let prepared = preallocator?.take() {
+            preparedPaths[activeId] = prepared
+            activeLimit = segmentBytes
+        } else {
+            activeLimit = growingSegmentBytes
+        }
     }
 
     /// Starts a new segment whose id is above `id`, so that positions recorded in SSTables written
@@ -169,6 +191,7 @@ final class CommitLog: @unchecked Sendable {
                 segments[activeId] = nil
                 bufferedBytes -= min(bufferedBytes, buffer.count)
             }
+            if let prepared = preparedPaths.removeValue(forKey: activeId) { preparedPaths[id + 1] = prepared }
             activeId = id + 1
             bufferSegment = activeId
             buffer.removeAll(keepingCapacity: true)
@@ -264,6 +287,8 @@ final class CommitLog: @unchecked Sendable {
         }
         thread?.join()
         thread = nil
+        preallocator?.close()
+        for path in cond.withLock({ preparedPaths.values }) { try? FileSystem.remove(path) }
     }
 
     // MARK: sync thread
@@ -346,7 +371,13 @@ final class CommitLog: @unchecked Sendable {
                             closedIds.append(fileId)
                         }
                         file = nil
-                        file = try WritableFile(path: directory + "/" + CommitLogSegmentFormat.fileName(id))
+                        let path = directory + "/" + CommitLogSegmentFormat.fileName(id)
+                        if let prepared = cond.withLock({ preparedPaths.removeValue(forKey: id) }) {
+                            try FileSystem.rename(prepared, path)
+                            file = try WritableFile(overwriting: path)
+                        } else {
+                            file = try WritableFile(path: path)
+                        }
                         fileId = id
                         // The new file's directory entry must be durable before anything in it is
                         // acknowledged (fdatasync covers the file, not its name).
@@ -425,8 +456,12 @@ final class CommitLog: @unchecked Sendable {
             lost.append((synced, appended, error))
             if lost.count > 64 { lost.removeFirst(lost.count - 64) }
         }
-        for id in writtenIds + sealed.map(\.0) + [bufferSegment] { segments[id]?.closed = true }
+        for id in writtenIds + sealed.map(\.0) + [bufferSegment] {
+            segments[id]?.closed = true
+            if let prepared = preparedPaths.removeValue(forKey: id) { try? FileSystem.remove(prepared) }
+        }
         sealed = []
+        activeLimit = growingSegmentBytes
         activeId += 1
         bufferSegment = activeId
         buffer.removeAll(keepingCapacity: true)

@@ -7,9 +7,17 @@ import BasaltCore
 /// Records follow back to back: payload length (u32 LE), CRC32C of those four bytes (u32 LE), the
 /// payload (a ``Mutation`` encoding), CRC32C of the payload (u32 LE). A record's position is the
 /// offset of its length field.
+///
+/// A segment is usually preallocated: created zero-filled at its full size before it is used
+/// (``CommitLogPreallocator``), so appending does not grow the file and a sync writes only the
+/// data, not the inode too. Its records then end where eight zero bytes (a length of 0, whose
+/// checksum would not be 0), or the fewer bytes left, all zero, follow: the clean end of the segment.
 enum CommitLogSegmentFormat {
     static let headerSize = 20
     static let recordOverhead = 12
+    /// Name prefix of a preallocated file not yet taken as a segment (ends in ".tmp", so it is never
+    /// mistaken for a segment).
+    static let preallocatedPrefix = "CommitLog-prealloc-"
 
     static func fileName(_ id: UInt64) -> String { "CommitLog-\(id).log" }
 
@@ -89,6 +97,9 @@ struct CommitLogSegmentReader {
         }
         var off = h
         while off < bytes.count {
+            // The zero-filled rest of a preallocated segment (a length of 0 and its checksum 0, or
+            // fewer bytes than that, all zero): its records end here.
+            if bytes[off ..< min(off + 8, bytes.count)].allSatisfy({ $0 == 0 }) { return nil }
             if bytes.count - off < CommitLogSegmentFormat.recordOverhead {
                 return .init(path: path, offset: off, reason: "partial record header (\(bytes.count - off) bytes)")
             }

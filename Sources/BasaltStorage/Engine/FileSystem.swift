@@ -155,6 +155,15 @@ final class WritableFile {
         }
     }
 
+    /// Opens an existing file to write it again from its start, over what it holds, without
+    /// truncating it (a preallocated commit-log segment). `size` counts the bytes written.
+    init(overwriting path: String) throws {
+        self.path = path
+        trickleSyncBytes = 0
+        fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { throw FileSystem.fail(path, "open for writing") }
+    }
+
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {

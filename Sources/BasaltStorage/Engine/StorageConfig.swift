@@ -26,6 +26,9 @@ public struct StorageConfig: Sendable {
     public var commitLogSync: CommitLogSyncMode = .default
     /// Segment files roll over at this size; a single mutation may not exceed half of it.
     public var commitLogSegmentBytes = 32 << 20
+    /// Segments are written over zero-filled files prepared ahead at their full size, so a sync
+    /// writes the data and not the file's size too; off, each segment grows as it is written.
+    public var commitLogPreallocation = true
     /// Bytes the commit log may hold in memory not yet written; writers wait (blocking API) or get
     /// ``StorageError/overloaded(_:)`` (non-blocking API) beyond it.
     public var commitLogBufferLimitBytes = 16 << 20

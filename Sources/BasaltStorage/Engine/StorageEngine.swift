@@ -93,6 +93,7 @@ public final class StorageEngine: @unchecked Sendable {
         commitLog = try CommitLog(directory: logDir, mode: config.commitLogSync, segmentBytes: config.commitLogSegmentBytes,
                                   bufferLimitBytes: config.commitLogBufferLimitBytes, firstSegmentId: first,
                                   failurePolicy: config.commitFailurePolicy, probeIntervalNanos: config.commitLogProbeIntervalNanos,
+                                  preallocateSegments: config.commitLogPreallocation,
                                   onFatal: { e in onDiskFailure(.exitProcess, e) }, logger: logger)
         writeStalls = WriteStallHistograms(commitLogBuffer: commitLog.bufferWaits)
         cache = ChunkCache(capacityBytes: config.chunkCacheBytes)

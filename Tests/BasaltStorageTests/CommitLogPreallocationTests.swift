@@ -1,0 +1,152 @@
+import BasaltCore
+@testable import BasaltStorage
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Segments after the first roll-over are written over zero-filled files of their full size;
+/// replay ends each one cleanly at its zero-filled rest, and still finds a torn record.
+@Suite("Commit-log segment preallocation")
+struct CommitLogPreallocationTests {
+    let schema = TestSchemas.keyValue()
+    static let segmentBytes = 128 << 10
+
+    func config(preallocate: Bool = true) -> StorageConfig {
+        var c = StorageConfig()
+        c.commitLogSync = .batch
+        c.commitLogSegmentBytes = Self.segmentBytes
+        c.commitLogPreallocation = preallocate
+        c.automaticCompaction = false
+        return c
+    }
+
+    /// Commit-log files by name, with their sizes.
+    func logFiles(_ dir: TemporaryDirectory) throws -> [(name: String, size: Int)] {
+        try FileSystem.list(dir.path + "/commitlog").sorted().map { ($0, try FileSystem.fileSize(dir.path + "/commitlog/" + $0)) }
+    }
+
+    /// Writes keys `range` with 1 KiB values (a segment holds about a hundred).
+    func write(_ e: StorageEngine, _ range: Range<Int>) throws {
+        for i in range { try e.apply(kvMutation(schema, i, value: [UInt8](repeating: UInt8(i & 0xFF), count: 1024))) }
+    }
+
+    func value(_ e: StorageEngine, _ i: Int) throws -> [UInt8]? { try kvValue(e, schema, i) }
+
+    @Test func laterSegmentsArePreallocatedAndReplayStopsCleanlyAtTheirZeros() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        // Until the first roll-over nothing is prepared: a short-lived engine writes no zeros.
+        try write(e, 0 ..< 10)
+        #expect(try logFiles(dir).allSatisfy { !$0.name.hasPrefix(CommitLogSegmentFormat.preallocatedPrefix) })
+        // Segments roll over (at the segment size, or sooner while they grow) and later ones are
+        // taken from prepared files: full-sized though only partly written.
+        var rounds = 0
+        while try logFiles(dir).filter({ $0.name.hasSuffix(".log") && $0.size == Self.segmentBytes }).count < 2 && rounds < 200 {
+            try write(e, 10 + rounds * 50 ..< 10 + (rounds + 1) * 50)
+            rounds += 1
+            if rounds % 4 == 0 { usleep(20_000) } // let the preparing thread run on a loaded machine
+        }
+        let written = 10 + rounds * 50
+        let full = try logFiles(dir).filter { $0.name.hasSuffix(".log") && $0.size == Self.segmentBytes }
+        let listing = try logFiles(dir)
+        #expect(full.count >= 2, "segments: \(listing)")
+        e.close(flush: false)
+        // A clean close leaves no prepared file behind.
+        #expect(try logFiles(dir).allSatisfy { !$0.name.hasPrefix(CommitLogSegmentFormat.preallocatedPrefix) })
+        let report: CommitLogReplayReport
+        (e, report) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        defer { e.close() }
+        #expect(report.tornTails.isEmpty, "\(report)")
+        #expect(report.replayed == written)
+        for i in [0, 9, 10, written / 2, written - 1] {
+            #expect(try value(e, i) == [UInt8](repeating: UInt8(i & 0xFF), count: 1024))
+        }
+        #expect(try value(e, written) == nil)
+    }
+
+    /// A crash in the middle of a record in a preallocated segment: the record is torn, the
+    /// records before it are replayed, and the zeros after it are not mistaken for its end.
+    @Test func aTornRecordInAPreallocatedSegmentIsFound() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var (e, _) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        var written = 0
+        while try logFiles(dir).filter({ $0.name.hasSuffix(".log") && $0.size == Self.segmentBytes }).isEmpty && written < 10_000 {
+            try write(e, written ..< written + 50)
+            written += 50
+            usleep(5_000)
+        }
+        // A few records in the preallocated segment, then its tail.
+        try write(e, written ..< written + 5)
+        written += 5
+        e.close(flush: false)
+        let (name, _) = try #require(try logFiles(dir).filter { $0.name.hasSuffix(".log") && $0.size == Self.segmentBytes }.last)
+        let path = dir.path + "/commitlog/" + name
+        var bytes = try FileSystem.readAll(path)
+        // The last record ends at the last byte that is not zero (or up to three bytes after it,
+        // when its checksum ends in zeros): zeroing the five bytes before that end damages it.
+        let end = try #require(bytes.lastIndex { $0 != 0 }) + 1
+        for i in end - 5 ..< end { bytes[i] = 0 }
+        let f = try WritableFile(path: path)
+        try f.write(bytes)
+        try f.close()
+        let report: CommitLogReplayReport
+        (e, report) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        defer { e.close() }
+        #expect(report.tornTails.count == 1)
+        #expect(report.tornTails.first?.path == path)
+        #expect(report.replayed == written - 1)
+        #expect(try value(e, written - 2) != nil)
+        #expect(try value(e, written - 1) == nil)
+    }
+
+    /// A segment's records end cleanly at zeros, however few are left after the last record, and
+    /// not at bytes that are not all zero.
+    @Test func theZeroFilledRestEndsASegmentWhateverItsLength() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try FileSystem.makeDirectories(dir.path)
+        var records = CommitLogSegmentFormat.header(5)
+        for payload in [[UInt8](repeating: 7, count: 40), [1, 2, 3]] {
+            payload.withUnsafeBytes { CommitLogSegmentFormat.appendRecord($0, to: &records) }
+        }
+        for (tail, torn) in [([UInt8](), false), ([0], false), (Array(repeating: 0, count: 9), false),
+                             (Array(repeating: 0, count: 4096), false), ([0, 0, 0, 0, 0, 0, 0, 1], true),
+                             (Array(repeating: 0xFF, count: 12), true)] {
+            let path = dir.path + "/CommitLog-5.log"
+            try FileSystem.writeFile(path, records + tail)
+            var payloads: [[UInt8]] = []
+            let found = try CommitLogSegmentReader(path: path, id: 5).forEachRecord { _, p in payloads.append(p) }
+            #expect(payloads == [[UInt8](repeating: 7, count: 40), [1, 2, 3]])
+            #expect((found != nil) == torn, "tail of \(tail.count) bytes: \(String(describing: found))")
+        }
+    }
+
+    /// Files prepared by a process that did not close cleanly are removed at the next start.
+    @Test func leftoverPreparedFilesAreRemoved() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try FileSystem.makeDirectories(dir.path + "/commitlog")
+        let leftover = dir.path + "/commitlog/" + CommitLogSegmentFormat.preallocatedPrefix + "7.tmp"
+        try FileSystem.writeFile(leftover, [UInt8](repeating: 0, count: 4096))
+        let (e, report) = try StorageEngine.open(directory: dir.path, config: config(), tables: [schema], logger: .test)
+        defer { e.close() }
+        #expect(report.segments == 0)
+        #expect(!FileSystem.exists(leftover))
+    }
+
+    /// Without preallocation every segment grows as it is written and rolls over at its size.
+    @Test func withoutPreallocationSegmentsGrow() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let (e, _) = try StorageEngine.open(directory: dir.path, config: config(preallocate: false), tables: [schema], logger: .test)
+        defer { e.close() }
+        try write(e, 0 ..< 400)
+        let files = try logFiles(dir)
+        #expect(files.count >= 3)
+        #expect(files.allSatisfy { $0.name.hasSuffix(".log") && $0.size <= Self.segmentBytes })
+        #expect(files.dropLast().allSatisfy { $0.size > Self.segmentBytes / 2 })
+    }
+}
