@@ -50,6 +50,9 @@ struct CommitLogPreallocationTests {
         }
         let written = 10 + rounds * 50
         let full = try logFiles(dir).filter { $0.name.hasSuffix(".log") && $0.size == Self.segmentBytes }
+        // Every prepared file is counted, whether taken yet or not.
+        #expect(e.counters.commitLogPreallocatedBytes >= full.count * Self.segmentBytes)
+        #expect(e.counters.commitLogPreallocatedBytes % Self.segmentBytes == 0)
         let listing = try logFiles(dir)
         #expect(full.count >= 2, "segments: \(listing)")
         e.close(flush: false)

@@ -89,10 +89,10 @@ final class CommitLog: @unchecked Sendable {
     /// Opens a new log whose first segment id is `firstSegmentId`.
     /// `onFatal` is called (on the sync thread) when the policy is `die` and a write failed.
     /// With `preallocateSegments`, segments after the first are written over zero-filled files of
-    /// their full size (``CommitLogPreallocator``).
+    /// their full size (``CommitLogPreallocator``), each reported to `onPreallocated` with its bytes.
     init(directory: String, mode: CommitLogSyncMode, segmentBytes: Int, bufferLimitBytes: Int, firstSegmentId: UInt64,
          failurePolicy: CommitFailurePolicy = .stop, probeIntervalNanos: UInt64 = 1_000_000_000,
-         preallocateSegments: Bool = false,
+         preallocateSegments: Bool = false, onPreallocated: @escaping @Sendable (Int) -> Void = { _ in },
          onFatal: @escaping @Sendable (StorageError) -> Void = { _ in }, logger: Logger) throws {
         let lock = ConditionLock()
         cond = lock
@@ -107,7 +107,7 @@ final class CommitLog: @unchecked Sendable {
         self.logger = logger
         try FileSystem.makeDirectories(directory)
         preallocator = preallocateSegments
-            ? try CommitLogPreallocator(directory: directory, segmentBytes: self.segmentBytes, logger: logger) : nil
+            ? try CommitLogPreallocator(directory: directory, segmentBytes: self.segmentBytes, logger: logger, onPrepared: onPreallocated) : nil
         growingSegmentBytes = preallocateSegments ? min(self.segmentBytes, 1 << 20) : self.segmentBytes
         activeLimit = growingSegmentBytes
         activeId = firstSegmentId

@@ -20,6 +20,8 @@ final class CommitLogPreallocator: @unchecked Sendable {
     private let directory: String
     private let bytes: Int
     private let logger: Logger
+    /// Called with the bytes of each file prepared.
+    private let onPrepared: @Sendable (Int) -> Void
     private let cond = ConditionLock()
     private var ready: String?
     private var wanted = false
@@ -28,10 +30,11 @@ final class CommitLogPreallocator: @unchecked Sendable {
     private var thread: WorkerThread?
 
     /// Removes files a previous process prepared and did not use.
-    init(directory: String, segmentBytes: Int, logger: Logger) throws {
+    init(directory: String, segmentBytes: Int, logger: Logger, onPrepared: @escaping @Sendable (Int) -> Void = { _ in }) throws {
         self.directory = directory
         bytes = segmentBytes
         self.logger = logger
+        self.onPrepared = onPrepared
         for name in try FileSystem.list(directory) where name.hasPrefix(CommitLogSegmentFormat.preallocatedPrefix) {
             try FileSystem.remove(directory + "/" + name)
         }
@@ -72,6 +75,7 @@ final class CommitLogPreallocator: @unchecked Sendable {
             guard let path else { return }
             do {
                 try prepare(path)
+                onPrepared(bytes)
                 cond.withLock {
                     ready = path
                     wanted = false

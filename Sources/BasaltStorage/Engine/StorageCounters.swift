@@ -7,6 +7,8 @@ public struct StorageCounters: Hashable, Sendable {
     /// Bytes of mutation encodings written (the logical write volume).
     public var bytesWritten = 0
     public var commitLogBytes = 0
+    /// Zero bytes written to prepare commit-log segments (``StorageConfig/commitLogPreallocation``).
+    public var commitLogPreallocatedBytes = 0
     public var reads = 0
     public var scans = 0
     public var flushes = 0
@@ -58,6 +60,7 @@ final class StorageMetrics: Sendable {
     let writes = Atomic<Int>(0)
     let bytesWritten = Atomic<Int>(0)
     let commitLogBytes = Atomic<Int>(0)
+    let commitLogPreallocatedBytes = Atomic<Int>(0)
     let reads = Atomic<Int>(0)
     let scans = Atomic<Int>(0)
     let flushes = Atomic<Int>(0)
@@ -87,6 +90,7 @@ final class StorageMetrics: Sendable {
         c.writes = writes.load(ordering: .relaxed)
         c.bytesWritten = bytesWritten.load(ordering: .relaxed)
         c.commitLogBytes = commitLogBytes.load(ordering: .relaxed)
+        c.commitLogPreallocatedBytes = commitLogPreallocatedBytes.load(ordering: .relaxed)
         c.reads = reads.load(ordering: .relaxed)
         c.scans = scans.load(ordering: .relaxed)
         c.flushes = flushes.load(ordering: .relaxed)

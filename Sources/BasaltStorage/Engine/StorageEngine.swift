@@ -94,6 +94,7 @@ public final class StorageEngine: @unchecked Sendable {
                                   bufferLimitBytes: config.commitLogBufferLimitBytes, firstSegmentId: first,
                                   failurePolicy: config.commitFailurePolicy, probeIntervalNanos: config.commitLogProbeIntervalNanos,
                                   preallocateSegments: config.commitLogPreallocation,
+                                  onPreallocated: { [metrics] n in metrics.add(metrics.commitLogPreallocatedBytes, n) },
                                   onFatal: { e in onDiskFailure(.exitProcess, e) }, logger: logger)
         writeStalls = WriteStallHistograms(commitLogBuffer: commitLog.bufferWaits)
         cache = ChunkCache(capacityBytes: config.chunkCacheBytes)
