@@ -22,6 +22,16 @@ struct ThreadCountConfigTests {
         #expect(bad.problems().contains("event_loops must be between 0 (follow the machine's cores) and 256"))
     }
 
+    /// `commitlog_preallocate_segments`: on by default, reaches the storage engine, round-trips.
+    @Test func commitLogPreallocation() throws {
+        #expect(NodeConfig().commitLogPreallocateSegments)
+        #expect(StorageComponent.storageConfig(NodeConfig()).commitLogPreallocation)
+        let c = try NodeConfig().loading(yaml: "commitlog_preallocate_segments: false\n")
+        #expect(!c.commitLogPreallocateSegments)
+        #expect(!StorageComponent.storageConfig(c).commitLogPreallocation)
+        #expect(try NodeConfig().loading(yaml: c.yaml) == c)
+    }
+
     /// `background_cpu_share`: 0.25 by default, reaches the storage engine, and is range-checked.
     @Test func backgroundCPUShare() throws {
         #expect(NodeConfig().backgroundCPUShare == 0.25)

@@ -107,6 +107,7 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         case .periodic: s.commitLogSync = .periodic(intervalNanos: UInt64(c.commitLogSyncPeriodMillis) * 1_000_000)
         }
         s.commitLogSegmentBytes = c.commitLogSegmentSizeMiB << 20
+        s.commitLogPreallocation = c.commitLogPreallocateSegments
         s.memtableSizeLimitBytes = c.memtableSizeMiB << 20
         s.memtableTotalLimitBytes = max(s.memtableTotalLimitBytes, 4 * s.memtableSizeLimitBytes)
         if c.memtableHeapSpaceMiB > 0 {
