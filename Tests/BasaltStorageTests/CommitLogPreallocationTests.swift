@@ -125,6 +125,15 @@ struct CommitLogPreallocationTests {
             #expect(payloads == [[UInt8](repeating: 7, count: 40), [1, 2, 3]])
             #expect((found != nil) == torn, "tail of \(tail.count) bytes: \(String(describing: found))")
         }
+        // A prepared file renamed into place before its header was written holds no records; a
+        // header that is not all zeros and not a segment's is still reported.
+        let path = dir.path + "/CommitLog-6.log"
+        try FileSystem.writeFile(path, [UInt8](repeating: 0, count: 8192))
+        var none = 0
+        #expect(try CommitLogSegmentReader(path: path, id: 6).forEachRecord { _, _ in none += 1 } == nil)
+        #expect(none == 0)
+        try FileSystem.writeFile(path, [1] + [UInt8](repeating: 0, count: 8191))
+        #expect(try CommitLogSegmentReader(path: path, id: 6).forEachRecord { _, _ in none += 1 }?.reason == "bad segment header")
     }
 
     /// Files prepared by a process that did not close cleanly are removed at the next start.

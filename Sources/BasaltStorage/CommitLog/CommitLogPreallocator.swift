@@ -82,6 +82,7 @@ final class CommitLogPreallocator: @unchecked Sendable {
                 }
             } catch {
                 try? FileSystem.remove(path)
+                if case .closed? = error as? StorageError { return }
                 logger.warning("could not preallocate a commit-log segment; the next one grows as it is written",
                                metadata: ["error": "\(error)", "bytes": "\(bytes)"])
                 cond.withLock { wanted = false }

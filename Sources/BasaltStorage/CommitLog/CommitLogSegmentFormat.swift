@@ -87,6 +87,9 @@ struct CommitLogSegmentReader {
     func forEachRecord(_ body: (CommitLogPosition, [UInt8]) throws -> Void) throws -> CommitLogReplayReport.TornTail? {
         let bytes = try FileSystem.readAll(path)
         let h = CommitLogSegmentFormat.headerSize
+        // A prepared file renamed into place before its header was written (a crash right after
+        // a roll-over): a segment with no records.
+        if !bytes.isEmpty && bytes.prefix(h).allSatisfy({ $0 == 0 }) { return nil }
         guard bytes.count >= h else {
             return .init(path: path, offset: 0, reason: "segment shorter than its header (\(bytes.count) bytes)")
         }
