@@ -59,7 +59,8 @@ let package = Package(
         ),
         // Cache prefetch hints for the vector index (a header with one inline function).
         .systemLibrary(name: "CVectorUnits"),
-        // glibc's malloc_trim, to hand memory freed by compactions back to the kernel.
+        // glibc pieces the Glibc module does not export: malloc_trim (to hand memory freed by
+        // compactions back to the kernel) and naming the calling thread (loops and workers).
         .systemLibrary(name: "CMalloc"),
         .target(
             name: "BasaltCore"
@@ -75,7 +76,7 @@ let package = Package(
         .target(
             name: "BasaltNet",
             dependencies: [
-                "BasaltCore", "CLibUV", "CTLS",
+                "BasaltCore", "CLibUV", "CTLS", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]

@@ -5,9 +5,9 @@
 #ifdef __linux__
 #include <sys/prctl.h>
 /// Names the calling thread as `top -H`, `perf` and /proc show it (15 bytes kept).
-static inline int basalt_name_this_thread(const char *name) {
+static inline int basalt_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
 }
 #else
-static inline int basalt_name_this_thread(const char *name) { (void)name; return 0; }
+static inline int basalt_set_thread_name(const char *name) { (void)name; return 0; }
 #endif

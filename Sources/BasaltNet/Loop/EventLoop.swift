@@ -1,5 +1,6 @@
 import BasaltCore
 import CLibUV
+import CMalloc
 import Logging
 import Synchronization
 

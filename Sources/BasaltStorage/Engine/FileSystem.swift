@@ -236,13 +236,14 @@ final class ReadOnlyFile: @unchecked Sendable {
         }
     }
 
-    /// Calls `body` with the bytes of `[from, to)` in order, at most a megabyte at a time, through
-    /// one reused buffer (valid only during the call): a whole component is never held in memory.
-    func forEachPiece(from: Int = 0, to end: Int? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// Calls `body` with the file's bytes up to `end` (its size when nil) in order, at most a
+    /// megabyte at a time, through one reused buffer (valid only during the call): a whole
+    /// component is never held in memory.
+    func forEachPiece(to end: Int? = nil, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let end = end ?? size
-        guard from < end else { return }
-        var piece = [UInt8](repeating: 0, count: min(end - from, 1 << 20))
-        var at = from
+        guard end > 0 else { return }
+        var piece = [UInt8](repeating: 0, count: min(end, 1 << 20))
+        var at = 0
         while at < end {
             let n = min(piece.count, end - at)
             try piece.withUnsafeMutableBytes { b in

@@ -28,7 +28,7 @@ public final class WorkerThread: @unchecked Sendable {
         let box = Unmanaged.passRetained(Box(name, niceness, body)).toOpaque()
         let rc = pthread_create(&thread, nil, { arg in
             let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
-            _ = basalt_name_this_thread(b.name)
+            _ = basalt_set_thread_name(b.name)
             if b.niceness > 0 { WorkerThread.lowerPriority(by: b.niceness) }
             b.body()
             return nil
