@@ -42,8 +42,9 @@ public struct NodeConfig: Sendable, Equatable {
     /// (milliseconds, fractions allowed).
     public var commitLogGroupWindowMillis = 2.0
     public var commitLogSegmentSizeMiB = 32
-    /// Segments after the first are written over zero-filled files prepared ahead, so a sync writes
-    /// data only (PostgreSQL's `wal_init_zero`); false: each segment grows as it is written.
+    /// Segments after the first are written over files of their full size prepared ahead (segments
+    /// no longer needed, reused, else zero-filled files), so a sync writes data only; false: each
+    /// segment grows as it is written.
     public var commitLogPreallocateSegments = true
     public var memtableSizeMiB = 64
     /// Memory all memtables may hold before writes wait (Cassandra's `memtable_heap_space`); 0 for

@@ -127,6 +127,8 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         out.counter("basalt_storage_writes_total", help: "Mutations applied", c.writes)
         out.counter("basalt_storage_written_bytes_total", help: "Bytes of mutations applied", c.bytesWritten)
         out.counter("basalt_storage_commitlog_bytes_total", help: "Bytes appended to the commit log", c.commitLogBytes)
+        out.counter("basalt_storage_commitlog_preallocated_bytes_total", help: "Zero bytes written to prepare commit-log segments", c.commitLogPreallocatedBytes)
+        out.counter("basalt_storage_commitlog_segments_reused_total", help: "Commit-log segments kept to be written over as later ones", c.commitLogSegmentsReused)
         out.counter("basalt_storage_reads_total", help: "Partition reads", c.reads)
         out.counter("basalt_storage_scans_total", help: "Token-range scan pages", c.scans)
         out.counter("basalt_storage_flushes_total", help: "Memtables flushed", c.flushes)

@@ -68,7 +68,7 @@ final class CommitLog: @unchecked Sendable {
     /// Where the active segment rolls over (under `cond`).
     private var activeLimit: Int
     /// Prepared files taken for segments the sync thread has not opened yet (under `cond`).
-    private var preparedPaths: [UInt64: String] = [:]
+    private var preparedPaths: [UInt64: CommitLogPreallocator.Prepared] = [:]
     /// Duration of each fsync of a segment, nanoseconds.
     let syncLatency = BucketHistogram.latency()
     /// Syncs that released more than one writer (each may be followed by a window before the next).
@@ -88,11 +88,13 @@ final class CommitLog: @unchecked Sendable {
 
     /// Opens a new log whose first segment id is `firstSegmentId`.
     /// `onFatal` is called (on the sync thread) when the policy is `die` and a write failed.
-    /// With `preallocateSegments`, segments after the first are written over zero-filled files of
-    /// their full size (``CommitLogPreallocator``), each reported to `onPreallocated` with its bytes.
+    /// With `preallocateSegments`, segments after the first are written over files of their full
+    /// size (``CommitLogPreallocator``): segments no longer needed, each reported to `onReused`, or
+    /// zero-filled files, each reported to `onPreallocated` with its bytes.
     init(directory: String, mode: CommitLogSyncMode, segmentBytes: Int, bufferLimitBytes: Int, firstSegmentId: UInt64,
          failurePolicy: CommitFailurePolicy = .stop, probeIntervalNanos: UInt64 = 1_000_000_000,
          preallocateSegments: Bool = false, onPreallocated: @escaping @Sendable (Int) -> Void = { _ in },
+         onReused: @escaping @Sendable () -> Void = {},
          onFatal: @escaping @Sendable (StorageError) -> Void = { _ in }, logger: Logger) throws {
         let lock = ConditionLock()
         cond = lock
@@ -107,7 +109,8 @@ final class CommitLog: @unchecked Sendable {
         self.logger = logger
         try FileSystem.makeDirectories(directory)
         preallocator = preallocateSegments
-            ? try CommitLogPreallocator(directory: directory, segmentBytes: self.segmentBytes, logger: logger, onPrepared: onPreallocated) : nil
+            ? try CommitLogPreallocator(directory: directory, segmentBytes: self.segmentBytes, logger: logger,
+                                        onPrepared: onPreallocated, onReused: onReused) : nil
         growingSegmentBytes = preallocateSegments ? min(self.segmentBytes, 1 << 20) : self.segmentBytes
         activeLimit = growingSegmentBytes
         activeId = firstSegmentId
@@ -150,7 +153,7 @@ final class CommitLog: @unchecked Sendable {
             rollOver()
         }
         let offset = activeSize
-        CommitLogSegmentFormat.appendRecord(payload, to: &buffer)
+        CommitLogSegmentFormat.appendRecord(payload, segment: activeId, to: &buffer)
         activeSize += size
         bufferedBytes += size
         let pos = CommitLogPosition(segment: activeId, offset: UInt32(offset))
@@ -166,17 +169,18 @@ final class CommitLog: @unchecked Sendable {
         buffer.reserveCapacity(1 << 20)
         activeId += 1
         bufferSegment = activeId
-        buffer.append(contentsOf: CommitLogSegmentFormat.header(activeId))
-        activeSize = CommitLogSegmentFormat.headerSize
-        bufferedBytes += activeSize
-        segments[activeId] = Segment()
-        appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
-        if let prepared = preallocator?.take() {
+        let prepared = preallocator?.take()
+        if let prepared {
             preparedPaths[activeId] = prepared
             activeLimit = segmentBytes
         } else {
             activeLimit = growingSegmentBytes
         }
+        buffer.append(contentsOf: CommitLogSegmentFormat.header(activeId, recycled: prepared?.reused ?? false))
+        activeSize = CommitLogSegmentFormat.headerSize
+        bufferedBytes += activeSize
+        segments[activeId] = Segment()
+        appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
     }
 
     /// Starts a new segment whose id is above `id`, so that positions recorded in SSTables written
@@ -191,11 +195,12 @@ final class CommitLog: @unchecked Sendable {
                 segments[activeId] = nil
                 bufferedBytes -= min(bufferedBytes, buffer.count)
             }
-            if let prepared = preparedPaths.removeValue(forKey: activeId) { preparedPaths[id + 1] = prepared }
+            let prepared = preparedPaths.removeValue(forKey: activeId)
+            if let prepared { preparedPaths[id + 1] = prepared }
             activeId = id + 1
             bufferSegment = activeId
             buffer.removeAll(keepingCapacity: true)
-            buffer.append(contentsOf: CommitLogSegmentFormat.header(activeId))
+            buffer.append(contentsOf: CommitLogSegmentFormat.header(activeId, recycled: prepared?.reused ?? false))
             activeSize = CommitLogSegmentFormat.headerSize
             segments[activeId] = Segment()
             appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
@@ -268,9 +273,13 @@ final class CommitLog: @unchecked Sendable {
         return out
     }
 
+    /// Deletes the segments' files, or keeps them for reuse as later segments (as many as the log
+    /// had live segments, these included).
     private func deleteSegments(_ ids: [UInt64]) {
+        let live = ids.isEmpty ? 0 : cond.withLock { segments.count } + ids.count
         for id in ids {
             let path = directory + "/" + CommitLogSegmentFormat.fileName(id)
+            if preallocator?.offer(path, keepingUpTo: live) == true { continue }
             do { try FileSystem.remove(path) } catch { logger.warning("could not delete commit-log segment", metadata: ["path": "\(path)", "error": "\(error)"]) }
         }
     }
@@ -288,7 +297,7 @@ final class CommitLog: @unchecked Sendable {
         thread?.join()
         thread = nil
         preallocator?.close()
-        for path in cond.withLock({ preparedPaths.values }) { try? FileSystem.remove(path) }
+        for p in cond.withLock({ preparedPaths.values }) { try? FileSystem.remove(p.path) }
     }
 
     // MARK: sync thread
@@ -373,7 +382,7 @@ final class CommitLog: @unchecked Sendable {
                         file = nil
                         let path = directory + "/" + CommitLogSegmentFormat.fileName(id)
                         if let prepared = cond.withLock({ preparedPaths.removeValue(forKey: id) }) {
-                            try FileSystem.rename(prepared, path)
+                            try FileSystem.rename(prepared.path, path)
                             file = try WritableFile(overwriting: path)
                         } else {
                             file = try WritableFile(path: path)
@@ -458,7 +467,7 @@ final class CommitLog: @unchecked Sendable {
         }
         for id in writtenIds + sealed.map(\.0) + [bufferSegment] {
             segments[id]?.closed = true
-            if let prepared = preparedPaths.removeValue(forKey: id) { try? FileSystem.remove(prepared) }
+            if let prepared = preparedPaths.removeValue(forKey: id) { try? FileSystem.remove(prepared.path) }
         }
         sealed = []
         activeLimit = growingSegmentBytes

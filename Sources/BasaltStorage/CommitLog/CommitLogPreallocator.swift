@@ -1,59 +1,104 @@
 import BasaltCore
 import Logging
 
-/// Keeps one zero-filled file of a segment's full size ready for the commit log's next segment.
+/// Keeps a file of a segment's full size ready for the commit log's next segment: a segment no
+/// longer needed, reused, or else a zero-filled one.
 ///
 /// A segment that grows with every append makes each sync write the inode too (its size changed)
 /// besides the data: on the disks measured, about a third more writes per sync and syncs that took
-/// about 1.6 times as long (docs/storage.md, "Preallocated segments"). A preallocated segment is written over,
-/// never grown, so a sync writes only the data.
+/// about 1.6 times as long (docs/storage.md, "Preallocated segments"). A preallocated segment is
+/// written over, never grown, so a sync writes only the data.
 ///
-/// A background thread (`commitlog-alloc`) writes the file a megabyte at a time, syncing each, so
-/// that it never queues a large burst ahead of the commit log's own syncs. The log takes the file
-/// when it starts a segment, and the thread prepares the next. Nothing is prepared before the
-/// first roll-over, so a log that never fills a segment (a short-lived engine, a test) writes no
-/// zeros. When none is ready (the first segment, or segments rolling faster than files are
-/// prepared) or preparing one failed (a full disk), the segment is created empty and grows as
-/// before; the log then rolls it over early (``CommitLog``), and the next roll-over asks again.
+/// Segments the log no longer needs are offered back (``offer(_:keepingUpTo:)``) and kept instead
+/// of deleted, as many as the log had live segments before they were freed (at least two, at most
+/// ``maxKept``): reusing one writes nothing ahead, where a zero-filled file costs as many bytes
+/// written as the segment holds. A flush frees about as many segments at once as its memtable's
+/// records spanned, and the log starts that many again before the next flush, so keeping that many
+/// leaves nothing to zero-fill. Their old records stay in them behind the new ones, which the
+/// record framing tells apart (``CommitLogSegmentFormat``).
+///
+/// When no reused file is ready, a background thread (`commitlog-alloc`) writes a zero-filled one a
+/// megabyte at a time, syncing each, so that it never queues a large burst ahead of the commit log's
+/// own syncs. The log takes a file when it starts a segment, and the thread prepares the next if
+/// none is left. Nothing is prepared before the first roll-over, so a log that never fills a
+/// segment (a short-lived engine, a test) writes no zeros. When none is ready (the first segment, or
+/// segments rolling faster than files are prepared) or preparing one failed (a full disk), the
+/// segment is created empty and grows as before; the log then rolls it over early
+/// (``CommitLog``), and the next roll-over asks again.
 final class CommitLogPreallocator: @unchecked Sendable {
     // @unchecked: every mutable field is guarded by `cond`.
+    /// A file ready to become a segment.
+    struct Prepared: Sendable {
+        var path: String
+        /// A segment no longer needed, whose old records follow wherever the new ones end.
+        var reused: Bool
+    }
+
+    /// Segment files kept for reuse at most, whatever the log's size (the thread zero-fills a file
+    /// only when none is ready).
+    static let maxKept = 16
     private let directory: String
     private let bytes: Int
     private let logger: Logger
-    /// Called with the bytes of each file prepared.
+    /// Called with the bytes of each zero-filled file prepared.
     private let onPrepared: @Sendable (Int) -> Void
+    /// Called for each segment file kept for reuse.
+    private let onReused: @Sendable () -> Void
     private let cond = ConditionLock()
-    private var ready: String?
+    private var ready: [Prepared] = []
+    /// Reused files whose pages the thread has yet to ask the kernel to read back: a segment is
+    /// written in pieces that do not fill whole pages, and a piece of a page no longer cached would
+    /// first be read from disk by the sync thread.
+    private var toWarm: [String] = []
     private var wanted = false
     private var closing = false
     private var made = 0
     private var thread: WorkerThread?
 
     /// Removes files a previous process prepared and did not use.
-    init(directory: String, segmentBytes: Int, logger: Logger, onPrepared: @escaping @Sendable (Int) -> Void = { _ in }) throws {
+    init(directory: String, segmentBytes: Int, logger: Logger, onPrepared: @escaping @Sendable (Int) -> Void = { _ in },
+         onReused: @escaping @Sendable () -> Void = {}) throws {
         self.directory = directory
         bytes = segmentBytes
         self.logger = logger
         self.onPrepared = onPrepared
+        self.onReused = onReused
         for name in try FileSystem.list(directory) where name.hasPrefix(CommitLogSegmentFormat.preallocatedPrefix) {
             try FileSystem.remove(directory + "/" + name)
         }
         thread = WorkerThread(name: "commitlog-alloc") { [self] in run() }
     }
 
-    /// The path of a prepared file (zero-filled, `segmentBytes` long and synced) for the caller to
-    /// rename into a segment, or nil when none is ready. Either way the next is prepared.
-    func take() -> String? {
+    /// A prepared file (`segmentBytes` long and synced) for the caller to rename into a segment, or
+    /// nil when none is ready. The next is prepared if none is left.
+    func take() -> Prepared? {
         cond.withLock {
-            let path = ready
-            ready = nil
+            let p = ready.isEmpty ? nil : ready.removeFirst()
             wanted = true
             cond.broadcast()
-            return path
+            return p
         }
     }
 
-    /// Stops the thread and removes a prepared file nobody took.
+    /// Keeps the file of a segment no longer needed (closed, synced, and not written again) for
+    /// reuse, renamed out of the segments' names; false when it is not of the full size or `limit`
+    /// (or ``maxKept``) files are ready, and the caller deletes it.
+    func offer(_ segmentPath: String, keepingUpTo limit: Int) -> Bool {
+        guard (try? FileSystem.fileSize(segmentPath)) == bytes else { return false }
+        return cond.withLock {
+            guard !closing, ready.count < min(max(2, limit), Self.maxKept) else { return false }
+            made += 1
+            let path = directory + "/" + CommitLogSegmentFormat.preallocatedPrefix + "\(made).tmp"
+            do { try FileSystem.rename(segmentPath, path) } catch { return false }
+            ready.append(Prepared(path: path, reused: true))
+            toWarm.append(path)
+            cond.broadcast()
+            onReused()
+            return true
+        }
+    }
+
+    /// Stops the thread and removes the prepared files nobody took.
     func close() {
         cond.withLock {
             closing = true
@@ -61,23 +106,28 @@ final class CommitLogPreallocator: @unchecked Sendable {
         }
         thread?.join()
         thread = nil
-        if let path = cond.withLock({ ready }) { try? FileSystem.remove(path) }
+        for p in cond.withLock({ ready }) { try? FileSystem.remove(p.path) }
     }
 
     private func run() {
         while true {
-            let path: String? = cond.withLock {
-                while !closing && !(wanted && ready == nil) { cond.wait() }
-                if closing { return nil }
+            let (path, warm): (String?, String?) = cond.withLock {
+                while !closing && toWarm.isEmpty && !(wanted && ready.isEmpty) { cond.wait() }
+                if closing { return (nil, nil) }
+                if !toWarm.isEmpty { return (nil, toWarm.removeFirst()) }
                 made += 1
-                return directory + "/" + CommitLogSegmentFormat.preallocatedPrefix + "\(made).tmp"
+                return (directory + "/" + CommitLogSegmentFormat.preallocatedPrefix + "\(made).tmp", nil)
+            }
+            if let warm {
+                FileSystem.prefetch(warm)
+                continue
             }
             guard let path else { return }
             do {
                 try prepare(path)
                 onPrepared(bytes)
                 cond.withLock {
-                    ready = path
+                    ready.append(Prepared(path: path, reused: false))
                     wanted = false
                 }
             } catch {

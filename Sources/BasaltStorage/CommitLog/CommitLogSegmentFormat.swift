@@ -3,15 +3,21 @@ import BasaltCore
 /// How commit-log segments are laid out on disk.
 ///
 /// A segment file `CommitLog-<id>.log` starts with a 20-byte header: magic "BSCL", version (u8),
-/// three reserved zero bytes, the segment id (u64 BE) and a CRC32C (LE) of the first 16 bytes.
-/// Records follow back to back: payload length (u32 LE), CRC32C of those four bytes (u32 LE), the
+/// flags (u8; bit 0: written over a reused segment's file), two reserved zero bytes, the segment
+/// id (u64 BE) and a CRC32C (LE) of the first 16 bytes. Records follow back to back: payload
+/// length (u32 LE), a CRC32C (u32 LE) of those four bytes followed by the segment id (u64 LE), the
 /// payload (a ``Mutation`` encoding), CRC32C of the payload (u32 LE). A record's position is the
-/// offset of its length field.
+/// offset of its length field. Version 1 (still read) had no flags, and its length checksum
+/// covered the length alone.
 ///
-/// A segment is usually preallocated: created zero-filled at its full size before it is used
-/// (``CommitLogPreallocator``), so appending does not grow the file and a sync writes only the
-/// data, not the inode too. Its records then end where eight zero bytes (a length of 0, whose
-/// checksum would not be 0), or the fewer bytes left, all zero, follow: the clean end of the segment.
+/// A segment is usually preallocated: written over a file of its full size prepared before it is
+/// used (``CommitLogPreallocator``), so appending does not grow the file and a sync writes only the
+/// data, not the inode too. The file is either zero-filled or a segment no longer needed, whose
+/// old records lie after the new ones. Records end where eight zero bytes (a length of 0, whose
+/// checksum would not be 0), or the fewer bytes left, all zero, follow; in a reused file also where
+/// a length's checksum does not match, since an old record's names another segment: the clean end
+/// of the segment. A length whose checksum matches with a record cut short or damaged after it is
+/// a torn record in either kind of file.
 enum CommitLogSegmentFormat {
     static let headerSize = 20
     static let recordOverhead = 12
@@ -26,21 +32,38 @@ enum CommitLogSegmentFormat {
         return UInt64(fileName.dropFirst("CommitLog-".count).dropLast(".log".count))
     }
 
-    static func header(_ id: UInt64) -> [UInt8] {
+    static let version: UInt8 = 2
+    static let recycledFlag: UInt8 = 1
+
+    static func header(_ id: UInt64, recycled: Bool = false) -> [UInt8] {
         var w = ByteWriter(capacity: headerSize)
         w.writeBytes(Array("BSCL".utf8))
-        w.writeUInt8(1)
-        w.writeBytes([0, 0, 0])
+        w.writeUInt8(version)
+        w.writeBytes([recycled ? recycledFlag : 0, 0, 0])
         w.writeUInt64(id)
         w.writeUInt32LE(Checksum.crc32c(w.bytes))
         return w.bytes
     }
 
-    /// Appends one framed record to `out`.
+    /// The checksum of a record's length: of the length alone (`segment` nil: version 1, and hint
+    /// files), or of the length and then the segment id, so that a reused file's old records do not
+    /// pass for the new segment's.
     @inline(__always)
-    static func appendRecord(_ payload: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    static func lengthCRC(_ length: UInt32, segment: UInt64?) -> UInt32 {
+        var len = length.littleEndian
+        var crc = withUnsafeBytes(of: &len) { Checksum.crc32c($0) }
+        if var id = segment?.littleEndian {
+            crc = withUnsafeBytes(of: &id) { Checksum.update(crc, $0) }
+        }
+        return crc
+    }
+
+    /// Appends one framed record to `out`, its length checksum bound to `segment` (nil: version 1's
+    /// framing, which hint files use).
+    @inline(__always)
+    static func appendRecord(_ payload: UnsafeRawBufferPointer, segment: UInt64? = nil, to out: inout [UInt8]) {
         var len = UInt32(payload.count).littleEndian
-        let lenCRC = withUnsafeBytes(of: &len) { Checksum.crc32c($0) }.littleEndian
+        let lenCRC = lengthCRC(UInt32(payload.count), segment: segment).littleEndian
         var crc = Checksum.crc32c(payload).littleEndian
         withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: lenCRC) { out.append(contentsOf: $0) }
@@ -94,9 +117,19 @@ struct CommitLogSegmentReader {
             return .init(path: path, offset: 0, reason: "segment shorter than its header (\(bytes.count) bytes)")
         }
         let headerCRC = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[0 ..< 16])) }
-        var r = ByteReader(bytes, from: 16)
-        guard Array(bytes[0 ..< 4]) == Array("BSCL".utf8), bytes[4] == 1, (try? r.readUInt32LE()) == headerCRC else {
+        var r = ByteReader(bytes, from: 8)
+        let version = bytes[4]
+        guard Array(bytes[0 ..< 4]) == Array("BSCL".utf8), version == 1 || version == CommitLogSegmentFormat.version,
+              let headerId = try? r.readUInt64(), (try? r.readUInt32LE()) == headerCRC else {
             return .init(path: path, offset: 0, reason: "bad segment header")
+        }
+        let bound = version >= 2 ? id : nil
+        let recycled = version >= 2 && bytes[5] & CommitLogSegmentFormat.recycledFlag != 0
+        if version >= 2 && headerId != id {
+            // A reused file renamed into place before its new header was written (a crash right
+            // after a roll-over) still holds an older segment's records: none of this one's.
+            if headerId < id { return nil }
+            return .init(path: path, offset: 0, reason: "header names segment \(headerId)")
         }
         var off = h
         while off < bytes.count {
@@ -104,13 +137,15 @@ struct CommitLogSegmentReader {
             // fewer bytes than that, all zero): its records end here.
             if bytes[off ..< min(off + 8, bytes.count)].allSatisfy({ $0 == 0 }) { return nil }
             if bytes.count - off < CommitLogSegmentFormat.recordOverhead {
+                if recycled { return nil }
                 return .init(path: path, offset: off, reason: "partial record header (\(bytes.count - off) bytes)")
             }
             var rr = ByteReader(bytes, from: off)
             let len = try rr.readUInt32LE()
             let lenCRC = try rr.readUInt32LE()
-            let actualLenCRC = bytes.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[off ..< off + 4])) }
-            if lenCRC != actualLenCRC {
+            if lenCRC != CommitLogSegmentFormat.lengthCRC(len, segment: bound) {
+                // In a reused file the old segment's records (or pieces of them) follow the new ones.
+                if recycled { return nil }
                 return .init(path: path, offset: off, reason: "record length checksum mismatch")
             }
             let n = Int(len)

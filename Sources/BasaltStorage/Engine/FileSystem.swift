@@ -76,6 +76,15 @@ enum FileSystem {
         if Glibc.rename(from, to) != 0 { throw fail(from, "rename to \(to)") }
     }
 
+    /// Asks the kernel to read a file into the page cache ahead of use (asynchronous readahead);
+    /// failures are ignored, since it is only a hint.
+    static func prefetch(_ path: String) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED)
+        close(fd)
+    }
+
     /// Makes a directory's entries (creations, renames, deletions) durable.
     static func syncDirectory(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_DIRECTORY)

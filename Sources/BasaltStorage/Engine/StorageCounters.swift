@@ -9,6 +9,9 @@ public struct StorageCounters: Hashable, Sendable {
     public var commitLogBytes = 0
     /// Zero bytes written to prepare commit-log segments (``StorageConfig/commitLogPreallocation``).
     public var commitLogPreallocatedBytes = 0
+    /// Commit-log segments no longer needed kept to be written over as later segments, instead of
+    /// deleted (and so not zero-filled for them).
+    public var commitLogSegmentsReused = 0
     public var reads = 0
     public var scans = 0
     public var flushes = 0
@@ -61,6 +64,7 @@ final class StorageMetrics: Sendable {
     let bytesWritten = Atomic<Int>(0)
     let commitLogBytes = Atomic<Int>(0)
     let commitLogPreallocatedBytes = Atomic<Int>(0)
+    let commitLogSegmentsReused = Atomic<Int>(0)
     let reads = Atomic<Int>(0)
     let scans = Atomic<Int>(0)
     let flushes = Atomic<Int>(0)
@@ -91,6 +95,7 @@ final class StorageMetrics: Sendable {
         c.bytesWritten = bytesWritten.load(ordering: .relaxed)
         c.commitLogBytes = commitLogBytes.load(ordering: .relaxed)
         c.commitLogPreallocatedBytes = commitLogPreallocatedBytes.load(ordering: .relaxed)
+        c.commitLogSegmentsReused = commitLogSegmentsReused.load(ordering: .relaxed)
         c.reads = reads.load(ordering: .relaxed)
         c.scans = scans.load(ordering: .relaxed)
         c.flushes = flushes.load(ordering: .relaxed)

@@ -95,6 +95,7 @@ public final class StorageEngine: @unchecked Sendable {
                                   failurePolicy: config.commitFailurePolicy, probeIntervalNanos: config.commitLogProbeIntervalNanos,
                                   preallocateSegments: config.commitLogPreallocation,
                                   onPreallocated: { [metrics] n in metrics.add(metrics.commitLogPreallocatedBytes, n) },
+                                  onReused: { [metrics] in metrics.add(metrics.commitLogSegmentsReused, 1) },
                                   onFatal: { e in onDiskFailure(.exitProcess, e) }, logger: logger)
         writeStalls = WriteStallHistograms(commitLogBuffer: commitLog.bufferWaits)
         cache = ChunkCache(capacityBytes: config.chunkCacheBytes)
