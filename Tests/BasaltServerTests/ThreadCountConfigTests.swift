@@ -32,6 +32,19 @@ struct ThreadCountConfigTests {
         #expect(try NodeConfig().loading(yaml: c.yaml) == c)
     }
 
+    /// `commitlog_total_space_in_mb`: 0 (the engine's own default) unless set; reaches the engine;
+    /// round-trips; a negative value is a problem.
+    @Test func commitLogTotalSpace() throws {
+        #expect(NodeConfig().commitLogTotalSpaceMiB == 0)
+        #expect(StorageComponent.storageConfig(NodeConfig()).commitLogTotalSpaceBytes == nil)
+        let c = try NodeConfig().loading(yaml: "commitlog_total_space_in_mb: 2048\n")
+        #expect(StorageComponent.storageConfig(c).commitLogTotalSpaceBytes == 2048 << 20)
+        #expect(try NodeConfig().loading(yaml: c.yaml) == c)
+        var bad = NodeConfig()
+        bad.commitLogTotalSpaceMiB = -1
+        #expect(bad.problems().contains("commitlog_total_space_in_mb must be 0 (automatic)…16777216"))
+    }
+
     /// `background_cpu_share`: 0.25 by default, reaches the storage engine, and is range-checked.
     @Test func backgroundCPUShare() throws {
         #expect(NodeConfig().backgroundCPUShare == 0.25)

@@ -16,7 +16,8 @@ extension NodeConfig {
         "cluster_name", "listen_address", "seeds", "data_directory", "native_transport_port", "storage_port",
         "admin_port", "num_tokens", "allocate_tokens_for_local_replication_factor", "ring_delay_in_ms", "dc", "rack",
         "commitlog_sync", "commitlog_sync_period_in_ms",
-        "commitlog_sync_group_window_in_ms", "commitlog_segment_size_in_mb", "commitlog_preallocate_segments", "memtable_size_in_mb",
+        "commitlog_sync_group_window_in_ms", "commitlog_segment_size_in_mb", "commitlog_preallocate_segments",
+        "commitlog_total_space_in_mb", "memtable_size_in_mb",
         "memtable_heap_space_in_mb", "memtable_cleanup_threshold",
         "compaction_throughput_mb_per_sec", "write_request_timeout_in_ms", "read_request_timeout_in_ms",
         "range_request_timeout_in_ms", "request_timeout_in_ms", "hinted_handoff_enabled", "max_hint_window_in_ms",
@@ -104,6 +105,7 @@ extension NodeConfig {
         case "commitlog_sync_group_window_in_ms": commitLogGroupWindowMillis = try double()
         case "commitlog_segment_size_in_mb": commitLogSegmentSizeMiB = try int()
         case "commitlog_preallocate_segments": commitLogPreallocateSegments = try bool()
+        case "commitlog_total_space_in_mb": commitLogTotalSpaceMiB = try int()
         case "memtable_size_in_mb": memtableSizeMiB = try int()
         case "memtable_heap_space_in_mb": memtableHeapSpaceMiB = try int()
         case "memtable_cleanup_threshold":
@@ -233,6 +235,7 @@ extension NodeConfig {
         commitlog_sync_group_window_in_ms: \(commitLogGroupWindowMillis)
         commitlog_segment_size_in_mb: \(commitLogSegmentSizeMiB)
         commitlog_preallocate_segments: \(commitLogPreallocateSegments)
+        commitlog_total_space_in_mb: \(commitLogTotalSpaceMiB)
         memtable_size_in_mb: \(memtableSizeMiB)
         memtable_heap_space_in_mb: \(memtableHeapSpaceMiB)
         memtable_cleanup_threshold: \(memtableCleanupThreshold)

@@ -46,6 +46,10 @@ public struct NodeConfig: Sendable, Equatable {
     /// no longer needed, reused, else zero-filled files), so a sync writes data only; false: each
     /// segment grows as it is written.
     public var commitLogPreallocateSegments = true
+    /// Space the live commit-log segments may take before the tables keeping the oldest one alive
+    /// are flushed (Cassandra's `commitlog_total_space`); 0: the smaller of 8 GiB and a quarter of
+    /// the data directory's file system.
+    public var commitLogTotalSpaceMiB = 0
     public var memtableSizeMiB = 64
     /// Memory all memtables may hold before writes wait (Cassandra's `memtable_heap_space`); 0 for
     /// twice the flush threshold, which is then the larger of 512 MiB and 4 × `memtable_size_in_mb`.
@@ -186,6 +190,7 @@ public struct NodeConfig: Sendable, Equatable {
         if commitLogSyncPeriodMillis <= 0 { out.append("commitlog_sync_period_in_ms must be positive") }
         if !(0 ... 1000).contains(commitLogGroupWindowMillis) { out.append("commitlog_sync_group_window_in_ms must be 0…1000") }
         if !(1 ... 1024).contains(commitLogSegmentSizeMiB) { out.append("commitlog_segment_size_in_mb must be 1…1024") }
+        if !(0 ... 1 << 24).contains(commitLogTotalSpaceMiB) { out.append("commitlog_total_space_in_mb must be 0 (automatic)…16777216") }
         if !(1 ... 65536).contains(memtableSizeMiB) { out.append("memtable_size_in_mb must be 1…65536") }
         if !(0 ... 1 << 20).contains(memtableHeapSpaceMiB) { out.append("memtable_heap_space_in_mb must be 0 (automatic)…1048576") }
         if !(memtableCleanupThreshold > 0 && memtableCleanupThreshold <= 1) { out.append("memtable_cleanup_threshold must be above 0 and at most 1") }

@@ -108,6 +108,7 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         }
         s.commitLogSegmentBytes = c.commitLogSegmentSizeMiB << 20
         s.commitLogPreallocation = c.commitLogPreallocateSegments
+        if c.commitLogTotalSpaceMiB > 0 { s.commitLogTotalSpaceBytes = c.commitLogTotalSpaceMiB << 20 }
         s.memtableSizeLimitBytes = c.memtableSizeMiB << 20
         s.memtableTotalLimitBytes = max(s.memtableTotalLimitBytes, 4 * s.memtableSizeLimitBytes)
         if c.memtableHeapSpaceMiB > 0 {
@@ -129,6 +130,7 @@ public final class StorageComponent: NodeComponent, @unchecked Sendable {
         out.counter("basalt_storage_commitlog_bytes_total", help: "Bytes appended to the commit log", c.commitLogBytes)
         out.counter("basalt_storage_commitlog_preallocated_bytes_total", help: "Zero bytes written to prepare commit-log segments", c.commitLogPreallocatedBytes)
         out.counter("basalt_storage_commitlog_segments_reused_total", help: "Commit-log segments kept to be written over as later ones", c.commitLogSegmentsReused)
+        out.counter("basalt_storage_commitlog_space_flushes_total", help: "Flushes started because the live commit-log segments exceeded commitlog_total_space_in_mb", c.commitLogSpaceFlushes)
         out.counter("basalt_storage_reads_total", help: "Partition reads", c.reads)
         out.counter("basalt_storage_scans_total", help: "Token-range scan pages", c.scans)
         out.counter("basalt_storage_flushes_total", help: "Memtables flushed", c.flushes)

@@ -1,5 +1,6 @@
 import BasaltCore
 import Logging
+import Synchronization
 
 /// The write-ahead log shared by all tables: segmented, every record length-prefixed and
 /// CRC32C-checked (``CommitLogSegmentFormat``).
@@ -80,6 +81,12 @@ final class CommitLog: @unchecked Sendable {
     var windowWaitCount: Int { cond.withLock { windowWaits } }
     /// Time blocking writers waited for room in the buffer, nanoseconds.
     let bufferWaits = BucketHistogram.latency()
+    /// Live segments the log may have (their space limit in segments, at least 2) before the
+    /// tables holding the oldest one should flush.
+    private let spaceLimitSegments: Int
+    /// Set at a roll-over that left more live segments than `spaceLimitSegments`; taken by
+    /// ``takeSpaceRelief()``.
+    private let reliefWanted = Atomic<Bool>(false)
 
     // Sync-thread side.
     private var file: WritableFile?
@@ -94,7 +101,7 @@ final class CommitLog: @unchecked Sendable {
     init(directory: String, mode: CommitLogSyncMode, segmentBytes: Int, bufferLimitBytes: Int, firstSegmentId: UInt64,
          failurePolicy: CommitFailurePolicy = .stop, probeIntervalNanos: UInt64 = 1_000_000_000,
          preallocateSegments: Bool = false, onPreallocated: @escaping @Sendable (Int) -> Void = { _ in },
-         onReused: @escaping @Sendable () -> Void = {},
+         onReused: @escaping @Sendable () -> Void = {}, totalSpaceBytes: Int = .max,
          onFatal: @escaping @Sendable (StorageError) -> Void = { _ in }, logger: Logger) throws {
         let lock = ConditionLock()
         cond = lock
@@ -106,6 +113,7 @@ final class CommitLog: @unchecked Sendable {
         self.mode = mode
         self.segmentBytes = max(segmentBytes, 64 << 10)
         self.bufferLimit = max(bufferLimitBytes, 1 << 20)
+        spaceLimitSegments = max(2, totalSpaceBytes / self.segmentBytes)
         self.logger = logger
         try FileSystem.makeDirectories(directory)
         preallocator = preallocateSegments
@@ -181,6 +189,17 @@ final class CommitLog: @unchecked Sendable {
         bufferedBytes += activeSize
         segments[activeId] = Segment()
         appended = CommitLogPosition(segment: activeId, offset: UInt32(activeSize))
+        if segments.count > spaceLimitSegments { reliefWanted.store(true, ordering: .relaxed) }
+    }
+
+    /// When a roll-over left the live segments over the space limit (once per such roll-over): the
+    /// tables whose records keep the oldest segment alive, which should flush so it can go.
+    func takeSpaceRelief() -> [UUIDValue]? {
+        guard reliefWanted.load(ordering: .relaxed), reliefWanted.exchange(false, ordering: .relaxed) else { return nil }
+        return cond.withLock {
+            guard segments.count > spaceLimitSegments, let oldest = segments.keys.min() else { return nil }
+            return Array(segments[oldest]!.dirty.keys)
+        }
     }
 
     /// Starts a new segment whose id is above `id`, so that positions recorded in SSTables written

@@ -76,6 +76,13 @@ enum FileSystem {
         if Glibc.rename(from, to) != 0 { throw fail(from, "rename to \(to)") }
     }
 
+    /// Total size of the file system holding `path`, bytes (nil when it cannot be found).
+    static func fileSystemBytes(_ path: String) -> Int? {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return nil }
+        return Int(st.f_blocks) * Int(st.f_frsize)
+    }
+
     /// Asks the kernel to read a file into the page cache ahead of use (asynchronous readahead);
     /// failures are ignored, since it is only a hint.
     static func prefetch(_ path: String) {

@@ -32,6 +32,11 @@ public struct StorageConfig: Sendable {
     /// Bytes the commit log may hold in memory not yet written; writers wait (blocking API) or get
     /// ``StorageError/overloaded(_:)`` (non-blocking API) beyond it.
     public var commitLogBufferLimitBytes = 16 << 20
+    /// Space the live commit-log segments may take (Cassandra's `commitlog_total_space`): past it,
+    /// a roll-over flushes the tables whose records keep the oldest segment alive, so a table
+    /// written too slowly to fill its memtable does not keep every segment (and replay) growing.
+    /// nil: the smaller of 8 GiB and a quarter of the commit log's file system.
+    public var commitLogTotalSpaceBytes: Int? = nil
     /// A table's memtable is switched and flushed once it holds this much memory.
     public var memtableSizeLimitBytes = 64 << 20
     /// Memory all memtables together (active and being flushed) may hold: above it the largest is

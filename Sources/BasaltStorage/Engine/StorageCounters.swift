@@ -12,6 +12,9 @@ public struct StorageCounters: Hashable, Sendable {
     /// Commit-log segments no longer needed kept to be written over as later segments, instead of
     /// deleted (and so not zero-filled for them).
     public var commitLogSegmentsReused = 0
+    /// Flushes started because the live commit-log segments took more than
+    /// ``StorageConfig/commitLogTotalSpaceBytes``.
+    public var commitLogSpaceFlushes = 0
     public var reads = 0
     public var scans = 0
     public var flushes = 0
@@ -65,6 +68,7 @@ final class StorageMetrics: Sendable {
     let commitLogBytes = Atomic<Int>(0)
     let commitLogPreallocatedBytes = Atomic<Int>(0)
     let commitLogSegmentsReused = Atomic<Int>(0)
+    let commitLogSpaceFlushes = Atomic<Int>(0)
     let reads = Atomic<Int>(0)
     let scans = Atomic<Int>(0)
     let flushes = Atomic<Int>(0)
@@ -96,6 +100,7 @@ final class StorageMetrics: Sendable {
         c.commitLogBytes = commitLogBytes.load(ordering: .relaxed)
         c.commitLogPreallocatedBytes = commitLogPreallocatedBytes.load(ordering: .relaxed)
         c.commitLogSegmentsReused = commitLogSegmentsReused.load(ordering: .relaxed)
+        c.commitLogSpaceFlushes = commitLogSpaceFlushes.load(ordering: .relaxed)
         c.reads = reads.load(ordering: .relaxed)
         c.scans = scans.load(ordering: .relaxed)
         c.flushes = flushes.load(ordering: .relaxed)

@@ -56,6 +56,7 @@ extension StorageEngine {
             throw StorageError.overloaded("memtables hold \(memtableMemory.current) bytes, more than the \(memtableMemory.hardLimit)-byte limit; flushes are behind")
         }
         defer { if memtableMemory.isAboveFlushThreshold { relieveMemoryPressure() } }
+        defer { if let tables = commitLog.takeSpaceRelief() { relieveCommitLogSpace(tables) } }
         if mayBlock { slowForCompactionDebt(t) }
         t.writeLock.lock()
         defer { t.writeLock.unlock() }
@@ -129,6 +130,26 @@ extension StorageEngine {
             if size > (best?.1 ?? 0), t.pendingFlushes < max(1, config.maxPendingFlushesPerTable) { best = (t, size) }
         }
         if let (t, _) = best { _ = try? forceFlush(t) }
+    }
+
+    /// Flushes the tables whose records keep the oldest commit-log segment alive (the live segments
+    /// take more than ``StorageConfig/commitLogTotalSpaceBytes``), unless a flush of theirs is
+    /// already under way; a table with nothing in memory is marked clean at once.
+    func relieveCommitLogSpace(_ tableIds: [UUIDValue]) {
+        for id in tableIds {
+            guard let t = try? table(id) else { continue }
+            let flushed: Bool = t.writeLock.withLock {
+                guard t.pendingFlushes == 0 else { return false }
+                if t.memtable.isEmpty {
+                    // Everything it logged is in SSTables (its writes hold this lock).
+                    commitLog.markClean(table: t.id, upTo: commitLog.currentPosition)
+                    return false
+                }
+                submitFlush(t, t.switchMemtable(at: commitLog.currentPosition), paced: true)
+                return true
+            }
+            if flushed { metrics.add(metrics.commitLogSpaceFlushes, 1) }
+        }
     }
 
     /// Applies a mutation read back from the commit log at `position` (no logging).

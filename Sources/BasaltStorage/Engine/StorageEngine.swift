@@ -96,6 +96,7 @@ public final class StorageEngine: @unchecked Sendable {
                                   preallocateSegments: config.commitLogPreallocation,
                                   onPreallocated: { [metrics] n in metrics.add(metrics.commitLogPreallocatedBytes, n) },
                                   onReused: { [metrics] in metrics.add(metrics.commitLogSegmentsReused, 1) },
+                                  totalSpaceBytes: config.commitLogTotalSpaceBytes ?? min(8 << 30, (FileSystem.fileSystemBytes(logDir) ?? .max) / 4),
                                   onFatal: { e in onDiskFailure(.exitProcess, e) }, logger: logger)
         writeStalls = WriteStallHistograms(commitLogBuffer: commitLog.bufferWaits)
         cache = ChunkCache(capacityBytes: config.chunkCacheBytes)
