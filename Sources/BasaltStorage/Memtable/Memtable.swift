@@ -1,4 +1,5 @@
 import BasaltCore
+import CSnappy
 
 /// The in-memory, sorted write buffer of one table.
 ///
@@ -351,15 +352,24 @@ final class Memtable: @unchecked Sendable {
     /// valid only during the call) or, when it has several fragments, their merge.
     func forEachPartition(_ cmp: ClusteringComparator, _ body: (Int64, UnsafeRawBufferPointer, PartitionBody) throws -> Void) throws {
         try lock.withReadLock {
+            // Nodes lie in the arena in insertion order, not key order, so each step of the walk
+            // would wait for a cache miss. Two nodes ahead are asked for instead: while `body` works
+            // on `n`, the node after `ahead` and `ahead`'s newest fragment come in (`ahead` itself
+            // was asked for a step earlier, so reading its links does not wait either).
             var x = Self.next(head, 0)
+            var ahead = x.flatMap { Self.next($0, 0) }
             while let n = x {
+                let further = ahead.flatMap { Self.next($0, 0) }
+                if let further { basalt_prefetch(further) }
+                if let f = ahead.flatMap(Self.newestFragment) { basalt_prefetch(f) }
                 let key = Self.key(n)
                 if Self.fragmentCount(n) == 1, let f = Self.newestFragment(n) {
                     try body(Self.token(n), key, .encoded(Self.fragmentBody(f)))
                 } else {
                     try body(Self.token(n), key, .merged(try Self.decodeAndMerge(Self.copyFragments(n), cmp)))
                 }
-                x = Self.next(n, 0)
+                x = ahead
+                ahead = further
             }
         }
     }
