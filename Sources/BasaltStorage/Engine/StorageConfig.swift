@@ -39,6 +39,10 @@ public struct StorageConfig: Sendable {
     public var commitLogTotalSpaceBytes: Int? = nil
     /// A table's memtable is switched and flushed once it holds this much memory.
     public var memtableSizeLimitBytes = 64 << 20
+    /// Each memtable is switched at a random share between `1 - memtableFlushJitter` and 1 of
+    /// ``memtableSizeLimitBytes``: replicas receive the same writes, and with one threshold they
+    /// would fill and flush (and then compact) at the same moment, competing for the same cores.
+    public var memtableFlushJitter = 0.2
     /// Memory all memtables together (active and being flushed) may hold: above it the largest is
     /// flushed; above twice it writes wait (blocking API) or fail overloaded (non-blocking API).
     public var memtableTotalLimitBytes = 512 << 20

@@ -99,7 +99,8 @@ extension StorageEngine {
     /// Makes room in the memtable (caller holds the table's write lock): switches a full memtable
     /// when the flush backlog allows, else waits for a flush (blocking callers) or fails overloaded.
     func ensureRoom(_ t: TableStore, mayBlock: Bool) throws {
-        guard t.memtableBytes >= config.memtableSizeLimitBytes else { return }
+        let fraction = t.flushFraction ?? drawFlushFraction(t)
+        guard Double(t.memtableBytes) >= fraction * Double(config.memtableSizeLimitBytes) else { return }
         let start = clock.monotonicNanos()
         var stalled = false
         defer { if stalled { writeStalls[.flushBacklog].recordElapsed(since: start, now: clock.monotonicNanos()) } }
@@ -116,7 +117,16 @@ extension StorageEngine {
             t.writeLock.wait(nanos: min(100_000_000, config.writeBlockTimeoutNanos - waited))
         }
         let old = t.switchMemtable(at: commitLog.currentPosition)
+        _ = drawFlushFraction(t)
         submitFlush(t, old, paced: true)
+    }
+
+    /// Draws where the table's next memtable is switched: between `1 - memtableFlushJitter` and 1
+    /// of the size limit, so replicas holding the same data do not flush at the same moment.
+    private func drawFlushFraction(_ t: TableStore) -> Double {
+        let f = 1 - config.memtableFlushJitter * Double.random(in: 0 ..< 1)
+        t.flushFraction = f
+        return f
     }
 
     /// Flushes the largest active memtable whose table has room in its flush backlog (memtables

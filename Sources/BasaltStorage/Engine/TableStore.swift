@@ -29,6 +29,10 @@ final class TableStore: @unchecked Sendable {
     // Guarded by writeLock (and stateLock for the swap).
     private(set) var memtable: Memtable
     private(set) var memtableBytes = 0
+    /// The share of ``StorageConfig/memtableSizeLimitBytes`` at which the active memtable is
+    /// switched, drawn anew for each memtable (nil until drawn; see
+    /// ``StorageConfig/memtableFlushJitter``).
+    var flushFraction: Double?
     /// The engine-wide account of memtable memory.
     let memory: MemtableMemory
     // Guarded by stateLock.
