@@ -57,8 +57,9 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
-        // Cache prefetch hints for the vector index (a header with one inline function).
-        .systemLibrary(name: "CVectorUnits"),
+        // Cache prefetch hints for walks over linked memory: the vector index's graph search and
+        // the memtable flush (a header with one inline function).
+        .systemLibrary(name: "CPrefetch"),
         // glibc pieces the Glibc module does not export: malloc_trim (to hand memory freed by
         // compactions back to the kernel) and naming the calling thread (loops and workers).
         .systemLibrary(name: "CMalloc"),
@@ -68,7 +69,7 @@ let package = Package(
         .target(
             name: "BasaltStorage",
             dependencies: [
-                "BasaltCore", "CSnappy", "CMalloc",
+                "BasaltCore", "CSnappy", "CMalloc", "CPrefetch",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
             ]
@@ -91,7 +92,7 @@ let package = Package(
         ),
         .target(
             name: "BasaltVector",
-            dependencies: ["BasaltCore", "CVectorUnits"],
+            dependencies: ["BasaltCore", "CPrefetch"],
             swiftSettings: vectorUnitSettings
         ),
         .target(

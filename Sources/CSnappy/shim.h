@@ -5,10 +5,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Asks the CPU to bring the cache line at `p` in for reading, without waiting for it (a hint; any
- * address is allowed). Used to overlap walks over linked memory with the work done at each step. */
-static inline void basalt_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
-
 /* CRC-32C with the x86-64 SSE4.2 `crc32` instruction, used by BasaltStorage to check SSTable chunks
  * and commit-log records quickly. Same values as BasaltCore's table-driven CRC32C (which stays the
  * fallback when the CPU lacks SSE4.2). `crc` is the running value, already inverted by the caller. */

@@ -1,5 +1,5 @@
 import BasaltCore
-import CSnappy
+import CPrefetch
 
 /// The in-memory, sorted write buffer of one table.
 ///

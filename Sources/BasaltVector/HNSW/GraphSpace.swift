@@ -1,4 +1,4 @@
-import CVectorUnits
+import CPrefetch
 
 /// A float32 distance kernel a search is specialised for, so the inner loop calls it directly.
 @usableFromInline

@@ -1,4 +1,4 @@
-import CVectorUnits
+import CPrefetch
 
 /// Int8 walks with float reranking (``VectorQuantization/int8``).
 ///

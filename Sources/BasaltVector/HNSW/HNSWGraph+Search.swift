@@ -1,4 +1,4 @@
-import CVectorUnits
+import CPrefetch
 
 /// Which nodes a search may return (for example the rows matching other restrictions of a query).
 /// Nodes that are refused are still traversed.
