@@ -87,8 +87,7 @@ final class CommitLogPreallocator: @unchecked Sendable {
         guard (try? FileSystem.fileSize(segmentPath)) == bytes else { return false }
         return cond.withLock {
             guard !closing, ready.count < min(max(2, limit), Self.maxKept) else { return false }
-            made += 1
-            let path = directory + "/" + CommitLogSegmentFormat.preallocatedPrefix + "\(made).tmp"
+            let path = nextPath()
             do { try FileSystem.rename(segmentPath, path) } catch { return false }
             ready.append(Prepared(path: path, reused: true))
             toWarm.append(path)
@@ -109,14 +108,19 @@ final class CommitLogPreallocator: @unchecked Sendable {
         for p in cond.withLock({ ready }) { try? FileSystem.remove(p.path) }
     }
 
+    /// A new name for a prepared file (under `cond`).
+    private func nextPath() -> String {
+        made += 1
+        return directory + "/" + CommitLogSegmentFormat.preallocatedPrefix + "\(made).tmp"
+    }
+
     private func run() {
         while true {
             let (path, warm): (String?, String?) = cond.withLock {
                 while !closing && toWarm.isEmpty && !(wanted && ready.isEmpty) { cond.wait() }
                 if closing { return (nil, nil) }
                 if !toWarm.isEmpty { return (nil, toWarm.removeFirst()) }
-                made += 1
-                return (directory + "/" + CommitLogSegmentFormat.preallocatedPrefix + "\(made).tmp", nil)
+                return (nextPath(), nil)
             }
             if let warm {
                 FileSystem.prefetch(warm)
