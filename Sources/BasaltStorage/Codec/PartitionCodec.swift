@@ -134,7 +134,12 @@ public enum StorageCodec {
     }
 
     static func readRow(_ r: inout ByteReader) throws(DecodeError) -> Row {
-        var row = Row(clustering: try readClustering(&r))
+        try readRowBody(&r, clustering: try readClustering(&r))
+    }
+
+    /// The rest of a row whose clustering was just read.
+    static func readRowBody(_ r: inout ByteReader, clustering: [[UInt8]]) throws(DecodeError) -> Row {
+        var row = Row(clustering: clustering)
         let at = r.position
         let flags = try r.readUInt8()
         if flags & ~15 != 0 || (flags & 2 != 0 && flags & 1 == 0) { throw DecodeError.invalid("unknown row flags \(flags)", at: at) }
@@ -165,6 +170,43 @@ public enum StorageCodec {
     // MARK: partitions
 
     /// The partition body: deletion, range tombstones, static row, rows.
+    /// Steps over the rest of a row whose clustering was just read, checking its shape as
+    /// ``readRowBody(_:clustering:)`` does but building nothing.
+    static func skipRowBody(_ r: inout ByteReader) throws(DecodeError) {
+        let at = r.position
+        let flags = try r.readUInt8()
+        if flags & ~15 != 0 || (flags & 2 != 0 && flags & 1 == 0) { throw DecodeError.invalid("unknown row flags \(flags)", at: at) }
+        if flags & 1 != 0 {
+            _ = try r.readVarInt()
+            if flags & 2 != 0 {
+                _ = try r.readVarUInt()
+                _ = try r.readVarInt()
+            }
+        }
+        if flags & 4 != 0 { _ = try readDeletion(&r) }
+        if flags & 8 != 0 {
+            for _ in 0 ..< (try readCount(&r)) {
+                try r.skip(try r.readVarLength())
+                _ = try readDeletion(&r)
+            }
+        }
+        for _ in 0 ..< (try readCount(&r)) { try skipCell(&r) }
+    }
+
+    /// Steps over a cell, checking its flags as ``readCell(_:)`` does but building nothing.
+    static func skipCell(_ r: inout ByteReader) throws(DecodeError) {
+        try r.skip(try r.readVarLength())
+        let at = r.position
+        let flags = try r.readUInt8()
+        if flags & ~7 != 0 { throw DecodeError.invalid("unknown cell flags \(flags)", at: at) }
+        if flags & cellHasPath != 0 { try r.skip(try r.readVarLength()) }
+        _ = try r.readVarInt()
+        if flags & cellHasTTL != 0 { _ = try r.readVarUInt() }
+        if flags & cellHasLocalTime != 0 { _ = try r.readVarInt() }
+        // A tombstone (a local time without a TTL) has no value.
+        if flags & (cellHasTTL | cellHasLocalTime) != cellHasLocalTime { try r.skip(try r.readVarLength()) }
+    }
+
     public static func writePartition(_ p: PartitionUpdate, _ w: inout ByteWriter) {
         var flags: UInt8 = 0
         if p.partitionDeletion != nil { flags |= 1 }
@@ -186,6 +228,33 @@ public enum StorageCodec {
     }
 
     public static func readPartition(_ r: inout ByteReader) throws(DecodeError) -> PartitionUpdate {
+        var (p, n) = try readPartitionHeader(&r)
+        p.rows.reserveCapacity(n)
+        for _ in 0 ..< n { p.rows.append(try readRow(&r)) }
+        return p
+    }
+
+    /// A partition's header (deletion, range tombstones, static row) and only the first `rowLimit`
+    /// of its rows that lie in the forward `slice`: rows before the slice are stepped over without
+    /// being built, and decoding stops at the slice's end or the limit.
+    static func readPartition(_ r: inout ByteReader, slice: ClusteringSlice, rowLimit: Int,
+                              _ cmp: ClusteringComparator) throws(DecodeError) -> PartitionUpdate {
+        var (p, n) = try readPartitionHeader(&r)
+        for _ in 0 ..< n {
+            if p.rows.count >= rowLimit { break }
+            let c = try readClustering(&r)
+            if !cmp.isAfter(c, start: slice.start) {
+                try skipRowBody(&r)
+                continue
+            }
+            if !cmp.isBefore(c, end: slice.end) { break }
+            p.rows.append(try readRowBody(&r, clustering: c))
+        }
+        return p
+    }
+
+    /// Everything of a partition's encoding before its rows, and the number of rows that follow.
+    static func readPartitionHeader(_ r: inout ByteReader) throws(DecodeError) -> (PartitionUpdate, Int) {
         let at = r.position
         let flags = try r.readUInt8()
         if flags & ~7 != 0 { throw DecodeError.invalid("unknown partition flags \(flags)", at: at) }
@@ -201,10 +270,7 @@ public enum StorageCodec {
             }
         }
         if flags & 2 != 0 { p.staticRow = try readRow(&r) }
-        let n = try readCount(&r)
-        p.rows.reserveCapacity(n)
-        for _ in 0 ..< n { p.rows.append(try readRow(&r)) }
-        return p
+        return (p, try readCount(&r))
     }
 
     public static func writeTableRef(keyspace: String, table: String, id: UUIDValue, _ w: inout ByteWriter) {

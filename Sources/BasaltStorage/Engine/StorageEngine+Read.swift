@@ -69,6 +69,18 @@ extension StorageEngine {
     /// With `countsTouched`, the SSTables read are recorded in the table's SSTables-per-read histogram.
     func readMerged(_ t: TableStore, key: [UInt8], slices: [ClusteringSlice] = [.all], _ cmp: ClusteringComparator,
                     countsTouched: Bool = false) throws -> PartitionResult {
+        try readMerged(t, key: key, slices: slices, rowLimit: .max, cmp, countsTouched: countsTouched).result
+    }
+
+    /// ``readMerged(_:key:slices:_:countsTouched:)`` reading no further in any source than its
+    /// first `rowLimit` rows of the one forward slice, and one more to know whether there are more
+    /// (`rowLimit` below `Int.max` needs exactly one slice). The merge is exact through
+    /// `completeThrough`, the earliest clustering at which a source with more rows was cut, and
+    /// holds no rows after it; nil when every source gave all its rows of the slice. At least
+    /// `rowLimit` merged rows lie at or before `completeThrough`.
+    func readMerged(_ t: TableStore, key: [UInt8], slices: [ClusteringSlice], rowLimit: Int, _ cmp: ClusteringComparator,
+                    countsTouched: Bool = false) throws -> (result: PartitionResult, completeThrough: [[UInt8]]?) {
+        precondition(rowLimit == .max || slices.count == 1, "a row limit needs one slice")
         let hash = key.withUnsafeBytes { Murmur3.hash128($0) }
         let h0 = Int64(bitPattern: hash.0)
         let token = h0 == .min ? Int64.max : h0
@@ -76,8 +88,12 @@ extension StorageEngine {
             let v = t.view
             var parts: [PartitionUpdate] = []
             var touched: UInt64 = 0
+            // One slice: memtable fragments step over the rows before it and stop after it.
+            let slice = slices.count == 1 && slices[0] != .all ? slices[0] : nil
             for m in v.memtables {
-                if let p = try m.read(token: token, key: key, cmp) { parts.append(p) }
+                let p = rowLimit == .max && slice == nil ? try m.read(token: token, key: key, cmp)
+                    : try m.read(token: token, key: key, slice: slices[0], rowLimit: rowLimit == .max ? .max : rowLimit + 1, cmp)
+                if let p { parts.append(p) }
             }
             for s in v.sstables {
                 if token < s.stats.minToken || token > s.stats.maxToken { continue }
@@ -87,7 +103,7 @@ extension StorageEngine {
                 }
                 touched += 1
                 do {
-                    if let p = try s.read(token: token, key: key, slices: slices, cmp) {
+                    if let p = try s.read(token: token, key: key, slices: slices, cmp, rowLimit: rowLimit == .max ? .max : rowLimit + 1) {
                         metrics.add(metrics.bloomHits, 1)
                         parts.append(p)
                     } else {
@@ -101,9 +117,23 @@ extension StorageEngine {
                     throw e
                 }
             }
-            let update: PartitionUpdate = parts.count == 1 ? parts[0] : PartitionUpdate.merge(parts, cmp)
+            var through: [[UInt8]]?
+            if rowLimit < .max {
+                // Each source read one row past the limit (one without a row index gave its whole
+                // partition): one that has more than `rowLimit` rows of the slice is cut after its
+                // `rowLimit`-th, and holds more beyond it.
+                for i in parts.indices {
+                    parts[i].rows.removeAll { !cmp.contains(slices[0], $0.clustering) }
+                    guard parts[i].rows.count > rowLimit else { continue }
+                    parts[i].rows.removeLast(parts[i].rows.count - rowLimit)
+                    let last = parts[i].rows[rowLimit - 1].clustering
+                    if through.map({ cmp.compare(last, $0) < 0 }) ?? true { through = last }
+                }
+            }
+            var update: PartitionUpdate = parts.count == 1 ? parts[0] : PartitionUpdate.merge(parts, cmp)
+            if let through { update.rows.removeAll { cmp.compare($0.clustering, through) > 0 } }
             if countsTouched { t.histograms.sstablesPerRead.record(touched) }
-            return PartitionResult(partitionKey: key, token: Token(token), update: update)
+            return (PartitionResult(partitionKey: key, token: Token(token), update: update), through)
         }
     }
 
@@ -116,18 +146,38 @@ extension StorageEngine {
         var out: [PartitionResult] = []
         var position = cmd.after
 
+        /// Adds the partition's rows after `startAfter` (all when nil) to the page, as many as the
+        /// budget allows; false when the page is full.
         func emit(_ key: [UInt8], token: Int64, startAfter: [[UInt8]]?) throws -> Bool {
-            var slice = ClusteringSlice.all
-            if let c = startAfter { slice = ClusteringSlice(start: ClusteringBound(c, inclusive: false), end: .unbounded) }
-            let merged = try readMerged(t, key: key, slices: [slice], cmp)
-            var update = merged.update.withoutDroppedColumns(schema.droppedColumns)
-                .filtered(slices: [slice], columns: cmd.columns, reversed: false, limit: .max, now: cmd.nowSeconds, cmp)
+            // A wide partition is read in parts of at most the budget's rows from each source, so
+            // that every page of it decodes about a page of rows, not the rest of the partition.
+            var update = PartitionUpdate()
+            var from = startAfter
+            var first = true
+            var more = false
+            while true {
+                var slice = ClusteringSlice.all
+                if let c = from { slice = ClusteringSlice(start: ClusteringBound(c, inclusive: false), end: .unbounded) }
+                let (merged, through) = try readMerged(t, key: key, slices: [slice], rowLimit: budget - update.rows.count, cmp)
+                let part = merged.update.withoutDroppedColumns(schema.droppedColumns)
+                    .filtered(slices: [slice], columns: cmd.columns, reversed: false, limit: .max, now: cmd.nowSeconds, cmp)
+                if first {
+                    update = part
+                    first = false
+                } else {
+                    update.rows += part.rows
+                    for rt in part.rangeTombstones where !update.rangeTombstones.contains(rt) { update.rangeTombstones.append(rt) }
+                }
+                more = through != nil
+                guard let through, update.rows.count < budget else { break }
+                from = through
+            }
             if startAfter != nil { update.partitionDeletion = nil; update.staticRow = nil }
             if update.isEmpty {
                 position = ScanPosition(token: Token(token), partitionKey: key)
                 return budget > 0
             }
-            if update.rows.count > budget {
+            if update.rows.count > budget || (more && update.rows.count == budget) {
                 update.rows.removeLast(update.rows.count - budget)
                 out.append(PartitionResult(partitionKey: key, token: Token(token), update: update))
                 position = ScanPosition(token: Token(token), partitionKey: key, clustering: update.rows.last?.clustering)

@@ -323,6 +323,29 @@ final class Memtable: @unchecked Sendable {
         return try Self.decodeAndMerge(bodies, cmp)
     }
 
+    /// The partition's first `rowLimit` rows in the forward `slice` (with its deletion, range
+    /// tombstones and static row), or nil when the memtable has nothing for it. Each fragment is
+    /// decoded only as far as it must be: rows before the slice are stepped over, and decoding
+    /// stops after `rowLimit` rows of it. Every fragment giving at most `rowLimit` rows, their
+    /// merge is exact through its `rowLimit`-th row.
+    func read(token: Int64, key: [UInt8], slice: ClusteringSlice, rowLimit: Int,
+              _ cmp: ClusteringComparator) throws(DecodeError) -> PartitionUpdate? {
+        let bodies: [[UInt8]]? = key.withUnsafeBytes { k in
+            lock.withReadLock {
+                guard let n = lookup(token, k) else { return nil }
+                return Self.copyFragments(n)
+            }
+        }
+        guard let bodies else { return nil }
+        var parts: [PartitionUpdate] = []
+        parts.reserveCapacity(bodies.count)
+        for b in bodies {
+            var r = ByteReader(b)
+            parts.append(try StorageCodec.readPartition(&r, slice: slice, rowLimit: rowLimit, cmp))
+        }
+        return parts.count == 1 ? parts[0] : PartitionUpdate.merge(parts, cmp)
+    }
+
     /// Up to `limit` keys in order from `(token, key)` (strictly after it unless `inclusive`; from
     /// the start when nil) with token at most `endToken` (no end bound when nil).
     func keys(after: (Int64, [UInt8])?, inclusive: Bool = false, endToken: Int64?, limit: Int) -> [(Int64, [UInt8])] {

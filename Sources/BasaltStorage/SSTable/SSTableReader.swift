@@ -350,7 +350,7 @@ final class SSTableReader: @unchecked Sendable {
             while off < indexEnd && out.count < limit {
                 let e = try entry(at: off, &w)
                 off = e.next
-                w.readAhead = max(w.readAhead, min(1 << 16, 64 * (limit - out.count)))
+                w.readAhead = max(w.readAhead, 64 * min(1 << 10, limit - out.count))
                 if after != nil {
                     let c = compareKey(e, w, probeToken, probe)
                     if c < 0 || (c == 0 && !inclusive) { continue }
@@ -524,11 +524,12 @@ final class SSTableReader: @unchecked Sendable {
     /// The partition for a key, or nil when absent (the caller checked the bloom filter). With
     /// `slices` (and a row index) only the row blocks that can hold them are decoded; rows outside
     /// the slices may still be returned.
-    func read(token: Int64, key: [UInt8], slices: [ClusteringSlice]? = nil, _ cmp: ClusteringComparator? = nil) throws -> PartitionUpdate? {
+    func read(token: Int64, key: [UInt8], slices: [ClusteringSlice]? = nil, _ cmp: ClusteringComparator? = nil,
+              rowLimit: Int = .max) throws -> PartitionUpdate? {
         try key.withUnsafeBytes { k in
             guard let (pos, ri) = try find(token: token, key: k) else { return nil }
-            if let slices, let cmp, !ri.isEmpty, !(slices.count == 1 && slices[0] == .all) {
-                return try readSlices(at: pos, key: k, rowIndex: try rowIndex(ri), slices: slices, cmp)
+            if let slices, let cmp, !ri.isEmpty, !(slices.count == 1 && slices[0] == .all && rowLimit == .max) {
+                return try readSlices(at: pos, key: k, rowIndex: try rowIndex(ri), slices: slices, cmp, rowLimit: rowLimit)
             }
             return try readPartition(at: pos, key: k)
         }
@@ -542,8 +543,10 @@ final class SSTableReader: @unchecked Sendable {
         }
     }
 
-    /// Decodes the partition header and the row blocks that can hold `slices`.
-    func readSlices(at position: Int, key: UnsafeRawBufferPointer, rowIndex ri: RowIndex, slices: [ClusteringSlice], _ cmp: ClusteringComparator, useCache: Bool = true) throws -> PartitionUpdate {
+    /// Decodes the partition header and the row blocks that can hold `slices`, stopping once it
+    /// has `rowLimit` of their rows.
+    func readSlices(at position: Int, key: UnsafeRawBufferPointer, rowIndex ri: RowIndex, slices: [ClusteringSlice], _ cmp: ClusteringComparator,
+                    rowLimit: Int = .max, useCache: Bool = true) throws -> PartitionUpdate {
         let head = try streamBytes(position, min(6 + key.count, info.dataLength - position), useCache: useCache)
         guard head.count >= 6 + key.count else { throw corrupt(.data, position, "partition header truncated") }
         let klen = Int(UInt16(head[0]) << 8 | UInt16(head[1]))
@@ -569,13 +572,17 @@ final class SSTableReader: @unchecked Sendable {
             _ = try r.readVarUInt()
             if !r.isAtEnd { throw DecodeError.invalid("partition header longer than the row index says", at: r.position) }
             var blocks = ri.blocks(for: slices, cmp)[...]
-            while let first = blocks.first {
+            // With a row limit, runs start at one block and double, so a read that needs a few
+            // rows does not decode the rest of a wide partition.
+            var runLimit = rowLimit == .max ? Int.max : 1
+            while let first = blocks.first, p.rows.count < rowLimit {
                 // Decode a run of consecutive blocks in one read.
                 var last = first
                 blocks = blocks.dropFirst()
-                while let n = blocks.first, n == last + 1 { last = n; blocks = blocks.dropFirst() }
+                while let n = blocks.first, n == last + 1, n - first < runLimit { last = n; blocks = blocks.dropFirst() }
+                runLimit = runLimit.multipliedReportingOverflow(by: 2).overflow ? .max : runLimit * 2
                 var rr = ByteReader(try streamBytes(bodyPos + ri.offsets[first], ri.blockEnd(last) - ri.offsets[first], useCache: useCache))
-                while !rr.isAtEnd {
+                while !rr.isAtEnd && p.rows.count < rowLimit {
                     let row = try StorageCodec.readRow(&rr)
                     if slices.contains(where: { cmp.contains($0, row.clustering) }) { p.rows.append(row) }
                 }
