@@ -50,7 +50,7 @@ public struct ReplicaPlan: Sendable {
         }
         let requirement = ConsistencyRequirement(level, replication: replication, localDataCenter: localDataCenter)
             .addingPending(pending)
-        let replicas = natural + pending
+        let replicas = pending.isEmpty ? natural : natural + pending
         if level != .any {
             var alive = ResponseTally()
             for r in replicas where r.isAlive && requirement.counts(dataCenter: r.dataCenter) { alive.add(dataCenter: r.dataCenter) }
@@ -58,7 +58,12 @@ public struct ReplicaPlan: Sendable {
                 throw .unavailable(consistency: level, required: required, alive: available)
             }
         }
-        return ReplicaPlan(requirement: requirement, replicas: replicas, candidates: replicas.filter(\.isAlive))
+        return ReplicaPlan(requirement: requirement, replicas: replicas, candidates: Self.alive(replicas))
+    }
+
+    /// The live ones of `replicas`; the same array (no copy) when all are.
+    static func alive(_ replicas: [Replica]) -> [Replica] {
+        replicas.allSatisfy(\.isAlive) ? replicas : replicas.filter(\.isAlive)
     }
 
     /// A read plan. `preference` orders the live counting replicas (lower first; ties keep ring
@@ -86,7 +91,7 @@ public struct ReplicaPlan: Sendable {
     }
 
     /// The live replicas a write is sent to.
-    public var liveReplicas: [Replica] { replicas.filter(\.isAlive) }
+    public var liveReplicas: [Replica] { Self.alive(replicas) }
     /// The replicas a write hints at once.
     public var downReplicas: [Replica] { replicas.filter { !$0.isAlive } }
 

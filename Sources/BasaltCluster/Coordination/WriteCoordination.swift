@@ -59,6 +59,9 @@ public struct WriteCoordination: Sendable {
         precondition(!started, "WriteCoordination.start() called twice: \(self)")
         started = true
         var out: [Directive] = []
+        out.reserveCapacity(plan.replicas.count + 1)
+        pending.reserveCapacity(plan.replicas.count)
+        answered.reserveCapacity(plan.replicas.count)
         for r in plan.replicas {
             if r.isAlive {
                 pending[r.hostId] = r

@@ -298,7 +298,8 @@ extension Mutation {
     }
 
     public func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 128)
+        // Room for a typical row with its table reference, without growing.
+        var w = ByteWriter(capacity: 256)
         encode(into: &w)
         return w.bytes
     }
