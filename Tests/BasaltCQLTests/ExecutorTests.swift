@@ -178,6 +178,42 @@ struct ExecutorTests {
         #expect(!rows.contains { $0[0] == .int(1) && $0[1] == .int(1) })
     }
 
+    @Test func preparedStatementsFollowSchemaChanges() async throws {
+        // Prepared INSERT and SELECT are bound once per schema: executions after a table is
+        // dropped and created again, or gains a column, act on the table as it is now.
+        let n = try await node()
+        defer { n.close() }
+        try await n.run("CREATE TABLE p (k int PRIMARY KEY, v text)")
+        func prepare(_ q: String) async -> [UInt8]? {
+            guard case let .prepared(p) = await n.processor.process(.prepare(q), session: n.session).resultBody else { return nil }
+            return p.id
+        }
+        let insert = try #require(await prepare("INSERT INTO p (k, v) VALUES (?, ?)"))
+        let select = try #require(await prepare("SELECT * FROM p WHERE k = ?"))
+        func run(_ id: [UInt8], _ values: [ProtocolValue]) async -> Response {
+            await n.processor.process(.execute(id: id, QueryParameters(values: values)), session: n.session)
+        }
+        for k in 1 ... 3 { #expect(await run(insert, [.int(Int32(k)), .text("a\(k)")]) == .result(.void)) }
+        guard case let .rows(before) = await run(select, [.int(2)]).resultBody else { Issue.record("no rows"); return }
+        #expect(before.rows.count == 1)
+
+        try await n.run("DROP TABLE p")
+        try await n.run("CREATE TABLE p (k int PRIMARY KEY, v text)")
+        #expect(await run(insert, [.int(7), .text("new")]) == .result(.void))
+        #expect(try await n.rows("SELECT k, v FROM p") == [[.int(7), .text("new")]])
+        guard case let .rows(gone) = await run(select, [.int(2)]).resultBody else { Issue.record("no rows"); return }
+        #expect(gone.rows.isEmpty)
+
+        try await n.run("ALTER TABLE p ADD w int")
+        guard case let .rows(wider) = await run(select, [.int(7)]).resultBody else { Issue.record("no rows"); return }
+        #expect(wider.metadata.columns.map(\.name) == ["k", "v", "w"])
+        #expect(wider.rows.first?.count == 3)
+
+        try await n.run("DROP TABLE p")
+        guard case let .error(e) = await run(insert, [.int(8), .text("x")]) else { Issue.record("no error"); return }
+        #expect(e.message.contains("p"))
+    }
+
     @Test func schemaPersistsAcrossRestart() async throws {
         let dir = ScratchDirectory()
         defer { dir.remove() }

@@ -184,6 +184,8 @@ public struct WritePlan: Hashable, Sendable {
 
     /// Every combination of one value per position (a single empty combination for no positions).
     static func product(_ choices: [[[UInt8]]]) -> [[[UInt8]]] {
+        // The usual statement names one value per position: one combination, built directly.
+        if choices.allSatisfy({ $0.count == 1 }) { return [choices.map { $0[0] }] }
         var out: [[[UInt8]]] = [[]]
         for c in choices {
             var next = [[[UInt8]]]()

@@ -41,6 +41,10 @@ final class PreparedStatementCache: @unchecked Sendable {
         var query: String
         var keyspace: String?
         var parsed: ParsedStatement
+        /// The statement bound at the schema generation `boundAt`, kept for executions while the
+        /// schema stays the same (INSERT, UPDATE, DELETE and SELECT only).
+        var bound: BoundStatement? = nil
+        var boundAt = -1
     }
 
     private let lock = Lock()
@@ -52,6 +56,14 @@ final class PreparedStatementCache: @unchecked Sendable {
     init(capacity: Int) { self.capacity = max(1, capacity) }
 
     func get(_ id: [UInt8]) -> Entry? { lock.withLock { entries[id] } }
+
+    /// Keeps `bound` with the entry of `id` (if it is still cached) for later executions.
+    func remember(_ id: [UInt8], bound: BoundStatement, at generation: Int) {
+        lock.withLock {
+            entries[id]?.bound = bound
+            entries[id]?.boundAt = generation
+        }
+    }
 
     func put(_ id: [UInt8], _ entry: Entry) {
         lock.withLock {

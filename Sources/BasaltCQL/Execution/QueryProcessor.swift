@@ -72,7 +72,7 @@ public final class QueryProcessor: Sendable {
                 guard let entry = prepared.get(id) else {
                     throw CQLError.unprepared("Prepared query with ID \(id.hexString) not found (either the query was not prepared on this host (maybe the host has been restarted?) or you have prepared too many queries and it has been evicted from the internal cache)", id: id)
                 }
-                let bound = try binder(keyspace: entry.keyspace).bind(entry.parsed)
+                let bound = try bindPrepared(id, entry)
                 try await authorize(bound, text: entry.query, session: session)
                 return .result(try await execute(bound, params, session: session))
             case let .batch(batch):
@@ -108,6 +108,21 @@ public final class QueryProcessor: Sendable {
 
     func binder(keyspace: String?) -> Binder {
         Binder(schema: schema.schema, keyspace: keyspace, nowMicros: clock.now().micros)
+    }
+
+    /// A prepared statement bound against the current schema. Data statements are bound once per
+    /// schema: their binding depends on the schema alone (values come at execution), so the bound
+    /// form is kept with the prepared entry until the schema changes. Other statements are bound
+    /// at every execution (a DDL statement's binding takes the time and new table ids).
+    func bindPrepared(_ id: [UInt8], _ entry: PreparedStatementCache.Entry) throws(CQLError) -> BoundStatement {
+        let (current, generation) = schema.current
+        if let bound = entry.bound, entry.boundAt == generation { return bound }
+        let bound = try Binder(schema: current, keyspace: entry.keyspace, nowMicros: clock.now().micros).bind(entry.parsed)
+        switch bound.kind {
+        case .writes, .select: prepared.remember(id, bound: bound, at: generation)
+        default: break
+        }
+        return bound
     }
 
     var context: ExecutionContext { ExecutionContext(nowMicros: clock.now().micros, timeUUIDNode: timeUUIDNode) }
@@ -190,7 +205,7 @@ public final class QueryProcessor: Sendable {
             case let .prepared(id):
                 guard let entry = prepared.get(id) else { throw .unprepared("Prepared query with ID \(id.hexString) not found", id: id) }
                 text = entry.query
-                bound = try binder(keyspace: entry.keyspace).bind(entry.parsed)
+                bound = try bindPrepared(id, entry)
             }
             try await authorize(bound, text: text, session: session)
             guard case let .writes(plans, _) = bound.kind else {

@@ -17,6 +17,8 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
     private let lock = Lock()
     private let applyLock = Lock()
     private var log: SchemaLog
+    /// Counts the changes of `log` (what bound prepared statements are remembered against).
+    private var generation = 0
     private var tablesById: [UUIDValue: TableSchema] = [:]
     private var engineTables: [UUIDValue: TableSchema] = [:]
     private var listeners: [@Sendable (Schema, [SchemaChangeDescription]) -> Void] = []
@@ -71,6 +73,9 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
 
     /// The current schema.
     public var schema: Schema { lock.withLock { log.schema } }
+    /// The current schema and how many changes led to it since start (a new number for every
+    /// change, so anything derived from a schema can be kept until the number moves).
+    public var current: (schema: Schema, generation: Int) { lock.withLock { (log.schema, generation) } }
     /// Every entry of the log, in replay order (what a pulling node receives).
     public var entries: [SchemaLogEntry] { lock.withLock { log.entries } }
     public var version: UUIDValue { schema.version }
@@ -120,6 +125,7 @@ public final class SchemaHolder: SchemaSource, @unchecked Sendable {
         }
         let listeners = lock.withLock {
             log = next
+            generation += 1
             tablesById = Self.index(next.schema)
             return self.listeners
         }
