@@ -169,7 +169,6 @@ public enum StorageCodec {
 
     // MARK: partitions
 
-    /// The partition body: deletion, range tombstones, static row, rows.
     /// Steps over the rest of a row whose clustering was just read, checking its shape as
     /// ``readRowBody(_:clustering:)`` does but building nothing.
     static func skipRowBody(_ r: inout ByteReader) throws(DecodeError) {
@@ -207,6 +206,7 @@ public enum StorageCodec {
         if flags & (cellHasTTL | cellHasLocalTime) != cellHasLocalTime { try r.skip(try r.readVarLength()) }
     }
 
+    /// The partition body: deletion, range tombstones, static row, rows.
     public static func writePartition(_ p: PartitionUpdate, _ w: inout ByteWriter) {
         var flags: UInt8 = 0
         if p.partitionDeletion != nil { flags |= 1 }

@@ -84,15 +84,17 @@ extension StorageEngine {
         let hash = key.withUnsafeBytes { Murmur3.hash128($0) }
         let h0 = Int64(bitPattern: hash.0)
         let token = h0 == .min ? Int64.max : h0
+        // Each source reads one row past the limit, to say whether it has more. Memtable
+        // fragments read by slice step over the rows before it and stop after it.
+        let sourceLimit = rowLimit == .max ? Int.max : rowLimit + 1
+        let bySlice = rowLimit < .max || (slices.count == 1 && slices[0] != .all)
         retry: while true {
             let v = t.view
             var parts: [PartitionUpdate] = []
             var touched: UInt64 = 0
-            // One slice: memtable fragments step over the rows before it and stop after it.
-            let slice = slices.count == 1 && slices[0] != .all ? slices[0] : nil
             for m in v.memtables {
-                let p = rowLimit == .max && slice == nil ? try m.read(token: token, key: key, cmp)
-                    : try m.read(token: token, key: key, slice: slices[0], rowLimit: rowLimit == .max ? .max : rowLimit + 1, cmp)
+                let p = bySlice ? try m.read(token: token, key: key, slice: slices[0], rowLimit: sourceLimit, cmp)
+                    : try m.read(token: token, key: key, cmp)
                 if let p { parts.append(p) }
             }
             for s in v.sstables {
@@ -103,7 +105,7 @@ extension StorageEngine {
                 }
                 touched += 1
                 do {
-                    if let p = try s.read(token: token, key: key, slices: slices, cmp, rowLimit: rowLimit == .max ? .max : rowLimit + 1) {
+                    if let p = try s.read(token: token, key: key, slices: slices, cmp, rowLimit: sourceLimit) {
                         metrics.add(metrics.bloomHits, 1)
                         parts.append(p)
                     } else {
@@ -119,9 +121,8 @@ extension StorageEngine {
             }
             var through: [[UInt8]]?
             if rowLimit < .max {
-                // Each source read one row past the limit (one without a row index gave its whole
-                // partition): one that has more than `rowLimit` rows of the slice is cut after its
-                // `rowLimit`-th, and holds more beyond it.
+                // A source without a row index gave its whole partition. One that has more than
+                // `rowLimit` rows of the slice is cut after its `rowLimit`-th, and holds more beyond it.
                 for i in parts.indices {
                     parts[i].rows.removeAll { !cmp.contains(slices[0], $0.clustering) }
                     guard parts[i].rows.count > rowLimit else { continue }

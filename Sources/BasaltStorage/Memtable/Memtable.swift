@@ -313,14 +313,18 @@ final class Memtable: @unchecked Sendable {
 
     /// The partition's merged content, or nil when the memtable has nothing for it.
     func read(token: Int64, key: [UInt8], _ cmp: ClusteringComparator) throws(DecodeError) -> PartitionUpdate? {
-        let bodies: [[UInt8]]? = key.withUnsafeBytes { k in
+        guard let bodies = fragments(token: token, key: key) else { return nil }
+        return try Self.decodeAndMerge(bodies, cmp)
+    }
+
+    /// Copies of the partition's encoded fragments, or nil when the memtable has nothing for it.
+    private func fragments(token: Int64, key: [UInt8]) -> [[UInt8]]? {
+        key.withUnsafeBytes { k in
             lock.withReadLock {
                 guard let n = lookup(token, k) else { return nil }
                 return Self.copyFragments(n)
             }
         }
-        guard let bodies else { return nil }
-        return try Self.decodeAndMerge(bodies, cmp)
     }
 
     /// The partition's first `rowLimit` rows in the forward `slice` (with its deletion, range
@@ -330,13 +334,7 @@ final class Memtable: @unchecked Sendable {
     /// merge is exact through its `rowLimit`-th row.
     func read(token: Int64, key: [UInt8], slice: ClusteringSlice, rowLimit: Int,
               _ cmp: ClusteringComparator) throws(DecodeError) -> PartitionUpdate? {
-        let bodies: [[UInt8]]? = key.withUnsafeBytes { k in
-            lock.withReadLock {
-                guard let n = lookup(token, k) else { return nil }
-                return Self.copyFragments(n)
-            }
-        }
-        guard let bodies else { return nil }
+        guard let bodies = fragments(token: token, key: key) else { return nil }
         var parts: [PartitionUpdate] = []
         parts.reserveCapacity(bodies.count)
         for b in bodies {
