@@ -6,20 +6,22 @@ import Synchronization
 /// answering ``AdminRoutes``, one request per connection.
 ///
 /// Bounded: at most ``maxConnections`` open connections (more are closed at once), a request head
-/// of at most 8 KiB (431 beyond), and ``requestTimeout`` to send it (408 then). Bad requests are
+/// of at most 8 KiB (431 beyond), and ``requestTimeout`` to send it (408 then; 10 s unless given). Bad requests are
 /// answered with a 4xx status and the connection closed; nothing a client sends can stop the node.
 public final class AdminServer: Sendable {
     public static let maxConnections = 64
-    public static let requestTimeout: Duration = .seconds(10)
 
     public let loop: EventLoop
+    /// How long a client has from connecting to sending its whole request head.
+    public let requestTimeout: Duration
     private let routes: AdminRoutes
     private let logger: Logger
     private let listenerBox = Mutex<TCPListener?>(nil)
     private let open = Atomic<Int>(0)
 
-    public init(loop: EventLoop, routes: AdminRoutes, logger: Logger) {
+    public init(loop: EventLoop, routes: AdminRoutes, logger: Logger, requestTimeout: Duration = .seconds(10)) {
         self.loop = loop
+        self.requestTimeout = requestTimeout
         self.routes = routes
         self.logger = logger
     }
@@ -49,7 +51,7 @@ public final class AdminServer: Sendable {
             connection.close(.local("too many admin connections"))
             return
         }
-        AdminConnection(connection: connection, routes: routes, logger: logger) { [self] in
+        AdminConnection(connection: connection, routes: routes, logger: logger, requestTimeout: requestTimeout) { [self] in
             open.wrappingSubtract(1, ordering: .relaxed)
         }.start()
     }
@@ -61,15 +63,18 @@ private final class AdminConnection: @unchecked Sendable {
     let connection: TCPConnection
     let routes: AdminRoutes
     let logger: Logger
+    let requestTimeout: Duration
     let onFinish: @Sendable () -> Void
     var parser = HTTPRequestParser()
     var timer: LoopTimer?
     var answered = false
 
-    init(connection: TCPConnection, routes: AdminRoutes, logger: Logger, onFinish: @escaping @Sendable () -> Void) {
+    init(connection: TCPConnection, routes: AdminRoutes, logger: Logger, requestTimeout: Duration,
+         onFinish: @escaping @Sendable () -> Void) {
         self.connection = connection
         self.routes = routes
         self.logger = logger
+        self.requestTimeout = requestTimeout
         self.onFinish = onFinish
     }
 
@@ -81,8 +86,8 @@ private final class AdminConnection: @unchecked Sendable {
             connection.onRead = nil
             onFinish()
         }
-        timer = connection.loop.scheduleTimer(after: AdminServer.requestTimeout) { [self] in
-            respond(.error(408, "no complete request within \(AdminServer.requestTimeout)"), head: false)
+        timer = connection.loop.scheduleTimer(after: requestTimeout) { [self] in
+            respond(.error(408, "no complete request within \(requestTimeout)"), head: false)
         }
         connection.startReading()
     }
