@@ -159,12 +159,13 @@ struct BenchStorageCommand: ParsableCommand {
                 try engine.compact(tableId: Self.schemaId)
             case "stats":
                 let c = engine.counters
-                print(String(format: "stats        : %d SSTables, %d flushes (%.1f MB), %d compactions (%.1f MB written), write amplification %.2f (SSTable bytes per flushed byte), %.2f (disk bytes incl. commit log and its preallocation per user byte), commit log %.1f MB (%.1f MB zeros, %d segments reused), bloom negatives %d, false positives %d, seek index %.1f MB, peak RSS %d MB",
+                print(String(format: "stats        : %d SSTables, %d flushes (%.1f MB), %d compactions (%.1f MB written), write amplification %.2f (SSTable bytes per flushed byte), %.2f (disk bytes incl. commit log and its preallocation per user byte), commit log %.1f MB (%.1f MB zeros, %d segments reused), bloom negatives %d, false positives %d, seek index %.1f MB, peak RSS %d MB, flushes took %.2f s on average",
                              c.liveSSTables, c.flushes, Double(c.bytesFlushed) / 1e6, c.compactions, Double(c.compactionBytesWritten) / 1e6,
                              c.compactionWriteAmplification,
                              Double(c.commitLogBytes + c.commitLogPreallocatedBytes + c.bytesFlushed + c.compactionBytesWritten) / Double(max(1, num * (keySize + valueSize))),
                              Double(c.commitLogBytes) / 1e6, Double(c.commitLogPreallocatedBytes) / 1e6, c.commitLogSegmentsReused,
-                             c.bloomNegatives, c.bloomFalsePositives, Double(c.seekIndexBytes) / 1e6, peakResidentMiB()))
+                             c.bloomNegatives, c.bloomFalsePositives, Double(c.seekIndexBytes) / 1e6, peakResidentMiB(),
+                             { let f = engine.flushDurations.snapshot(); return Double(f.sum) / 1e9 / Double(max(1, f.count)) }()))
                 continue
             default:
                 throw ValidationError("unknown benchmark \(name)")
