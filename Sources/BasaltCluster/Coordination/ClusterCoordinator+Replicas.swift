@@ -44,38 +44,34 @@ extension ClusterCoordinator {
     /// Writes `m` on `replica`: this node's engine (acknowledged once durable), another node with
     /// `verb` and `encoded` (its encoding, computed here when nil). `done` gets the
     /// acknowledgement or how the replica failed (a refused local write counts as a rejection); a
-    /// timeout reports nothing, as the request's own timer decides. `cause` hears why a replica
-    /// rejected it, before `done`.
+    /// timeout reports nothing, as the request's own timer decides.
     func sendMutation(_ m: Mutation, encoded: [UInt8]? = nil, verb: Verb, to replica: Replica, snapshot: ClusterTopology.Snapshot,
-                      cause: (@Sendable (FailureCause) -> Void)? = nil,
                       done: @escaping @Sendable (Result<Void, ReplicaFailure>) -> Void) {
-        sendMutation(m, encoded: encoded, verb: verb, to: replica, snapshot: snapshot, cause: cause) { result, _ in done(result) }
+        sendMutation(m, encoded: encoded, verb: verb, to: replica, snapshot: snapshot) { result, _, _ in done(result) }
     }
 
     /// As above; `done` also gets a rejecting replica's reason (its storage error, or the message a
-    /// remote replica answered; empty otherwise).
+    /// remote replica answered; empty otherwise) and, when known, the cause of the rejection. (One
+    /// callback rather than two: each closure is an allocation, three replicas a write.)
     func sendMutation(_ m: Mutation, encoded: [UInt8]? = nil, verb: Verb, to replica: Replica, snapshot: ClusterTopology.Snapshot,
-                      cause: (@Sendable (FailureCause) -> Void)? = nil,
-                      done: @escaping @Sendable (Result<Void, ReplicaFailure>, _ reason: String) -> Void) {
+                      done: @escaping @Sendable (Result<Void, ReplicaFailure>, _ reason: String, _ cause: FailureCause?) -> Void) {
         if replica.isLocal {
             engine.apply(m) { result in
                 switch result {
-                case .success: done(.success(()), "")
-                case let .failure(e):
-                    cause?(.of(e))
-                    done(.failure(.rejected), "\(e)")
+                case .success: done(.success(()), "", nil)
+                case let .failure(e): done(.failure(.rejected), "\(e)", .of(e))
                 }
             }
             return
         }
-        guard let address = snapshot.address(of: replica.hostId) else { return done(.failure(.unreachable), "") }
+        guard let address = snapshot.address(of: replica.hostId) else { return done(.failure(.unreachable), "", nil) }
         messaging.request(to: address, verb: verb, payload: encoded ?? m.encoded(), timeout: settings.writeTimeout) { result in
             switch result {
-            case .success: done(.success(()), "")
+            case .success: done(.success(()), "", nil)
             case let .failure(e):
-                if let c = ClusterCoordinator.failureCause(e) { cause?(c) }
                 let reason = if case let .remoteFailure(peer, message) = e { "replica \(peer.host): \(message)" } else { "" }
-                if let failure = ClusterCoordinator.replicaFailure(e) { done(.failure(failure), reason) }
+                // A failure with a cause is always a rejection, so no cause is lost here.
+                if let failure = ClusterCoordinator.replicaFailure(e) { done(.failure(failure), reason, ClusterCoordinator.failureCause(e)) }
             }
         }
     }

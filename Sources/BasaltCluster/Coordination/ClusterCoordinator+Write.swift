@@ -132,8 +132,8 @@ final class WriteRun: Sendable {
 
     private func send(to r: Replica) {
         let host = r.hostId
-        coordinator.sendMutation(mutation, encoded: encoded, verb: ReplicaVerbs.mutation, to: r, snapshot: snapshot,
-                                 cause: { [self] c in failureCause.withLock { $0 = c } }) { [self] result, reason in
+        coordinator.sendMutation(mutation, encoded: encoded, verb: ReplicaVerbs.mutation, to: r, snapshot: snapshot) { [self] result, reason, cause in
+            if let cause { failureCause.withLock { $0 = cause } }
             switch result {
             case .success: execute(box.step { $0.onAck(from: host) })
             case let .failure(f): execute(box.step { $0.onFailure(from: host, f, reason: reason) })

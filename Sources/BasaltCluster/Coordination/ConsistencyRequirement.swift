@@ -118,16 +118,44 @@ public struct ConsistencyRequirement: Hashable, Sendable {
 }
 
 /// Counted responses (or live replicas) per data center. Only what the requirement counts is added.
+///
+/// A tally is built for every request, so the first data center's count is kept inline and only
+/// further data centers go to a dictionary: with one data center, counting allocates nothing.
 public struct ResponseTally: Hashable, Sendable {
     public private(set) var total = 0
-    private var byDataCenter: [String: Int] = [:]
+    private var firstDataCenter: String?
+    private var firstCount = 0
+    private var others: [String: Int] = [:]
 
     public init() {}
 
     public mutating func add(dataCenter: String) {
         total += 1
-        byDataCenter[dataCenter, default: 0] += 1
+        if firstDataCenter == nil { firstDataCenter = dataCenter }
+        if dataCenter == firstDataCenter {
+            firstCount += 1
+        } else {
+            others[dataCenter, default: 0] += 1
+        }
     }
 
-    public func count(in dataCenter: String) -> Int { byDataCenter[dataCenter] ?? 0 }
+    public func count(in dataCenter: String) -> Int {
+        dataCenter == firstDataCenter ? firstCount : others[dataCenter] ?? 0
+    }
+
+    /// The counts per data center, whichever came first.
+    private var byDataCenter: [String: Int] {
+        var all = others
+        if let first = firstDataCenter { all[first] = firstCount }
+        return all
+    }
+
+    public static func == (a: ResponseTally, b: ResponseTally) -> Bool {
+        a.total == b.total && a.byDataCenter == b.byDataCenter
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(total)
+        hasher.combine(byDataCenter)
+    }
 }

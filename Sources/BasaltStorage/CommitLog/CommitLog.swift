@@ -337,6 +337,9 @@ final class CommitLog: @unchecked Sendable {
         // first (writers in a closed loop come back together and need not wait). A lone writer
         // never waits.
         var lastSyncStart = lastSync
+        // The acknowledgements one sync releases; kept across rounds (emptied, capacity kept) so
+        // that handing them out allocates nothing per write.
+        var ready: [@Sendable (Result<Void, StorageError>) -> Void] = []
         cond.lock()
         while true {
             let now = SystemClock().monotonicNanos()
@@ -438,7 +441,6 @@ final class CommitLog: @unchecked Sendable {
             cond.lock()
             for id in closedIds { segments[id]?.closed = true }
             var failed: [@Sendable (Result<Void, StorageError>) -> Void] = []
-            var ready: [@Sendable (Result<Void, StorageError>) -> Void] = []
             var actions: [CommitLogWriteGate.Action] = []
             var lostError: StorageError?
             if let error {
@@ -449,10 +451,18 @@ final class CommitLog: @unchecked Sendable {
                 waiters = []
             } else {
                 if syncDue { synced = target }
-                waiters.removeAll { w in
-                    if w.0 <= synced { ready.append(w.1); return true }
-                    return false
+                // Moves the durable waiters to `ready` in place (`removeAll(where:)` with a
+                // capturing closure allocated several times a round).
+                var kept = 0
+                for i in waiters.indices {
+                    if waiters[i].0 <= synced {
+                        ready.append(waiters[i].1)
+                    } else {
+                        if kept != i { waiters[kept] = waiters[i] }
+                        kept += 1
+                    }
                 }
+                waiters.removeLast(waiters.count - kept)
                 if syncDue {
                     lastGroup = ready.count + waitingSyncs
                     if lastGroup > 1 { sharedSyncs += 1 }
@@ -464,6 +474,7 @@ final class CommitLog: @unchecked Sendable {
                 cond.unlock()
                 perform(actions)
                 for r in ready { r(.success(())) }
+                ready.removeAll(keepingCapacity: true)
                 if let lostError { for f in failed { f(.failure(lostError)) } }
                 deleteSegments(deletable)
                 cond.lock()
