@@ -337,8 +337,8 @@ final class CommitLog: @unchecked Sendable {
         // first (writers in a closed loop come back together and need not wait). A lone writer
         // never waits.
         var lastSyncStart = lastSync
-        // The acknowledgements one sync releases; kept across rounds (emptied, capacity kept) so
-        // that handing them out allocates nothing per write.
+        // The acknowledgements one sync releases; kept across rounds (emptied, capacity kept up to
+        // 4,096) so that handing them out allocates nothing per write.
         var ready: [@Sendable (Result<Void, StorageError>) -> Void] = []
         cond.lock()
         while true {
@@ -474,7 +474,8 @@ final class CommitLog: @unchecked Sendable {
                 cond.unlock()
                 perform(actions)
                 for r in ready { r(.success(())) }
-                ready.removeAll(keepingCapacity: true)
+                // (A rare burst's capacity is not kept.)
+                ready.removeAll(keepingCapacity: ready.capacity <= 4096)
                 if let lostError { for f in failed { f(.failure(lostError)) } }
                 deleteSegments(deletable)
                 cond.lock()
