@@ -144,6 +144,27 @@ struct AdminRoutesTests {
         #expect(!plain.contains("Clock offset"))
     }
 
+    /// Sends `bytes` on a new connection and returns everything the server sent until it closed
+    /// the connection (or until 120 s passed: a server that never answers fails the test instead
+    /// of hanging it).
+    static func raw(_ bytes: [UInt8], to address: SocketAddress, on loop: EventLoop) async throws -> String {
+        let c = try await TCPConnection.connect(on: loop, to: address)
+        let received = Shared()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                let giveUp = loop.scheduleTimer(after: .seconds(120)) { c.close(.local("no answer from the server")) }
+                c.onRead = { received.append($0) }
+                c.onClose = { _ in
+                    giveUp.cancel()
+                    done.resume()
+                }
+                c.startReading()
+                c.send(bytes)
+            }
+        }
+        return String(decoding: received.bytes, as: UTF8.self)
+    }
+
     @Test func theServerAnswersBadClientsAndKeepsServing() async throws {
         let loop = EventLoop(name: "admin-test")
         // A request timeout no stall of a loaded test machine reaches: the test's client hops through the
@@ -151,19 +172,7 @@ struct AdminRoutesTests {
         let server = AdminServer(loop: loop, routes: AdminRoutes(snapshot: { Self.snapshot() }, metrics: MetricsRegistry()),
                                  logger: .init(label: "test"), requestTimeout: .seconds(600))
         let address = try await server.start(at: SocketAddress(host: ServerTestAddress.host(40), port: 0))
-        func raw(_ bytes: [UInt8]) async throws -> String {
-            let c = try await TCPConnection.connect(on: loop, to: address)
-            let received = Shared()
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                loop.execute {
-                    c.onRead = { received.append($0) }
-                    c.onClose = { _ in done.resume() }
-                    c.startReading()
-                    c.send(bytes)
-                }
-            }
-            return String(decoding: received.bytes, as: UTF8.self)
-        }
+        func raw(_ bytes: [UInt8]) async throws -> String { try await Self.raw(bytes, to: address, on: loop) }
         #expect(try await raw(Array("hello\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
         #expect(try await raw([UInt8](repeating: 0x41, count: 20_000)).hasPrefix("HTTP/1.1 431 "))
         #expect(try await raw(Array("GET /status HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc".utf8)).hasPrefix("HTTP/1.1 413 "))
@@ -178,22 +187,7 @@ struct AdminRoutesTests {
         let server = AdminServer(loop: loop, routes: AdminRoutes(snapshot: { Self.snapshot() }, metrics: MetricsRegistry()),
                                  logger: .init(label: "test"), requestTimeout: .milliseconds(200))
         let address = try await server.start(at: SocketAddress(host: ServerTestAddress.host(42), port: 0))
-        let c = try await TCPConnection.connect(on: loop, to: address)
-        let received = Shared()
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            loop.execute {
-                // Should the server never answer, the test fails instead of hanging.
-                let giveUp = loop.scheduleTimer(after: .seconds(120)) { c.close(.local("no answer from the server")) }
-                c.onRead = { received.append($0) }
-                c.onClose = { _ in
-                    giveUp.cancel()
-                    done.resume()
-                }
-                c.startReading()
-                c.send(Array("GET /sta".utf8))
-            }
-        }
-        let answer = String(decoding: received.bytes, as: UTF8.self)
+        let answer = try await Self.raw(Array("GET /sta".utf8), to: address, on: loop)
         #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
         // (Whether the server then answers other clients is not asked here: with so short a timeout a
         // client stalled on a loaded machine would be answered 408 as well.)
